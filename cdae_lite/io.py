@@ -1,0 +1,325 @@
+"""Particle stacks (``.mrcs`` via mrcfile) and their metadata (RELION STAR files via starfile).
+
+Every reader checks what it reads and says what is wrong in words a user can act on: a missing file
+raises ``FileNotFoundError``; an unreadable, truncated or wrong-shaped one raises ``ValueError``.
+Writers never leave a half-written file (they write to a temporary name, then rename) and refuse to
+overwrite unless asked.
+
+STAR layout (RELION 3.1+): a ``data_optics`` block (voltage, Cs, amplitude contrast, pixel size,
+image size) and a ``data_particles`` block with one row per image. cdae-lite writes RELION labels
+where RELION has one (``rlnImageName``, ``rlnAngleRot/Tilt/Psi``, ``rlnOriginXAngst/YAngst``,
+``rlnDefocusU/V/Angle``, ``rlnClassNumber``) and its own ``cdae*`` labels for the rest (view label,
+SNR, noise sigma).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import mrcfile
+import numpy as np
+import pandas as pd
+
+from .maps import _chmod_default
+
+#: MRC data modes cdae-lite reads: int8, int16, float32, uint16, float16.
+READABLE_MODES = {0: "int8", 1: "int16", 2: "float32", 6: "uint16", 12: "float16"}
+
+
+def check_images(images: np.ndarray, name: str = "images", allow_empty: bool = False) -> np.ndarray:
+    """Validate a stack of square images and return it as float32 ``(n, size, size)``.
+
+    A single image ``(size, size)`` is promoted to a stack of one.
+
+    Raises
+    ------
+    ValueError
+        Wrong number of axes, non-square images, an empty stack, or NaN/infinite pixels.
+    """
+    a = np.asarray(images)
+    if a.ndim == 2:
+        a = a[None]
+    if a.ndim != 3:
+        raise ValueError(f"{name} must be a stack of shape (n, size, size), got shape {a.shape}")
+    if a.shape[0] == 0 and not allow_empty:
+        raise ValueError(f"{name} is empty (0 images): nothing to process")
+    if a.shape[1] != a.shape[2]:
+        raise ValueError(f"{name} must hold square images, got {a.shape[1]}x{a.shape[2]}: "
+                         "crop or pad them to a square box first")
+    if a.shape[1] < 2:
+        raise ValueError(f"{name} has images of {a.shape[1]} pixel(s): too small")
+    a = a.astype(np.float32, copy=False)
+    bad = ~np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1)
+    if bad.any():
+        first = np.flatnonzero(bad)[:5].tolist()
+        raise ValueError(f"{name} holds NaN or infinite pixels in {int(bad.sum())} image(s) "
+                         f"(first: {first}); remove or repair them first")
+    return a
+
+
+def _atomic_target(path: Path, overwrite: bool, protect: tuple[Path, ...] = ()) -> str:
+    path = Path(path)
+    for p in protect:
+        if p is not None and Path(p).exists() and path.resolve() == Path(p).resolve():
+            raise ValueError(f"the output {path} is the input file: choose another output name")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists: choose another name or allow overwriting")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.exists():
+        raise FileNotFoundError(f"the output directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise PermissionError(f"the output directory {parent} is not writable")
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    return tmp
+
+
+def write_stack(path: str | os.PathLike, images: np.ndarray, pixel_size_A: float | None,
+                overwrite: bool = False) -> Path:
+    """Write a stack as an MRC image stack (mode 2, float32), atomically.
+
+    Parameters
+    ----------
+    path : str or Path -- usually ``*.mrcs``.
+    images : array (n, size, size)
+    pixel_size_A : float or None -- stored in the header (``None`` stores 0, "unknown").
+    overwrite : bool -- replace an existing file.
+    """
+    path = Path(path)
+    imgs = check_images(images)
+    tmp = _atomic_target(path, overwrite)
+    try:
+        with mrcfile.new(tmp, overwrite=True) as mrc:
+            mrc.set_data(imgs)
+            mrc.set_image_stack()
+            mrc.voxel_size = (pixel_size_A or 0.0, pixel_size_A or 0.0, 1.0 if pixel_size_A else 0.0)
+        _chmod_default(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def open_stack(path: str | os.PathLike, allow_volume: bool = False):
+    """Open a stack memory-mapped, read-only, after checking it; returns ``(mrc, data)``.
+
+    ``data`` is a read-only ``(n, size, size)`` array backed by the file (nothing is loaded until
+    used); close ``mrc`` when done. Used by :func:`read_stack` and for streaming large stacks.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        Missing file; empty, truncated or non-MRC file; unsupported mode; a 3D map where a stack is
+        expected (unless ``allow_volume``, or the name ends in ``.mrcs``); non-square images.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such stack file: {path}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not a stack file")
+    size = path.stat().st_size
+    if size == 0:
+        raise ValueError(f"{path} is empty (0 bytes)")
+    if size < 1024:
+        raise ValueError(f"{path} is too short ({size} bytes) to be an MRC file (the header alone is 1024)")
+    if path.suffix == ".gz" or path.suffix == ".bz2":
+        raise ValueError(f"{path} is compressed: decompress it first (gunzip) to read it memory-mapped")
+    try:
+        mrc = mrcfile.mmap(path, mode="r", permissive=False)
+    except ValueError as exc:
+        msg = str(exc)
+        if "mode" in msg.lower():
+            raise ValueError(f"{path} uses an MRC data mode cdae-lite cannot read ({msg}); readable "
+                             f"modes: {READABLE_MODES}") from exc
+        if "too small" in msg.lower() or "truncated" in msg.lower() or "smaller" in msg.lower():
+            raise ValueError(f"{path} is truncated: the file is shorter than its header says ({msg})") from exc
+        raise ValueError(f"{path} is not a valid MRC file ({msg})") from exc
+    except (OSError, EOFError) as exc:
+        raise ValueError(f"{path} could not be read as MRC ({exc})") from exc
+    try:
+        mode = int(mrc.header.mode)
+        if mode not in READABLE_MODES:
+            raise ValueError(f"{path} uses MRC mode {mode}, which cdae-lite does not read; readable "
+                             f"modes: {READABLE_MODES}")
+        data = mrc.data
+        if data is None or data.size == 0:
+            raise ValueError(f"{path} holds no images")
+        if data.ndim == 2:
+            data = data[None]
+        if mrc.is_volume() and not allow_volume and path.suffix != ".mrcs":
+            raise ValueError(f"{path} is a 3D map (MRC space group 1), not an image stack. If it really "
+                             "is a stack, rename it to .mrcs")
+        if data.shape[1] != data.shape[2]:
+            raise ValueError(f"{path} holds non-square images ({data.shape[1]}x{data.shape[2]}): "
+                             "crop or pad them to a square box first")
+    except Exception:
+        mrc.close()
+        raise
+    return mrc, data
+
+
+def read_stack(path: str | os.PathLike, allow_volume: bool = False,
+               check_finite: bool = True) -> tuple[np.ndarray, float | None]:
+    """Read a whole stack into memory as float32.
+
+    Returns
+    -------
+    images : numpy.ndarray (n, size, size), float32
+    pixel_size_A : float or None -- from the header (None when it holds 0).
+
+    Raises
+    ------
+    As :func:`open_stack`; also ``ValueError`` for NaN/infinite pixels when ``check_finite``.
+    """
+    path = Path(path)
+    if path.suffix in (".gz", ".bz2"):
+        try:
+            with mrcfile.open(path, permissive=False) as mrc:
+                data = np.array(mrc.data, dtype=np.float32)
+                px = float(mrc.voxel_size.x)
+        except (ValueError, OSError, EOFError) as exc:
+            raise ValueError(f"{path} is not a readable compressed MRC file ({exc})") from exc
+        if data.ndim == 2:
+            data = data[None]
+    else:
+        mrc, mm = open_stack(path, allow_volume=allow_volume)
+        with mrc:
+            data = np.array(mm, dtype=np.float32)
+            px = float(mrc.voxel_size.x)
+    if check_finite:
+        data = check_images(data, name=str(path))
+    return data, (px if px > 0 else None)
+
+
+def stack_pixel_size(path: str | os.PathLike) -> float | None:
+    """Pixel size in the header of an MRC file, or None when it is 0 (unknown)."""
+    with mrcfile.open(path, header_only=True, permissive=True) as mrc:
+        px = float(mrc.voxel_size.x)
+    return px if px > 0 else None
+
+
+# ------------------------------------------------------------------------------------------- STAR
+def write_star(path: str | os.PathLike, particles: pd.DataFrame, optics: dict | None = None,
+               overwrite: bool = False) -> Path:
+    """Write RELION-style metadata: an optional ``optics`` block and a ``particles`` block.
+
+    Parameters
+    ----------
+    particles : pandas.DataFrame -- one row per image, columns named by STAR label without ``_``.
+    optics : dict, optional -- one optics group, label -> value (e.g. ``{"rlnVoltage": 300}``).
+    """
+    path = Path(path)
+    if not isinstance(particles, pd.DataFrame) or len(particles) == 0:
+        raise ValueError("particles must be a non-empty pandas DataFrame")
+    blocks = {}
+    if optics:
+        blocks["optics"] = pd.DataFrame([optics])
+    blocks["particles"] = particles.reset_index(drop=True)
+    tmp = _atomic_target(path, overwrite)
+    try:
+        import starfile
+
+        starfile.write(blocks, tmp, float_format="%.6f")
+        _chmod_default(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def read_star(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
+    """Read a STAR file; returns ``(particles, optics)``.
+
+    Works for RELION 3.1+ files (``data_optics`` + ``data_particles``) and for older single-block
+    files (then ``optics`` is empty and the one block is the particles table).
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+    """
+    import starfile
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such STAR file: {path}")
+    try:
+        blocks = starfile.read(path, always_dict=True)
+    except Exception as exc:  # starfile raises a variety of parser errors
+        raise ValueError(f"{path} is not a readable STAR file ({exc})") from exc
+    tables = {k: v for k, v in blocks.items() if isinstance(v, pd.DataFrame)}
+    if not tables:
+        raise ValueError(f"{path} holds no data table")
+    optics_df = tables.get("optics")
+    particles = tables.get("particles")
+    if particles is None:
+        particles = next(v for k, v in tables.items() if k != "optics")
+    optics = optics_df.iloc[0].to_dict() if optics_df is not None and len(optics_df) else {}
+    return particles.reset_index(drop=True), optics
+
+
+def image_names(n: int, stack_name: str) -> list[str]:
+    """RELION image names ``000001@stack.mrcs`` ... for ``n`` images."""
+    return [f"{i + 1:06d}@{stack_name}" for i in range(n)]
+
+
+class StackWriter:
+    """Write a large stack block by block into a memory-mapped MRC file, atomically.
+
+    The stack goes to a temporary file beside ``path``, renamed to ``path`` when the ``with`` block
+    ends without error; on error the temporary file is removed and ``path`` is untouched. Memory use
+    is that of one block.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> with StackWriter(os.path.join(d, "s.mrcs"), n=4, size=8, pixel_size_A=2.0) as w:
+    ...     w.write(0, np.ones((4, 8, 8), np.float32))
+    >>> read_stack(os.path.join(d, "s.mrcs"))[0].shape
+    (4, 8, 8)
+    """
+
+    def __init__(self, path: str | os.PathLike, n: int, size: int, pixel_size_A: float | None,
+                 overwrite: bool = False, protect: tuple = ()):
+        if n < 1 or size < 2:
+            raise ValueError("a stack needs at least one image of at least 2x2 pixels")
+        self.path = Path(path)
+        self.n, self.size, self.pixel_size_A = int(n), int(size), pixel_size_A
+        self._tmp = _atomic_target(self.path, overwrite, protect=tuple(Path(p) for p in protect))
+        self._mrc = None
+        self.written = 0
+
+    def __enter__(self) -> "StackWriter":
+        self._mrc = mrcfile.new_mmap(self._tmp, shape=(self.n, self.size, self.size), mrc_mode=2,
+                                     overwrite=True)
+        self._mrc.set_image_stack()
+        px = self.pixel_size_A or 0.0
+        self._mrc.voxel_size = (px, px, 1.0 if px else 0.0)
+        return self
+
+    def write(self, start: int, block: np.ndarray) -> None:
+        """Put ``block`` (b, size, size) at images ``start ... start + b - 1``."""
+        b = np.asarray(block, np.float32)
+        if b.ndim != 3 or b.shape[1:] != (self.size, self.size):
+            raise ValueError(f"block must have shape (b, {self.size}, {self.size}), got {b.shape}")
+        if start < 0 or start + b.shape[0] > self.n:
+            raise ValueError(f"block {start}..{start + b.shape[0]} does not fit a stack of {self.n}")
+        self._mrc.data[start:start + b.shape[0]] = b
+        self.written += b.shape[0]
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if self._mrc is not None:
+                if exc_type is None:
+                    self._mrc.update_header_stats()
+                self._mrc.close()
+            if exc_type is None:
+                _chmod_default(self._tmp)
+                os.replace(self._tmp, self.path)
+        finally:
+            if os.path.exists(self._tmp):
+                os.remove(self._tmp)

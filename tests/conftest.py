@@ -1,0 +1,39 @@
+"""Shared fixtures. Tests run on the CPU with few threads so that timings do not matter."""
+
+import numpy as np
+import pytest
+import torch
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+def gaussian_blobs(n: int, blobs):
+    """A map of anisotropic Gaussian blobs and a function giving its analytic projection.
+
+    ``blobs`` is a list of (centre xyz in pixels from the box centre, sigmas xyz, amplitude).
+    """
+    c = n // 2
+    z, y, x = np.mgrid[:n, :n, :n] - c
+    vol = np.zeros((n, n, n))
+    for mu, s, a in blobs:
+        vol += a * np.exp(-((x - mu[0]) ** 2 / (2 * s[0] ** 2) + (y - mu[1]) ** 2 / (2 * s[1] ** 2)
+                            + (z - mu[2]) ** 2 / (2 * s[2] ** 2)))
+
+    def analytic(A):
+        yy, xx = np.mgrid[:n, :n] - c
+        img = np.zeros((n, n))
+        for mu, s, a in blobs:
+            mu, s = np.asarray(mu, float), np.asarray(s, float)
+            cov = (A @ np.diag(s**2) @ A.T)[:2, :2]
+            m = (A @ mu)[:2]
+            d = np.stack([xx - m[0], yy - m[1]], -1)
+            q = np.einsum("hwi,ij,hwj->hw", d, np.linalg.inv(cov), d)
+            img += a * (2 * np.pi) ** 1.5 * np.prod(s) * np.exp(-q / 2) / (2 * np.pi * np.sqrt(np.linalg.det(cov)))
+        return img
+
+    return vol.astype(np.float32), analytic

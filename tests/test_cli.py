@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+
+from cdae_lite.cli import main
+from cdae_lite.simulate import load_particles
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    assert "simulate" in capsys.readouterr().out
+
+
+def test_simulate_writes_stacks_and_star(tmp_path, capsys):
+    rc = main(["simulate", "--protein", "adk", "--profile", "quick", "--per-view", "10", "--snr", "0.1", "0.4",
+               "--clean", "-o", str(tmp_path)])
+    assert rc == 0
+    assert "wrote 3 stack(s) of 40 images" in capsys.readouterr().out
+    imgs, parts, optics, px = load_particles(tmp_path / "adk_snr0.4.star")
+    clean, *_ = load_particles(tmp_path / "adk_clean.star")
+    assert imgs.shape == (40, 32, 32) and px > 0 and parts["cdaeSNR"].iloc[0] == 0.4
+    ratio = clean.reshape(40, -1).var(1) / (imgs - clean).reshape(40, -1).var(1)
+    assert abs(ratio.mean() / 0.4 - 1) < 0.05
+    # a second run refuses to overwrite, with exit status 2 and nothing changed
+    before = (tmp_path / "adk_snr0.4.mrcs").read_bytes()
+    assert main(["simulate", "--protein", "adk", "--profile", "quick", "--per-view", "10", "--seed", "5",
+                 "--snr", "0.4", "-o", str(tmp_path)]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert (tmp_path / "adk_snr0.4.mrcs").read_bytes() == before
+
+
+def test_user_mistakes_exit_2_without_traceback(tmp_path, capsys):
+    assert main(["simulate", "--protein", "nope", "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown protein" in err and "Traceback" not in err
+    assert main(["simulate", "--protein", "adk", "--snr", "-1", "-o", str(tmp_path)]) == 2
+    assert main(["simulate", "--map", str(tmp_path / "missing.mrc"), "-o", str(tmp_path)]) == 2
+    assert "no map file" in capsys.readouterr().err

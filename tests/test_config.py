@@ -1,0 +1,36 @@
+import pytest
+import torch
+
+from cdae_lite.config import SimulationConfig, get_device, get_profile, seed_everything
+
+
+def test_profile_from_environment(monkeypatch):
+    monkeypatch.setenv("CDAE_PROFILE", "full")
+    assert get_profile() == "full"
+    monkeypatch.setenv("CDAE_PROFILE", "Quick")
+    assert get_profile() == "quick"
+    monkeypatch.delenv("CDAE_PROFILE")
+    assert get_profile() == ("full" if torch.cuda.is_available() else "quick")
+    monkeypatch.setenv("CDAE_PROFILE", "fast")
+    with pytest.raises(ValueError, match="unknown profile"):
+        get_profile()
+
+
+def test_simulation_profiles_share_the_protocol():
+    q, f = SimulationConfig.for_profile("quick"), SimulationConfig.for_profile("full")
+    assert (f.image_size, f.images_per_view, f.n_views) == (64, 1000, 4)
+    assert q.image_size < f.image_size and q.images_per_view < f.images_per_view
+    assert q.train_snrs == f.train_snrs == (0.1, 0.4, 0.6) and q.test_snr == f.test_snr == 0.1
+    r = f.realistic()
+    assert r.ctf and r.inplane_rotation and r.jitter_deg > 0 and not f.ctf
+
+
+def test_device_and_seed():
+    assert get_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA"):
+            get_device("cuda")
+    g1, g2 = seed_everything(3), seed_everything(3)
+    assert torch.equal(torch.rand(3, generator=g1), torch.rand(3, generator=g2))
+    with pytest.raises(ValueError):
+        seed_everything(-1)

@@ -1,0 +1,42 @@
+"""The two dependency lists (pip's pyproject.toml, conda's environment.yml) must agree."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _name(spec: str) -> str:
+    return re.split(r"[<>=!~ \[;]", spec.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_environment_yml_and_pyproject_list_the_same_packages():
+    py = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pip_names = {_name(d) for d in py["dependencies"]}
+    for extra in py["optional-dependencies"].values():
+        pip_names |= {_name(d) for d in extra}
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda_names = set()
+    for dep in env["dependencies"]:
+        if isinstance(dep, dict):
+            conda_names |= {_name(d) for d in dep["pip"] if not d.startswith("-e")}
+        elif _name(dep) not in ("python", "pip"):
+            conda_names.add(_name(dep))
+    assert conda_names == pip_names, (sorted(conda_names - pip_names), sorted(pip_names - conda_names))
+
+
+def test_jupyter_book_is_pinned_below_2():
+    py = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = [d for extra in py["optional-dependencies"].values() for d in extra if _name(d) == "jupyter-book"]
+    assert pins and all("<2" in p for p in pins)
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    m = re.search(r"<!-- test-command -->\s*```bash\n(.+?)\n```", readme, re.S)
+    assert m, "README.md must hold the test command between <!-- test-command --> markers"
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "test-command" in ci and "README.md" in ci
