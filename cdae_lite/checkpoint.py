@@ -1,0 +1,91 @@
+"""Save and load models safely.
+
+A checkpoint is a ``torch.save`` of a plain dictionary: the architecture's name and config, the
+weights (``state_dict``), the cdae-lite version and a free-form ``record`` (how the model was made).
+Loading uses ``torch.load(weights_only=True)``, which refuses to unpickle arbitrary objects, so a
+malicious or foreign file cannot execute code; a file of another architecture or shape is refused
+with a message that says what it holds.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from . import __version__
+from .models import ARCHITECTURES, build
+
+FORMAT = "cdae-lite-checkpoint-1"
+
+
+def save_model(path: str | os.PathLike, model: nn.Module, architecture: str, config: dict,
+               record: dict | None = None, overwrite: bool = True) -> Path:
+    """Write ``model``'s weights with what is needed to rebuild it (atomically)."""
+    from .maps import _chmod_default
+
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {architecture!r}")
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, "architecture": architecture, "config": dict(config),
+               "n_blocks": len(model.blocks) if hasattr(model, "blocks") else 1,
+               "cdae_lite_version": __version__, "record": dict(record or {}),
+               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".pt.tmp")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        _chmod_default(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def load_model(path: str | os.PathLike, expect: str | None = None) -> tuple[nn.Module, dict]:
+    """Rebuild a model from a checkpoint; returns ``(model in eval mode, metadata)``.
+
+    Parameters
+    ----------
+    expect : str, optional -- the architecture the caller needs; another one is refused.
+
+    Raises
+    ------
+    FileNotFoundError
+    ValueError
+        The file is not a cdae-lite checkpoint (or not loadable without executing code), or holds
+        another architecture, or its weights do not fit.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4" for foreign files
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 -- weights_only never runs code; any failure means "not ours"
+        raise ValueError(f"{path} is not a cdae-lite checkpoint (it cannot be loaded as plain weights "
+                         f"without executing code): {str(exc).splitlines()[0][:200]}") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a cdae-lite checkpoint (no '{FORMAT}' marker)")
+    arch = payload["architecture"]
+    if expect is not None and arch != expect:
+        raise ValueError(f"{path} holds a '{arch}' model, but a '{expect}' model is needed")
+    kwargs = {"n_blocks": payload["n_blocks"]} if arch == "cdae" else {}
+    model = build(arch, payload["config"], **kwargs)
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise ValueError(f"{path}: the weights do not fit a '{arch}' model with config "
+                         f"{payload['config']}: {str(exc).splitlines()[0][:300]}") from exc
+    model.eval()
+    meta = {k: v for k, v in payload.items() if k != "state_dict"}
+    return model, meta

@@ -1,0 +1,333 @@
+"""The paper's experiments as functions of one config, with cached models and recorded results.
+
+Chapters call these functions so that they stay short; the recorded full-profile results under
+``results/`` are made by the same functions from the command line::
+
+    python -m cdae_lite.experiments cdae --profile full --seeds 0 1 2
+
+Trained models are cached on disk (``cache_dir()/models``), keyed by the experiment's config and a
+hash of the package's source code: chapters that need the same model train it once, and any change
+of code or config trains anew. Results files carry their provenance (date, device, torch version,
+git commit, seeds, the exact command); see ``results/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import hashlib
+import json
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import __version__, datasets, metrics
+from .checkpoint import load_model, save_model
+from .config import SimulationConfig, get_device, get_profile
+from .inference import predict
+from .maps import cache_dir
+from .models import AEConfig
+from .simulate import SimulatedStack, simulate_protein
+from .train import (FineTuneConfig, TrainConfig, finetune, pretrain_cdae, pretrain_end_to_end,
+                    pretrain_single)
+
+
+# ------------------------------------------------------------------------------------ the config
+@dataclass(frozen=True)
+class CDAEExperiment:
+    """Everything that defines chapters 2 and 3: data, architecture, pre-training, fine-tuning.
+
+    ``full()`` is the paper's scale; ``quick()`` the same protocol on 32 px images, 150 images per
+    view and fewer epochs, for a CPU.
+    """
+
+    sim: SimulationConfig = SimulationConfig()
+    ae: AEConfig = AEConfig()
+    pretrain: TrainConfig = TrainConfig()
+    finetune: FineTuneConfig = FineTuneConfig()
+    seed: int = 0
+
+    @classmethod
+    def quick(cls, **overrides) -> "CDAEExperiment":
+        return cls(**{"sim": SimulationConfig.quick(), "pretrain": TrainConfig(epochs=10),
+                      "finetune": FineTuneConfig.for_profile("quick"), **overrides})
+
+    @classmethod
+    def full(cls, **overrides) -> "CDAEExperiment":
+        return cls(**overrides)
+
+    @classmethod
+    def for_profile(cls, profile: str | None = None, **overrides) -> "CDAEExperiment":
+        return cls.quick(**overrides) if get_profile(profile) == "quick" else cls.full(**overrides)
+
+    def with_seed(self, seed: int) -> "CDAEExperiment":
+        """The same experiment with every random draw (data, initialisation, batches) reseeded."""
+        return replace(self, seed=seed, sim=replace(self.sim, seed=seed),
+                       pretrain=replace(self.pretrain, seed=seed),
+                       finetune=replace(self.finetune, train=replace(self.finetune.train, seed=seed)))
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# ------------------------------------------------------------------------------------------ data
+def paper_data(exp: CDAEExperiment, device=None) -> tuple[SimulatedStack, dict[str, SimulatedStack]]:
+    """The training protein (paired SNRs + clean) and the three test proteins (SNR 0.1)."""
+    train = simulate_protein(datasets.training_protein(), exp.sim, device=device)
+    tests = {p.name: simulate_protein(p, exp.sim, device=device) for p in datasets.test_proteins()}
+    return train, tests
+
+
+def cdae_pairs(stack: SimulatedStack, snrs: tuple[float, ...] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Block ``i``'s pre-training pairs: (SNR_i, SNR_{i+1}), the last block (SNR_last, clean)."""
+    s = sorted(stack.noisy) if snrs is None else list(snrs)
+    steps = [stack.noisy[a] for a in s] + [stack.clean]
+    return [(steps[i], steps[i + 1]) for i in range(len(s))]
+
+
+# ------------------------------------------------------------------------------------ the cache
+def code_hash() -> str:
+    """SHA-256 of the package's source files: a changed line invalidates cached models."""
+    h = hashlib.sha256()
+    for f in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _key(*parts) -> str:
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob + code_hash().encode()).hexdigest()[:20]
+
+
+def cached_model(name: str, key_parts, train_fn, architecture: str, config: dict):
+    """Load model ``name`` from the cache, or train it with ``train_fn() -> (model, record)``.
+
+    Returns ``(model, record)``; the record (histories etc.) is stored in the checkpoint.
+    """
+    path = cache_dir() / "models" / f"{name}-{_key(name, key_parts)}.pt"
+    if path.exists():
+        try:
+            model, meta = load_model(path, expect=architecture)
+            return model, meta["record"]
+        except ValueError:
+            path.unlink()  # a stale or broken cache entry: train again
+    model, record = train_fn()
+    save_model(path, model, architecture, config, record=record)
+    return model.eval(), record
+
+
+def _hist(h) -> dict:
+    return h.as_dict()
+
+
+def pretrained_models(exp: CDAEExperiment, train: SimulatedStack, device=None) -> dict:
+    """The three pre-trained models of chapter 2, trained once and cached.
+
+    Returns ``{"single": (model, record), "cdae": (...), "control": (...)}``:
+
+    - ``single``: one autoencoder, SNR 0.1 to clean (the paper's single DAE);
+    - ``cdae``: three blocks pre-trained 0.1 to 0.4, 0.4 to 0.6, 0.6 to clean;
+    - ``control``: CDAE's architecture trained end to end, 0.1 to clean (capacity control).
+    """
+    lo = min(train.noisy)
+    key = (exp.sim.as_dict(), exp.ae.__dict__, exp.pretrain.as_dict())
+    aec = asdict(exp.ae)
+
+    def single():
+        m, h = pretrain_single(train.noisy[lo], train.clean, exp.ae, exp.pretrain, device)
+        return m, {"histories": [_hist(h)]}
+
+    def cascade():
+        m, hs = pretrain_cdae(cdae_pairs(train), exp.ae, exp.pretrain, device)
+        return m, {"histories": [_hist(h) for h in hs]}
+
+    def control():
+        m, h = pretrain_end_to_end(train.noisy[lo], train.clean, exp.ae, exp.pretrain, 3, device)
+        return m, {"histories": [_hist(h)]}
+
+    return {"single": cached_model("single", key, single, "autoencoder", aec),
+            "cdae": cached_model("cdae", key, cascade, "cdae", aec),
+            "control": cached_model("control", key, control, "cdae", aec)}
+
+
+def finetuned_model(exp: CDAEExperiment, base_name: str, base, stack: SimulatedStack, device=None):
+    """Fine-tune a pre-trained model on one test stack (cached); returns ``(model, record)``.
+
+    The record holds per-block neighbour purity and training histories.
+    """
+    key = (exp.as_dict(), base_name, stack.name, exp.sim.as_dict())
+    arch = "cdae"
+
+    def run():
+        model, rep = finetune(base, stack.noisy[min(stack.noisy)], exp.finetune, labels=stack.labels,
+                              device=device)
+        return model, {"purity": rep.purity, "histories": [_hist(h) for h in rep.histories]}
+
+    return cached_model(f"{base_name}-ft-{stack.name}", key, run, arch, asdict(exp.ae))
+
+
+# -------------------------------------------------------------------------------------- tables
+def psnr_rows(estimates: dict[str, np.ndarray], clean: np.ndarray, protein: str, he: bool = False) -> list[dict]:
+    """One row per method: protein, method, PSNR mean, std and n (optionally after HE)."""
+    rows = []
+    for name, est in estimates.items():
+        s = metrics.summarize(metrics.psnr(est, clean, he=he))
+        rows.append({"protein": protein, "method": name, "psnr_mean": s["mean"], "psnr_std": s["std"],
+                     "n": s["n"], "he": he})
+    return rows
+
+
+def pivot(rows: list[dict], value: str = "psnr_mean", columns: str = "method") -> pd.DataFrame:
+    """Rows of :func:`psnr_rows` as a proteins x methods table (in first-seen order)."""
+    df = pd.DataFrame(rows)
+    order = list(dict.fromkeys(df[columns]))
+    return df.pivot_table(index="protein", columns=columns, values=value, sort=False)[order]
+
+
+def mean_std_table(frames: list[pd.DataFrame], decimals: int = 2) -> pd.DataFrame:
+    """Cell-wise ``mean ± std`` over several tables of the same shape (e.g. seeds)."""
+    stack = np.stack([f.to_numpy(float) for f in frames])
+    m, s = stack.mean(0), stack.std(0)
+    out = pd.DataFrame([[f"{a:.{decimals}f} ± {b:.{decimals}f}" for a, b in zip(ra, rb)] for ra, rb in zip(m, s)],
+                       index=frames[0].index, columns=frames[0].columns)
+    return out
+
+
+# ---------------------------------------------------------------------------- recorded results
+def _git_commit() -> str:
+    root = Path(__file__).resolve().parents[1]
+    try:
+        c = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        d = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                           capture_output=True, text=True, timeout=10)
+        return c.stdout.strip() + ("-dirty" if d.stdout.strip() else "") if c.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def device_name(device=None) -> str:
+    dev = get_device(device)
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    return f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def record(experiment: str, profile: str, config: dict, metrics_: dict, seeds, device=None,
+           out: str | Path | None = None, notes: str = "") -> Path:
+    """Write ``results/<profile>/<experiment>.json`` with provenance; returns its path."""
+    payload = {"experiment": experiment, "profile": profile,
+               "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+               "device": device_name(device), "torch": torch.__version__, "cdae_lite": __version__,
+               "commit": _git_commit(), "seeds": list(seeds), "command": " ".join(["python"] + sys.argv),
+               "notes": notes, "config": config, "metrics": metrics_}
+    path = Path(out) if out else datasets.results_dir() / profile / f"{experiment}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=1, default=_json_default) + "\n")
+    return path
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o)}")
+
+
+def load_result(experiment: str, profile: str = "full") -> dict | None:
+    """A recorded result, or None when it was never recorded."""
+    path = datasets.results_dir() / profile / f"{experiment}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def provenance(result: dict) -> str:
+    """One paragraph saying where a recorded result came from (for the book)."""
+    return (f"Recorded result `{result['experiment']}` ({result['profile']} profile): created "
+            f"{result['created']} on {result['device']}, torch {result['torch']}, commit "
+            f"`{result['commit'][:12]}`, seeds {result['seeds']}. Command: `{result['command']}`."
+            + (f" {result['notes']}" if result.get("notes") else ""))
+
+
+# ------------------------------------------------------------------------------ the full run
+def run_cdae(exp: CDAEExperiment, seeds=(0,), device=None, bm3d_images: int = 64) -> dict:
+    """Chapters 2 and 3 for several seeds: every PSNR, purity, loss curve and timing.
+
+    For each seed: simulate, pre-train single/CDAE/control, score them on the three test proteins
+    (per CDAE block too), fine-tune CDAE and the single DAE on each test protein, score them with and
+    without histogram equalisation, and run BM3D (known noise sigma) on ``bm3d_images`` images per
+    protein as the reference of the paper's quality claim.
+    """
+    from .baselines import BM3D
+
+    per_seed = []
+    for seed in seeds:
+        e = exp.with_seed(seed)
+        t0 = time.perf_counter()
+        train, tests = paper_data(e, device)
+        models = pretrained_models(e, train, device)
+        t_pre = time.perf_counter() - t0
+        rows, rows_he, blocks, purity, ft_hist = [], [], [], {}, {}
+        for name, stack in tests.items():
+            x = stack.noisy[min(stack.noisy)]
+            est = {"raw": x}
+            for m in ("single", "control", "cdae"):
+                est[m] = predict(models[m][0], x, device=device)
+            cur = x
+            for i, b in enumerate(models["cdae"][0].blocks):
+                cur = predict(b, cur, device=device)
+                blocks.append({"protein": name, "block": i + 1,
+                               "psnr_mean": float(metrics.psnr(cur, stack.clean).mean())})
+            for base in ("single", "cdae"):
+                ft, rec = finetuned_model(e, base, models[base][0], stack, device)
+                est[f"{base}_ft"] = predict(ft, x, device=device)
+                purity[name] = rec["purity"][0]
+                ft_hist[f"{base}/{name}"] = rec["histories"]
+            sub = np.linspace(0, len(x) - 1, min(bm3d_images, len(x))).astype(int)
+            sigma = stack.meta[f"cdaeNoiseSigma_{min(stack.noisy):g}"].to_numpy()
+            bm = BM3D().denoise(x[sub], sigma=sigma[sub])
+            rows += psnr_rows(est, stack.clean, name)
+            rows_he += psnr_rows({k: v for k, v in est.items()}, stack.clean, name, he=True)
+            bmr = psnr_rows({"bm3d_known_sigma": bm, "cdae_ft_same_images": est["cdae_ft"][sub]},
+                            stack.clean[sub], name)
+            rows += bmr
+        per_seed.append({"seed": seed, "psnr": rows, "psnr_he": rows_he, "blocks": blocks,
+                         "purity": purity, "pretrain_histories": {k: v[1]["histories"] for k, v in models.items()},
+                         "finetune_histories": ft_hist, "seconds": time.perf_counter() - t0,
+                         "pretrain_seconds": t_pre})
+    return {"per_seed": per_seed}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m cdae_lite.experiments",
+                                 description="Run an experiment and record it under results/<profile>/.")
+    ap.add_argument("experiment", choices=["cdae"])
+    ap.add_argument("--profile", choices=["quick", "full"])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--device")
+    ap.add_argument("--pretrain-epochs", type=int, help="override the profile's pre-training epochs")
+    ap.add_argument("--finetune-epochs", type=int, help="override the profile's fine-tuning epochs")
+    ap.add_argument("--out", help="output JSON (default results/<profile>/<experiment>.json)")
+    ap.add_argument("--notes", default="")
+    args = ap.parse_args(argv)
+    profile = get_profile(args.profile)
+    exp = CDAEExperiment.for_profile(profile)
+    if args.pretrain_epochs:
+        exp = replace(exp, pretrain=replace(exp.pretrain, epochs=args.pretrain_epochs))
+    if args.finetune_epochs:
+        exp = replace(exp, finetune=replace(exp.finetune, train=replace(exp.finetune.train, epochs=args.finetune_epochs)))
+    res = run_cdae(exp, args.seeds, args.device)
+    path = record(args.experiment, profile, exp.as_dict(), res, args.seeds, args.device, args.out, args.notes)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

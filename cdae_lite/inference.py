@@ -1,0 +1,59 @@
+"""Apply a trained denoiser to a stack, in batches, on CPU or GPU."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .config import get_device
+from .io import check_images
+
+#: Image sizes must be multiples of this for every network in cdae_lite (three 2x poolings).
+SIZE_MULTIPLE = 8
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int = SIZE_MULTIPLE) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Reflect-pad ``(n, 1, h, w)`` on the bottom/right to multiples of ``multiple``; return the pad."""
+    ph, pw = (-x.shape[-2]) % multiple, (-x.shape[-1]) % multiple
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(x.shape[-2:]) > max(ph, pw) else "replicate")
+    return x, (ph, pw)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images, batch_size: int = 256, device: str | torch.device | None = None,
+            amp: bool | None = None, check: bool = True) -> np.ndarray:
+    """Denoise a stack with ``model`` (in eval mode, so dropout is off).
+
+    Parameters
+    ----------
+    model : torch.nn.Module -- maps (n, 1, s, s) to (n, 1, s, s) in the units of its input.
+    images : array (n, size, size) -- any size; padded (reflect) to a multiple of 8 and cropped back.
+    batch_size : int
+    device : where to run (default: CUDA if available, else CPU).
+    amp : bfloat16 autocast (default: on for CUDA).
+
+    Returns
+    -------
+    numpy.ndarray (n, size, size), float32.
+    """
+    x = check_images(images) if check else np.asarray(images, np.float32)
+    dev = get_device(device)
+    amp = (dev.type == "cuda") if amp is None else amp
+    was_training = model.training
+    model.eval()
+    model.to(dev)
+    out = np.empty_like(x)
+    try:
+        for i in range(0, x.shape[0], batch_size):
+            xb = torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size]))[:, None].to(dev)
+            xb, (ph, pw) = pad_to_multiple(xb)
+            with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):
+                yb = model(xb)
+            yb = yb[..., : yb.shape[-2] - ph, : yb.shape[-1] - pw]
+            out[i:i + batch_size] = yb[:, 0].float().cpu().numpy()
+    finally:
+        model.train(was_training)
+    return out

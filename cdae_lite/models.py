@@ -1,0 +1,259 @@
+"""Networks: the paper's convolutional autoencoder, the cascade (CDAE), DnCNN and a small U-Net.
+
+Every denoiser here maps images to images *in the units of its input*: it normalises each image
+(subtracts its mean, divides by its standard deviation), runs the network, and undoes the
+normalisation. So it accepts any offset and scale of pixel values (``model(a * x + b) == a * model(x)
++ b`` for ``a > 0``), and training targets are expressed in the units of the input (see
+:meth:`Normalized.normalized_forward`).
+
+Tensors are ``(n, 1, size, size)`` float32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+
+
+@dataclass(frozen=True)
+class AEConfig:
+    """Architecture of one autoencoder block (section 3.5 and Figure 2 of the paper).
+
+    The text gives: an encoder of 3 modules, each 2 convolutions and 1 pooling; a decoder of 3
+    transposed convolutions and 1 convolution that combines 32 channels into one output; dropout 0.5
+    in the encoder and the decoder. Figure 2's kernel sizes are not in the text; our choices are
+    3x3 kernels, 32 channels, ReLU, 2x2 max pooling, transposed convolutions 3x3 with stride 2, one
+    dropout layer at the end of the encoder and one after the last transposed convolution.
+    """
+
+    channels: int = 32
+    dropout: float = 0.5
+    kernel: int = 3
+
+    def __post_init__(self):
+        if self.channels < 1 or not 0 <= self.dropout < 1 or self.kernel % 2 == 0:
+            raise ValueError("channels >= 1, 0 <= dropout < 1 and an odd kernel are required")
+
+
+class ConvAutoencoder(nn.Module):
+    """The paper's convolutional autoencoder (one CDAE block), acting on normalised images.
+
+    Input and output: ``(n, 1, size, size)`` with ``size`` a multiple of 8 (three 2x poolings).
+    """
+
+    def __init__(self, config: AEConfig = AEConfig()):
+        super().__init__()
+        c, k = config.channels, config.kernel
+        p = k // 2
+        enc, cin = [], 1
+        for _ in range(3):
+            enc += [nn.Conv2d(cin, c, k, padding=p), nn.ReLU(inplace=True),
+                    nn.Conv2d(c, c, k, padding=p), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            cin = c
+        self.encoder = nn.Sequential(*enc, nn.Dropout(config.dropout))
+        dec = []
+        for _ in range(3):
+            dec += [nn.ConvTranspose2d(c, c, k, stride=2, padding=p, output_padding=1), nn.ReLU(inplace=True)]
+        self.decoder = nn.Sequential(*dec, nn.Dropout(config.dropout), nn.Conv2d(c, 1, k, padding=p))
+        self.config = config
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Latent features ``(n, channels, size/8, size/8)``."""
+        return self.encoder(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_size(x, 8)
+        return self.decoder(self.encoder(x))
+
+
+@dataclass(frozen=True)
+class DnCNNConfig:
+    """DnCNN (Zhang et al. 2017): ``depth`` 3x3 convolutions of ``channels`` channels with batch
+    normalisation, predicting the noise (residual learning). The paper's version has depth 17 and 64
+    channels; ``quick`` profiles use a smaller one."""
+
+    depth: int = 17
+    channels: int = 64
+
+
+class DnCNN(nn.Module):
+    """Residual denoiser: ``output = input - network(input)``; works at any image size."""
+
+    def __init__(self, config: DnCNNConfig = DnCNNConfig()):
+        super().__init__()
+        c = config.channels
+        layers = [nn.Conv2d(1, c, 3, padding=1), nn.ReLU(inplace=True)]
+        for _ in range(config.depth - 2):
+            layers += [nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
+        layers += [nn.Conv2d(c, 1, 3, padding=1)]
+        self.body = nn.Sequential(*layers)
+        self.config = config
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x - self.body(x)
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    """A small U-Net (two poolings, skip connections), as used by Noise2Noise-style denoisers."""
+
+    channels: int = 32
+
+
+class UNet(nn.Module):
+    """Two-level U-Net; input size a multiple of 4."""
+
+    def __init__(self, config: UNetConfig = UNetConfig()):
+        super().__init__()
+        c = config.channels
+
+        def block(i, o):
+            return nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.LeakyReLU(0.1, inplace=True),
+                                 nn.Conv2d(o, o, 3, padding=1), nn.LeakyReLU(0.1, inplace=True))
+
+        self.e1, self.e2, self.mid = block(1, c), block(c, 2 * c), block(2 * c, 2 * c)
+        self.pool = nn.MaxPool2d(2)
+        self.up2 = nn.ConvTranspose2d(2 * c, 2 * c, 2, stride=2)
+        self.d2 = block(4 * c, 2 * c)
+        self.up1 = nn.ConvTranspose2d(2 * c, c, 2, stride=2)
+        self.d1 = block(2 * c, c)
+        self.out = nn.Conv2d(c, 1, 1)
+        self.config = config
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_size(x, 4)
+        a = self.e1(x)
+        b = self.e2(self.pool(a))
+        m = self.mid(self.pool(b))
+        d2 = self.d2(torch.cat([self.up2(m), b], 1))
+        d1 = self.d1(torch.cat([self.up1(d2), a], 1))
+        return self.out(d1)
+
+
+def _check_size(x: torch.Tensor, multiple: int) -> None:
+    if x.ndim != 4 or x.shape[1] != 1:
+        raise ValueError(f"expected a tensor (n, 1, size, size), got {tuple(x.shape)}")
+    if x.shape[-1] % multiple or x.shape[-2] % multiple:
+        raise ValueError(f"image size {tuple(x.shape[-2:])} must be a multiple of {multiple} for this "
+                         f"network: pad or crop the images (cdae_lite.denoise pads automatically)")
+
+
+class Normalized(nn.Module):
+    """Wrap a network so that it works in the units of its input.
+
+    ``forward(x) = net((x - m) / s) * s + m`` with ``m``, ``s`` the mean and standard deviation of
+    each image. Training compares ``net``'s output with the target normalised by the *input's* ``m``
+    and ``s`` (:meth:`normalized_forward`), so the loss does not depend on the data's scale.
+    """
+
+    def __init__(self, net: nn.Module, eps: float = 1e-6):
+        super().__init__()
+        self.net = net
+        self.eps = eps
+
+    def stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        m = x.mean(dim=(-2, -1), keepdim=True)
+        s = x.std(dim=(-2, -1), keepdim=True).clamp_min(self.eps)
+        return m, s
+
+    def normalized_forward(self, x: torch.Tensor):
+        """Return ``(net output, m, s)``: the output in normalised units and the input's statistics."""
+        m, s = self.stats(x)
+        return self.net((x - m) / s), m, s
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, m, s = self.normalized_forward(x)
+        return out * s + m
+
+
+class Cascade(nn.Module):
+    """A chain of denoisers; block ``i`` receives block ``i - 1``'s output (CDAE has three)."""
+
+    def __init__(self, blocks: list[nn.Module]):
+        super().__init__()
+        if not blocks:
+            raise ValueError("a cascade needs at least one block")
+        self.blocks = nn.ModuleList(blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for b in self.blocks:
+            x = b(x)
+        return x
+
+    def intermediates(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The output of every block, in order."""
+        outs = []
+        for b in self.blocks:
+            x = b(x)
+            outs.append(x)
+        return outs
+
+
+# ------------------------------------------------------------------------------------- factories
+def autoencoder(config: AEConfig = AEConfig()) -> Normalized:
+    """One normalised autoencoder block: the paper's *single DAE* when trained alone."""
+    return Normalized(ConvAutoencoder(config))
+
+
+def cdae(config: AEConfig = AEConfig(), n_blocks: int = 3) -> Cascade:
+    """The paper's CDAE: ``n_blocks`` normalised autoencoders in a chain."""
+    return Cascade([autoencoder(config) for _ in range(n_blocks)])
+
+
+def dncnn(config: DnCNNConfig = DnCNNConfig()) -> Normalized:
+    return Normalized(DnCNN(config))
+
+
+def unet(config: UNetConfig = UNetConfig()) -> Normalized:
+    return Normalized(UNet(config))
+
+
+#: name -> (factory, config class); used to save and rebuild models from checkpoints.
+ARCHITECTURES = {
+    "autoencoder": (autoencoder, AEConfig),
+    "cdae": (cdae, AEConfig),
+    "dncnn": (dncnn, DnCNNConfig),
+    "unet": (unet, UNetConfig),
+}
+
+
+def build(architecture: str, config: dict | None = None, **kwargs) -> nn.Module:
+    """Build a model by name (``"autoencoder"``, ``"cdae"``, ``"dncnn"``, ``"unet"``) and config dict."""
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {architecture!r}; known: {sorted(ARCHITECTURES)}")
+    factory, cfg_cls = ARCHITECTURES[architecture]
+    return factory(cfg_cls(**(config or {})), **kwargs)
+
+
+def describe(model: nn.Module, size: int = 64) -> "list[dict]":
+    """Layer table: name, type, output shape for a ``size`` px input, and parameter count."""
+    rows = []
+    hooks = []
+
+    def hook(name):
+        def f(mod, inp, out):
+            rows.append(dict(layer=name, type=type(mod).__name__, output_shape=tuple(out.shape[1:]),
+                             parameters=sum(p.numel() for p in mod.parameters(recurse=False))))
+        return f
+
+    for name, mod in model.named_modules():
+        if len(list(mod.children())) == 0:
+            hooks.append(mod.register_forward_hook(hook(name)))
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model(torch.randn(1, 1, size, size))
+    model.train(was_training)
+    for h in hooks:
+        h.remove()
+    return rows
+
+
+def n_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def config_dict(config) -> dict:
+    return asdict(config)

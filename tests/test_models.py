@@ -1,0 +1,140 @@
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from cdae_lite.checkpoint import load_model, save_model
+from cdae_lite.inference import predict
+from cdae_lite.models import AEConfig, ConvAutoencoder, DnCNNConfig, Normalized, autoencoder, build, cdae, describe, dncnn, n_parameters, unet
+from cdae_lite.train import TrainConfig, fit, normalized_mse
+
+
+@pytest.mark.parametrize("size", [8, 16, 32, 64])
+def test_autoencoder_keeps_shape(size):
+    m = autoencoder().eval()
+    assert m(torch.randn(3, 1, size, size)).shape == (3, 1, size, size)
+
+
+@pytest.mark.parametrize("size", [30, 33, 12])
+def test_sizes_the_network_cannot_take_are_refused_clearly(size):
+    with pytest.raises(ValueError, match="multiple of 8"):
+        autoencoder().eval()(torch.randn(1, 1, size, size))
+
+
+@pytest.mark.parametrize("size", [30, 33, 41])
+def test_predict_pads_odd_sizes_and_crops_back(size):
+    x = np.random.default_rng(0).normal(size=(2, size, size)).astype(np.float32)
+    for m in (autoencoder(), unet(), dncnn(DnCNNConfig(depth=3, channels=8))):
+        assert predict(m, x, device="cpu").shape == x.shape
+
+
+def test_paper_architecture_and_layer_table():
+    net = ConvAutoencoder(AEConfig())
+    convs = [m for m in net.encoder if isinstance(m, torch.nn.Conv2d)]
+    pools = [m for m in net.encoder if isinstance(m, torch.nn.MaxPool2d)]
+    tconvs = [m for m in net.decoder if isinstance(m, torch.nn.ConvTranspose2d)]
+    last = [m for m in net.decoder if isinstance(m, torch.nn.Conv2d)]
+    assert (len(convs), len(pools), len(tconvs), len(last)) == (6, 3, 3, 1)
+    assert last[0].in_channels == 32 and last[0].out_channels == 1
+    drops = [m for m in net.modules() if isinstance(m, torch.nn.Dropout)]
+    assert len(drops) == 2 and all(d.p == 0.5 for d in drops)
+    table = describe(autoencoder(), 64)
+    assert sum(r["parameters"] for r in table) == n_parameters(autoencoder()) == 74593
+    assert table[-1]["output_shape"] == (1, 64, 64)
+    assert n_parameters(cdae()) == 3 * 74593
+
+
+def test_normalisation_makes_models_affine_equivariant():
+    torch.manual_seed(0)
+    m = autoencoder().eval()
+    x = torch.randn(4, 1, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(m(3.5 * x - 7.0), 3.5 * m(x) - 7.0, atol=1e-4)
+
+
+def test_a_few_training_steps_lower_the_loss():
+    rng = np.random.default_rng(0)
+    clean = np.zeros((64, 16, 16), np.float32)
+    clean[:, 4:12, 4:12] = rng.uniform(1, 2, (64, 1, 1))
+    noisy = clean + rng.normal(scale=0.5, size=clean.shape).astype(np.float32)
+    torch.manual_seed(0)
+    m = autoencoder(AEConfig(channels=8, dropout=0.0))
+    h = fit(m, noisy, clean, TrainConfig(epochs=8, batch_size=16, lr=3e-3, val_fraction=0.25), device="cpu")
+    assert h.train_loss[-1] < 0.7 * h.train_loss[0]
+    assert h.val_loss[-1] < h.val_loss[0]
+    assert len(h.train_loss) == 8 and h.n_train == 48 and h.n_val == 16
+
+
+def test_training_is_reproducible_with_a_seed():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(32, 8, 8)).astype(np.float32)
+    y = 0.5 * x
+    outs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        m = autoencoder(AEConfig(channels=4))
+        fit(m, x, y, TrainConfig(epochs=2, batch_size=8, seed=3), device="cpu")
+        outs.append(predict(m, x, device="cpu"))
+    assert np.array_equal(outs[0], outs[1])
+
+
+def test_normalized_mse_matches_definition():
+    x = torch.randn(2, 1, 8, 8) * torch.tensor([1.0, 4.0]).view(2, 1, 1, 1)
+    out, tgt = torch.randn(2, 1, 8, 8), torch.randn(2, 1, 8, 8)
+    s = x.std(dim=(-2, -1), keepdim=True)
+    assert torch.isclose(normalized_mse(out, tgt, x), (((out - tgt) / s) ** 2).mean())
+
+
+@pytest.mark.parametrize("arch, kwargs", [("autoencoder", {}), ("cdae", {}), ("dncnn", {"depth": 4, "channels": 8}),
+                                          ("unet", {"channels": 8})])
+def test_save_and_load_give_identical_outputs(tmp_path, arch, kwargs):
+    torch.manual_seed(0)
+    m = build(arch, kwargs).eval()
+    x = np.random.default_rng(0).normal(size=(3, 16, 16)).astype(np.float32)
+    path = save_model(tmp_path / "m.pt", m, arch, kwargs, record={"note": "test"})
+    m2, meta = load_model(path)
+    assert np.array_equal(predict(m, x, device="cpu"), predict(m2, x, device="cpu"))
+    assert meta["architecture"] == arch and meta["record"]["note"] == "test"
+
+
+def test_checkpoint_of_another_architecture_is_refused(tmp_path):
+    save_model(tmp_path / "d.pt", dncnn(DnCNNConfig(depth=3, channels=4)), "dncnn", {"depth": 3, "channels": 4})
+    with pytest.raises(ValueError, match="holds a 'dncnn' model, but a 'cdae' model is needed"):
+        load_model(tmp_path / "d.pt", expect="cdae")
+
+
+def test_mismatched_weights_are_refused(tmp_path):
+    path = save_model(tmp_path / "a.pt", autoencoder(AEConfig(channels=8)), "autoencoder", {"channels": 8})
+    payload = torch.load(path, weights_only=True)
+    payload["config"] = {"channels": 16}
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match="do not fit"):
+        load_model(path)
+
+
+class _Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_file_that_is_not_a_checkpoint_is_refused_without_running_its_code(tmp_path):
+    marker = tmp_path / "pwned"
+    bad = tmp_path / "evil.pt"
+    with open(bad, "wb") as f:
+        pickle.dump({"format": "cdae-lite-checkpoint-1", "x": _Exploit(str(marker))}, f)
+    with pytest.raises(ValueError, match="not a cdae-lite checkpoint"):
+        load_model(bad)
+    assert not marker.exists()
+    (tmp_path / "text.pt").write_text("hello")
+    with pytest.raises(ValueError, match="not a cdae-lite checkpoint"):
+        load_model(tmp_path / "text.pt")
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "plain.pt")
+    with pytest.raises(ValueError, match="marker"):
+        load_model(tmp_path / "plain.pt")
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "missing.pt")
