@@ -23,6 +23,13 @@ from .models import ARCHITECTURES, build
 FORMAT = "cdae-lite-checkpoint-1"
 
 
+def _n_blocks(model: nn.Module) -> int:
+    if hasattr(model, "blocks"):
+        return len(model.blocks)
+    net = getattr(model, "net", None)
+    return len(net) if isinstance(net, nn.Sequential) else 1
+
+
 def save_model(path: str | os.PathLike, model: nn.Module, architecture: str, config: dict,
                record: dict | None = None, overwrite: bool = True) -> Path:
     """Write ``model``'s weights with what is needed to rebuild it (atomically)."""
@@ -35,7 +42,7 @@ def save_model(path: str | os.PathLike, model: nn.Module, architecture: str, con
         raise FileExistsError(f"{path} exists")
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "architecture": architecture, "config": dict(config),
-               "n_blocks": len(model.blocks) if hasattr(model, "blocks") else 1,
+               "n_blocks": _n_blocks(model),
                "cdae_lite_version": __version__, "record": dict(record or {}),
                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".pt.tmp")
@@ -79,7 +86,7 @@ def load_model(path: str | os.PathLike, expect: str | None = None) -> tuple[nn.M
     arch = payload["architecture"]
     if expect is not None and arch != expect:
         raise ValueError(f"{path} holds a '{arch}' model, but a '{expect}' model is needed")
-    kwargs = {"n_blocks": payload["n_blocks"]} if arch == "cdae" else {}
+    kwargs = {"n_blocks": payload["n_blocks"]} if arch in ("cdae", "chain") else {}
     model = build(arch, payload["config"], **kwargs)
     try:
         model.load_state_dict(payload["state_dict"])

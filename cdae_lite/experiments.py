@@ -135,7 +135,8 @@ def pretrained_models(exp: CDAEExperiment, train: SimulatedStack, device=None) -
 
     - ``single``: one autoencoder, SNR 0.1 to clean (the paper's single DAE);
     - ``cdae``: three blocks pre-trained 0.1 to 0.4, 0.4 to 0.6, 0.6 to clean;
-    - ``control``: CDAE's architecture trained end to end, 0.1 to clean (capacity control).
+    - ``control``: CDAE's three autoencoders in a chain trained end to end, 0.1 to clean (capacity
+      control, :func:`cdae_lite.models.chain`).
     """
     lo = min(train.noisy)
     key = (exp.sim.as_dict(), exp.ae.__dict__, exp.pretrain.as_dict())
@@ -155,7 +156,7 @@ def pretrained_models(exp: CDAEExperiment, train: SimulatedStack, device=None) -
 
     return {"single": cached_model("single", key, single, "autoencoder", aec),
             "cdae": cached_model("cdae", key, cascade, "cdae", aec),
-            "control": cached_model("control", key, control, "cdae", aec)}
+            "control": cached_model("control", key, control, "chain", aec)}
 
 
 def finetuned_model(exp: CDAEExperiment, base_name: str, base, stack: SimulatedStack, device=None):
@@ -246,6 +247,16 @@ def load_result(experiment: str, profile: str = "full") -> dict | None:
     """A recorded result, or None when it was never recorded."""
     path = datasets.results_dir() / profile / f"{experiment}.json"
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def recorded_table(result: dict, key: str = "psnr", methods: list[str] | None = None,
+                   value: str = "psnr_mean", decimals: int = 2) -> pd.DataFrame:
+    """A recorded result's proteins x methods table, ``mean ± std`` over its seeds."""
+    frames = []
+    for run in result["metrics"]["per_seed"]:
+        t = pivot(run[key], value=value)
+        frames.append(t if methods is None else t[methods])
+    return mean_std_table(frames, decimals)
 
 
 def provenance(result: dict) -> str:

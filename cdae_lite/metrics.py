@@ -93,3 +93,99 @@ def summarize(values: np.ndarray) -> dict:
     return {"mean": float(finite.mean()) if finite.size else float("nan"),
             "std": float(finite.std()) if finite.size else float("nan"),
             "n": int(v.size), "n_infinite": int((~np.isfinite(v)).sum())}
+
+
+# ------------------------------------------------------------------------------------ clustering
+# Two definitions of precision / recall / F1 for a clustering against true views:
+#
+# pairwise (pair counting): over all pairs of images, a pair is a true positive when both images
+#   share a cluster and a view; precision = TP / (pairs sharing a cluster), recall = TP / (pairs
+#   sharing a view). One big cluster has recall 1 and precision 1/K.
+# matched (per class after Hungarian matching): clusters are matched one-to-one to views so that the
+#   most images agree; precision, recall and F1 are computed per view and averaged (macro). One big
+#   cluster then scores accuracy 1/K. The book's tables use the matched scores and also report ARI.
+
+
+def _labels(labels_true, labels_pred) -> tuple[np.ndarray, np.ndarray]:
+    t, p = np.asarray(labels_true).ravel(), np.asarray(labels_pred).ravel()
+    if t.shape != p.shape:
+        raise ValueError(f"{t.size} true labels but {p.size} predicted labels")
+    if t.size == 0:
+        raise ValueError("no labels to compare")
+    return t, p
+
+
+def contingency(labels_true, labels_pred) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Counts of images per (true class, cluster): ``(table, classes, clusters)``."""
+    t, p = _labels(labels_true, labels_pred)
+    classes, ti = np.unique(t, return_inverse=True)
+    clusters, pi = np.unique(p, return_inverse=True)
+    table = np.zeros((len(classes), len(clusters)), np.int64)
+    np.add.at(table, (ti, pi), 1)
+    return table, classes, clusters
+
+
+def pairwise_scores(labels_true, labels_pred) -> dict:
+    """Pair-counting precision, recall and F1 (see the definitions above)."""
+    table, _, _ = contingency(labels_true, labels_pred)
+
+    def pairs(x):
+        x = np.asarray(x, np.float64)
+        return float((x * (x - 1) / 2).sum())
+
+    tp = pairs(table)
+    same_cluster, same_class = pairs(table.sum(0)), pairs(table.sum(1))
+    precision = tp / same_cluster if same_cluster else 0.0
+    recall = tp / same_class if same_class else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def matched_scores(labels_true, labels_pred) -> dict:
+    """Per-view precision, recall, F1 after matching clusters to views (Hungarian), macro-averaged.
+
+    Also returns ``accuracy`` (fraction of images whose cluster is matched to their view) and
+    ``mapping`` {cluster: view}. Unmatched clusters (more clusters than views) count as errors.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    table, classes, clusters = contingency(labels_true, labels_pred)
+    rows, cols = linear_sum_assignment(-table)
+    mapping = {clusters[c]: classes[r] for r, c in zip(rows, cols)}
+    p_list, r_list, f_list = [], [], []
+    for r in range(len(classes)):
+        match = cols[rows == r]
+        tp = float(table[r, match[0]]) if len(match) else 0.0
+        pred = float(table[:, match[0]].sum()) if len(match) else 0.0
+        true = float(table[r].sum())
+        prec = tp / pred if pred else 0.0
+        rec = tp / true if true else 0.0
+        p_list.append(prec)
+        r_list.append(rec)
+        f_list.append(2 * prec * rec / (prec + rec) if prec + rec else 0.0)
+    return {"precision": float(np.mean(p_list)), "recall": float(np.mean(r_list)),
+            "f1": float(np.mean(f_list)), "accuracy": float(table[rows, cols].sum() / table.sum()),
+            "mapping": {int(k) if np.issubdtype(type(k), np.integer) else k: int(v) for k, v in mapping.items()}}
+
+
+def clustering_scores(labels_true, labels_pred) -> dict:
+    """Everything the book reports for one clustering: matched P/R/F1, accuracy, pairwise F1, ARI, NMI."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    t, p = _labels(labels_true, labels_pred)
+    m = matched_scores(t, p)
+    pw = pairwise_scores(t, p)
+    return {"precision": m["precision"], "recall": m["recall"], "f1": m["f1"], "accuracy": m["accuracy"],
+            "pairwise_precision": pw["precision"], "pairwise_recall": pw["recall"], "pairwise_f1": pw["f1"],
+            "ari": float(adjusted_rand_score(t, p)), "nmi": float(normalized_mutual_info_score(t, p)),
+            "n_clusters": int(len(np.unique(p)))}
+
+
+def confusion_matrix(labels_true, labels_pred) -> np.ndarray:
+    """Views x clusters counts, clusters reordered to their matched views (unmatched ones last)."""
+    from scipy.optimize import linear_sum_assignment
+
+    table, _, _ = contingency(labels_true, labels_pred)
+    rows, cols = linear_sum_assignment(-table)
+    order = list(cols[np.argsort(rows)]) + [c for c in range(table.shape[1]) if c not in cols]
+    return table[:, order]

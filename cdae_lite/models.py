@@ -140,6 +140,39 @@ def _check_size(x: torch.Tensor, multiple: int) -> None:
                          f"network: pad or crop the images (cdae_lite.denoise pads automatically)")
 
 
+class AdversarialAutoencoder(nn.Module):
+    """A convolutional autoencoder with a small latent vector shaped by a discriminator (Makhzani et al.).
+
+    Encoder: the paper's three convolution modules, then a linear map to ``latent`` numbers.
+    Decoder: a linear map back, then the paper's transposed convolutions. Discriminator: a small MLP
+    telling latent codes from samples of a standard normal distribution; training the encoder to fool
+    it makes the codes follow that prior. Works on normalised images of a fixed ``size``.
+    """
+
+    def __init__(self, size: int, latent: int = 8, channels: int = 32):
+        super().__init__()
+        if size % 8:
+            raise ValueError("size must be a multiple of 8")
+        ae = ConvAutoencoder(AEConfig(channels=channels, dropout=0.0))
+        self.size, self.latent, self.channels = size, latent, channels
+        flat = channels * (size // 8) ** 2
+        self.enc = nn.Sequential(*list(ae.encoder)[:-1], nn.Flatten(), nn.Linear(flat, latent))
+        self.dec_in = nn.Linear(latent, flat)
+        self.dec = nn.Sequential(*list(ae.decoder)[:-2], ae.decoder[-1])
+        self.disc = nn.Sequential(nn.Linear(latent, 64), nn.LeakyReLU(0.2), nn.Linear(64, 64),
+                                  nn.LeakyReLU(0.2), nn.Linear(64, 1))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.enc(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.dec_in(z).view(-1, self.channels, self.size // 8, self.size // 8)
+        return self.dec(h)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
 class Normalized(nn.Module):
     """Wrap a network so that it works in the units of its input.
 
@@ -202,6 +235,18 @@ def cdae(config: AEConfig = AEConfig(), n_blocks: int = 3) -> Cascade:
     return Cascade([autoencoder(config) for _ in range(n_blocks)])
 
 
+def chain(config: AEConfig = AEConfig(), n_blocks: int = 3) -> Normalized:
+    """``n_blocks`` autoencoders in a row with *one* normalisation at the input: the capacity control.
+
+    It has exactly CDAE's parameters. Unlike CDAE's blocks, which are trained separately and so each
+    normalise their own input, the chain is trained end to end; normalising between its blocks would
+    divide a nearly constant intermediate image by a tiny standard deviation, which stalls training.
+    """
+    if n_blocks < 1:
+        raise ValueError("n_blocks must be >= 1")
+    return Normalized(nn.Sequential(*[ConvAutoencoder(config) for _ in range(n_blocks)]))
+
+
 def dncnn(config: DnCNNConfig = DnCNNConfig()) -> Normalized:
     return Normalized(DnCNN(config))
 
@@ -214,13 +259,14 @@ def unet(config: UNetConfig = UNetConfig()) -> Normalized:
 ARCHITECTURES = {
     "autoencoder": (autoencoder, AEConfig),
     "cdae": (cdae, AEConfig),
+    "chain": (chain, AEConfig),
     "dncnn": (dncnn, DnCNNConfig),
     "unet": (unet, UNetConfig),
 }
 
 
 def build(architecture: str, config: dict | None = None, **kwargs) -> nn.Module:
-    """Build a model by name (``"autoencoder"``, ``"cdae"``, ``"dncnn"``, ``"unet"``) and config dict."""
+    """Build a model by name (``"autoencoder"``, ``"cdae"``, ``"chain"``, ``"dncnn"``, ``"unet"``)."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; known: {sorted(ARCHITECTURES)}")
     factory, cfg_cls = ARCHITECTURES[architecture]

@@ -43,7 +43,7 @@ def test_paper_architecture_and_layer_table():
     table = describe(autoencoder(), 64)
     assert sum(r["parameters"] for r in table) == n_parameters(autoencoder()) == 74593
     assert table[-1]["output_shape"] == (1, 64, 64)
-    assert n_parameters(cdae()) == 3 * 74593
+    assert n_parameters(cdae()) == n_parameters(build("chain")) == 3 * 74593
 
 
 def test_normalisation_makes_models_affine_equivariant():
@@ -87,7 +87,8 @@ def test_normalized_mse_matches_definition():
     assert torch.isclose(normalized_mse(out, tgt, x), (((out - tgt) / s) ** 2).mean())
 
 
-@pytest.mark.parametrize("arch, kwargs", [("autoencoder", {}), ("cdae", {}), ("dncnn", {"depth": 4, "channels": 8}),
+@pytest.mark.parametrize("arch, kwargs", [("autoencoder", {}), ("cdae", {}), ("chain", {}),
+                                          ("dncnn", {"depth": 4, "channels": 8}),
                                           ("unet", {"channels": 8})])
 def test_save_and_load_give_identical_outputs(tmp_path, arch, kwargs):
     torch.manual_seed(0)
@@ -138,3 +139,41 @@ def test_a_file_that_is_not_a_checkpoint_is_refused_without_running_its_code(tmp
         load_model(tmp_path / "plain.pt")
     with pytest.raises(FileNotFoundError):
         load_model(tmp_path / "missing.pt")
+
+
+def test_blind_spot_masking_moves_only_masked_pixels_to_neighbour_values():
+    from cdae_lite.train import blind_spot
+
+    x = torch.arange(2 * 16 * 16, dtype=torch.float32).reshape(2, 1, 16, 16)
+    g = torch.Generator().manual_seed(0)
+    xm, mask = blind_spot(x, 0.1, g, radius=2)
+    assert 0.05 < mask.float().mean() < 0.15
+    assert torch.equal(xm[~mask], x[~mask])
+    changed = xm[mask] != x[mask]
+    assert changed.all()  # a neighbour, never the pixel itself (values are all distinct)
+    # every replacement comes from within 2 rows and 2 columns (cyclically), in the same image
+    src = xm[mask].long()
+    img, pos = src // 256, src % 256
+    b, _, r, c = torch.nonzero(mask, as_tuple=True)
+    assert torch.equal(img, b)
+
+    def cyc(d):
+        return torch.minimum(d.abs(), 16 - d.abs())
+
+    assert (cyc(pos // 16 - r) <= 2).all() and (cyc(pos % 16 - c) <= 2).all()
+
+
+def test_noise2void_learns_to_denoise_without_clean_targets():
+    rng = np.random.default_rng(0)
+    clean = np.zeros((64, 16, 16), np.float32)
+    yy, xx = np.indices((16, 16)) - 8
+    clean[:] = np.exp(-(xx**2 + yy**2) / 10.0) * rng.uniform(2, 4, (64, 1, 1))
+    noisy = clean + rng.normal(scale=0.5, size=clean.shape).astype(np.float32)
+    from cdae_lite.models import UNetConfig, unet
+    from cdae_lite.metrics import psnr
+
+    torch.manual_seed(0)
+    m = unet(UNetConfig(channels=8))
+    fit(m, noisy, noisy, TrainConfig(epochs=12, batch_size=16, lr=3e-3, optimizer="adam", val_fraction=0),
+        device="cpu", blind_spot_fraction=0.05)
+    assert psnr(predict(m, noisy, device="cpu"), clean).mean() > psnr(noisy, clean).mean() + 3

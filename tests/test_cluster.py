@@ -1,0 +1,116 @@
+import itertools
+
+import numpy as np
+import pytest
+
+from cdae_lite import cluster
+from cdae_lite.metrics import clustering_scores, confusion_matrix, matched_scores, pairwise_scores
+
+
+def test_perfect_clustering_scores_one_and_relabelling_does_not_matter():
+    t = np.repeat(np.arange(4), 25)
+    for p in (t, (t + 1) % 4, np.array([3, 0, 2, 1])[t]):
+        s = clustering_scores(t, p)
+        assert s["f1"] == s["ari"] == s["pairwise_f1"] == s["accuracy"] == 1.0
+        assert np.isclose(s["nmi"], 1.0)
+
+
+def test_random_labels_have_ari_near_zero(rng):
+    t = np.repeat(np.arange(4), 500)
+    s = clustering_scores(t, rng.integers(0, 4, 2000))
+    assert abs(s["ari"]) < 0.01 and s["accuracy"] < 0.3
+
+
+def test_one_big_cluster():
+    t = np.repeat(np.arange(4), 10)
+    s = clustering_scores(t, np.zeros(40, int))
+    assert np.isclose(s["pairwise_recall"], 1) and np.isclose(s["pairwise_precision"], (4 * 45) / 780)
+    assert np.isclose(s["accuracy"], 0.25) and s["ari"] == 0.0
+
+
+def test_pairwise_scores_agree_with_a_brute_force_count(rng):
+    t = rng.integers(0, 3, 30)
+    p = rng.integers(0, 4, 30)
+    tp = fp = fn = 0
+    for i, j in itertools.combinations(range(30), 2):
+        same_c, same_t = p[i] == p[j], t[i] == t[j]
+        tp += same_c and same_t
+        fp += same_c and not same_t
+        fn += same_t and not same_c
+    s = pairwise_scores(t, p)
+    assert np.isclose(s["precision"], tp / (tp + fp)) and np.isclose(s["recall"], tp / (tp + fn))
+
+
+def test_matched_scores_and_confusion_matrix():
+    t = np.array([0, 0, 0, 1, 1, 1, 2, 2])
+    p = np.array([5, 5, 7, 7, 7, 7, 9, 9])
+    m = matched_scores(t, p)
+    assert m["mapping"] == {5: 0, 7: 1, 9: 2}
+    assert np.isclose(m["accuracy"], 7 / 8)
+    # view 0: precision 2/2, recall 2/3; view 1: precision 3/4, recall 1; view 2: 1, 1
+    f = [2 * 1 * (2 / 3) / (1 + 2 / 3), 2 * 0.75 / 1.75, 1.0]
+    assert np.isclose(m["f1"], np.mean(f))
+    assert confusion_matrix(t, p).tolist() == [[2, 1, 0], [0, 3, 0], [0, 0, 2]]
+
+
+def test_bad_labels_and_k():
+    with pytest.raises(ValueError, match="labels"):
+        clustering_scores([0, 1], [0])
+    with pytest.raises(ValueError, match="more than the 5 images"):
+        cluster.kmeans(np.zeros((5, 3)), 6)
+    with pytest.raises(ValueError, match="positive"):
+        cluster.hierarchical(np.zeros((5, 3)), 0)
+
+
+def _patterns(rng, n_per=30, size=32, noise=0.3, rotate=False):
+    """Three patterns of 2, 3 and 4 blobs (distinct up to rotation), drawn analytically, so that a
+    rotated pattern is exactly rotated (no interpolation)."""
+    yy, xx = np.indices((size, size)) - size // 2
+    labels = np.repeat(np.arange(3), n_per)
+    angles = rng.uniform(0, 2 * np.pi, len(labels)) if rotate else np.zeros(len(labels))
+    imgs = np.zeros((len(labels), size, size), np.float32)
+    for i, (c, phi) in enumerate(zip(labels, angles)):
+        for a in range(c + 2):
+            ang = 2 * np.pi * a / (c + 2) + phi + 0.3 * a * (c == 2)  # pattern 2 is not symmetric
+            imgs[i] += np.exp(-((xx - (5 + c) * np.cos(ang)) ** 2 + (yy - (5 + c) * np.sin(ang)) ** 2) / 6.0)
+    return (imgs + noise * rng.normal(size=imgs.shape)).astype(np.float32), labels, angles
+
+
+def test_kmeans_and_hierarchical_find_aligned_views_and_are_deterministic(rng):
+    imgs, labels, _ = _patterns(rng)
+    f = cluster.pca(imgs, 5)
+    a, b = cluster.kmeans(f, 3, seed=1), cluster.kmeans(f, 3, seed=1)
+    assert np.array_equal(a, b)
+    assert clustering_scores(labels, a)["accuracy"] == 1.0
+    assert clustering_scores(labels, cluster.hierarchical(f, 3))["accuracy"] == 1.0
+
+
+def test_rotated_copies_are_closer_in_rotation_invariant_features_than_other_patterns():
+    rng = np.random.default_rng(5)
+    imgs, labels, angles = _patterns(rng, n_per=6, noise=0.0, rotate=True)
+    d = {name: np.linalg.norm(f[:, None] - f[None], axis=-1) for name, f in
+         [("invariant", cluster.rotation_invariant_features(imgs)), ("pixels", cluster.flatten(imgs))]}
+    same = labels[:, None] == labels[None]
+    off = ~np.eye(len(labels), dtype=bool)
+    # rotated copies of one pattern: every one nearer each other than to any other pattern...
+    assert d["invariant"][same & off].max() < d["invariant"][~same].min()
+    # ...which is not so in pixel space, where a rotated copy is just another image
+    assert d["pixels"][same & off].max() > d["pixels"][~same].min()
+
+
+def test_alignment_aware_classification_handles_in_plane_rotations(rng):
+    imgs, labels, _ = _patterns(rng, n_per=30, rotate=True, noise=0.3)
+    raw = clustering_scores(labels, cluster.kmeans(cluster.pca(imgs, 5), 3))
+    lab, refs, ang = cluster.align_classify(imgs, 3, n_iter=4)
+    aligned = clustering_scores(labels, lab)
+    assert aligned["accuracy"] > 0.95 and aligned["accuracy"] > raw["accuracy"]
+    assert refs.shape == (3, 32, 32) and ang.shape == (90,)
+
+
+def test_class_averages(rng):
+    imgs = rng.normal(size=(6, 4, 4)).astype(np.float32)
+    lab = np.array([0, 0, 1, 1, 1, 3])
+    avg = cluster.class_averages(imgs, lab)
+    assert avg.shape == (4, 4, 4) and np.allclose(avg[1], imgs[2:5].mean(0)) and np.all(avg[2] == 0)
+    with pytest.raises(ValueError):
+        cluster.class_averages(imgs, lab[:3])
