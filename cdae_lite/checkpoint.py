@@ -83,7 +83,10 @@ def load_model(path: str | os.PathLike, expect: str | None = None) -> tuple[nn.M
                          f"without executing code): {str(exc).splitlines()[0][:200]}") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path} is not a cdae-lite checkpoint (no '{FORMAT}' marker)")
-    arch = payload["architecture"]
+    arch = payload.get("architecture")
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"{path} holds a model of unknown architecture {arch!r}; this version of cdae-lite "
+                         f"knows {sorted(ARCHITECTURES)}")
     if expect is not None and arch != expect:
         raise ValueError(f"{path} holds a '{arch}' model, but a '{expect}' model is needed")
     kwargs = {"n_blocks": payload["n_blocks"]} if arch in ("cdae", "chain") else {}

@@ -120,6 +120,157 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------------------- denoise
+#: The general-purpose CDAE shipped in data/ (see data/weights/README.md for how it was made).
+SHIPPED_MODEL = "weights/cdae_general.pt"
+
+
+def _load_denoiser(spec: str):
+    """A model from ``shipped`` (the general CDAE in data/weights) or a checkpoint path."""
+    from .checkpoint import load_model
+    from .datasets import data_path
+
+    path = data_path(SHIPPED_MODEL) if spec == "shipped" else Path(spec)
+    model, meta = load_model(path)
+    return model, meta, path
+
+
+def _fine_tune_on_stack(model, stack_path: str, n_images: int, epochs: int, device):
+    """The paper's fine-tuning on an evenly spread subset of the stack to denoise."""
+    from .io import open_stack
+    from .train import FineTuneConfig, TrainConfig, finetune
+
+    mrc, data = open_stack(stack_path)
+    with mrc:
+        idx = np.unique(np.linspace(0, data.shape[0] - 1, min(n_images, data.shape[0])).astype(int))
+        x = np.asarray(data[idx], dtype=np.float32)
+    cfg = FineTuneConfig(train=TrainConfig(epochs=epochs, lr=5e-4))
+    if len(x) <= cfg.k:
+        raise ValueError(f"fine-tuning needs more than k = {cfg.k} images; the stack has {len(x)}")
+    print(f"fine-tuning on {len(x)} images ({epochs} epochs per block)...", file=sys.stderr)
+    ft, _ = finetune(model, x, cfg, device=device)
+    return ft
+
+
+def cmd_denoise(args: argparse.Namespace) -> int:
+    from .stream import denoise_file
+
+    model, meta, path = _load_denoiser(args.model)
+    if args.fine_tune:
+        model = _fine_tune_on_stack(model, args.input, args.fine_tune_images, args.epochs, args.device)
+    report = denoise_file(model, args.input, args.output, batch_size=args.batch_size, device=args.device,
+                          equalize=args.equalize, overwrite=args.overwrite, resample=args.resample)
+    print(report.summary() + f" with model {path.name} ({meta['architecture']})")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------- train
+def cmd_train(args: argparse.Namespace) -> int:
+    from .checkpoint import save_model
+    from .io import read_stack
+    from .models import AEConfig
+    from .train import FineTuneConfig, TrainConfig, finetune, pretrain_cdae, pretrain_single
+
+    x, _ = read_stack(args.input)
+    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    ae = AEConfig(dropout=args.dropout)
+    record = {"command": " ".join(["cdae-lite"] + sys.argv[1:]), "input": str(args.input), "train": cfg.as_dict()}
+    if args.target:
+        y, _ = read_stack(args.target)
+        if y.shape != x.shape:
+            raise ValueError(f"--target holds {y.shape} images, the input {x.shape}: they must be pairs")
+        model, h = pretrain_single(x, y, ae, cfg, args.device)
+        arch, record["history"] = "autoencoder", h.as_dict()
+        config = {"dropout": args.dropout}
+    elif args.ladder:
+        steps = [x] + [read_stack(p)[0] for p in args.ladder]
+        if any(s.shape != x.shape for s in steps):
+            raise ValueError("every --ladder stack must hold as many images, of the same size, as the input")
+        model, hs = pretrain_cdae([(steps[i], steps[i + 1]) for i in range(len(steps) - 1)], ae, cfg, args.device)
+        arch, record["histories"] = "cdae", [h.as_dict() for h in hs]
+        config = {"dropout": args.dropout}
+    else:
+        base, meta, _ = _load_denoiser(args.start_from)
+        model, rep = finetune(base, x, FineTuneConfig(k=args.k, train=cfg), device=args.device)
+        arch, record["histories"] = "cdae", [h.as_dict() for h in rep.histories]
+        record["fine_tuned_from"] = args.start_from
+        config = meta["config"]
+    save_model(args.output, model, arch, config, record, overwrite=args.overwrite)
+    print(f"saved a '{arch}' model to {args.output}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------- cluster
+def cmd_cluster(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from . import cluster
+    from .io import image_names, read_star, read_stack, write_stack, write_star
+
+    x, px = read_stack(args.input)
+    cluster.check_k(len(x), args.k)
+    if args.star:
+        particles, optics = read_star(args.star)
+        if len(particles) != len(x):
+            raise ValueError(f"{args.star} has {len(particles)} rows but {args.input} holds {len(x)} images")
+    else:
+        particles = pd.DataFrame({"rlnImageName": image_names(len(x), Path(args.input).name)})
+        optics = {}
+    src = x
+    if args.denoise:
+        from .inference import predict
+
+        model, _, _ = _load_denoiser(args.denoise)
+        src = predict(model, x, device=args.device)
+    if args.method == "align":
+        labels = cluster.align_classify(src, args.k, seed=args.seed)[0]
+    else:
+        f = cluster.pca(src, args.pca, args.seed) if args.pca else cluster.flatten(src)
+        labels = cluster.kmeans(f, args.k, args.seed) if args.method == "kmeans" else cluster.hierarchical(f, args.k)
+    averages = cluster.class_averages(x, labels, args.k)
+    out = Path(args.output)
+    avg_path = Path(args.averages) if args.averages else out.with_name(out.stem + "_averages.mrcs")
+    particles = particles.copy()
+    particles["rlnClassNumber"] = labels + 1
+    write_star(out, particles, optics, overwrite=args.overwrite)
+    write_stack(avg_path, averages, px, overwrite=args.overwrite)
+    sizes = np.bincount(labels, minlength=args.k).tolist()
+    print(f"clustered {len(x)} images into {args.k} classes of sizes {sizes}: labels -> {out}, "
+          f"class averages -> {avg_path}")
+    return 0
+
+
+# -------------------------------------------------------------------------------------- evaluate
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from . import metrics
+    from .io import read_stack, read_star
+
+    if not (args.estimate or args.labels):
+        raise ValueError("nothing to evaluate: give --estimate and --clean, or --labels and --truth")
+    if args.estimate:
+        if not args.clean:
+            raise ValueError("--estimate needs --clean (the noise-free images to compare with)")
+        est, _ = read_stack(args.estimate)
+        clean, _ = read_stack(args.clean)
+        if est.shape != clean.shape:
+            raise ValueError(f"--estimate {est.shape} and --clean {clean.shape} differ in shape")
+        p, s = metrics.summarize(metrics.psnr(est, clean)), metrics.ssim(est, clean)
+        print(f"PSNR {p['mean']:.2f} +/- {p['std']:.2f} dB, SSIM {s.mean():.3f} +/- {s.std():.3f} over {p['n']} images")
+    if args.labels:
+        if not args.truth:
+            raise ValueError("--labels needs --truth (a STAR file with the true classes)")
+        pred, _ = read_star(args.labels)
+        true, _ = read_star(args.truth)
+        for name, df, col in (("--labels", pred, "rlnClassNumber"), ("--truth", true, args.truth_column)):
+            if col not in df:
+                raise ValueError(f"{name} has no {col} column")
+        if len(pred) != len(true):
+            raise ValueError(f"--labels has {len(pred)} rows, --truth {len(true)}")
+        sc = metrics.clustering_scores(true[args.truth_column].to_numpy(), pred["rlnClassNumber"].to_numpy())
+        print("clustering: " + ", ".join(f"{k} {v:.3f}" for k, v in sc.items() if isinstance(v, float)))
+    return 0
+
+
 # ------------------------------------------------------------------------------------------ main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -164,6 +315,96 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("-o", "--out", required=True, help="output directory")
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser(
+        "denoise", formatter_class=_Formatter, help="denoise an MRC stack with a trained model",
+        description="Denoise every image of an MRC stack (modes 0, 1, 2, 6, 12; .mrc or .mrcs). The input is "
+                    "read memory-mapped and denoised in batches, so stacks larger than memory are fine; the "
+                    "output (same pixel size in its header) appears only when complete, and the input is "
+                    "never modified. Images of any size are padded to a multiple of 8 and cropped back; "
+                    "--resample changes their size first.",
+        epilog="examples:\n"
+               "  cdae-lite denoise particles.mrcs -o denoised.mrcs\n"
+               "  cdae-lite denoise particles.mrcs -o denoised.mrcs --fine-tune --device cuda\n"
+               "  cdae-lite denoise particles.mrcs -o denoised.mrcs --model my_model.pt --equalize")
+    p.add_argument("input", help="stack to denoise")
+    p.add_argument("-o", "--output", required=True, help="output stack (a new file)")
+    p.add_argument("--model", default="shipped", help="checkpoint path, or 'shipped' for the general CDAE")
+    p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--fine-tune", action="store_true",
+                   help="first fine-tune the model on this stack (paper, section 3.3: 30-neighbour means)")
+    p.add_argument("--fine-tune-images", type=int, default=10000, help="images used for fine-tuning")
+    p.add_argument("--epochs", type=int, default=10, help="fine-tuning epochs per block")
+    p.add_argument("--equalize", action="store_true", help="histogram-equalise the output (values in [0, 1])")
+    p.add_argument("--resample", type=int, help="Fourier-resample images to this box size before denoising")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=cmd_denoise)
+
+    p = sub.add_parser(
+        "train", formatter_class=_Formatter, help="pre-train or fine-tune a denoiser on stacks",
+        description="Three ways to make a model: from (noisy, clean) pairs (--target: a single DAE), from a "
+                    "ladder of SNRs of the same particles (--ladder: a CDAE, one block per step), or by "
+                    "fine-tuning an existing model on unlabelled images with nearest-neighbour mean targets "
+                    "(--start-from).",
+        epilog="examples:\n"
+               "  cdae-lite train sim/rubisco_snr0.1.mrcs --target sim/rubisco_clean.mrcs -o single.pt\n"
+               "  cdae-lite train sim/rubisco_snr0.1.mrcs --ladder sim/rubisco_snr0.4.mrcs "
+               "sim/rubisco_snr0.6.mrcs sim/rubisco_clean.mrcs -o cdae.pt\n"
+               "  cdae-lite train particles.mrcs --start-from shipped -o finetuned.pt")
+    p.add_argument("input", help="noisy stack")
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--target", help="clean stack paired with the input: train a single DAE")
+    mode.add_argument("--ladder", nargs="+", help="stacks of rising SNR, the clean one last: train a CDAE")
+    mode.add_argument("--start-from", help="'shipped' or a checkpoint to fine-tune on the input (no targets)")
+    p.add_argument("-o", "--output", required=True, help="checkpoint to write (.pt)")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--dropout", type=float, default=0.5)
+    p.add_argument("--k", type=int, default=30, help="neighbours per image for fine-tuning targets")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "cluster", formatter_class=_Formatter, help="cluster a stack into K classes; write labels and averages",
+        description="Cluster images into K classes (k-means or Ward hierarchical clustering on pixels or "
+                    "principal components, or alignment-aware 2D classification for images rotated in "
+                    "plane), optionally after denoising. Writes a STAR file with rlnClassNumber per image "
+                    "(copying the rows of --star when given) and the class averages of the raw images.",
+        epilog="examples:\n"
+               "  cdae-lite cluster particles.mrcs -k 4 -o classes.star\n"
+               "  cdae-lite cluster particles.mrcs -k 4 --denoise shipped --star particles.star -o classes.star\n"
+               "  cdae-lite cluster particles.mrcs -k 10 --method align -o classes.star")
+    p.add_argument("input", help="stack to cluster")
+    p.add_argument("-k", type=int, required=True, help="number of classes")
+    p.add_argument("-o", "--output", required=True, help="STAR file of class labels")
+    p.add_argument("--averages", help="class averages .mrcs (default: beside the STAR file)")
+    p.add_argument("--star", help="the stack's STAR file, whose rows are copied with the labels added")
+    p.add_argument("--method", choices=["kmeans", "hierarchical", "align"], default="kmeans")
+    p.add_argument("--pca", type=int, default=10, help="principal components (0: cluster pixels)")
+    p.add_argument("--denoise", help="'shipped' or a checkpoint: denoise before clustering")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_cluster)
+
+    p = sub.add_parser(
+        "evaluate", formatter_class=_Formatter, help="PSNR/SSIM against clean images, F1/ARI against labels",
+        description="Score denoised images against clean ones (PSNR per image with the clean image's range "
+                    "as peak, SSIM), and/or class labels against true labels (matched precision, recall, F1, "
+                    "pairwise F1, ARI, NMI).",
+        epilog="examples:\n"
+               "  cdae-lite evaluate --estimate denoised.mrcs --clean sim/adk_clean.mrcs\n"
+               "  cdae-lite evaluate --labels classes.star --truth sim/adk_snr0.1.star")
+    p.add_argument("--estimate", help="denoised stack")
+    p.add_argument("--clean", help="clean stack")
+    p.add_argument("--labels", help="STAR file with rlnClassNumber (from cdae-lite cluster)")
+    p.add_argument("--truth", help="STAR file with the true classes")
+    p.add_argument("--truth-column", default="cdaeView", help="column of --truth holding the true class")
+    p.set_defaults(func=cmd_evaluate)
     return parser
 
 

@@ -33,7 +33,7 @@ from .checkpoint import load_model, save_model
 from .config import SimulationConfig, get_device, get_profile
 from .inference import predict
 from .maps import cache_dir
-from .models import AEConfig
+from .models import AEConfig, DnCNNConfig, UNetConfig
 from .simulate import SimulatedStack, simulate_protein
 from .train import (FineTuneConfig, TrainConfig, finetune, pretrain_cdae, pretrain_end_to_end,
                     pretrain_single)
@@ -200,6 +200,204 @@ def mean_std_table(frames: list[pd.DataFrame], decimals: int = 2) -> pd.DataFram
     out = pd.DataFrame([[f"{a:.{decimals}f} ± {b:.{decimals}f}" for a, b in zip(ra, rb)] for ra, rb in zip(m, s)],
                        index=frames[0].index, columns=frames[0].columns)
     return out
+
+
+# ------------------------------------------------------------------------------ Table 1: baselines
+@dataclass(frozen=True)
+class BaselineExperiment:
+    """Chapter 4 (the paper's Table 1 and beyond): every denoiser on the same test images.
+
+    Attributes
+    ----------
+    cdae : CDAEExperiment -- data, and the single DAE / CDAE models (from chapters 2 and 3).
+    n_eval : int -- test images per protein scored by every method (BM3D costs ~1 s per image).
+    n_tune : int -- training-protein images used to tune the classical filters' parameters.
+    dncnn, dncnn_train : DnCNN architecture and training (on the training protein's pairs).
+    n2v, n2v_train, n2v_fraction : Noise2Void U-Net, training, masked-pixel fraction (on each
+        test protein's own noisy images: self-supervised, no clean targets).
+    snr_sweep, n_sweep : input SNRs and images per SNR of the robustness figure.
+    """
+
+    cdae: CDAEExperiment = CDAEExperiment()
+    n_eval: int = 200
+    n_tune: int = 128
+    dncnn: DnCNNConfig = DnCNNConfig()
+    dncnn_train: TrainConfig = TrainConfig(epochs=20, optimizer="adam")
+    n2v: UNetConfig = UNetConfig(channels=32)
+    n2v_train: TrainConfig = TrainConfig(epochs=30, optimizer="adam", val_fraction=0.0)
+    n2v_fraction: float = 0.02
+    snr_sweep: tuple = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+    n_sweep: int = 64
+
+    @classmethod
+    def quick(cls, **overrides) -> "BaselineExperiment":
+        return cls(**{"cdae": CDAEExperiment.quick(), "n_eval": 40, "n_tune": 32,
+                      "dncnn": DnCNNConfig(depth=8, channels=32),
+                      "dncnn_train": TrainConfig(epochs=10, optimizer="adam"),
+                      "n2v": UNetConfig(channels=16),
+                      "n2v_train": TrainConfig(epochs=15, optimizer="adam", val_fraction=0.0),
+                      "n_sweep": 16, **overrides})
+
+    @classmethod
+    def full(cls, **overrides) -> "BaselineExperiment":
+        return cls(**overrides)
+
+    @classmethod
+    def for_profile(cls, profile: str | None = None, **overrides) -> "BaselineExperiment":
+        return cls.quick(**overrides) if get_profile(profile) == "quick" else cls.full(**overrides)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def eval_subset(n: int, n_eval: int) -> np.ndarray:
+    """Indices of ``n_eval`` images spread evenly over a stack of ``n`` (every view represented)."""
+    return np.unique(np.linspace(0, n - 1, min(n, n_eval)).astype(int))
+
+
+def tuned_classical(bx: BaselineExperiment, train: SimulatedStack) -> tuple[dict, pd.DataFrame]:
+    """Classical denoisers with parameters tuned on the training protein at the lowest SNR.
+
+    Returns ``({name: denoiser}, tuning table)``; BM3D and the Wiener filter have no parameter.
+    """
+    from . import baselines
+
+    lo = min(train.noisy)
+    idx = eval_subset(len(train), bx.n_tune)
+    x, c = train.noisy[lo][idx], train.clean[idx]
+    sigma = train.meta[f"cdaeNoiseSigma_{lo:g}"].to_numpy()[idx]
+    methods, tables = {}, []
+    for name in ("Gaussian", "TV", "Wavelet", "NL-means"):
+        best, table = baselines.tune(name, x, c, sigma)
+        methods[name] = best
+        tables.append(table)
+    methods["Wiener"] = baselines.Wiener()
+    methods["BM3D"] = baselines.BM3D()
+    return methods, pd.concat(tables, ignore_index=True)
+
+
+def dncnn_model(bx: BaselineExperiment, train: SimulatedStack, device=None):
+    """DnCNN trained on the training protein's (lowest SNR, clean) pairs, cached."""
+    from .models import dncnn
+    from .config import seed_everything
+    from .train import fit
+
+    lo = min(train.noisy)
+
+    def run():
+        seed_everything(bx.dncnn_train.seed)
+        m = dncnn(bx.dncnn)
+        h = fit(m, train.noisy[lo], train.clean, bx.dncnn_train, device, desc="DnCNN")
+        return m, {"history": h.as_dict()}
+
+    return cached_model("dncnn", (bx.cdae.sim.as_dict(), asdict(bx.dncnn), bx.dncnn_train.as_dict()), run,
+                        "dncnn", asdict(bx.dncnn))
+
+
+def noise2void_model(bx: BaselineExperiment, stack: SimulatedStack, device=None, snr: float | None = None):
+    """A Noise2Void U-Net trained on one stack's own noisy images (no clean targets), cached."""
+    from .models import unet
+    from .config import seed_everything
+    from .train import fit
+
+    snr = min(stack.noisy) if snr is None else snr
+    x = stack.noisy[snr]
+
+    def run():
+        seed_everything(bx.n2v_train.seed)
+        m = unet(bx.n2v)
+        h = fit(m, x, x, bx.n2v_train, device, desc=f"Noise2Void {stack.name}", blind_spot_fraction=bx.n2v_fraction)
+        return m, {"history": h.as_dict()}
+
+    key = (stack.config.as_dict(), stack.name, snr, asdict(bx.n2v), bx.n2v_train.as_dict(), bx.n2v_fraction)
+    return cached_model(f"n2v-{stack.name}", key, run, "unet", asdict(bx.n2v))
+
+
+def score(estimate: np.ndarray, clean: np.ndarray) -> dict:
+    """PSNR (without and with HE) and SSIM of a stack of estimates: means, stds, n."""
+    p, ph, ss = metrics.psnr(estimate, clean), metrics.psnr(estimate, clean, he=True), metrics.ssim(estimate, clean)
+    return {"psnr_mean": float(p.mean()), "psnr_std": float(p.std()), "psnr_he_mean": float(ph.mean()),
+            "psnr_he_std": float(ph.std()), "ssim_mean": float(ss.mean()), "n": int(len(p))}
+
+
+# ----------------------------------------------------------------------------- Table 2: clustering
+@dataclass(frozen=True)
+class ClusteringExperiment:
+    """Chapter 5 (the paper's Table 2 and beyond): clustering the test proteins by view.
+
+    Attributes
+    ----------
+    cdae : CDAEExperiment -- data and the CDAE / DAE networks.
+    n_pca : int -- principal components for PCA + k-means.
+    feature_train : TrainConfig -- training of the CAE and DAE feature networks (the paper: RMSprop,
+        20 epochs).
+    aae_iterations : int -- adversarial autoencoder iterations (the paper: 1500).
+    snr_sweep : input SNRs of the F1-versus-SNR curves.
+    align_iterations : iterations of the alignment-aware 2D classification.
+    """
+
+    cdae: CDAEExperiment = CDAEExperiment()
+    n_pca: int = 10
+    feature_train: TrainConfig = TrainConfig(epochs=20)
+    aae_iterations: int = 1500
+    snr_sweep: tuple = (0.03, 0.05, 0.1, 0.2, 0.5)
+    align_iterations: int = 8
+
+    @classmethod
+    def quick(cls, **overrides) -> "ClusteringExperiment":
+        return cls(**{"cdae": CDAEExperiment.quick(), "feature_train": TrainConfig(epochs=8),
+                      "aae_iterations": 300, "snr_sweep": (0.03, 0.1, 0.3), "align_iterations": 5,
+                      **overrides})
+
+    @classmethod
+    def full(cls, **overrides) -> "ClusteringExperiment":
+        return cls(**overrides)
+
+    @classmethod
+    def for_profile(cls, profile: str | None = None, **overrides) -> "ClusteringExperiment":
+        return cls.quick(**overrides) if get_profile(profile) == "quick" else cls.full(**overrides)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def cluster_methods(cx: ClusteringExperiment, stack: SimulatedStack, denoised: np.ndarray,
+                    device=None, include=None) -> dict[str, np.ndarray]:
+    """Labels from every clustering method of Table 2 for one stack; ``{method: labels}``.
+
+    ``denoised`` is the stack denoised by fine-tuned CDAE. ``include`` restricts the methods.
+    """
+    from . import cluster
+    from .features import aae_features, cae_features, dae_features
+
+    k = stack.config.n_views
+    x = stack.noisy[min(stack.noisy)]
+    seed = cx.cdae.seed
+    todo = {
+        "k-means (raw)": lambda: cluster.kmeans(cluster.flatten(x), k, seed),
+        "HC (raw)": lambda: cluster.hierarchical(cluster.flatten(x), k),
+        "PCA + k-means": lambda: cluster.kmeans(cluster.pca(x, cx.n_pca, seed), k, seed),
+        "CAE + k-means": lambda: cluster.kmeans(cae_features(x, cx.cdae.ae, cx.feature_train, device)[0], k, seed),
+        "AAE + k-means": lambda: cluster.kmeans(aae_features(x, iterations=cx.aae_iterations, seed=seed,
+                                                             device=device)[0], k, seed),
+        "DAE + k-means": lambda: cluster.kmeans(dae_features(x, cx.cdae.ae, cx.feature_train, cx.cdae.finetune.k,
+                                                             cx.cdae.finetune.n_components, device)[0], k, seed),
+        "CDAE + k-means": lambda: cluster.kmeans(cluster.flatten(denoised), k, seed),
+        "CDAE + HC": lambda: cluster.hierarchical(cluster.flatten(denoised), k),
+        "2D classification (aligned)": lambda: cluster.align_classify(x, k, cx.align_iterations, seed=seed)[0],
+    }
+    return {m: f() for m, f in todo.items() if include is None or m in include}
+
+
+def clustering_rows(labels: dict[str, np.ndarray], truth: np.ndarray, protein: str) -> list[dict]:
+    """One row per method with :func:`metrics.clustering_scores` (largest cluster's share too)."""
+    rows = []
+    for m, lab in labels.items():
+        sc = metrics.clustering_scores(truth, lab)
+        sc.pop("mapping", None)
+        rows.append({"protein": protein, "method": m, **sc,
+                     "largest_cluster": float(np.bincount(lab).max() / len(lab))})
+    return rows
 
 
 # ---------------------------------------------------------------------------- recorded results

@@ -48,7 +48,8 @@ def predict(model: nn.Module, images, batch_size: int = 256, device: str | torch
     out = np.empty_like(x)
     try:
         for i in range(0, x.shape[0], batch_size):
-            xb = torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size]))[:, None].to(dev)
+            # a copy of the batch: the input may be a read-only memory map
+            xb = torch.from_numpy(np.array(x[i:i + batch_size], dtype=np.float32))[:, None].to(dev)
             xb, (ph, pw) = pad_to_multiple(xb)
             with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):
                 yb = model(xb)

@@ -71,7 +71,10 @@ def _atomic_target(path: Path, overwrite: bool, protect: tuple[Path, ...] = ()) 
         raise FileNotFoundError(f"the output directory {parent} does not exist")
     if not os.access(parent, os.W_OK):
         raise PermissionError(f"the output directory {parent} is not writable")
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:  # e.g. a read-only file system, or a directory even root cannot write in
+        raise PermissionError(f"cannot create a file in {parent}: {exc.strerror or exc}") from exc
     os.close(fd)
     return tmp
 

@@ -1,0 +1,122 @@
+"""Denoise stacks larger than memory: read memory-mapped, denoise in batches, write as you go.
+
+Memory use is bounded by the batch (and the model), not by the stack: the input is an
+``np.memmap`` that the operating system pages in and out, and the output is written block by block
+into a memory-mapped file (:class:`cdae_lite.io.StackWriter`) that becomes visible under its final
+name only when every image has been written. A failure on image 90,000 of 100,000 (a NaN pixel, a
+full disk, Ctrl-C) leaves no output file behind and the input untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch.nn as nn
+
+from .config import progress_enabled
+from .equalize import equalize_hist
+from .inference import predict
+from .io import StackWriter, open_stack
+
+
+@dataclass
+class StreamReport:
+    """What :func:`denoise_file` did."""
+
+    n_images: int
+    image_size: int
+    seconds: float
+    images_per_s: float
+    peak_rss_mb: float
+    output: str
+
+    def summary(self) -> str:
+        return (f"denoised {self.n_images} images of {self.image_size} px in {self.seconds:.1f} s "
+                f"({self.images_per_s:.0f} images/s, peak memory {self.peak_rss_mb:.0f} MB) -> {self.output}")
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, MB (Linux reports KiB, macOS bytes)."""
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r / 1024 / 1024 if sys.platform == "darwin" else r / 1024
+
+
+def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: str | os.PathLike,
+                 batch_size: int = 256, device=None, equalize: bool = False, overwrite: bool = False,
+                 resample: int | None = None) -> StreamReport:
+    """Denoise every image of an MRC stack into a new MRC stack, in bounded memory.
+
+    Parameters
+    ----------
+    model : a cdae-lite denoiser (works in the units of its input, any size padded to a multiple of 8).
+    input_path : ``.mrcs``/``.mrc`` stack (MRC modes 0, 1, 2, 6, 12); never modified.
+    output_path : new file; must differ from the input; refused if it exists unless ``overwrite``.
+    batch_size : images per batch (memory ~ batch_size x size^2 x 4 bytes x a few).
+    equalize : histogram-equalise each output image (values in [0, 1]).
+    resample : Fourier-resample images to this box size before denoising (the output has that size
+        and a pixel size scaled accordingly); default: keep the size.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError, FileExistsError, PermissionError
+        Unreadable input, NaN/Inf pixels (reported with the image index), output = input, existing
+        output, unwritable directory. Nothing is written in any of these cases.
+    """
+    from tqdm.auto import tqdm
+
+    input_path, output_path = Path(input_path), Path(output_path)
+    if output_path.exists() and input_path.exists() and output_path.resolve() == input_path.resolve():
+        raise ValueError(f"the output {output_path} is the input file: choose another output name")
+    mrc, data = open_stack(input_path)
+    t0 = time.perf_counter()
+    try:
+        n, size = data.shape[0], data.shape[-1]
+        px = float(mrc.voxel_size.x) or None
+        out_size = resample or size
+        if resample:
+            from .inference import SIZE_MULTIPLE
+
+            if resample < SIZE_MULTIPLE:
+                raise ValueError(f"--resample must be at least {SIZE_MULTIPLE} pixels")
+            px = px * size / resample if px else None
+        with StackWriter(output_path, n, out_size, px, overwrite=overwrite, protect=(input_path,)) as w:
+            bar = tqdm(total=n, desc="denoising", unit="img", disable=not progress_enabled(), file=sys.stderr)
+            try:
+                for start in range(0, n, batch_size):
+                    block = np.asarray(data[start:start + batch_size], dtype=np.float32)
+                    bad = ~np.isfinite(block.reshape(len(block), -1)).all(axis=1)
+                    if bad.any():
+                        raise ValueError(f"{input_path}: image {start + int(np.flatnonzero(bad)[0])} holds NaN "
+                                         "or infinite pixels; nothing was written")
+                    if resample:
+                        block = _resample_images(block, resample)
+                    out = predict(model, block, batch_size=batch_size, device=device, check=False)
+                    if equalize:
+                        out = equalize_hist(out)
+                    w.write(start, out)
+                    bar.update(len(block))
+            finally:
+                bar.close()
+    finally:
+        mrc.close()
+    dt = time.perf_counter() - t0
+    return StreamReport(n_images=n, image_size=out_size, seconds=dt, images_per_s=n / max(dt, 1e-9),
+                        peak_rss_mb=peak_rss_mb(), output=str(output_path))
+
+
+def _resample_images(images: np.ndarray, size: int) -> np.ndarray:
+    """Fourier-crop or zero-pad images (n, s, s) to (n, size, size), keeping the physical box."""
+    n, s = images.shape[0], images.shape[-1]
+    ft = np.fft.fftshift(np.fft.fft2(images.astype(np.float64)), axes=(-2, -1))
+    out = np.zeros((n, size, size), np.complex128)
+    m = min(s, size)
+    a, b = s // 2 - m // 2, size // 2 - m // 2
+    out[:, b:b + m, b:b + m] = ft[:, a:a + m, a:a + m]
+    res = np.fft.ifft2(np.fft.ifftshift(out, axes=(-2, -1))).real * (size / s) ** 2
+    return res.astype(np.float32)

@@ -1,0 +1,228 @@
+"""Bad inputs to the command line: each gives a clear one-line error (exit status 2), writes nothing,
+and leaves the input as it was."""
+
+import os
+import pickle
+
+import mrcfile
+import numpy as np
+import pytest
+import torch
+
+from cdae_lite.checkpoint import save_model
+from cdae_lite.cli import main
+from cdae_lite.io import write_stack, write_star, image_names
+from cdae_lite.models import AEConfig, DnCNNConfig, autoencoder, dncnn
+
+import pandas as pd
+
+
+@pytest.fixture
+def env(tmp_path):
+    rng = np.random.default_rng(0)
+    stack = write_stack(tmp_path / "in.mrcs", rng.normal(size=(12, 16, 16)).astype(np.float32), 2.0)
+    torch.manual_seed(0)
+    model = save_model(tmp_path / "model.pt", autoencoder(AEConfig(channels=4)), "autoencoder", {"channels": 4})
+    return tmp_path, stack, model
+
+
+def _run(capsys, args):
+    rc = main(args)
+    err = capsys.readouterr().err
+    return rc, err
+
+
+def _check_failed(rc, err, fragment, tmp_path, before, out="out.mrcs"):
+    assert rc == 2, err
+    assert fragment.lower() in err.lower(), err
+    assert "Traceback" not in err
+    assert err.count("\n") == 1  # one line
+    assert not (tmp_path / out).exists()
+    assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert after == before
+
+
+def _snapshot(tmp_path):
+    return {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+
+
+def _denoise(env, inp, out="out.mrcs", extra=()):
+    tmp_path, _, model = env
+    return ["denoise", str(inp), "-o", str(tmp_path / out), "--model", str(model), "--device", "cpu", *extra]
+
+
+def test_a_good_stack_denoises(env, capsys):
+    tmp_path, stack, model = env
+    rc, err = _run(capsys, _denoise(env, stack))
+    assert rc == 0, err
+    with mrcfile.open(tmp_path / "out.mrcs") as m:
+        assert m.data.shape == (12, 16, 16) and float(m.voxel_size.x) == pytest.approx(2.0)
+
+
+def test_one_image_is_fine(env, capsys):
+    tmp_path, _, _ = env
+    one = write_stack(tmp_path / "one.mrcs", np.random.default_rng(1).normal(size=(1, 16, 16)).astype(np.float32), 1.0)
+    rc, err = _run(capsys, _denoise(env, one))
+    assert rc == 0, err
+
+
+def _write_bytes(path, data):
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("make, fragment", [
+    (lambda d: d / "missing.mrcs", "no such stack file"),
+    (lambda d: _write_bytes(d / "empty.mrcs", b""), "empty"),
+    (lambda d: _write_bytes(d / "junk.mrcs", b"GIF89a" + b"\0" * 2000), "not a valid MRC"),
+    (lambda d: _write_bytes(d / "short.mrcs", b"\0" * 100), "too short"),
+])
+def test_unreadable_inputs(env, capsys, make, fragment):
+    tmp_path, _, _ = env
+    bad = make(tmp_path)
+    before = _snapshot(tmp_path)
+    _check_failed(*_run(capsys, _denoise(env, bad)), fragment, tmp_path, before)
+
+
+def test_truncated_mrc(env, capsys):
+    tmp_path, stack, _ = env
+    data = stack.read_bytes()
+    bad = _write_bytes(tmp_path / "trunc.mrcs", data[: len(data) - 500])
+    before = _snapshot(tmp_path)
+    _check_failed(*_run(capsys, _denoise(env, bad)), "truncated", tmp_path, before)
+
+
+def test_unsupported_mode(env, capsys):
+    tmp_path, _, _ = env
+    with mrcfile.new(tmp_path / "complex.mrcs") as m:
+        m.set_data(np.zeros((2, 8, 8), np.complex64))
+        m.set_image_stack()
+    before = _snapshot(tmp_path)
+    _check_failed(*_run(capsys, _denoise(env, tmp_path / "complex.mrcs")), "mode", tmp_path, before)
+
+
+def test_a_3d_map_where_a_stack_is_expected(env, capsys):
+    tmp_path, _, _ = env
+    with mrcfile.new(tmp_path / "map.mrc") as m:
+        m.set_data(np.zeros((16, 16, 16), np.float32))
+        m.set_volume()
+    before = _snapshot(tmp_path)
+    _check_failed(*_run(capsys, _denoise(env, tmp_path / "map.mrc")), "3D map", tmp_path, before)
+
+
+def test_zero_images(env, capsys):
+    tmp_path, stack, _ = env
+    with mrcfile.new(tmp_path / "zero.mrcs") as m:
+        m.set_data(np.zeros((1, 16, 16), np.float32))
+        m.set_image_stack()
+        m.header.nz = 0
+        m.header.mz = 0
+    data = (tmp_path / "zero.mrcs").read_bytes()
+    _write_bytes(tmp_path / "zero.mrcs", data[:1024])
+    before = _snapshot(tmp_path)
+    rc, err = _run(capsys, _denoise(env, tmp_path / "zero.mrcs"))
+    _check_failed(rc, err, "no images" if "no images" in err else "too short", tmp_path, before)
+
+
+def test_non_square_images(env, capsys):
+    tmp_path, _, _ = env
+    with mrcfile.new(tmp_path / "rect.mrcs") as m:
+        m.set_data(np.zeros((3, 16, 20), np.float32))
+        m.set_image_stack()
+    before = _snapshot(tmp_path)
+    _check_failed(*_run(capsys, _denoise(env, tmp_path / "rect.mrcs")), "non-square", tmp_path, before)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_nan_and_inf_pixels(env, capsys, value):
+    tmp_path, _, _ = env
+    x = np.random.default_rng(2).normal(size=(600, 16, 16)).astype(np.float32)
+    x[555, 3, 3] = value  # deep into the stack: found while streaming, after other batches were written
+    bad = tmp_path / "nan.mrcs"
+    with mrcfile.new(bad) as m:  # write_stack itself refuses NaN, so write the bad file directly
+        m.set_data(x)
+        m.set_image_stack()
+    before = _snapshot(tmp_path)
+    rc, err = _run(capsys, _denoise(env, bad, extra=["--batch-size", "100"]))
+    _check_failed(rc, err, "image 555", tmp_path, before)
+
+
+def test_output_equal_to_input(env, capsys):
+    tmp_path, stack, model = env
+    before = _snapshot(tmp_path)
+    rc, err = _run(capsys, ["denoise", str(stack), "-o", str(stack), "--model", str(model)])
+    assert rc == 2 and "is the input" in err and _snapshot(tmp_path) == before
+
+
+def test_existing_output_is_not_overwritten(env, capsys):
+    tmp_path, stack, _ = env
+    (tmp_path / "out.mrcs").write_bytes(b"precious")
+    rc, err = _run(capsys, _denoise(env, stack))
+    assert rc == 2 and "exists" in err and (tmp_path / "out.mrcs").read_bytes() == b"precious"
+
+
+def test_output_directory_not_writable(env, capsys, tmp_path):
+    _, stack, model = env
+    rc, err = _run(capsys, ["denoise", str(stack), "-o", "/proc/cdae-out.mrcs", "--model", str(model)])
+    assert rc == 2 and ("cannot create" in err or "not writable" in err)
+    rc, err = _run(capsys, ["denoise", str(stack), "-o", str(tmp_path / "nodir" / "o.mrcs"), "--model", str(model)])
+    assert rc == 2 and "does not exist" in err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_read_only_directory(env, capsys):
+    tmp_path, stack, model = env
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    rc, err = _run(capsys, ["denoise", str(stack), "-o", str(ro / "o.mrcs"), "--model", str(model)])
+    assert rc == 2 and "not writable" in err
+
+
+def test_star_whose_rows_differ_from_the_stack(env, capsys):
+    tmp_path, stack, _ = env
+    write_star(tmp_path / "in.star", pd.DataFrame({"rlnImageName": image_names(5, "in.mrcs")}))
+    before = _snapshot(tmp_path)
+    rc, err = _run(capsys, ["cluster", str(stack), "-k", "2", "--star", str(tmp_path / "in.star"),
+                            "-o", str(tmp_path / "classes.star")])
+    _check_failed(rc, err, "5 rows but", tmp_path, before, out="classes.star")
+
+
+def test_checkpoint_of_an_unknown_architecture(env, capsys):
+    tmp_path, stack, model = env
+    payload = torch.load(model, weights_only=True)
+    payload["architecture"] = "vision-transformer"
+    torch.save(payload, tmp_path / "vit.pt")
+    before = _snapshot(tmp_path)
+    rc, err = _run(capsys, ["denoise", str(stack), "-o", str(tmp_path / "out.mrcs"), "--model", str(tmp_path / "vit.pt")])
+    _check_failed(rc, err, "unknown architecture", tmp_path, before)
+
+
+def test_checkpoint_whose_weights_belong_to_another_architecture(env, capsys):
+    tmp_path, stack, _ = env
+    path = save_model(tmp_path / "dn.pt", dncnn(DnCNNConfig(depth=3, channels=4)), "dncnn", {"depth": 3, "channels": 4})
+    payload = torch.load(path, weights_only=True)
+    payload["architecture"], payload["config"] = "autoencoder", {"channels": 4}
+    torch.save(payload, tmp_path / "mislabelled.pt")
+    before = _snapshot(tmp_path)
+    rc, err = _run(capsys, ["denoise", str(stack), "-o", str(tmp_path / "out.mrcs"), "--model",
+                            str(tmp_path / "mislabelled.pt")])
+    _check_failed(rc, err, "do not fit", tmp_path, before)
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/cdae-lite-pwned",))
+
+
+def test_a_file_that_is_not_a_checkpoint_never_runs_code(env, capsys):
+    tmp_path, stack, _ = env
+    if os.path.exists("/tmp/cdae-lite-pwned"):
+        os.remove("/tmp/cdae-lite-pwned")
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(pickle.dumps({"format": "cdae-lite-checkpoint-1", "x": _Evil()}))
+    before = _snapshot(tmp_path)
+    rc, err = _run(capsys, ["denoise", str(stack), "-o", str(tmp_path / "out.mrcs"), "--model", str(evil)])
+    _check_failed(rc, err, "not a cdae-lite checkpoint", tmp_path, before)
+    assert not os.path.exists("/tmp/cdae-lite-pwned")
