@@ -56,7 +56,7 @@ class CDAEExperiment:
 
     @classmethod
     def quick(cls, **overrides) -> "CDAEExperiment":
-        return cls(**{"sim": SimulationConfig.quick(), "pretrain": TrainConfig(epochs=10),
+        return cls(**{"sim": SimulationConfig.quick(), "pretrain": TrainConfig(epochs=20),
                       "finetune": FineTuneConfig.for_profile("quick"), **overrides})
 
     @classmethod
@@ -128,10 +128,11 @@ def _hist(h) -> dict:
     return h.as_dict()
 
 
-def pretrained_models(exp: CDAEExperiment, train: SimulatedStack, device=None) -> dict:
-    """The three pre-trained models of chapter 2, trained once and cached.
+def pretrained_models(exp: CDAEExperiment, train: SimulatedStack, device=None,
+                      which: tuple[str, ...] = ("single", "cdae", "control")) -> dict:
+    """The pre-trained models of chapter 2, trained once and cached.
 
-    Returns ``{"single": (model, record), "cdae": (...), "control": (...)}``:
+    Returns ``{"single": (model, record), "cdae": (...), "control": (...)}`` (those in ``which``):
 
     - ``single``: one autoencoder, SNR 0.1 to clean (the paper's single DAE);
     - ``cdae``: three blocks pre-trained 0.1 to 0.4, 0.4 to 0.6, 0.6 to clean;
@@ -154,9 +155,8 @@ def pretrained_models(exp: CDAEExperiment, train: SimulatedStack, device=None) -
         m, h = pretrain_end_to_end(train.noisy[lo], train.clean, exp.ae, exp.pretrain, 3, device)
         return m, {"histories": [_hist(h)]}
 
-    return {"single": cached_model("single", key, single, "autoencoder", aec),
-            "cdae": cached_model("cdae", key, cascade, "cdae", aec),
-            "control": cached_model("control", key, control, "chain", aec)}
+    makers = {"single": (single, "autoencoder"), "cdae": (cascade, "cdae"), "control": (control, "chain")}
+    return {name: cached_model(name, key, makers[name][0], makers[name][1], aec) for name in which}
 
 
 def finetuned_model(exp: CDAEExperiment, base_name: str, base, stack: SimulatedStack, device=None):
@@ -419,13 +419,25 @@ def device_name(device=None) -> str:
     return f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
 
 
+def _command() -> str:
+    """The command line that is running, as a user would type it."""
+    argv = list(sys.argv)
+    if argv and argv[0].endswith(("experiments.py", "-m")):
+        argv = ["python", "-m", "cdae_lite.experiments"] + argv[1:]
+    elif argv and argv[0].endswith("cdae-lite"):
+        argv = ["cdae-lite"] + argv[1:]
+    else:
+        argv = ["python"] + argv
+    return " ".join(argv)
+
+
 def record(experiment: str, profile: str, config: dict, metrics_: dict, seeds, device=None,
            out: str | Path | None = None, notes: str = "") -> Path:
     """Write ``results/<profile>/<experiment>.json`` with provenance; returns its path."""
     payload = {"experiment": experiment, "profile": profile,
                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                "device": device_name(device), "torch": torch.__version__, "cdae_lite": __version__,
-               "commit": _git_commit(), "seeds": list(seeds), "command": " ".join(["python"] + sys.argv),
+               "commit": _git_commit(), "seeds": list(seeds), "command": _command(),
                "notes": notes, "config": config, "metrics": metrics_}
     path = Path(out) if out else datasets.results_dir() / profile / f"{experiment}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -449,68 +461,95 @@ def load_result(experiment: str, profile: str = "full") -> dict | None:
 
 def recorded_table(result: dict, key: str = "psnr", methods: list[str] | None = None,
                    value: str = "psnr_mean", decimals: int = 2) -> pd.DataFrame:
-    """A recorded result's proteins x methods table, ``mean ± std`` over its seeds."""
-    frames = []
-    for run in result["metrics"]["per_seed"]:
-        t = pivot(run[key], value=value)
-        frames.append(t if methods is None else t[methods])
-    return mean_std_table(frames, decimals)
+    """A recorded result's proteins x methods table: ``mean ± std (n seeds)`` per cell.
+
+    A method recorded for only some seeds (e.g. fine-tuning) is averaged over those; a single seed
+    shows its value alone.
+    """
+    frames = [pivot(run[key], value=value) for run in result["metrics"]["per_seed"] if run[key]]
+    methods = methods or list(dict.fromkeys(m for f in frames for m in f.columns))
+    proteins = list(dict.fromkeys(p for f in frames for p in f.index))
+    out = pd.DataFrame(index=proteins, columns=methods, dtype=object)
+    for p in proteins:
+        for m in methods:
+            v = np.array([f.loc[p, m] for f in frames if m in f.columns and p in f.index])
+            out.loc[p, m] = ("-" if v.size == 0 else f"{v[0]:.{decimals}f}" if v.size == 1
+                             else f"{v.mean():.{decimals}f} ± {v.std():.{decimals}f} (n={v.size})")
+    out.index.name = "protein"
+    return out
 
 
 def provenance(result: dict) -> str:
     """One paragraph saying where a recorded result came from (for the book)."""
     return (f"Recorded result `{result['experiment']}` ({result['profile']} profile): created "
             f"{result['created']} on {result['device']}, torch {result['torch']}, commit "
-            f"`{result['commit'][:12]}`, seeds {result['seeds']}. Command: `{result['command']}`."
+            f"`{result['commit'][:12]}{'-dirty' if result['commit'].endswith('-dirty') else ''}`, seeds "
+            f"{result['seeds']}. Command: `{result['command']}`."
             + (f" {result['notes']}" if result.get("notes") else ""))
 
 
 # ------------------------------------------------------------------------------ the full run
-def run_cdae(exp: CDAEExperiment, seeds=(0,), device=None, bm3d_images: int = 64) -> dict:
+def run_cdae(exp: CDAEExperiment, seeds=(0,), device=None, bm3d_images: int = 64,
+             finetune_seeds=None, control_seeds=None, on_seed=None) -> dict:
     """Chapters 2 and 3 for several seeds: every PSNR, purity, loss curve and timing.
 
-    For each seed: simulate, pre-train single/CDAE/control, score them on the three test proteins
-    (per CDAE block too), fine-tune CDAE and the single DAE on each test protein, score them with and
-    without histogram equalisation, and run BM3D (known noise sigma) on ``bm3d_images`` images per
-    protein as the reference of the paper's quality claim.
+    For each seed: simulate, pre-train the single DAE and CDAE (and the end-to-end control for
+    ``control_seeds``), score them on the three test proteins (per CDAE block too). For
+    ``finetune_seeds``: fine-tune CDAE and the single DAE on each test protein, score them with and
+    without histogram equalisation and per block, and run BM3D (known noise sigma) on ``bm3d_images``
+    images per protein as the reference of the paper's quality claim. ``on_seed(result_so_far)`` is
+    called after each seed (to save partial results). Default: everything for every seed.
     """
     from .baselines import BM3D
 
+    finetune_seeds = tuple(seeds) if finetune_seeds is None else tuple(finetune_seeds)
+    control_seeds = tuple(seeds) if control_seeds is None else tuple(control_seeds)
     per_seed = []
     for seed in seeds:
         e = exp.with_seed(seed)
         t0 = time.perf_counter()
         train, tests = paper_data(e, device)
-        models = pretrained_models(e, train, device)
+        which = ("single", "cdae") + (("control",) if seed in control_seeds else ())
+        models = pretrained_models(e, train, device, which)
         t_pre = time.perf_counter() - t0
-        rows, rows_he, blocks, purity, ft_hist = [], [], [], {}, {}
+        rows, rows_he, blocks, blocks_ft, purity, ft_hist = [], [], [], [], {}, {}
         for name, stack in tests.items():
             x = stack.noisy[min(stack.noisy)]
             est = {"raw": x}
-            for m in ("single", "control", "cdae"):
+            for m in which:
                 est[m] = predict(models[m][0], x, device=device)
             cur = x
             for i, b in enumerate(models["cdae"][0].blocks):
                 cur = predict(b, cur, device=device)
                 blocks.append({"protein": name, "block": i + 1,
                                "psnr_mean": float(metrics.psnr(cur, stack.clean).mean())})
-            for base in ("single", "cdae"):
-                ft, rec = finetuned_model(e, base, models[base][0], stack, device)
-                est[f"{base}_ft"] = predict(ft, x, device=device)
-                purity[name] = rec["purity"][0]
-                ft_hist[f"{base}/{name}"] = rec["histories"]
-            sub = np.linspace(0, len(x) - 1, min(bm3d_images, len(x))).astype(int)
-            sigma = stack.meta[f"cdaeNoiseSigma_{min(stack.noisy):g}"].to_numpy()
-            bm = BM3D().denoise(x[sub], sigma=sigma[sub])
+            if seed in finetune_seeds:
+                for base in ("single", "cdae"):
+                    ft, rec = finetuned_model(e, base, models[base][0], stack, device)
+                    est[f"{base}_ft"] = predict(ft, x, device=device)
+                    purity[name] = rec["purity"][0]
+                    ft_hist[f"{base}/{name}"] = rec["histories"]
+                    if base == "cdae":
+                        cur = x
+                        for i, b in enumerate(ft.blocks):
+                            cur = predict(b, cur, device=device)
+                            blocks_ft.append({"protein": name, "block": i + 1,
+                                              "psnr_mean": float(metrics.psnr(cur, stack.clean).mean())})
             rows += psnr_rows(est, stack.clean, name)
-            rows_he += psnr_rows({k: v for k, v in est.items()}, stack.clean, name, he=True)
-            bmr = psnr_rows({"bm3d_known_sigma": bm, "cdae_ft_same_images": est["cdae_ft"][sub]},
-                            stack.clean[sub], name)
-            rows += bmr
-        per_seed.append({"seed": seed, "psnr": rows, "psnr_he": rows_he, "blocks": blocks,
+            if seed in finetune_seeds:
+                sub = eval_subset(len(x), bm3d_images)
+                sigma = stack.meta[f"cdaeNoiseSigma_{min(stack.noisy):g}"].to_numpy()
+                bm = BM3D().denoise(x[sub], sigma=sigma[sub])
+                rows += psnr_rows({"bm3d_known_sigma": bm, "cdae_ft_same_images": est["cdae_ft"][sub],
+                                   "single_ft_same_images": est["single_ft"][sub]}, stack.clean[sub], name)
+                rows_he += psnr_rows({k: v for k, v in est.items() if k.endswith("_ft")}, stack.clean, name, he=True)
+        per_seed.append({"seed": seed, "psnr": rows, "psnr_he": rows_he, "blocks": blocks, "blocks_ft": blocks_ft,
                          "purity": purity, "pretrain_histories": {k: v[1]["histories"] for k, v in models.items()},
                          "finetune_histories": ft_hist, "seconds": time.perf_counter() - t0,
-                         "pretrain_seconds": t_pre})
+                         "pretrain_seconds": t_pre, "finetuned": seed in finetune_seeds,
+                         "control": seed in control_seeds})
+        if on_seed is not None:
+            on_seed({"per_seed": per_seed})
     return {"per_seed": per_seed}
 
 
@@ -523,6 +562,8 @@ def main(argv=None) -> int:
     ap.add_argument("--device")
     ap.add_argument("--pretrain-epochs", type=int, help="override the profile's pre-training epochs")
     ap.add_argument("--finetune-epochs", type=int, help="override the profile's fine-tuning epochs")
+    ap.add_argument("--finetune-seeds", type=int, nargs="*", help="seeds to fine-tune (default: all)")
+    ap.add_argument("--control-seeds", type=int, nargs="*", help="seeds to train the control for (default: all)")
     ap.add_argument("--out", help="output JSON (default results/<profile>/<experiment>.json)")
     ap.add_argument("--notes", default="")
     args = ap.parse_args(argv)
@@ -532,8 +573,15 @@ def main(argv=None) -> int:
         exp = replace(exp, pretrain=replace(exp.pretrain, epochs=args.pretrain_epochs))
     if args.finetune_epochs:
         exp = replace(exp, finetune=replace(exp.finetune, train=replace(exp.finetune.train, epochs=args.finetune_epochs)))
-    res = run_cdae(exp, args.seeds, args.device)
-    path = record(args.experiment, profile, exp.as_dict(), res, args.seeds, args.device, args.out, args.notes)
+    fts = args.seeds if args.finetune_seeds is None else args.finetune_seeds
+    ctl = args.seeds if args.control_seeds is None else args.control_seeds
+
+    def save(partial):
+        return record(args.experiment, profile, exp.as_dict(), partial, args.seeds, args.device, args.out,
+                      args.notes + f" Fine-tuned seeds: {fts}; end-to-end control seeds: {ctl}.")
+
+    res = run_cdae(exp, args.seeds, args.device, finetune_seeds=fts, control_seeds=ctl, on_seed=save)
+    path = save(res)
     print(f"wrote {path}")
     return 0
 

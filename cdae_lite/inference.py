@@ -44,13 +44,14 @@ def predict(model: nn.Module, images, batch_size: int = 256, device: str | torch
     amp = (dev.type == "cuda") if amp is None else amp
     was_training = model.training
     model.eval()
-    model.to(dev)
+    model.to(dev, memory_format=torch.channels_last)
     out = np.empty_like(x)
     try:
         for i in range(0, x.shape[0], batch_size):
             # a copy of the batch: the input may be a read-only memory map
             xb = torch.from_numpy(np.array(x[i:i + batch_size], dtype=np.float32))[:, None].to(dev)
             xb, (ph, pw) = pad_to_multiple(xb)
+            xb = xb.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):
                 yb = model(xb)
             yb = yb[..., : yb.shape[-2] - ph, : yb.shape[-1] - pw]
