@@ -270,7 +270,7 @@ def tune(name: str, noisy, clean, sigma=None, grid: dict | None = None, n_jobs: 
             kwargs["n_jobs"] = n_jobs
         d = CLASSICAL[name](**kwargs)
         p = float(psnr(d.denoise(noisy, sigma), clean).mean())
-        rows.append({"method": name, param: v, "psnr_mean": p})
+        rows.append({"method": name, "parameter": param, "value": v, "psnr_mean": p})
         if best is None or p > best[0]:
             best = (p, d)
     return best[1], pd.DataFrame(rows)

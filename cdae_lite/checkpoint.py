@@ -10,7 +10,6 @@ with a message that says what it holds.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import torch
 import torch.nn as nn
 
 from . import __version__
+from .files import atomic_write
 from .models import ARCHITECTURES, build
 
 FORMAT = "cdae-lite-checkpoint-1"
@@ -33,28 +33,14 @@ def _n_blocks(model: nn.Module) -> int:
 def save_model(path: str | os.PathLike, model: nn.Module, architecture: str, config: dict,
                record: dict | None = None, overwrite: bool = True) -> Path:
     """Write ``model``'s weights with what is needed to rebuild it (atomically)."""
-    from .maps import _chmod_default
-
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}")
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists")
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "architecture": architecture, "config": dict(config),
-               "n_blocks": _n_blocks(model),
-               "cdae_lite_version": __version__, "record": dict(record or {}),
+               "n_blocks": _n_blocks(model), "cdae_lite_version": __version__, "record": dict(record or {}),
                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".pt.tmp")
-    os.close(fd)
-    try:
+    with atomic_write(path, overwrite, make_parents=True) as tmp:
         torch.save(payload, tmp)
-        _chmod_default(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return Path(path)
 
 
 def load_model(path: str | os.PathLike, expect: str | None = None) -> tuple[nn.Module, dict]:

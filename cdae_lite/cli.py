@@ -140,7 +140,7 @@ def _fine_tune_on_stack(model, stack_path: str, n_images: int, epochs: int, devi
     from .io import open_stack
     from .train import FineTuneConfig, TrainConfig, finetune
 
-    mrc, data = open_stack(stack_path)
+    mrc, data = open_stack(stack_path, allow_volume=True)
     with mrc:
         idx = np.unique(np.linspace(0, data.shape[0] - 1, min(n_images, data.shape[0])).astype(int))
         x = np.asarray(data[idx], dtype=np.float32)
@@ -159,7 +159,8 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     if args.fine_tune:
         model = _fine_tune_on_stack(model, args.input, args.fine_tune_images, args.epochs, args.device)
     report = denoise_file(model, args.input, args.output, batch_size=args.batch_size, device=args.device,
-                          equalize=args.equalize, overwrite=args.overwrite, resample=args.resample)
+                          equalize=args.equalize, overwrite=args.overwrite, resample=args.resample,
+                          as_stack=args.as_stack)
     print(report.summary() + f" with model {path.name} ({meta['architecture']})")
     return 0
 
@@ -338,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=10, help="fine-tuning epochs per block")
     p.add_argument("--equalize", action="store_true", help="histogram-equalise the output (values in [0, 1])")
     p.add_argument("--resample", type=int, help="Fourier-resample images to this box size before denoising")
+    p.add_argument("--as-stack", action="store_true", help="read a file flagged as a cubic 3D map as a stack")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=cmd_denoise)
 

@@ -101,7 +101,7 @@ def ctf_1d(freq_per_A: np.ndarray, defocus_A: float, voltage_kV: float = 300.0, 
 
 
 def _to_tensor(x, device=None) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(x, np.float64) if not torch.is_tensor(x) else x,
+    return torch.as_tensor(np.array(x, np.float64) if not torch.is_tensor(x) else x,
                            dtype=torch.float64, device=device)
 
 

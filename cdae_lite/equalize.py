@@ -17,11 +17,15 @@ def equalize_hist(images, nbins: int = 256) -> np.ndarray:
     """Histogram-equalise every image of a stack; returns float32 (n, size, size) in [0, 1]."""
     x = check_images(images)
     out = np.empty_like(x)
-    for i, img in enumerate(x):
+    for i, img in enumerate(x.astype(np.float64)):  # float64: tiny grey ranges still give 256 bins
         if np.ptp(img) == 0:
             out[i] = 0.0
-        else:
+            continue
+        try:
             out[i] = exposure.equalize_hist(img, nbins=nbins)
+        except ValueError:  # a range too small even for float64 bins: equalise by rank instead
+            ranks = np.argsort(np.argsort(img.ravel(), kind="stable"), kind="stable")
+            out[i] = ((ranks + 1) / ranks.size).reshape(img.shape)
     return out
 
 

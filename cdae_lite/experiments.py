@@ -124,6 +124,16 @@ def cached_model(name: str, key_parts, train_fn, architecture: str, config: dict
     return model.eval(), record
 
 
+def data_hash(*arrays: np.ndarray) -> str:
+    """Fingerprint of the data a model is trained on (part of every cache key)."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
 def _hist(h) -> dict:
     return h.as_dict()
 
@@ -140,7 +150,7 @@ def pretrained_models(exp: CDAEExperiment, train: SimulatedStack, device=None,
       control, :func:`cdae_lite.models.chain`).
     """
     lo = min(train.noisy)
-    key = (exp.sim.as_dict(), exp.ae.__dict__, exp.pretrain.as_dict())
+    key = (exp.sim.as_dict(), exp.ae.__dict__, exp.pretrain.as_dict(), data_hash(*cdae_pairs(train)[0]))
     aec = asdict(exp.ae)
 
     def single():
@@ -164,12 +174,12 @@ def finetuned_model(exp: CDAEExperiment, base_name: str, base, stack: SimulatedS
 
     The record holds per-block neighbour purity and training histories.
     """
-    key = (exp.as_dict(), base_name, stack.name, exp.sim.as_dict())
+    x = stack.noisy[min(stack.noisy)]
+    key = (exp.as_dict(), base_name, stack.name, data_hash(x))
     arch = "cdae"
 
     def run():
-        model, rep = finetune(base, stack.noisy[min(stack.noisy)], exp.finetune, labels=stack.labels,
-                              device=device)
+        model, rep = finetune(base, x, exp.finetune, labels=stack.labels, device=device)
         return model, {"purity": rep.purity, "histories": [_hist(h) for h in rep.histories]}
 
     return cached_model(f"{base_name}-ft-{stack.name}", key, run, arch, asdict(exp.ae))
@@ -290,8 +300,8 @@ def dncnn_model(bx: BaselineExperiment, train: SimulatedStack, device=None):
         h = fit(m, train.noisy[lo], train.clean, bx.dncnn_train, device, desc="DnCNN")
         return m, {"history": h.as_dict()}
 
-    return cached_model("dncnn", (bx.cdae.sim.as_dict(), asdict(bx.dncnn), bx.dncnn_train.as_dict()), run,
-                        "dncnn", asdict(bx.dncnn))
+    key = (data_hash(train.noisy[lo], train.clean), asdict(bx.dncnn), bx.dncnn_train.as_dict())
+    return cached_model("dncnn", key, run, "dncnn", asdict(bx.dncnn))
 
 
 def noise2void_model(bx: BaselineExperiment, stack: SimulatedStack, device=None, snr: float | None = None):
@@ -309,7 +319,7 @@ def noise2void_model(bx: BaselineExperiment, stack: SimulatedStack, device=None,
         h = fit(m, x, x, bx.n2v_train, device, desc=f"Noise2Void {stack.name}", blind_spot_fraction=bx.n2v_fraction)
         return m, {"history": h.as_dict()}
 
-    key = (stack.config.as_dict(), stack.name, snr, asdict(bx.n2v), bx.n2v_train.as_dict(), bx.n2v_fraction)
+    key = (data_hash(x), stack.name, asdict(bx.n2v), bx.n2v_train.as_dict(), bx.n2v_fraction)
     return cached_model(f"n2v-{stack.name}", key, run, "unet", asdict(bx.n2v))
 
 
@@ -345,8 +355,8 @@ class ClusteringExperiment:
 
     @classmethod
     def quick(cls, **overrides) -> "ClusteringExperiment":
-        return cls(**{"cdae": CDAEExperiment.quick(), "feature_train": TrainConfig(epochs=8),
-                      "aae_iterations": 300, "snr_sweep": (0.03, 0.1, 0.3), "align_iterations": 5,
+        return cls(**{"cdae": CDAEExperiment.quick(), "feature_train": TrainConfig(epochs=6),
+                      "aae_iterations": 200, "snr_sweep": (0.03, 0.1, 0.3), "align_iterations": 5,
                       **overrides})
 
     @classmethod
@@ -398,6 +408,216 @@ def clustering_rows(labels: dict[str, np.ndarray], truth: np.ndarray, protein: s
         rows.append({"protein": protein, "method": m, **sc,
                      "largest_cluster": float(np.bincount(lab).max() / len(lab))})
     return rows
+
+
+def learned_denoisers(bx: BaselineExperiment, train: SimulatedStack, stack: SimulatedStack, device=None) -> dict:
+    """Chapter 4's learned contenders for one test stack: ``{name: baselines.Learned}`` (all cached)."""
+    from .baselines import Learned
+
+    exp = bx.cdae
+    pre = pretrained_models(exp, train, device, which=("single", "cdae"))
+    return {"DnCNN": Learned(dncnn_model(bx, train, device)[0], "DnCNN", device=device),
+            "Noise2Void": Learned(noise2void_model(bx, stack, device)[0], "Noise2Void", device=device),
+            "single DAE (fine-tuned)": Learned(finetuned_model(exp, "single", pre["single"][0], stack, device)[0],
+                                               "single DAE (fine-tuned)", device=device),
+            "CDAE (pre-trained)": Learned(pre["cdae"][0], "CDAE (pre-trained)", device=device),
+            "CDAE (fine-tuned)": Learned(finetuned_model(exp, "cdae", pre["cdae"][0], stack, device)[0],
+                                         "CDAE (fine-tuned)", device=device)}
+
+
+def table1(bx: BaselineExperiment, tests: dict, methods_for: dict) -> tuple[list[dict], dict, dict]:
+    """Every method on the same evenly spread ``bx.n_eval`` images of each test protein.
+
+    ``methods_for[protein]`` maps method names to denoisers. Returns ``(rows, outputs, runtime)``:
+    scores per (protein, method), the denoised images, and seconds per image per method.
+    """
+    from . import baselines
+
+    rows, outputs, runtime = [], {}, {}
+    for name, s in tests.items():
+        idx = eval_subset(len(s), bx.n_eval)
+        x, c = s.noisy[0.1][idx], s.clean[idx]
+        sigma = s.meta["cdaeNoiseSigma_0.1"].to_numpy()[idx]
+        outputs[name] = {}
+        for m, d in {"raw": baselines.Identity(), **methods_for[name]}.items():
+            t = time.perf_counter()
+            out = d.denoise(x, sigma=sigma)
+            runtime.setdefault(m, []).append((time.perf_counter() - t) / len(x))
+            outputs[name][m] = out
+            rows.append({"protein": name, "method": m, **score(out, c)})
+        out = baselines.BM3D().denoise(x)  # noise sigma estimated from each image
+        outputs[name]["BM3D (estimated sigma)"] = out
+        rows.append({"protein": name, "method": "BM3D (estimated sigma)", **score(out, c)})
+    return rows, outputs, {m: float(np.mean(v)) for m, v in runtime.items()}
+
+
+def denoising_snr_sweep(bx: BaselineExperiment, methods: dict, protein: str = "proteasome", device=None) -> list[dict]:
+    """PSNR of each method against the input SNR (``bx.snr_sweep``), on fresh images of ``protein``."""
+    from .simulate import simulate_protein
+
+    rows = []
+    for snr in bx.snr_sweep:
+        s = simulate_protein(protein, replace(bx.cdae.sim, images_per_view=max(1, bx.n_sweep // 4),
+                                              seed=bx.cdae.sim.seed + 7), snrs=(snr,), device=device)
+        x, c = s.noisy[snr], s.clean
+        sigma = s.meta[f"cdaeNoiseSigma_{snr:g}"].to_numpy()
+        for m, d in methods.items():
+            rows.append({"snr": snr, "method": m, "psnr": float(metrics.psnr(d.denoise(x, sigma=sigma), c).mean()),
+                         "n": len(x)})
+    return rows
+
+
+def run_baselines(bx: BaselineExperiment, device=None) -> dict:
+    """Table 1 (every denoiser on the same test images), its tuning, runtimes and the SNR sweep."""
+    from . import baselines
+
+    train, tests = paper_data(bx.cdae, device)
+    classical, tuning = tuned_classical(bx, train)
+    learned = {name: learned_denoisers(bx, train, s, device) for name, s in tests.items()}
+    rows, _, runtime = table1(bx, tests, {name: {**classical, **learned[name]} for name in tests})
+    prot = "proteasome"
+    sweep = denoising_snr_sweep(bx, {"raw": baselines.Identity(), "NL-means": classical["NL-means"],
+                                     "BM3D": classical["BM3D"], **{m: learned[prot][m] for m in
+                                     ("DnCNN", "single DAE (fine-tuned)", "CDAE (fine-tuned)")}}, prot, device)
+    return {"table1": rows, "tuning": tuning.to_dict("records"), "seconds_per_image": runtime, "snr_sweep": sweep,
+            "dncnn_history": dncnn_model(bx, train, device)[1]["history"]}
+
+
+def clustering_realistic(cx: ClusteringExperiment, names, device=None) -> list[dict]:
+    """Clustering of the realistic preset (in-plane rotation, jitter, shifts, CTF) by pixel-wise,
+    rotation-invariant and alignment-aware methods; one row per (protein, method)."""
+    from . import cluster
+    from .simulate import simulate_protein
+
+    rows = []
+    for name in names:
+        s = simulate_protein(name, cx.cdae.sim.realistic(), device=device)
+        x = s.noisy[min(s.noisy)]
+        k = s.config.n_views
+        labs = {"k-means (raw)": cluster.kmeans(cluster.flatten(x), k),
+                "PCA + k-means": cluster.kmeans(cluster.pca(x, cx.n_pca), k),
+                "rotation-invariant + k-means": cluster.kmeans(cluster.rotation_invariant_features(x), k),
+                "2D classification (aligned)": cluster.align_classify(x, k, cx.align_iterations)[0]}
+        rows += clustering_rows(labs, s.labels, name)
+    return rows
+
+
+def clustering_snr_sweep(cx: ClusteringExperiment, cdae_pretrained, protein: str = "proteasome",
+                         finetune_epochs: int | None = None, device=None) -> list[dict]:
+    """Matched F1 of raw, PCA and CDAE (fine-tuned anew at each SNR) clustering against the input SNR."""
+    from . import cluster
+    from .simulate import simulate_protein
+
+    exp = cx.cdae
+    if finetune_epochs is not None:
+        exp = replace(exp, finetune=replace(exp.finetune, train=replace(exp.finetune.train, epochs=finetune_epochs)))
+    rows = []
+    for snr in cx.snr_sweep:
+        s = simulate_protein(protein, exp.sim, snrs=(snr,), device=device)
+        x = s.noisy[snr]
+        ft = finetuned_model(exp, "cdae", cdae_pretrained, s, device)[0]
+        for m, lab in {"k-means (raw)": cluster.kmeans(cluster.flatten(x), 4),
+                       "PCA + k-means": cluster.kmeans(cluster.pca(x, cx.n_pca), 4),
+                       "CDAE + k-means": cluster.kmeans(cluster.flatten(predict(ft, x, device=device)), 4)}.items():
+            rows.append({"snr": snr, "method": m, "f1": metrics.clustering_scores(s.labels, lab)["f1"]})
+    return rows
+
+
+def run_clustering(cx: ClusteringExperiment, device=None) -> dict:
+    """Table 2, confusion matrices, class averages, the realistic preset and the F1-versus-SNR sweep."""
+    from . import cluster
+
+    exp = cx.cdae
+    train, tests = paper_data(exp, device)
+    pre = pretrained_models(exp, train, device, which=("cdae",))
+    rows, confusion, avg_corr = [], {}, {}
+    for name, s in tests.items():
+        den = predict(finetuned_model(exp, "cdae", pre["cdae"][0], s, device)[0], s.noisy[0.1], device=device)
+        labels = cluster_methods(cx, s, den, device)
+        rows += clustering_rows(labels, s.labels, name)
+        confusion[name] = {m: metrics.confusion_matrix(s.labels, lab).tolist() for m, lab in labels.items()}
+        lab = labels["CDAE + k-means"]
+        mapping = metrics.matched_scores(s.labels, lab)["mapping"]
+        avgs = cluster.class_averages(s.noisy[0.1], lab, s.config.n_views)
+        avg_corr[name] = {int(v): float(cluster.correlation(avgs[c][None], s.clean[s.labels == v][:1])[0])
+                          for c, v in mapping.items()}
+    return {"table2": rows, "confusion": confusion, "class_average_correlation": avg_corr,
+            "realistic": clustering_realistic(cx, list(tests), device),
+            "snr_sweep": clustering_snr_sweep(cx, pre["cdae"][0], device=device)}
+
+
+# ----------------------------------------------------------------------- the shipped general model
+@dataclass(frozen=True)
+class GeneralModelConfig:
+    """The general-purpose CDAE shipped in ``data/weights`` (beyond the paper).
+
+    The paper's pre-training sees four views of one protein, so its networks learn those views. A
+    model meant for anyone's particles must see many shapes, orientations, SNRs and CTFs. Here: the
+    training protein (RuBisCO) and ``n_phantoms`` random pseudo-proteins (:func:`maps.phantom`), each
+    from ``n_views`` random directions with random in-plane rotation and shifts, half of them with a
+    CTF; each structure at one input SNR of ``base_snrs`` (in turn) with the paper's ladder of
+    targets at 4x and 6x that SNR, then clean. The three test proteins are never seen.
+    """
+
+    size: int = 64
+    n_phantoms: int = 15
+    n_views: int = 200
+    images_per_view: int = 3
+    base_snrs: tuple = (0.03, 0.05, 0.1, 0.15, 0.25)
+    ladder: tuple = (4.0, 6.0)
+    ae: AEConfig = AEConfig()
+    train: TrainConfig = TrainConfig(epochs=10)
+    seed: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def general_training_pairs(cfg: GeneralModelConfig, device=None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The three blocks' pre-training pairs of :class:`GeneralModelConfig`."""
+    from . import maps
+    from .rotations import fibonacci_directions
+    from .simulate import simulate
+
+    prot = datasets.training_protein()
+    vol, px = prot.volume(cfg.size)
+    structures = [("rubisco", vol, px)] + [(f"phantom{i}", maps.phantom(cfg.size, cfg.seed + 100 + i), 2.0)
+                                           for i in range(cfg.n_phantoms)]
+    steps = [[] for _ in range(len(cfg.ladder) + 2)]
+    rng = np.random.default_rng(cfg.seed)
+    for i, (name, v, p) in enumerate(structures):
+        dirs = fibonacci_directions(cfg.n_views)
+        dirs[:, 0] += rng.uniform(0, 360)  # a different set of directions for every structure
+        views = np.c_[dirs, np.zeros(len(dirs))]
+        sim_cfg = SimulationConfig(image_size=cfg.size, n_views=cfg.n_views, images_per_view=cfg.images_per_view,
+                                   seed=cfg.seed + i)
+        sim_cfg = sim_cfg.realistic(jitter_deg=0.0) if i % 2 == 0 else replace(
+            sim_cfg, inplane_rotation=True, max_shift_px=cfg.size / 32)
+        s0 = cfg.base_snrs[i % len(cfg.base_snrs)]
+        snrs = (s0,) + tuple(s0 * f for f in cfg.ladder)
+        st = simulate(v, p, views, sim_cfg, snrs=snrs, name=name, device=device)
+        for j, snr in enumerate(snrs):
+            steps[j].append(st.noisy[float(snr)])
+        steps[-1].append(st.clean)
+    steps = [np.concatenate(s) for s in steps]
+    return [(steps[i], steps[i + 1]) for i in range(len(steps) - 1)]
+
+
+def train_general_model(cfg: GeneralModelConfig = GeneralModelConfig(), out: str | Path | None = None,
+                        device=None) -> Path:
+    """Pre-train the general CDAE and write it, with its record, to ``data/weights/cdae_general.pt``."""
+    from .checkpoint import save_model
+
+    t0 = time.perf_counter()
+    pairs = general_training_pairs(cfg, device)
+    model, hists = pretrain_cdae(pairs, cfg.ae, cfg.train, device)
+    record_ = {"what": "general-purpose CDAE (beyond the paper): see GeneralModelConfig",
+               "config": cfg.as_dict(), "n_pairs_per_block": int(len(pairs[0][0])),
+               "histories": [h.as_dict() for h in hists], "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+               "device": device_name(device), "torch": torch.__version__, "commit": _git_commit(),
+               "command": _command(), "seconds": time.perf_counter() - t0}
+    path = Path(out) if out else datasets.data_dir() / "weights" / "cdae_general.pt"
+    return save_model(path, model, "cdae", asdict(cfg.ae), record_)
 
 
 # ---------------------------------------------------------------------------- recorded results
@@ -553,36 +773,74 @@ def run_cdae(exp: CDAEExperiment, seeds=(0,), device=None, bm3d_images: int = 64
     return {"per_seed": per_seed}
 
 
+#: Reductions applied by ``--cpu-budget`` so that the full profile runs on a 2-core CPU in hours, not
+#: days. The data, the CDAE protocol and all sample sizes stay at the paper's scale.
+CPU_BUDGET_NOTE = ("CPU budget: DnCNN with 10 layers of 48 channels (the paper's: 17 of 64) for 10 epochs; Noise2Void "
+                   "10 epochs; CAE and DAE feature networks 10 epochs (paper: 20).")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cdae_lite.experiments",
                                  description="Run an experiment and record it under results/<profile>/.")
-    ap.add_argument("experiment", choices=["cdae"])
+    ap.add_argument("experiment", choices=["cdae", "baselines", "clustering", "general", "all"],
+                    help="'all' runs cdae (first seed), baselines, clustering, then cdae for every seed")
     ap.add_argument("--profile", choices=["quick", "full"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--device")
-    ap.add_argument("--pretrain-epochs", type=int, help="override the profile's pre-training epochs")
-    ap.add_argument("--finetune-epochs", type=int, help="override the profile's fine-tuning epochs")
     ap.add_argument("--finetune-seeds", type=int, nargs="*", help="seeds to fine-tune (default: all)")
     ap.add_argument("--control-seeds", type=int, nargs="*", help="seeds to train the control for (default: all)")
+    ap.add_argument("--cpu-budget", action="store_true", help=CPU_BUDGET_NOTE)
     ap.add_argument("--out", help="output JSON (default results/<profile>/<experiment>.json)")
     ap.add_argument("--notes", default="")
     args = ap.parse_args(argv)
+    if args.experiment == "general":
+        path = train_general_model(GeneralModelConfig(), args.out, args.device)
+        print(f"wrote {path}")
+        return 0
     profile = get_profile(args.profile)
     exp = CDAEExperiment.for_profile(profile)
-    if args.pretrain_epochs:
-        exp = replace(exp, pretrain=replace(exp.pretrain, epochs=args.pretrain_epochs))
-    if args.finetune_epochs:
-        exp = replace(exp, finetune=replace(exp.finetune, train=replace(exp.finetune.train, epochs=args.finetune_epochs)))
+    bx = BaselineExperiment.for_profile(profile, cdae=exp)
+    cx = ClusteringExperiment.for_profile(profile, cdae=exp)
+    notes = args.notes
+    if args.cpu_budget:
+        bx = replace(bx, dncnn=DnCNNConfig(depth=10, channels=48), dncnn_train=replace(bx.dncnn_train, epochs=10),
+                     n2v_train=replace(bx.n2v_train, epochs=10))
+        cx = replace(cx, feature_train=replace(cx.feature_train, epochs=10))
+        notes = (notes + " " + CPU_BUDGET_NOTE).strip()
     fts = args.seeds if args.finetune_seeds is None else args.finetune_seeds
     ctl = args.seeds if args.control_seeds is None else args.control_seeds
+    first = args.seeds[0]
 
-    def save(partial):
-        return record(args.experiment, profile, exp.as_dict(), partial, args.seeds, args.device, args.out,
-                      args.notes + f" Fine-tuned seeds: {fts}; end-to-end control seeds: {ctl}.")
+    def run_cdae_seeds(seeds):
+        def save(partial):
+            return record("cdae", profile, exp.as_dict(), partial, seeds, args.device, args.out,
+                          (notes + f" Fine-tuned seeds: {fts}; end-to-end control seeds: {ctl}.").strip())
 
-    res = run_cdae(exp, args.seeds, args.device, finetune_seeds=fts, control_seeds=ctl, on_seed=save)
-    path = save(res)
-    print(f"wrote {path}")
+        res = run_cdae(exp, seeds, args.device, finetune_seeds=fts, control_seeds=ctl, on_seed=save)
+        print(f"wrote {save(res)}")
+
+    def run_tables():
+        e = exp.with_seed(first)
+        res = run_baselines(replace(bx, cdae=e), args.device)
+        print("wrote", record("baselines", profile, replace(bx, cdae=e).as_dict(), res, [first], args.device, None, notes))
+        res = run_clustering(replace(cx, cdae=e), args.device)
+        print("wrote", record("clustering", profile, replace(cx, cdae=e).as_dict(), res, [first], args.device, None, notes))
+
+    if args.experiment == "cdae":
+        run_cdae_seeds(args.seeds)
+    elif args.experiment == "baselines":
+        e = exp.with_seed(first)
+        print("wrote", record("baselines", profile, replace(bx, cdae=e).as_dict(), run_baselines(replace(bx, cdae=e), args.device),
+                              [first], args.device, args.out, notes))
+    elif args.experiment == "clustering":
+        e = exp.with_seed(first)
+        print("wrote", record("clustering", profile, replace(cx, cdae=e).as_dict(),
+                              run_clustering(replace(cx, cdae=e), args.device), [first], args.device, args.out, notes))
+    else:  # all: the most important single-seed results first, the extra seeds last
+        run_cdae_seeds([first])
+        run_tables()
+        if len(args.seeds) > 1:
+            run_cdae_seeds(args.seeds)
     return 0
 
 

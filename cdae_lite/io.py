@@ -15,14 +15,13 @@ SNR, noise sigma).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import mrcfile
 import numpy as np
 import pandas as pd
 
-from .maps import _chmod_default
+from .files import atomic_write, check_target, commit, temporary_beside
 
 #: MRC data modes cdae-lite reads: int8, int16, float32, uint16, float16.
 READABLE_MODES = {0: "int8", 1: "int16", 2: "float32", 6: "uint16", 12: "float16"}
@@ -59,26 +58,6 @@ def check_images(images: np.ndarray, name: str = "images", allow_empty: bool = F
     return a
 
 
-def _atomic_target(path: Path, overwrite: bool, protect: tuple[Path, ...] = ()) -> str:
-    path = Path(path)
-    for p in protect:
-        if p is not None and Path(p).exists() and path.resolve() == Path(p).resolve():
-            raise ValueError(f"the output {path} is the input file: choose another output name")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists: choose another name or allow overwriting")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.exists():
-        raise FileNotFoundError(f"the output directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise PermissionError(f"the output directory {parent} is not writable")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:  # e.g. a read-only file system, or a directory even root cannot write in
-        raise PermissionError(f"cannot create a file in {parent}: {exc.strerror or exc}") from exc
-    os.close(fd)
-    return tmp
-
-
 def write_stack(path: str | os.PathLike, images: np.ndarray, pixel_size_A: float | None,
                 overwrite: bool = False) -> Path:
     """Write a stack as an MRC image stack (mode 2, float32), atomically.
@@ -92,18 +71,25 @@ def write_stack(path: str | os.PathLike, images: np.ndarray, pixel_size_A: float
     """
     path = Path(path)
     imgs = check_images(images)
-    tmp = _atomic_target(path, overwrite)
-    try:
+    with atomic_write(path, overwrite) as tmp:
         with mrcfile.new(tmp, overwrite=True) as mrc:
             mrc.set_data(imgs)
             mrc.set_image_stack()
             mrc.voxel_size = (pixel_size_A or 0.0, pixel_size_A or 0.0, 1.0 if pixel_size_A else 0.0)
-        _chmod_default(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
+
+
+def _refuse_map(mrc, data, path: Path, allow_volume: bool) -> None:
+    """A file flagged as a volume (space group 1) whose three axes are equal is a 3D map, not a stack.
+
+    Many programs write stacks with space group 1 too, so a non-cubic "volume" (say 7 images of
+    320 x 320) is read as the stack it obviously is; a cubic one is ambiguous and refused, with a way out.
+    """
+    if allow_volume or path.suffix == ".mrcs" or not mrc.is_volume():
+        return
+    if data.ndim == 3 and data.shape[0] == data.shape[1] == data.shape[2]:
+        raise ValueError(f"{path} is a 3D map (MRC space group 1, {data.shape[0]}^3 voxels), not an image "
+                         "stack. If it really is a stack, rename it to .mrcs (or pass --as-stack)")
 
 
 def open_stack(path: str | os.PathLike, allow_volume: bool = False):
@@ -152,9 +138,7 @@ def open_stack(path: str | os.PathLike, allow_volume: bool = False):
             raise ValueError(f"{path} holds no images")
         if data.ndim == 2:
             data = data[None]
-        if mrc.is_volume() and not allow_volume and path.suffix != ".mrcs":
-            raise ValueError(f"{path} is a 3D map (MRC space group 1), not an image stack. If it really "
-                             "is a stack, rename it to .mrcs")
+        _refuse_map(mrc, data, path, allow_volume)
         if data.shape[1] != data.shape[2]:
             raise ValueError(f"{path} holds non-square images ({data.shape[1]}x{data.shape[2]}): "
                              "crop or pad them to a square box first")
@@ -179,14 +163,17 @@ def read_stack(path: str | os.PathLike, allow_volume: bool = False,
     """
     path = Path(path)
     if path.suffix in (".gz", ".bz2"):
+        if not path.exists():
+            raise FileNotFoundError(f"no such stack file: {path}")
         try:
             with mrcfile.open(path, permissive=False) as mrc:
                 data = np.array(mrc.data, dtype=np.float32)
                 px = float(mrc.voxel_size.x)
-        except (ValueError, OSError, EOFError) as exc:
+                if data.ndim == 2:
+                    data = data[None]
+                _refuse_map(mrc, data, path, allow_volume)
+        except (OSError, EOFError) as exc:
             raise ValueError(f"{path} is not a readable compressed MRC file ({exc})") from exc
-        if data.ndim == 2:
-            data = data[None]
     else:
         mrc, mm = open_stack(path, allow_volume=allow_volume)
         with mrc:
@@ -221,16 +208,10 @@ def write_star(path: str | os.PathLike, particles: pd.DataFrame, optics: dict | 
     if optics:
         blocks["optics"] = pd.DataFrame([optics])
     blocks["particles"] = particles.reset_index(drop=True)
-    tmp = _atomic_target(path, overwrite)
-    try:
-        import starfile
+    import starfile
 
+    with atomic_write(path, overwrite) as tmp:
         starfile.write(blocks, tmp, float_format="%.6f")
-        _chmod_default(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 
@@ -292,7 +273,8 @@ class StackWriter:
             raise ValueError("a stack needs at least one image of at least 2x2 pixels")
         self.path = Path(path)
         self.n, self.size, self.pixel_size_A = int(n), int(size), pixel_size_A
-        self._tmp = _atomic_target(self.path, overwrite, protect=tuple(Path(p) for p in protect))
+        check_target(self.path, overwrite, protect=tuple(Path(p) for p in protect))
+        self._tmp = temporary_beside(self.path)
         self._mrc = None
         self.written = 0
 
@@ -321,8 +303,7 @@ class StackWriter:
                     self._mrc.update_header_stats()
                 self._mrc.close()
             if exc_type is None:
-                _chmod_default(self._tmp)
-                os.replace(self._tmp, self.path)
+                commit(self._tmp, self.path)
         finally:
             if os.path.exists(self._tmp):
                 os.remove(self._tmp)

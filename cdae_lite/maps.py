@@ -8,7 +8,6 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 import warnings
@@ -17,6 +16,8 @@ from pathlib import Path
 import mrcfile
 import numpy as np
 
+from . import fourier
+from .files import atomic_write
 from .projection import check_map
 
 
@@ -69,29 +70,12 @@ def save_map(path: str | os.PathLike, volume: np.ndarray, pixel_size_A: float,
     vol = check_map(volume)
     if pixel_size_A <= 0:
         raise ValueError("pixel_size_A must be positive")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists: pass overwrite=True to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".mrc.tmp")
-    os.close(fd)
-    try:
+    with atomic_write(path, overwrite, make_parents=True) as tmp:
         with mrcfile.new(tmp, overwrite=True, compression="gzip" if path.suffix == ".gz" else None) as mrc:
             mrc.set_data(vol)
             mrc.voxel_size = pixel_size_A
             mrc.set_volume()
-        _chmod_default(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
-
-
-def _chmod_default(path: str) -> None:
-    """Give a file made by ``mkstemp`` (mode 0600) the mode an ordinary new file would get."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
 
 
 # -------------------------------------------------------------------------------------- resampling
@@ -103,18 +87,11 @@ def resample(volume: np.ndarray, size: int) -> np.ndarray:
     that densities (not sums) are preserved.
     """
     vol = check_map(volume)
-    n = vol.shape[0]
-    if size == n:
+    if size == vol.shape[0]:
         return vol.copy()
     if size < 8:
         raise ValueError("size must be at least 8")
-    ft = np.fft.fftshift(np.fft.fftn(np.fft.ifftshift(vol.astype(np.float64))))
-    out = np.zeros((size,) * 3, np.complex128)
-    m = min(n, size)
-    si, so = n // 2 - m // 2, size // 2 - m // 2
-    out[so:so + m, so:so + m, so:so + m] = ft[si:si + m, si:si + m, si:si + m]
-    res = np.fft.fftshift(np.fft.ifftn(np.fft.ifftshift(out))).real * (size / n) ** 3
-    return res.astype(np.float32)
+    return fourier.resample(vol, size, ndim=3)
 
 
 def lowpass(volume: np.ndarray, pixel_size_A: float, resolution_A: float) -> np.ndarray:
@@ -125,6 +102,36 @@ def lowpass(volume: np.ndarray, pixel_size_A: float, resolution_A: float) -> np.
     k2 = f[:, None, None] ** 2 + f[None, :, None] ** 2 + f[None, None, :] ** 2
     b = 4 * np.log(2) * resolution_A**2
     return np.fft.ifftn(np.fft.fftn(vol) * np.exp(-b * k2 / 4)).real.astype(np.float32)
+
+
+def phantom(size: int, seed: int, n_blobs: int | None = None, radius_fraction: float | None = None) -> np.ndarray:
+    """A random pseudo-protein: Gaussian blobs along a random walk, inside a sphere.
+
+    Used to diversify training data (shapes no real protein in ``data/`` has). Blob widths 1.2 to
+    2.5 voxels, about 40 to 150 blobs, the particle's radius 25 to 40 % of the box (or
+    ``radius_fraction``). Deterministic for a seed; float32 (size,)*3, indexed [z, y, x].
+    """
+    rng = np.random.default_rng(seed)
+    n_blobs = n_blobs or int(rng.integers(40, 150))
+    r_max = (radius_fraction or rng.uniform(0.25, 0.40)) * size
+    pos = [np.zeros(3)]
+    step = rng.uniform(1.0, 2.5)
+    while len(pos) < n_blobs:
+        nxt = pos[-1] + rng.normal(size=3) * step
+        if np.linalg.norm(nxt) > r_max:  # bounce back towards the centre
+            nxt = pos[int(rng.integers(len(pos)))] + rng.normal(size=3) * step
+            if np.linalg.norm(nxt) > r_max:
+                continue
+        pos.append(nxt)
+    pos = np.array(pos)
+    pos -= pos.mean(0)
+    c = size // 2
+    z, y, x = np.ogrid[:size, :size, :size]
+    vol = np.zeros((size, size, size), np.float32)
+    for p_, s_, a_ in zip(pos, rng.uniform(1.2, 2.5, len(pos)), rng.uniform(0.5, 1.5, len(pos))):
+        vol += (a_ * np.exp(-((x - c - p_[0]) ** 2 + (y - c - p_[1]) ** 2 + (z - c - p_[2]) ** 2)
+                            / (2 * s_**2))).astype(np.float32)
+    return vol
 
 
 # ------------------------------------------------------------------------------- atomic models
@@ -228,17 +235,9 @@ def cache_dir() -> Path:
 
 
 def _download(url: str, dest: Path, timeout: float = 30.0) -> Path:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
-    os.close(fd)
-    try:
+    with atomic_write(dest, overwrite=True, make_parents=True) as tmp:
         with urllib.request.urlopen(url, timeout=timeout) as r, open(tmp, "wb") as f:
             shutil.copyfileobj(r, f)
-        _chmod_default(tmp)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return dest
 
 

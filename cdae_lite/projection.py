@@ -184,6 +184,28 @@ class Projector:
         return torch.fft.fftshift(img, dim=(-2, -1)).contiguous()
 
 
+def project_real_space(volume: np.ndarray, rot_deg: float, tilt_deg: float, psi_deg: float,
+                       order: int = 3) -> np.ndarray:
+    """Reference projector: rotate the map in real space (``scipy.ndimage``, cubic splines) and sum along z.
+
+    Slow (``size**3`` interpolations per image) and independent of :class:`Projector`'s Fourier
+    code: the tests use it as a cross-check, the book as "another simulator". One image (size, size).
+    """
+    from scipy.ndimage import affine_transform
+
+    from .rotations import euler_to_matrix
+
+    vol = check_map(volume)
+    n = vol.shape[0]
+    a = euler_to_matrix(rot_deg, tilt_deg, psi_deg)
+    # output voxel r_img (x, y, z) samples the map at r_map = A^T r_img; arrays are indexed [z, y, x]
+    flip = np.eye(3)[::-1]
+    m = flip @ a.T @ flip  # the same map in [z, y, x] index order
+    c = np.full(3, n // 2, float)
+    rotated = affine_transform(vol, m, offset=c - m @ c, order=order, mode="constant", cval=0.0)
+    return rotated.sum(axis=0).astype(np.float32)
+
+
 def project(volume: np.ndarray, rot_deg, tilt_deg, psi_deg, shifts_px=None,
             device: str | torch.device | None = None) -> np.ndarray:
     """Project ``volume`` at RELION Euler angles (degrees); a one-call form of :class:`Projector`.

@@ -23,6 +23,7 @@ from .config import progress_enabled
 from .equalize import equalize_hist
 from .inference import predict
 from .io import StackWriter, open_stack
+from .preprocess import resample_images
 
 
 @dataclass
@@ -49,7 +50,7 @@ def peak_rss_mb() -> float:
 
 def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: str | os.PathLike,
                  batch_size: int = 256, device=None, equalize: bool = False, overwrite: bool = False,
-                 resample: int | None = None) -> StreamReport:
+                 resample: int | None = None, as_stack: bool = False) -> StreamReport:
     """Denoise every image of an MRC stack into a new MRC stack, in bounded memory.
 
     Parameters
@@ -61,6 +62,7 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
     equalize : histogram-equalise each output image (values in [0, 1]).
     resample : Fourier-resample images to this box size before denoising (the output has that size
         and a pixel size scaled accordingly); default: keep the size.
+    as_stack : read a file flagged as a cubic 3D map as a stack anyway.
 
     Raises
     ------
@@ -73,7 +75,19 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
     input_path, output_path = Path(input_path), Path(output_path)
     if output_path.exists() and input_path.exists() and output_path.resolve() == input_path.resolve():
         raise ValueError(f"the output {output_path} is the input file: choose another output name")
-    mrc, data = open_stack(input_path)
+    if input_path.suffix in (".gz", ".bz2") and input_path.exists():
+        # a compressed stack cannot be memory-mapped: decompress it to a temporary file first
+        import tempfile
+
+        from .maps import gunzip_to
+
+        if input_path.suffix == ".bz2":
+            raise ValueError(f"{input_path}: decompress bzip2 files first (bunzip2)")
+        with tempfile.TemporaryDirectory() as tmp:
+            plain = gunzip_to(input_path, Path(tmp) / input_path.stem)
+            return denoise_file(model, plain, output_path, batch_size, device, equalize, overwrite, resample,
+                                as_stack)
+    mrc, data = open_stack(input_path, allow_volume=as_stack)
     t0 = time.perf_counter()
     try:
         n, size = data.shape[0], data.shape[-1]
@@ -95,7 +109,7 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
                         raise ValueError(f"{input_path}: image {start + int(np.flatnonzero(bad)[0])} holds NaN "
                                          "or infinite pixels; nothing was written")
                     if resample:
-                        block = _resample_images(block, resample)
+                        block = resample_images(block, resample)
                     out = predict(model, block, batch_size=batch_size, device=device, check=False)
                     if equalize:
                         out = equalize_hist(out)
@@ -108,15 +122,3 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
     dt = time.perf_counter() - t0
     return StreamReport(n_images=n, image_size=out_size, seconds=dt, images_per_s=n / max(dt, 1e-9),
                         peak_rss_mb=peak_rss_mb(), output=str(output_path))
-
-
-def _resample_images(images: np.ndarray, size: int) -> np.ndarray:
-    """Fourier-crop or zero-pad images (n, s, s) to (n, size, size), keeping the physical box."""
-    n, s = images.shape[0], images.shape[-1]
-    ft = np.fft.fftshift(np.fft.fft2(images.astype(np.float64)), axes=(-2, -1))
-    out = np.zeros((n, size, size), np.complex128)
-    m = min(s, size)
-    a, b = s // 2 - m // 2, size // 2 - m // 2
-    out[:, b:b + m, b:b + m] = ft[:, a:a + m, a:a + m]
-    res = np.fft.ifft2(np.fft.ifftshift(out, axes=(-2, -1))).real * (size / s) ** 2
-    return res.astype(np.float32)

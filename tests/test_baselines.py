@@ -59,7 +59,7 @@ def test_ctf_aware_wiener_beats_the_plain_one_on_ctf_data():
 def test_tuning_picks_the_best_value_and_reports_every_value(stack):
     x, c = stack.noisy[0.1][:6], stack.clean[:6]
     best, table = baselines.tune("Gaussian", x, c, grid={"sigma_px": [0.3, 1.0, 2.0]})
-    assert list(table["sigma_px"]) == [0.3, 1.0, 2.0]
+    assert list(table["value"]) == [0.3, 1.0, 2.0] and set(table["parameter"]) == {"sigma_px"}
     manual = [psnr(baselines.Gaussian(v).denoise(x), c).mean() for v in (0.3, 1.0, 2.0)]
     assert np.allclose(table["psnr_mean"], manual)
     assert best.sigma_px == [0.3, 1.0, 2.0][int(np.argmax(manual))]

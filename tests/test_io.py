@@ -117,3 +117,11 @@ def test_open_stack_is_memory_mapped(tmp_path, rng):
     with mrc:
         assert isinstance(data, np.memmap) or isinstance(getattr(data, "base", None), np.memmap)
         assert not data.flags.writeable
+
+
+def test_a_non_cubic_stack_flagged_as_volume_is_read_as_a_stack(tmp_path):
+    # as the real EMPIAR-10076 file shipped in data/particles: 7 images of 320 px, space group 1
+    with mrcfile.new(tmp_path / "seven.mrc") as m:
+        m.set_data(np.arange(7 * 16 * 16, dtype=np.float32).reshape(7, 16, 16))
+        m.set_volume()
+    assert read_stack(tmp_path / "seven.mrc")[0].shape == (7, 16, 16)

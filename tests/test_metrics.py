@@ -66,3 +66,9 @@ def test_shape_mismatch_and_nan_are_refused():
 def test_equalize_handles_constant_images():
     out = equalize_hist(np.ones((2, 8, 8), np.float32))
     assert np.all(out == 0)
+
+
+def test_equalize_handles_images_of_tiny_range():
+    img = (1000.0 + np.random.default_rng(0).normal(scale=1e-5, size=(1, 16, 16))).astype(np.float32)
+    out = equalize_hist(img)
+    assert np.all(np.isfinite(out)) and out.min() >= 0 and out.max() <= 1 and np.ptp(out) > 0.5

@@ -82,3 +82,14 @@ def test_bad_maps_are_refused_clearly(bad, msg):
 def test_bad_rotation_shape():
     with pytest.raises(ValueError, match="shape"):
         Projector(np.ones((8, 8, 8), np.float32), device="cpu").project(np.eye(3))
+
+
+def test_fourier_projector_agrees_with_an_independent_real_space_projector():
+    from cdae_lite.datasets import load_protein
+    from cdae_lite.projection import project_real_space
+
+    vol, _ = load_protein("cxcr4").volume()
+    for angles in [(30.0, 60.0, 10.0), (120.0, 100.0, -40.0), (-75.0, 15.0, 200.0)]:
+        f = project(vol, [angles[0]], [angles[1]], [angles[2]], device="cpu")[0]
+        r = project_real_space(vol, *angles)
+        assert np.linalg.norm(f - r) / np.linalg.norm(r) < 0.03, angles

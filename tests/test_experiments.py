@@ -1,0 +1,67 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from cdae_lite import experiments
+from cdae_lite.experiments import CDAEExperiment, eval_subset, mean_std_table, pivot, recorded_table
+
+
+def test_profiles_share_the_protocol():
+    q, f = CDAEExperiment.quick(), CDAEExperiment.full()
+    assert f.pretrain.epochs == 20 and f.finetune.k == q.finetune.k == 30
+    assert q.sim.image_size < f.sim.image_size
+    s = f.with_seed(7)
+    assert s.sim.seed == s.pretrain.seed == s.finetune.train.seed == 7
+
+
+def test_cached_model_trains_once(monkeypatch, tmp_path):
+    from cdae_lite.models import AEConfig, autoencoder
+
+    monkeypatch.setenv("CDAE_CACHE", str(tmp_path))
+    calls = []
+
+    def train():
+        calls.append(1)
+        torch.manual_seed(0)
+        return autoencoder(AEConfig(channels=4)), {"note": "x"}
+
+    m1, r1 = experiments.cached_model("t", {"a": 1}, train, "autoencoder", {"channels": 4})
+    m2, r2 = experiments.cached_model("t", {"a": 1}, train, "autoencoder", {"channels": 4})
+    experiments.cached_model("t", {"a": 2}, train, "autoencoder", {"channels": 4})
+    assert len(calls) == 2 and r2 == {"note": "x"}
+    assert all(torch.equal(a, b) for a, b in zip(m1.state_dict().values(), m2.state_dict().values()))
+
+
+def test_eval_subset_spreads_over_views():
+    idx = eval_subset(400, 40)
+    assert len(idx) == 40 and idx[0] == 0 and idx[-1] == 399
+    assert len(set(idx // 100)) == 4
+
+
+def test_tables_and_recorded_results(tmp_path, monkeypatch):
+    rows = [{"protein": p, "method": m, "psnr_mean": v} for p, m, v in
+            [("a", "raw", 1.0), ("a", "cdae", 3.0), ("b", "raw", 2.0), ("b", "cdae", 5.0)]]
+    t = pivot(rows)
+    assert list(t.columns) == ["raw", "cdae"] and t.loc["b", "cdae"] == 5.0
+    ms = mean_std_table([t, t + 2])
+    assert ms.loc["a", "cdae"] == "4.00 ± 1.00"
+    monkeypatch.setenv("CDAE_RESULTS", str(tmp_path))
+    res = {"per_seed": [{"psnr": rows}, {"psnr": [dict(r, psnr_mean=r["psnr_mean"] + 2) for r in rows if r["method"] == "raw"]}]}
+    path = experiments.record("demo", "full", {"x": 1}, res, [0, 1])
+    loaded = experiments.load_result("demo", "full")
+    assert loaded["seeds"] == [0, 1] and loaded["commit"] and loaded["created"] and path.exists()
+    table = recorded_table(loaded)
+    assert table.loc["a", "raw"] == "2.00 ± 1.00 (n=2)" and table.loc["a", "cdae"] == "3.00"
+    assert "seeds [0, 1]" in experiments.provenance(loaded)
+    assert experiments.load_result("missing", "full") is None
+
+
+def test_data_hash_tells_stacks_apart():
+    a = np.zeros((2, 4, 4), np.float32)
+    b = a.copy()
+    b[1, 2, 2] = 1e-6
+    assert experiments.data_hash(a) == experiments.data_hash(a.copy()) != experiments.data_hash(b)
+    assert experiments.data_hash(a) != experiments.data_hash(a.reshape(4, 2, 4))
