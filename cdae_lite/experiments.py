@@ -679,6 +679,17 @@ def load_result(experiment: str, profile: str = "full") -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def largest_recorded(experiment: str) -> dict | None:
+    """The recorded result at the largest scale there is: the full profile (paper scale, run on a
+    GPU), else the ``cpu`` profile (the full protocol with fewer images, see :data:`CPU_PROFILE_NOTE`),
+    else None. Its ``profile`` key says which."""
+    for profile in ("full", "cpu"):
+        result = load_result(experiment, profile)
+        if result is not None:
+            return result
+    return None
+
+
 def recorded_table(result: dict, key: str = "psnr", methods: list[str] | None = None,
                    value: str = "psnr_mean", decimals: int = 2) -> pd.DataFrame:
     """A recorded result's proteins x methods table: ``mean ± std (n seeds)`` per cell.
@@ -779,12 +790,21 @@ CPU_BUDGET_NOTE = ("CPU budget: DnCNN with 10 layers of 48 channels (the paper's
                    "10 epochs; CAE and DAE feature networks 10 epochs (paper: 20).")
 
 
+#: The ``cpu`` profile: what the full profile becomes when no GPU is lent (recorded in results/cpu/).
+CPU_IMAGES_PER_VIEW = 250
+CPU_PROFILE_NOTE = (f"cpu profile: the full profile (64 px, the paper's four views, SNRs, networks, epochs and k) "
+                    f"with {CPU_IMAGES_PER_VIEW} images per view instead of 1000 (training protein: "
+                    f"{4 * CPU_IMAGES_PER_VIEW} pairs per block; test proteins: 3 x {4 * CPU_IMAGES_PER_VIEW} "
+                    "images), run on a 2-core CPU because no GPU was available.")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cdae_lite.experiments",
                                  description="Run an experiment and record it under results/<profile>/.")
     ap.add_argument("experiment", choices=["cdae", "baselines", "clustering", "general", "all"],
                     help="'all' runs cdae (first seed), baselines, clustering, then cdae for every seed")
-    ap.add_argument("--profile", choices=["quick", "full"])
+    ap.add_argument("--profile", choices=["quick", "full", "cpu"],
+                    help="quick, full (the paper's scale), or cpu: " + CPU_PROFILE_NOTE + " Implies --cpu-budget.")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--device")
     ap.add_argument("--finetune-seeds", type=int, nargs="*", help="seeds to fine-tune (default: all)")
@@ -797,11 +817,19 @@ def main(argv=None) -> int:
         path = train_general_model(GeneralModelConfig(), args.out, args.device)
         print(f"wrote {path}")
         return 0
-    profile = get_profile(args.profile)
-    exp = CDAEExperiment.for_profile(profile)
-    bx = BaselineExperiment.for_profile(profile, cdae=exp)
-    cx = ClusteringExperiment.for_profile(profile, cdae=exp)
     notes = args.notes
+    if args.profile == "cpu":
+        profile = "cpu"
+        exp = CDAEExperiment.full(sim=replace(SimulationConfig(), images_per_view=CPU_IMAGES_PER_VIEW))
+        bx = BaselineExperiment.for_profile("full", cdae=exp)
+        cx = ClusteringExperiment.for_profile("full", cdae=exp)
+        args.cpu_budget = True
+        notes = (notes + " " + CPU_PROFILE_NOTE).strip()
+    else:
+        profile = get_profile(args.profile)
+        exp = CDAEExperiment.for_profile(profile)
+        bx = BaselineExperiment.for_profile(profile, cdae=exp)
+        cx = ClusteringExperiment.for_profile(profile, cdae=exp)
     if args.cpu_budget:
         bx = replace(bx, dncnn=DnCNNConfig(depth=10, channels=48), dncnn_train=replace(bx.dncnn_train, epochs=10),
                      n2v_train=replace(bx.n2v_train, epochs=10))

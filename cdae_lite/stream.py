@@ -116,7 +116,7 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
                     w.write(start, out)
                     bar.update(len(block))
             finally:
-                bar.close()
+                bar.close()  # ends the bar's line, so that an error message starts a line of its own
     finally:
         mrc.close()
     dt = time.perf_counter() - t0

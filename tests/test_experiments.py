@@ -57,6 +57,12 @@ def test_tables_and_recorded_results(tmp_path, monkeypatch):
     assert table.loc["a", "raw"] == "2.00 ± 1.00 (n=2)" and table.loc["a", "cdae"] == "3.00"
     assert "seeds [0, 1]" in experiments.provenance(loaded)
     assert experiments.load_result("missing", "full") is None
+    # the largest scale recorded wins: cpu only while there is no full-profile result
+    experiments.record("scaled", "cpu", {"x": 1}, res, [0])
+    assert experiments.largest_recorded("scaled")["profile"] == "cpu"
+    experiments.record("scaled", "full", {"x": 1}, res, [0])
+    assert experiments.largest_recorded("scaled")["profile"] == "full"
+    assert experiments.largest_recorded("missing") is None
 
 
 def test_data_hash_tells_stacks_apart():

@@ -18,7 +18,9 @@ import pandas as pd
 
 
 @pytest.fixture
-def env(tmp_path):
+def env(tmp_path, monkeypatch):
+    # progress bars on, as for a user at a terminal: the error must still be one clean last line
+    monkeypatch.setenv("CDAE_PROGRESS", "1")
     rng = np.random.default_rng(0)
     stack = write_stack(tmp_path / "in.mrcs", rng.normal(size=(12, 16, 16)).astype(np.float32), 2.0)
     torch.manual_seed(0)
@@ -36,7 +38,9 @@ def _check_failed(rc, err, fragment, tmp_path, before, out="out.mrcs"):
     assert rc == 2, err
     assert fragment.lower() in err.lower(), err
     assert "Traceback" not in err
-    assert err.count("\n") == 1  # one line
+    lines = err.rstrip("\n").split("\n")
+    assert lines[-1].startswith("cdae-lite ") and fragment.lower() in lines[-1].lower(), err  # own, last line
+    assert sum("error" in line for line in lines) == 1, err  # said once
     assert not (tmp_path / out).exists()
     assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
     after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
