@@ -148,6 +148,24 @@ def open_stack(path: str | os.PathLike, allow_volume: bool = False):
     return mrc, data
 
 
+def read_block(path: str | os.PathLike, mrc, data: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Images ``start ... stop - 1`` of the stack at ``path`` opened by :func:`open_stack` (which
+    returned ``mrc, data``), as a float32 array ``(stop - start, size, size)``.
+
+    Read with a plain file read rather than through the memory map, so that streaming a stack
+    larger than RAM does not leave its pages counted in the process's resident memory.
+    """
+    start, stop = max(0, int(start)), min(int(stop), data.shape[0])
+    offset = int(mrc.header.nbytes + mrc.extended_header.nbytes)
+    per = int(np.prod(data.shape[1:]))
+    with open(path, "rb") as f:
+        f.seek(offset + start * per * data.dtype.itemsize)
+        block = np.fromfile(f, dtype=data.dtype, count=(stop - start) * per)
+    if block.size != (stop - start) * per:
+        raise ValueError(f"{path} is truncated: images {start}..{stop - 1} could not be read")
+    return block.reshape((stop - start,) + data.shape[1:]).astype(np.float32)
+
+
 def read_stack(path: str | os.PathLike, allow_volume: bool = False,
                check_finite: bool = True) -> tuple[np.ndarray, float | None]:
     """Read a whole stack into memory as float32.
@@ -251,11 +269,13 @@ def image_names(n: int, stack_name: str) -> list[str]:
 
 
 class StackWriter:
-    """Write a large stack block by block into a memory-mapped MRC file, atomically.
+    """Write a large stack block by block into an MRC file, atomically, in bounded memory.
 
     The stack goes to a temporary file beside ``path``, renamed to ``path`` when the ``with`` block
-    ends without error; on error the temporary file is removed and ``path`` is untouched. Memory use
-    is that of one block.
+    ends without error; on error the temporary file is removed and ``path`` is untouched. Blocks are
+    written with plain file writes (not through a memory map, whose dirty pages would count against
+    the process's resident memory until the end), and the header statistics (min, max, mean, rms) are
+    accumulated as blocks arrive, so memory use is that of one block whatever the stack's size.
 
     Examples
     --------
@@ -275,15 +295,20 @@ class StackWriter:
         self.n, self.size, self.pixel_size_A = int(n), int(size), pixel_size_A
         check_target(self.path, overwrite, protect=tuple(Path(p) for p in protect))
         self._tmp = temporary_beside(self.path)
-        self._mrc = None
+        self._file = None
+        self._offset = 0
+        self._stats = [np.inf, -np.inf, 0.0, 0.0]  # min, max, sum, sum of squares (float64)
         self.written = 0
 
     def __enter__(self) -> "StackWriter":
-        self._mrc = mrcfile.new_mmap(self._tmp, shape=(self.n, self.size, self.size), mrc_mode=2,
-                                     overwrite=True)
-        self._mrc.set_image_stack()
-        px = self.pixel_size_A or 0.0
-        self._mrc.voxel_size = (px, px, 1.0 if px else 0.0)
+        # the header (and a file of the final size) via mrcfile; the data then by plain writes
+        with mrcfile.new_mmap(self._tmp, shape=(self.n, self.size, self.size), mrc_mode=2, overwrite=True) as m:
+            m.set_image_stack()
+            px = self.pixel_size_A or 0.0
+            m.voxel_size = (px, px, 1.0 if px else 0.0)
+            self._offset = int(m.header.nbytes + m.extended_header.nbytes)
+            self._dtype = m.data.dtype
+        self._file = open(self._tmp, "r+b")
         return self
 
     def write(self, start: int, block: np.ndarray) -> None:
@@ -293,16 +318,27 @@ class StackWriter:
             raise ValueError(f"block must have shape (b, {self.size}, {self.size}), got {b.shape}")
         if start < 0 or start + b.shape[0] > self.n:
             raise ValueError(f"block {start}..{start + b.shape[0]} does not fit a stack of {self.n}")
-        self._mrc.data[start:start + b.shape[0]] = b
+        self._file.seek(self._offset + start * self.size * self.size * self._dtype.itemsize)
+        self._file.write(np.ascontiguousarray(b, dtype=self._dtype).tobytes())
+        b64 = b.astype(np.float64)
+        st = self._stats
+        st[0], st[1] = min(st[0], float(b64.min())), max(st[1], float(b64.max()))
+        st[2] += float(b64.sum())
+        st[3] += float(np.square(b64).sum())
         self.written += b.shape[0]
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
-            if self._mrc is not None:
-                if exc_type is None:
-                    self._mrc.update_header_stats()
-                self._mrc.close()
+            if self._file is not None:
+                self._file.close()
             if exc_type is None:
+                count = self.n * self.size * self.size
+                mean = self._stats[2] / count
+                with mrcfile.mmap(self._tmp, mode="r+") as m:  # header only: the data pages stay untouched
+                    if self.written:
+                        m.header.dmin, m.header.dmax = self._stats[0], self._stats[1]
+                        m.header.dmean = mean
+                        m.header.rms = float(np.sqrt(max(self._stats[3] / count - mean**2, 0.0)))
                 commit(self._tmp, self.path)
         finally:
             if os.path.exists(self._tmp):

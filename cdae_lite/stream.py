@@ -1,9 +1,10 @@
 """Denoise stacks larger than memory: read memory-mapped, denoise in batches, write as you go.
 
-Memory use is bounded by the batch (and the model), not by the stack: the input is an
-``np.memmap`` that the operating system pages in and out, and the output is written block by block
-into a memory-mapped file (:class:`cdae_lite.io.StackWriter`) that becomes visible under its final
-name only when every image has been written. A failure on image 90,000 of 100,000 (a NaN pixel, a
+Memory use is bounded by the batch (and the model), not by the stack: the input is opened
+memory-mapped to check it, then read block by block with plain file reads
+(:func:`cdae_lite.io.read_block`), and the output is written block by block
+(:class:`cdae_lite.io.StackWriter`) into a file that appears under its final name only when every
+image has been written. Neither keeps the stack's pages mapped, so the resident memory stays flat. A failure on image 90,000 of 100,000 (a NaN pixel, a
 full disk, Ctrl-C) leaves no output file behind and the input untouched.
 """
 
@@ -22,7 +23,7 @@ import torch.nn as nn
 from .config import progress_enabled
 from .equalize import equalize_hist
 from .inference import predict
-from .io import StackWriter, open_stack
+from .io import StackWriter, open_stack, read_block
 from .preprocess import resample_images
 
 
@@ -103,7 +104,7 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
             bar = tqdm(total=n, desc="denoising", unit="img", disable=not progress_enabled(), file=sys.stderr)
             try:
                 for start in range(0, n, batch_size):
-                    block = np.asarray(data[start:start + batch_size], dtype=np.float32)
+                    block = read_block(input_path, mrc, data, start, start + batch_size)
                     bad = ~np.isfinite(block.reshape(len(block), -1)).all(axis=1)
                     if bad.any():
                         raise ValueError(f"{input_path}: image {start + int(np.flatnonzero(bad)[0])} holds NaN "

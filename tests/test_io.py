@@ -1,3 +1,4 @@
+import io
 import os
 
 import mrcfile
@@ -5,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cdae_lite.io import (StackWriter, check_images, image_names, open_stack, read_star, read_stack,
+from cdae_lite.io import (StackWriter, check_images, image_names, open_stack, read_block, read_star, read_stack,
                           write_stack, write_star)
 
 
@@ -37,6 +38,33 @@ def test_reads_the_common_mrc_modes(tmp_path, mode, dtype):
         assert int(m.header.mode) == mode
     back, px = read_stack(tmp_path / "m.mrcs")
     assert back.dtype == np.float32 and np.array_equal(back, data.astype(np.float32)) and px is None
+    # the streaming reader (plain reads at the data offset) agrees, also with an extended header
+    with mrcfile.new(tmp_path / "x.mrcs") as m:
+        m.set_data(data)
+        m.set_extended_header(np.zeros(100, dtype="V1"))
+        m.set_image_stack()
+    for name in ("m.mrcs", "x.mrcs"):
+        mrc, mm = open_stack(tmp_path / name)
+        with mrc:
+            part = read_block(tmp_path / name, mrc, mm, 1, 3)
+        assert part.dtype == np.float32 and np.array_equal(part, data[1:3].astype(np.float32))
+
+
+def test_read_block_of_a_big_endian_stack(tmp_path):
+    data = np.arange(2 * 4 * 4, dtype=np.float32).reshape(2, 4, 4)
+    with mrcfile.new(tmp_path / "le.mrcs") as m:
+        m.set_data(data)
+        m.set_image_stack()
+    raw = bytearray((tmp_path / "le.mrcs").read_bytes())
+    with mrcfile.open(tmp_path / "le.mrcs") as m:  # byte-swap header and data: a big-endian file
+        h = m.header.byteswap().view(m.header.dtype.newbyteorder())
+        h.machst = [0x11, 0x11, 0, 0]
+        raw = h.tobytes() + data.astype(">f4").tobytes()
+    (tmp_path / "be.mrcs").write_bytes(bytes(raw))
+    mrc, mm = open_stack(tmp_path / "be.mrcs")
+    with mrc:
+        assert mm.dtype.byteorder == ">"
+        assert np.array_equal(read_block(tmp_path / "be.mrcs", mrc, mm, 0, 2), data)
 
 
 def test_star_round_trip(tmp_path):
@@ -56,6 +84,13 @@ def test_stack_writer_streams_and_cleans_up_on_error(tmp_path, rng):
             w.write(3 * i, b)
     back, px = read_stack(tmp_path / "w.mrcs")
     assert np.array_equal(back, np.concatenate(blocks)) and px == 2.0
+    with mrcfile.open(tmp_path / "w.mrcs") as m:  # header statistics, accumulated block by block
+        assert m.is_image_stack()
+        assert float(m.header.dmin) == pytest.approx(back.min()) and float(m.header.dmax) == pytest.approx(back.max())
+        assert float(m.header.dmean) == pytest.approx(back.mean(), abs=1e-6)
+        assert float(m.header.rms) == pytest.approx(back.std(), rel=1e-5)
+    report = io.StringIO()
+    assert mrcfile.validate(tmp_path / "w.mrcs", print_file=report), report.getvalue()  # header checks
     with pytest.raises(RuntimeError):
         with StackWriter(tmp_path / "x.mrcs", 9, 8, 2.0) as w:
             w.write(0, blocks[0])
