@@ -320,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "denoise", formatter_class=_Formatter, help="denoise an MRC stack with a trained model",
         description="Denoise every image of an MRC stack (modes 0, 1, 2, 6, 12; .mrc or .mrcs). The input is "
-                    "read memory-mapped and denoised in batches, so stacks larger than memory are fine; the "
+                    "read, denoised and written in batches, so stacks larger than memory are fine; the "
                     "output (same pixel size in its header) appears only when complete, and the input is "
                     "never modified. Images of any size are padded to a multiple of 8 and cropped back; "
                     "--resample changes their size first.",

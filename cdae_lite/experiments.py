@@ -841,8 +841,13 @@ def main(argv=None) -> int:
 
     def run_cdae_seeds(seeds):
         def save(partial):
-            return record("cdae", profile, exp.as_dict(), partial, seeds, args.device, args.out,
-                          (notes + f" Fine-tuned seeds: {fts}; end-to-end control seeds: {ctl}.").strip())
+            done = [r["seed"] for r in partial["per_seed"]]  # a partial save names only the seeds it holds
+            pending = [s for s in seeds if s not in done]
+            return record("cdae", profile, exp.as_dict(), partial, done, args.device, args.out,
+                          (notes + f" Fine-tuned seeds: {[s for s in fts if s in done]}; end-to-end control seeds: "
+                           f"{[s for s in ctl if s in done]}." + (f" Seeds {pending} were planned but had not "
+                                                                    "finished when this file was written." if pending else "")
+                           ).strip())
 
         res = run_cdae(exp, seeds, args.device, finetune_seeds=fts, control_seeds=ctl, on_seed=save)
         print(f"wrote {save(res)}")
