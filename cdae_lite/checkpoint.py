@@ -9,10 +9,12 @@ with a message that says what it holds.
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -30,13 +32,29 @@ def _n_blocks(model: nn.Module) -> int:
     return len(net) if isinstance(net, nn.Sequential) else 1
 
 
+def _plain(value: dict) -> dict:
+    """``value`` as plain JSON types (str subclasses such as torch's version become str)."""
+    def default(o):
+        if isinstance(o, (np.floating, np.integer)):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        raise TypeError(f"a checkpoint cannot store {type(o).__name__} values as plain data")
+    return json.loads(json.dumps(value, default=default))
+
+
 def save_model(path: str | os.PathLike, model: nn.Module, architecture: str, config: dict,
                record: dict | None = None, overwrite: bool = True) -> Path:
-    """Write ``model``'s weights with what is needed to rebuild it (atomically)."""
+    """Write ``model``'s weights with what is needed to rebuild it (atomically).
+
+    ``config`` and ``record`` are stored as plain JSON values (str, numbers, lists, dicts), so that
+    the checkpoint loads with ``torch.load(weights_only=True)``; a value JSON cannot hold (e.g. an
+    arbitrary object) raises ``TypeError`` here rather than making an unloadable file.
+    """
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}")
-    payload = {"format": FORMAT, "architecture": architecture, "config": dict(config),
-               "n_blocks": _n_blocks(model), "cdae_lite_version": __version__, "record": dict(record or {}),
+    payload = {"format": FORMAT, "architecture": architecture, "config": _plain(dict(config)),
+               "n_blocks": _n_blocks(model), "cdae_lite_version": __version__, "record": _plain(dict(record or {})),
                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
     with atomic_write(path, overwrite, make_parents=True) as tmp:
         torch.save(payload, tmp)

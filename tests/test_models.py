@@ -100,6 +100,18 @@ def test_save_and_load_give_identical_outputs(tmp_path, arch, kwargs):
     assert meta["architecture"] == arch and meta["record"]["note"] == "test"
 
 
+def test_records_with_str_subclasses_and_numpy_values_still_load_weights_only(tmp_path):
+    # torch.__version__ is a str subclass that weights_only loading refuses: the record must be plain
+    rec = {"torch": torch.__version__, "loss": np.float32(0.5), "curve": np.arange(3), "nested": {"n": np.int64(2)}}
+    path = save_model(tmp_path / "r.pt", autoencoder(AEConfig(channels=4)), "autoencoder", {"channels": 4}, record=rec)
+    _, meta = load_model(path)
+    assert meta["record"] == {"torch": str(torch.__version__), "loss": 0.5, "curve": [0, 1, 2], "nested": {"n": 2}}
+    assert type(meta["record"]["torch"]) is str
+    with pytest.raises(TypeError, match="cannot store"):
+        save_model(tmp_path / "bad.pt", autoencoder(AEConfig(channels=4)), "autoencoder", {}, record={"x": object()})
+    assert not (tmp_path / "bad.pt").exists()
+
+
 def test_checkpoint_of_another_architecture_is_refused(tmp_path):
     save_model(tmp_path / "d.pt", dncnn(DnCNNConfig(depth=3, channels=4)), "dncnn", {"depth": 3, "channels": 4})
     with pytest.raises(ValueError, match="holds a 'dncnn' model, but a 'cdae' model is needed"):

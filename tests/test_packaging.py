@@ -40,3 +40,19 @@ def test_ci_runs_the_readme_test_command():
     assert m, "README.md must hold the test command between <!-- test-command --> markers"
     ci = (ROOT / ".ci" / "run").read_text()
     assert "test-command" in ci and "README.md" in ci
+
+
+def test_the_shipped_model_loads_as_plain_weights_and_denoises():
+    # the default model of `cdae-lite denoise` and chapter 6: loads with weights_only, carries its record
+    import numpy as np
+
+    from cdae_lite.checkpoint import load_model
+    from cdae_lite.datasets import data_path
+    from cdae_lite.inference import predict
+
+    model, meta = load_model(data_path("weights/cdae_general.pt"), expect="cdae")
+    rec = meta["record"]
+    assert rec["command"].endswith("experiments general") and rec["commit"] and rec["n_pairs_per_block"] > 0
+    x = np.random.default_rng(0).normal(size=(2, 64, 64)).astype(np.float32)
+    y = predict(model, x, device="cpu")
+    assert y.shape == x.shape and np.isfinite(y).all() and y.std() < x.std()  # it smooths noise
