@@ -83,8 +83,9 @@ def load_model(path: str | os.PathLike, expect: str | None = None) -> tuple[nn.M
             warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4" for foreign files
             payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 -- weights_only never runs code; any failure means "not ours"
-        raise ValueError(f"{path} is not a cdae-lite checkpoint (it cannot be loaded as plain weights "
-                         f"without executing code): {str(exc).splitlines()[0][:200]}") from exc
+        reason = ("it holds objects that only code could rebuild, and cdae-lite never runs code from a file"
+                  if "weights only load failed" in str(exc).lower() else str(exc).splitlines()[0][:200])
+        raise ValueError(f"{path} is not a cdae-lite checkpoint: it cannot be loaded as plain weights ({reason})") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path} is not a cdae-lite checkpoint (no '{FORMAT}' marker)")
     arch = payload.get("architecture")
@@ -98,8 +99,12 @@ def load_model(path: str | os.PathLike, expect: str | None = None) -> tuple[nn.M
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
-        raise ValueError(f"{path}: the weights do not fit a '{arch}' model with config "
-                         f"{payload['config']}: {str(exc).splitlines()[0][:300]}") from exc
+        want, got = model.state_dict(), payload["state_dict"]
+        missing, extra = len(set(want) - set(got)), len(set(got) - set(want))
+        shape = sum(1 for k in set(want) & set(got) if tuple(want[k].shape) != tuple(got[k].shape))
+        raise ValueError(f"{path}: the weights do not fit a '{arch}' model with config {payload['config']} "
+                         f"({missing} tensors missing, {extra} unexpected, {shape} of another shape); the "
+                         "file is damaged or was made by another program") from exc
     model.eval()
     meta = {k: v for k, v in payload.items() if k != "state_dict"}
     return model, meta

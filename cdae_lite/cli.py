@@ -77,6 +77,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         views = _parse_views(args.views_deg) if args.views_deg else np.array(prot.views_deg)
         name = prot.name
     snrs = tuple(args.snr)
+    bad_snr = [s for s in snrs if not (np.isfinite(s) and s > 0)]
+    if bad_snr:  # before anything is created on disk
+        raise ValueError(f"SNR must be a positive number, got {bad_snr[0]}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     meta, optics, px_out, blocks = simulate_blocks(vol, px, views, cfg, snrs, device=args.device)

@@ -123,7 +123,7 @@ def open_stack(path: str | os.PathLike, allow_volume: bool = False):
         if "mode" in msg.lower():
             raise ValueError(f"{path} uses an MRC data mode cdae-lite cannot read ({msg}); readable "
                              f"modes: {READABLE_MODES}") from exc
-        if "too small" in msg.lower() or "truncated" in msg.lower() or "smaller" in msg.lower():
+        if any(w in msg.lower() for w in ("too small", "truncated", "smaller", "mmap length is greater")):
             raise ValueError(f"{path} is truncated: the file is shorter than its header says ({msg})") from exc
         raise ValueError(f"{path} is not a valid MRC file ({msg})") from exc
     except (OSError, EOFError) as exc:
