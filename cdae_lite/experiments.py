@@ -504,7 +504,10 @@ def clustering_realistic(cx: ClusteringExperiment, names, device=None) -> list[d
 
 def clustering_snr_sweep(cx: ClusteringExperiment, cdae_pretrained, protein: str = "proteasome",
                          finetune_epochs: int | None = None, device=None) -> list[dict]:
-    """Matched F1 of raw, PCA and CDAE (fine-tuned anew at each SNR) clustering against the input SNR."""
+    """Matched F1 of raw, PCA and CDAE (fine-tuned anew at each SNR) clustering against the input SNR.
+
+    Rows: ``snr``, ``method``, ``f1`` and ``purity`` (the neighbour purity of that SNR's fine-tuning).
+    """
     from . import cluster
     from .simulate import simulate_protein
 
@@ -515,11 +518,12 @@ def clustering_snr_sweep(cx: ClusteringExperiment, cdae_pretrained, protein: str
     for snr in cx.snr_sweep:
         s = simulate_protein(protein, exp.sim, snrs=(snr,), device=device)
         x = s.noisy[snr]
-        ft = finetuned_model(exp, "cdae", cdae_pretrained, s, device)[0]
+        ft, rec = finetuned_model(exp, "cdae", cdae_pretrained, s, device)
         for m, lab in {"k-means (raw)": cluster.kmeans(cluster.flatten(x), 4),
                        "PCA + k-means": cluster.kmeans(cluster.pca(x, cx.n_pca), 4),
                        "CDAE + k-means": cluster.kmeans(cluster.flatten(predict(ft, x, device=device)), 4)}.items():
-            rows.append({"snr": snr, "method": m, "f1": metrics.clustering_scores(s.labels, lab)["f1"]})
+            rows.append({"snr": snr, "method": m, "f1": metrics.clustering_scores(s.labels, lab)["f1"],
+                         "purity": rec["purity"][0]})  # of the neighbours behind CDAE's fine-tuning targets
     return rows
 
 
