@@ -714,6 +714,21 @@ def recorded_table(result: dict, key: str = "psnr", methods: list[str] | None = 
     return out
 
 
+def recorded_blocks(result: dict, key: str = "blocks_ft", decimals: int = 2) -> pd.DataFrame:
+    """PSNR (dB) after each CDAE block, proteins x blocks, averaged over the seeds that recorded it.
+
+    ``key``: ``"blocks"`` (pre-trained cascade) or ``"blocks_ft"`` (after fine-tuning).
+    """
+    frames = [pd.DataFrame(run[key]).pivot_table(index="protein", columns="block", values="psnr_mean", sort=False)
+              for run in result["metrics"]["per_seed"] if run.get(key)]
+    if not frames:
+        return pd.DataFrame()
+    out = (sum(frames) / len(frames)).round(decimals)
+    out.columns = [f"after block {b}" for b in out.columns]
+    out.columns.name = f"mean of {len(frames)} seed(s)"
+    return out
+
+
 def provenance(result: dict) -> str:
     """One paragraph saying where a recorded result came from (for the book)."""
     return (f"Recorded result `{result['experiment']}` ({result['profile']} profile): created "

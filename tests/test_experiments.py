@@ -63,6 +63,11 @@ def test_tables_and_recorded_results(tmp_path, monkeypatch):
     experiments.record("scaled", "full", {"x": 1}, res, [0])
     assert experiments.largest_recorded("scaled")["profile"] == "full"
     assert experiments.largest_recorded("missing") is None
+    runs = {"per_seed": [{"blocks": [{"protein": "a", "block": b, "psnr_mean": float(b + s)} for b in (1, 2)]}
+                         for s in (0, 2)] + [{"blocks": []}]}
+    blocks = experiments.recorded_blocks({"metrics": runs}, "blocks")
+    assert blocks.loc["a", "after block 2"] == 3.0 and list(blocks.columns) == ["after block 1", "after block 2"]
+    assert experiments.recorded_blocks({"metrics": runs}, "blocks_ft").empty
 
 
 def test_data_hash_tells_stacks_apart():
