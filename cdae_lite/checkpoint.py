@@ -32,15 +32,18 @@ def _n_blocks(model: nn.Module) -> int:
     return len(net) if isinstance(net, nn.Sequential) else 1
 
 
+def json_default(o):
+    """``json.dumps(default=...)`` for NumPy values (scalars and arrays); anything else is refused."""
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"cannot store {type(o).__name__} values as plain JSON data")
+
+
 def _plain(value: dict) -> dict:
     """``value`` as plain JSON types (str subclasses such as torch's version become str)."""
-    def default(o):
-        if isinstance(o, (np.floating, np.integer)):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-        raise TypeError(f"a checkpoint cannot store {type(o).__name__} values as plain data")
-    return json.loads(json.dumps(value, default=default))
+    return json.loads(json.dumps(value, default=json_default))
 
 
 def save_model(path: str | os.PathLike, model: nn.Module, architecture: str, config: dict,

@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 
 from . import __version__, datasets, metrics
-from .checkpoint import load_model, save_model
+from .checkpoint import json_default, load_model, save_model
 from .config import SimulationConfig, get_device, get_profile
 from .inference import predict
 from .maps import cache_dir
@@ -665,16 +665,8 @@ def record(experiment: str, profile: str, config: dict, metrics_: dict, seeds, d
                "notes": notes, "config": config, "metrics": metrics_}
     path = Path(out) if out else datasets.results_dir() / profile / f"{experiment}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=1, default=_json_default) + "\n")
+    path.write_text(json.dumps(payload, indent=1, default=json_default) + "\n")
     return path
-
-
-def _json_default(o):
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o)}")
 
 
 def load_result(experiment: str, profile: str = "full") -> dict | None:
