@@ -1,12 +1,17 @@
-"""Streaming denoising of large .mrcs stacks: images/s and peak memory, 10^3 to 10^5 images.
+"""Streaming work on large .mrcs stacks: seconds, images/s and peak memory, 10^3 to 10^5+ images.
 
-Usage: ``python benchmarks/stream.py [--counts 1000 10000 100000] [--size 64] [--device cpu] [--json out]``
+Usage: ``python benchmarks/stream.py [--counts 1000 10000 100000] [--size 64] [--device cpu]
+[--steps simulate denoise cluster] [--workdir DIR] [--json out]``
 
-For each count, ``cdae-lite simulate`` writes a stack (block by block) into a temporary folder, then
-``cdae-lite denoise`` runs in a fresh process (so its peak resident memory is its own) and reports
-images/s and peak RSS. Memory must stay flat as the stack grows: the stack is read memory-mapped and
-written in batches. Uses an untrained model when the shipped one is missing (speed does not depend on
-the weights).
+For each count, ``cdae-lite simulate`` writes a noisy stack (block by block), then ``cdae-lite
+denoise`` denoises it into a new stack and ``cdae-lite cluster`` clusters it (incremental PCA, then
+k-means on the scores, then class averages). Every command runs in a fresh process, and its peak
+resident memory (``ru_maxrss`` of that process alone) is reported beside its time, so a row shows
+whether memory grows with the stack: it must stay flat. Uses an untrained model when the shipped
+one is missing (speed does not depend on the weights).
+
+Stacks are written to a temporary folder and deleted, or kept in ``--workdir`` (where a stack that
+is already there is reused instead of simulated again).
 """
 
 import argparse
@@ -14,11 +19,29 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from _common import print_table
 
 ROOT = Path(__file__).resolve().parents[1]
+
+#: Runs a command and prints its peak RSS (KiB on Linux, bytes on macOS) as the last line of stderr.
+_MEASURE = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+            "print('peak_rss', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+            "sys.exit(r.returncode)")
+
+
+def measured(args: list[str]) -> tuple[str, float, float]:
+    """Run ``args`` in its own process; return (stdout, seconds, peak RSS in MB of that process)."""
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, "-c", _MEASURE, *args], cwd=ROOT, capture_output=True, text=True,
+                       env={"CDAE_PROGRESS": "0", "PATH": "/usr/bin:/bin"})
+    dt = time.perf_counter() - t
+    if r.returncode:
+        sys.exit(f"{' '.join(args[:4])} ... failed:\n{r.stderr}")
+    rss = int(re.findall(r"peak_rss (\d+)", r.stderr)[-1])
+    return r.stdout, dt, rss / 2**20 if sys.platform == "darwin" else rss / 1024
 
 
 def main():
@@ -27,35 +50,57 @@ def main():
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--steps", nargs="+", choices=["simulate", "denoise", "cluster"],
+                    default=["simulate", "denoise", "cluster"])
+    ap.add_argument("--k", type=int, default=4, help="classes for the clustering step")
+    ap.add_argument("--workdir", help="keep the simulated stacks here (default: a temporary folder)")
     ap.add_argument("--json")
     a = ap.parse_args()
     py = sys.executable
+    cli = [py, "-m", "cdae_lite.cli"]
     rows = []
-    with tempfile.TemporaryDirectory() as d:
-        d = Path(d)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        work = Path(a.workdir) if a.workdir else tmp
+        work.mkdir(parents=True, exist_ok=True)
         model = ROOT / "data" / "weights" / "cdae_general.pt"
         if not model.exists():
-            model = d / "untrained.pt"
+            model = tmp / "untrained.pt"
             subprocess.run([py, "-c", "from cdae_lite.checkpoint import save_model; from cdae_lite.models import cdae; "
                             f"save_model(r'{model}', cdae(), 'cdae', {{}})"], check=True, cwd=ROOT)
         for n in a.counts:
-            per_view = max(1, n // 4)
-            sim = d / f"sim{n}"
-            subprocess.run([py, "-m", "cdae_lite.cli", "simulate", "--protein", "proteasome", "--size", str(a.size),
-                            "--per-view", str(per_view), "--snr", "0.1", "-o", str(sim)], check=True, cwd=ROOT,
-                           env={"CDAE_PROGRESS": "0", "PATH": "/usr/bin:/bin"})
+            sim = work / f"sim{n}_{a.size}px"
             stack = sim / "proteasome_snr0.1.mrcs"
-            out = subprocess.run([py, "-m", "cdae_lite.cli", "denoise", str(stack), "-o", str(d / f"den{n}.mrcs"),
-                                  "--model", str(model), "--device", a.device, "--batch-size", str(a.batch_size)],
-                                 check=True, cwd=ROOT, capture_output=True, text=True,
-                                 env={"CDAE_PROGRESS": "0", "PATH": "/usr/bin:/bin"}).stdout
-            m = re.search(r"denoised (\d+) images .* in ([\d.]+) s \((\d+) images/s, peak memory (\d+) MB\)", out)
-            rows.append({"images": int(m.group(1)), "size_px": a.size, "stack_MB": round(stack.stat().st_size / 2**20),
-                         "device": a.device, "seconds": float(m.group(2)), "images_per_s": int(m.group(3)),
-                         "peak_rss_MB": int(m.group(4))})
-            stack.unlink()
-            (d / f"den{n}.mrcs").unlink()
-    print_table("streamed denoising (cdae-lite denoise, one process per stack)", rows, a.json)
+            per_view = max(1, n // 4)
+            if not stack.exists():
+                if "simulate" not in a.steps:
+                    sys.exit(f"{stack} does not exist: add the simulate step")
+                _, dt, rss = measured(cli + ["simulate", "--protein", "proteasome", "--size", str(a.size),
+                                             "--per-view", str(per_view), "--snr", "0.1", "-o", str(sim)])
+                rows.append(_row("simulate", 4 * per_view, a.size, stack, "cpu", dt, rss))
+            if "denoise" in a.steps:
+                den = tmp / f"den{n}.mrcs"
+                out, dt, rss = measured(cli + ["denoise", str(stack), "-o", str(den), "--model", str(model),
+                                               "--device", a.device, "--batch-size", str(a.batch_size)])
+                m = re.search(r"denoised (\d+) images .* in ([\d.]+) s", out)
+                rows.append(_row("denoise", int(m.group(1)), a.size, stack, a.device, dt, rss))
+                den.unlink()
+            if "cluster" in a.steps:
+                star = tmp / f"classes{n}.star"
+                out, dt, rss = measured(cli + ["cluster", str(stack), "-k", str(a.k), "-o", str(star),
+                                               "--device", a.device])
+                m = re.search(r"clustered (\d+) images", out)
+                rows.append(_row("cluster", int(m.group(1)), a.size, stack, a.device, dt, rss))
+            if not a.workdir:
+                stack.unlink()
+    print_table("streamed work on stacks (cdae-lite commands, one process each; seconds include start-up)",
+                rows, a.json)
+
+
+def _row(step, n, size, stack, device, seconds, rss):
+    return {"step": step, "images": n, "size_px": size, "stack_MB": round(stack.stat().st_size / 2**20),
+            "device": device, "seconds": round(seconds, 1), "images_per_s": round(n / seconds),
+            "peak_rss_MB": round(rss)}
 
 
 if __name__ == "__main__":
