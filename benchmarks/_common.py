@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import platform
 import sys
@@ -22,6 +23,14 @@ def device_label(dev: torch.device) -> str:
     if dev.type == "cuda":
         return torch.cuda.get_device_name(dev)
     return f"CPU {platform.machine()} ({torch.get_num_threads()} threads)"
+
+
+def _cpu_name() -> str:
+    try:
+        names = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")]
+        return f"{names[0]} x {len(names)}"
+    except (OSError, IndexError):
+        return platform.processor() or platform.machine()
 
 
 def sync(dev: torch.device) -> None:
@@ -53,5 +62,12 @@ def print_table(title: str, rows: list[dict], json_path: str | None = None) -> N
     for r in rows:
         print("  ".join(str(r[c]).ljust(widths[c]) for c in cols))
     print(f"torch {torch.__version__}")
-    if json_path:
-        Path(json_path).write_text(json.dumps(rows, indent=1))
+    if json_path:  # the rows with where they came from
+        from cdae_lite.experiments import git_commit
+
+        Path(json_path).write_text(json.dumps({
+            "benchmark": title, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "machine": f"{_cpu_name()}, {torch.get_num_threads()} torch threads"
+                       + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""),
+            "torch": torch.__version__, "commit": git_commit(), "command": " ".join(["python"] + sys.argv),
+            "rows": rows}, indent=1))

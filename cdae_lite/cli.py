@@ -209,38 +209,49 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from . import cluster
-    from .io import image_names, read_star, read_stack, write_stack, write_star
+    from .files import check_target
+    from .io import image_names, read_star, read_stack, stack_length, write_stack, write_star
 
-    x, px = read_stack(args.input)
-    cluster.check_k(len(x), args.k)
-    if args.star:
-        particles, optics = read_star(args.star)
-        if len(particles) != len(x):
-            raise ValueError(f"{args.star} has {len(particles)} rows but {args.input} holds {len(x)} images")
-    else:
-        particles = pd.DataFrame({"rlnImageName": image_names(len(x), Path(args.input).name)})
-        optics = {}
-    src = x
-    if args.denoise:
-        from .inference import predict
-
-        model, _, _ = _load_denoiser(args.denoise)
-        src = predict(model, x, device=args.device)
-    if args.method == "align":
-        labels = cluster.align_classify(src, args.k, seed=args.seed)[0]
-    else:
-        f = cluster.pca(src, args.pca, args.seed) if args.pca else cluster.flatten(src)
-        labels = cluster.kmeans(f, args.k, args.seed) if args.method == "kmeans" else cluster.hierarchical(f, args.k)
-    averages = cluster.class_averages(x, labels, args.k)
     out = Path(args.output)
     avg_path = Path(args.averages) if args.averages else out.with_name(out.stem + "_averages.mrcs")
+    for p in (out, avg_path):  # before the work, not after it
+        check_target(p, args.overwrite, protect=(args.input, args.star))
+    if args.star:
+        particles, optics = read_star(args.star)
+        if Path(args.input).exists() and len(particles) != stack_length(args.input):
+            raise ValueError(f"{args.star} has {len(particles)} rows but {args.input} holds "
+                             f"{stack_length(args.input)} images")
+    model = _load_denoiser(args.denoise)[0] if args.denoise else None
+    if args.method != "align" and args.pca > 0:  # streamed: bounded memory whatever the stack's size
+        from .stream import cluster_file
+
+        report = cluster_file(args.input, args.k, args.pca, args.method, model=model, seed=args.seed,
+                              device=args.device)
+        n, labels, averages, px = report.n_images, report.labels, report.averages, report.pixel_size_A
+    else:  # pixels or 2D alignment: the whole stack in memory
+        x, px = read_stack(args.input)
+        cluster.check_k(len(x), args.k)
+        src = x
+        if model is not None:
+            from .inference import predict
+
+            src = predict(model, x, device=args.device)
+        if args.method == "align":
+            labels = cluster.align_classify(src, args.k, seed=args.seed)[0]
+        else:
+            f = cluster.flatten(src)
+            labels = cluster.kmeans(f, args.k, args.seed) if args.method == "kmeans" else cluster.hierarchical(f, args.k)
+        n, averages, report = len(x), cluster.class_averages(x, labels, args.k), None
+    if not args.star:
+        particles = pd.DataFrame({"rlnImageName": image_names(n, Path(args.input).name)})
+        optics = {}
     particles = particles.copy()
     particles["rlnClassNumber"] = labels + 1
     write_star(out, particles, optics, overwrite=args.overwrite)
     write_stack(avg_path, averages, px, overwrite=args.overwrite)
-    sizes = np.bincount(labels, minlength=args.k).tolist()
-    print(f"clustered {len(x)} images into {args.k} classes of sizes {sizes}: labels -> {out}, "
-          f"class averages -> {avg_path}")
+    summary = report.summary() if report else (f"clustered {n} images into {args.k} classes of sizes "
+                                               f"{np.bincount(labels, minlength=args.k).tolist()}")
+    print(f"{summary}: labels -> {out}, class averages -> {avg_path}")
     return 0
 
 
@@ -378,7 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Cluster images into K classes (k-means or Ward hierarchical clustering on pixels or "
                     "principal components, or alignment-aware 2D classification for images rotated in "
                     "plane), optionally after denoising. Writes a STAR file with rlnClassNumber per image "
-                    "(copying the rows of --star when given) and the class averages of the raw images.",
+                    "(copying the rows of --star when given) and the class averages of the raw images. k-means and Ward "
+                    "on principal components (the default) read the stack block by block in bounded memory "
+                    "(incremental PCA); --pca 0 and --method align hold the whole stack in memory.",
         epilog="examples:\n"
                "  cdae-lite cluster particles.mrcs -k 4 -o classes.star\n"
                "  cdae-lite cluster particles.mrcs -k 4 --denoise shipped --star particles.star -o classes.star\n"

@@ -618,14 +618,15 @@ def train_general_model(cfg: GeneralModelConfig = GeneralModelConfig(), out: str
     record_ = {"what": "general-purpose CDAE (beyond the paper): see GeneralModelConfig",
                "config": cfg.as_dict(), "n_pairs_per_block": int(len(pairs[0][0])),
                "histories": [h.as_dict() for h in hists], "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-               "device": device_name(device), "torch": torch.__version__, "commit": _git_commit(),
+               "device": device_name(device), "torch": torch.__version__, "commit": git_commit(),
                "command": _command(), "seconds": time.perf_counter() - t0}
     path = Path(out) if out else datasets.data_dir() / "weights" / "cdae_general.pt"
     return save_model(path, model, "cdae", asdict(cfg.ae), record_)
 
 
 # ---------------------------------------------------------------------------- recorded results
-def _git_commit() -> str:
+def git_commit() -> str:
+    """The git commit of this checkout (with "-dirty" when tracked files differ), or "unknown"."""
     root = Path(__file__).resolve().parents[1]
     try:
         c = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
@@ -661,7 +662,7 @@ def record(experiment: str, profile: str, config: dict, metrics_: dict, seeds, d
     payload = {"experiment": experiment, "profile": profile,
                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                "device": device_name(device), "torch": torch.__version__, "cdae_lite": __version__,
-               "commit": _git_commit(), "seeds": list(seeds), "command": _command(),
+               "commit": git_commit(), "seeds": list(seeds), "command": _command(),
                "notes": notes, "config": config, "metrics": metrics_}
     path = Path(out) if out else datasets.results_dir() / profile / f"{experiment}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -237,3 +237,29 @@ def test_simulate_with_a_bad_snr_creates_nothing(tmp_path, capsys, snr):
     rc, err = _run(capsys, ["simulate", "--protein", "adk", "--snr", snr, "-o", str(tmp_path / "sim")])
     assert rc == 2 and "SNR must be a positive number" in err, err
     assert not (tmp_path / "sim").exists()  # not even an empty folder
+
+
+def test_cluster_refuses_an_existing_output_before_doing_the_work(env, capsys, monkeypatch):
+    from cdae_lite import stream
+
+    tmp_path, stack, _ = env
+    (tmp_path / "classes.star").write_text("old labels\n")
+    before = _snapshot(tmp_path)
+    monkeypatch.setattr(stream, "cluster_file", lambda *a, **k: pytest.fail("clustered before checking the output"))
+    rc, err = _run(capsys, ["cluster", str(stack), "-k", "2", "-o", str(tmp_path / "classes.star")])
+    _check_failed(rc, err, "classes.star exists", tmp_path, before, out="classes_averages.mrcs")
+
+
+def test_cluster_one_image_and_a_gzipped_stack(env, capsys):
+    import gzip
+
+    tmp_path, stack, _ = env
+    one = write_stack(tmp_path / "one.mrcs", np.random.default_rng(1).normal(size=(1, 16, 16)).astype(np.float32), 1.0)
+    rc, err = _run(capsys, ["cluster", str(one), "-k", "1", "-o", str(tmp_path / "one.star")])
+    assert rc == 0, err
+    with open(stack, "rb") as f, gzip.open(tmp_path / "in.mrcs.gz", "wb") as g:
+        g.write(f.read())
+    rc, err = _run(capsys, ["cluster", str(tmp_path / "in.mrcs.gz"), "-k", "3", "-o", str(tmp_path / "gz.star")])
+    assert rc == 0, err
+    with mrcfile.open(tmp_path / "gz_averages.mrcs") as m:
+        assert m.data.shape == (3, 16, 16) and float(m.voxel_size.x) == pytest.approx(2.0)
