@@ -75,6 +75,18 @@ def plain_stack(path: str | os.PathLike) -> Iterator[Path]:
         yield gunzip_to(path, Path(tmp) / path.stem)
 
 
+@contextmanager
+def opened_stack(path: str | os.PathLike, allow_volume: bool = False) -> Iterator[tuple[Path, object, np.ndarray]]:
+    """``(readable path, mrc, data)`` of a checked stack (:func:`plain_stack`, then
+    :func:`cdae_lite.io.open_stack`), closed at the end of the ``with`` block."""
+    with plain_stack(path) as plain:
+        mrc, data = open_stack(plain, allow_volume=allow_volume)
+        try:
+            yield plain, mrc, data
+        finally:
+            mrc.close()
+
+
 def iter_blocks(path: Path, mrc, data: np.ndarray, block_size: int, start: int = 0,
                 stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """``(first index, images)`` for consecutive blocks of a stack opened by
@@ -120,33 +132,29 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
     if output_path.exists() and input_path.exists() and output_path.resolve() == input_path.resolve():
         raise ValueError(f"the output {output_path} is the input file: choose another output name")
     t0 = time.perf_counter()
-    with plain_stack(input_path) as plain:
-        mrc, data = open_stack(plain, allow_volume=as_stack)
-        try:
-            n, size = data.shape[0], data.shape[-1]
-            px = float(mrc.voxel_size.x) or None
-            out_size = resample or size
-            if resample:
-                from .inference import SIZE_MULTIPLE
+    with opened_stack(input_path, as_stack) as (plain, mrc, data):
+        n, size = data.shape[0], data.shape[-1]
+        px = float(mrc.voxel_size.x) or None
+        out_size = resample or size
+        if resample:
+            from .inference import SIZE_MULTIPLE
 
-                if resample < SIZE_MULTIPLE:
-                    raise ValueError(f"--resample must be at least {SIZE_MULTIPLE} pixels")
-                px = px * size / resample if px else None
-            with StackWriter(output_path, n, out_size, px, overwrite=overwrite, protect=(input_path,)) as w:
-                bar = tqdm(total=n, desc="denoising", unit="img", disable=not progress_enabled(), file=sys.stderr)
-                try:
-                    for start, block in iter_blocks(plain, mrc, data, batch_size):
-                        if resample:
-                            block = resample_images(block, resample)
-                        out = predict(model, block, batch_size=batch_size, device=device, check=False)
-                        if equalize:
-                            out = equalize_hist(out)
-                        w.write(start, out)
-                        bar.update(len(block))
-                finally:
-                    bar.close()  # ends the bar's line, so that an error message starts a line of its own
-        finally:
-            mrc.close()
+            if resample < SIZE_MULTIPLE:
+                raise ValueError(f"--resample must be at least {SIZE_MULTIPLE} pixels")
+            px = px * size / resample if px else None
+        with StackWriter(output_path, n, out_size, px, overwrite=overwrite, protect=(input_path,)) as w:
+            bar = tqdm(total=n, desc="denoising", unit="img", disable=not progress_enabled(), file=sys.stderr)
+            try:
+                for start, block in iter_blocks(plain, mrc, data, batch_size):
+                    if resample:
+                        block = resample_images(block, resample)
+                    out = predict(model, block, batch_size=batch_size, device=device, check=False)
+                    if equalize:
+                        out = equalize_hist(out)
+                    w.write(start, out)
+                    bar.update(len(block))
+            finally:
+                bar.close()  # ends the bar's line, so that an error message starts a line of its own
     dt = time.perf_counter() - t0
     return StreamReport(n_images=n, image_size=out_size, seconds=dt, images_per_s=n / max(dt, 1e-9),
                         peak_rss_mb=peak_rss_mb(), output=str(output_path))
@@ -223,59 +231,55 @@ def cluster_file(input_path: str | os.PathLike, k: int, n_components: int = 10, 
     if method not in ("kmeans", "hierarchical"):
         raise ValueError(f"method must be 'kmeans' or 'hierarchical', got {method!r}")
     t0 = time.perf_counter()
-    with plain_stack(input_path) as plain:
-        mrc, data = open_stack(plain, allow_volume=as_stack)
+    with opened_stack(input_path, as_stack) as (plain, mrc, data):
+        n, size = data.shape[0], data.shape[-1]
+        check_k(n, k)
+        if method == "hierarchical" and n > MAX_HIERARCHICAL_IMAGES:
+            raise ValueError(f"hierarchical (Ward) clustering of {n} images would hold a {n} x {n} distance "
+                             f"matrix ({4e-9 * n * n:.0f} GB); use k-means (--method kmeans) above "
+                             f"{MAX_HIERARCHICAL_IMAGES} images")
+        px = float(mrc.voxel_size.x) or None
+        nc = int(min(n_components, n, size * size))
+        block_size = block_size or max(nc, min(2048, 2**25 // (size * size)))
+
+        def features(block):
+            if model is not None:
+                block = predict(model, block, device=device, check=False)
+            return normalise(block).reshape(len(block), -1)
+
+        n_blocks = -(-n // block_size)
+        fit_blocks = np.unique(np.linspace(0, n_blocks - 1, max(1, min(n_blocks, fit_images // block_size)))
+                               .round().astype(int))
+        fit_n = sum(min(block_size, n - b * block_size) for b in fit_blocks)
+        bar = tqdm(total=fit_n + 2 * n, desc="clustering", unit="img", disable=not progress_enabled(),
+                   file=sys.stderr)
         try:
-            n, size = data.shape[0], data.shape[-1]
-            check_k(n, k)
-            if method == "hierarchical" and n > MAX_HIERARCHICAL_IMAGES:
-                raise ValueError(f"hierarchical (Ward) clustering of {n} images would hold a {n} x {n} distance "
-                                 f"matrix ({4e-9 * n * n:.0f} GB); use k-means (--method kmeans) above "
-                                 f"{MAX_HIERARCHICAL_IMAGES} images")
-            px = float(mrc.voxel_size.x) or None
-            nc = int(min(n_components, n, size * size))
-            block_size = block_size or max(nc, min(2048, 2**25 // (size * size)))
-
-            def features(block):
-                if model is not None:
-                    block = predict(model, block, device=device, check=False)
-                return normalise(block).reshape(len(block), -1)
-
-            n_blocks = -(-n // block_size)
-            fit_blocks = np.unique(np.linspace(0, n_blocks - 1, max(1, min(n_blocks, fit_images // block_size)))
-                                   .round().astype(int))
-            fit_n = sum(min(block_size, n - b * block_size) for b in fit_blocks)
-            bar = tqdm(total=fit_n + 2 * n, desc="clustering", unit="img", disable=not progress_enabled(),
-                       file=sys.stderr)
-            try:
-                ipca, pending = IncrementalPCA(n_components=nc), []
-                for b in fit_blocks if n > 1 else []:  # one image: one class, nothing to fit  # pass 1: fit, in chunks of at least nc images (IncrementalPCA needs them)
-                    for _, block in iter_blocks(plain, mrc, data, block_size, b * block_size, (b + 1) * block_size):
-                        pending.append(features(block))
-                        bar.update(len(block))
-                    if sum(len(p) for p in pending) >= max(nc, 2):
-                        ipca.partial_fit(np.concatenate(pending))
-                        pending = []
-                if pending and (not hasattr(ipca, "components_") or sum(len(p) for p in pending) >= nc):
+            ipca, pending = IncrementalPCA(n_components=nc), []
+            for b in fit_blocks if n > 1 else []:  # one image: one class, nothing to fit  # pass 1: fit, in chunks of at least nc images (IncrementalPCA needs them)
+                for _, block in iter_blocks(plain, mrc, data, block_size, b * block_size, (b + 1) * block_size):
+                    pending.append(features(block))
+                    bar.update(len(block))
+                if sum(len(p) for p in pending) >= max(nc, 2):
                     ipca.partial_fit(np.concatenate(pending))
-                scores = np.zeros((n, nc), np.float32)
-                for start, block in iter_blocks(plain, mrc, data, block_size) if n > 1 else []:  # pass 2: project
-                    scores[start:start + len(block)] = ipca.transform(features(block))
-                    bar.update(len(block))
-                if n == 1:
-                    labels = np.zeros(1, np.int64)
-                else:
-                    labels = kmeans(scores, k, seed) if method == "kmeans" else hierarchical(scores, k)
-                sums, counts = np.zeros((k, size, size)), np.bincount(labels, minlength=k)
-                for start, block in iter_blocks(plain, mrc, data, block_size):  # pass 3: class averages
-                    lab = labels[start:start + len(block)]
-                    for c in np.unique(lab):
-                        sums[c] += block[lab == c].sum(axis=0, dtype=np.float64)
-                    bar.update(len(block))
-            finally:
-                bar.close()
+                    pending = []
+            if pending and (not hasattr(ipca, "components_") or sum(len(p) for p in pending) >= nc):
+                ipca.partial_fit(np.concatenate(pending))
+            scores = np.zeros((n, nc), np.float32)
+            for start, block in iter_blocks(plain, mrc, data, block_size) if n > 1 else []:  # pass 2: project
+                scores[start:start + len(block)] = ipca.transform(features(block))
+                bar.update(len(block))
+            if n == 1:
+                labels = np.zeros(1, np.int64)
+            else:
+                labels = kmeans(scores, k, seed) if method == "kmeans" else hierarchical(scores, k)
+            sums, counts = np.zeros((k, size, size)), np.bincount(labels, minlength=k)
+            for start, block in iter_blocks(plain, mrc, data, block_size):  # pass 3: class averages
+                lab = labels[start:start + len(block)]
+                for c in np.unique(lab):
+                    sums[c] += block[lab == c].sum(axis=0, dtype=np.float64)
+                bar.update(len(block))
         finally:
-            mrc.close()
+            bar.close()
     averages = (sums / np.maximum(counts, 1)[:, None, None]).astype(np.float32)
     dt = time.perf_counter() - t0
     return ClusterReport(n_images=n, k=k, labels=labels, scores=scores, averages=averages, pixel_size_A=px,
