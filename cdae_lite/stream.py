@@ -255,7 +255,8 @@ def cluster_file(input_path: str | os.PathLike, k: int, n_components: int = 10, 
                    file=sys.stderr)
         try:
             ipca, pending = IncrementalPCA(n_components=nc), []
-            for b in fit_blocks if n > 1 else []:  # one image: one class, nothing to fit  # pass 1: fit, in chunks of at least nc images (IncrementalPCA needs them)
+            # pass 1: fit, in chunks of at least nc images (IncrementalPCA needs them); one image: nothing to fit
+            for b in fit_blocks if n > 1 else []:
                 for _, block in iter_blocks(plain, mrc, data, block_size, b * block_size, (b + 1) * block_size):
                     pending.append(features(block))
                     bar.update(len(block))
