@@ -210,17 +210,19 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
     from . import cluster
     from .files import check_target
-    from .io import image_names, read_star, read_stack, stack_length, write_stack, write_star
+    from .io import image_names, read_star, read_stack, write_stack, write_star
 
     out = Path(args.output)
     avg_path = Path(args.averages) if args.averages else out.with_name(out.stem + "_averages.mrcs")
     for p in (out, avg_path):  # before the work, not after it
         check_target(p, args.overwrite, protect=(args.input, args.star))
     if args.star:
+        from .stream import opened_stack
+
         particles, optics = read_star(args.star)
-        if Path(args.input).exists() and len(particles) != stack_length(args.input):
-            raise ValueError(f"{args.star} has {len(particles)} rows but {args.input} holds "
-                             f"{stack_length(args.input)} images")
+        with opened_stack(args.input) as (_, _, data):
+            if len(particles) != len(data):  # the stack is checked (and its length read) before the work
+                raise ValueError(f"{args.star} has {len(particles)} rows but {args.input} holds {len(data)} images")
     model = _load_denoiser(args.denoise)[0] if args.denoise else None
     if args.method != "align" and args.pca > 0:  # streamed: bounded memory whatever the stack's size
         from .stream import cluster_file

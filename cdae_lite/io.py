@@ -209,12 +209,6 @@ def stack_pixel_size(path: str | os.PathLike) -> float | None:
     return px if px > 0 else None
 
 
-def stack_length(path: str | os.PathLike) -> int:
-    """Number of images in an MRC stack, from its header alone (nz; 1 for a single 2D image)."""
-    with mrcfile.open(path, header_only=True, permissive=True) as mrc:
-        return int(mrc.header.nz)
-
-
 # ------------------------------------------------------------------------------------------- STAR
 def write_star(path: str | os.PathLike, particles: pd.DataFrame, optics: dict | None = None,
                overwrite: bool = False) -> Path:

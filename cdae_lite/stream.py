@@ -225,8 +225,7 @@ def cluster_file(input_path: str | os.PathLike, k: int, n_components: int = 10, 
     from sklearn.decomposition import IncrementalPCA
     from tqdm.auto import tqdm
 
-    from .cluster import check_k, hierarchical, kmeans
-    from .neighbors import normalise
+    from .cluster import check_k, flatten, hierarchical, kmeans
 
     if method not in ("kmeans", "hierarchical"):
         raise ValueError(f"method must be 'kmeans' or 'hierarchical', got {method!r}")
@@ -245,7 +244,7 @@ def cluster_file(input_path: str | os.PathLike, k: int, n_components: int = 10, 
         def features(block):
             if model is not None:
                 block = predict(model, block, device=device, check=False)
-            return normalise(block).reshape(len(block), -1)
+            return flatten(block)
 
         n_blocks = -(-n // block_size)
         fit_blocks = np.unique(np.linspace(0, n_blocks - 1, max(1, min(n_blocks, fit_images // block_size)))
@@ -254,24 +253,22 @@ def cluster_file(input_path: str | os.PathLike, k: int, n_components: int = 10, 
         bar = tqdm(total=fit_n + 2 * n, desc="clustering", unit="img", disable=not progress_enabled(),
                    file=sys.stderr)
         try:
-            ipca, pending = IncrementalPCA(n_components=nc), []
-            # pass 1: fit, in chunks of at least nc images (IncrementalPCA needs them); one image: nothing to fit
-            for b in fit_blocks if n > 1 else []:
-                for _, block in iter_blocks(plain, mrc, data, block_size, b * block_size, (b + 1) * block_size):
-                    pending.append(features(block))
-                    bar.update(len(block))
-                if sum(len(p) for p in pending) >= max(nc, 2):
-                    ipca.partial_fit(np.concatenate(pending))
-                    pending = []
-            if pending and (not hasattr(ipca, "components_") or sum(len(p) for p in pending) >= nc):
-                ipca.partial_fit(np.concatenate(pending))
             scores = np.zeros((n, nc), np.float32)
-            for start, block in iter_blocks(plain, mrc, data, block_size) if n > 1 else []:  # pass 2: project
-                scores[start:start + len(block)] = ipca.transform(features(block))
-                bar.update(len(block))
-            if n == 1:
-                labels = np.zeros(1, np.int64)
-            else:
+            labels = np.zeros(n, np.int64)  # one image: one class, nothing to fit
+            if n > 1:
+                ipca, pending = IncrementalPCA(n_components=nc), []
+                for b in fit_blocks:  # pass 1: fit, in chunks of at least nc images (IncrementalPCA needs them)
+                    for _, block in iter_blocks(plain, mrc, data, block_size, b * block_size, (b + 1) * block_size):
+                        pending.append(features(block))
+                        bar.update(len(block))
+                    if sum(len(p) for p in pending) >= max(nc, 2):
+                        ipca.partial_fit(np.concatenate(pending))
+                        pending = []
+                if pending and (not hasattr(ipca, "components_") or sum(len(p) for p in pending) >= nc):
+                    ipca.partial_fit(np.concatenate(pending))
+                for start, block in iter_blocks(plain, mrc, data, block_size):  # pass 2: project
+                    scores[start:start + len(block)] = ipca.transform(features(block))
+                    bar.update(len(block))
                 labels = kmeans(scores, k, seed) if method == "kmeans" else hierarchical(scores, k)
             sums, counts = np.zeros((k, size, size)), np.bincount(labels, minlength=k)
             for start, block in iter_blocks(plain, mrc, data, block_size):  # pass 3: class averages

@@ -263,3 +263,13 @@ def test_cluster_one_image_and_a_gzipped_stack(env, capsys):
     assert rc == 0, err
     with mrcfile.open(tmp_path / "gz_averages.mrcs") as m:
         assert m.data.shape == (3, 16, 16) and float(m.voxel_size.x) == pytest.approx(2.0)
+
+
+def test_cluster_with_a_star_file_checks_the_stack_first(env, capsys):
+    tmp_path, _, _ = env
+    junk = _write_bytes(tmp_path / "junk.mrcs", b"not an mrc file at all " * 100)
+    write_star(tmp_path / "in.star", pd.DataFrame({"rlnImageName": image_names(5, "junk.mrcs")}))
+    before = _snapshot(tmp_path)
+    rc, err = _run(capsys, ["cluster", str(junk), "-k", "2", "--star", str(tmp_path / "in.star"),
+                            "-o", str(tmp_path / "classes.star")])
+    _check_failed(rc, err, "is not a valid MRC file", tmp_path, before, out="classes.star")
