@@ -63,7 +63,7 @@ def print_table(title: str, rows: list[dict], json_path: str | None = None) -> N
         print("  ".join(str(r[c]).ljust(widths[c]) for c in cols))
     print(f"torch {torch.__version__}")
     if json_path:  # the rows with where they came from
-        from cdae_lite.experiments import git_commit
+        from cdae_lite.runtime import git_commit
 
         Path(json_path).write_text(json.dumps({
             "benchmark": title, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -10,14 +10,13 @@ chapter's architectures (speed does not depend on the weights). Images: the prot
 import argparse
 import time
 
-import numpy as np
 import torch
-
 from _common import device_label, devices, print_table
-from cdae_lite import baselines
-from cdae_lite.config import SimulationConfig
-from cdae_lite.models import DnCNNConfig, UNetConfig, autoencoder, cdae, dncnn, unet
-from cdae_lite.simulate import simulate_protein
+
+from cdae_lite.denoise import baselines
+from cdae_lite.denoise.models import DnCNNConfig, UNetConfig, autoencoder, cdae, dncnn, unet
+from cdae_lite.simulation.config import SimulationConfig
+from cdae_lite.simulation.stacks import simulate_protein
 
 
 def main():

@@ -9,9 +9,9 @@ CPU runs float32, channels-last. Timed on device-resident batches (no host trans
 import argparse
 
 import torch
-
 from _common import device_label, devices, print_table, timed
-from cdae_lite.models import autoencoder, cdae
+
+from cdae_lite.denoise.models import autoencoder, cdae
 
 
 def main():

@@ -25,11 +25,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cdae_lite import datasets  # noqa: E402
-from cdae_lite.config import SimulationConfig  # noqa: E402
-from cdae_lite.projection import Projector  # noqa: E402
-from cdae_lite.rotations import euler_to_matrix  # noqa: E402
-from cdae_lite.simulate import simulate  # noqa: E402
+from cdae_lite.simulation.config import SimulationConfig  # noqa: E402
+from cdae_lite.simulation.projection import Projector  # noqa: E402
+from cdae_lite.simulation.proteins import training_protein  # noqa: E402
+from cdae_lite.simulation.rotations import euler_to_matrix  # noqa: E402
+from cdae_lite.simulation.stacks import simulate  # noqa: E402
 
 
 def _sync(device):
@@ -38,7 +38,7 @@ def _sync(device):
 
 
 def bench_projection(size: int, n: int, device: torch.device, repeats: int) -> float:
-    vol, _ = datasets.training_protein().volume(size)
+    vol, _ = training_protein().volume(size)
     proj = Projector(vol, device=device)
     rng = np.random.default_rng(0)
     mats = torch.as_tensor(euler_to_matrix(rng.uniform(-180, 180, n), np.degrees(np.arccos(rng.uniform(-1, 1, n))),
@@ -56,7 +56,7 @@ def bench_projection(size: int, n: int, device: torch.device, repeats: int) -> f
 
 
 def bench_simulation(size: int, n: int, device: torch.device) -> float:
-    p = datasets.training_protein()
+    p = training_protein()
     vol, px = p.volume(size)
     cfg = SimulationConfig(image_size=size, images_per_view=max(1, n // 4)).realistic()
     simulate(vol, px, p.views_deg, SimulationConfig(image_size=size, images_per_view=8).realistic(),

@@ -66,7 +66,7 @@ def main():
         model = ROOT / "data" / "weights" / "cdae_general.pt"
         if not model.exists():
             model = tmp / "untrained.pt"
-            subprocess.run([py, "-c", "from cdae_lite.checkpoint import save_model; from cdae_lite.models import cdae; "
+            subprocess.run([py, "-c", "from cdae_lite.denoise import save_model, cdae; "
                             f"save_model(r'{model}', cdae(), 'cdae', {{}})"], check=True, cwd=ROOT)
         for n in a.counts:
             sim = work / f"sim{n}_{a.size}px"

@@ -10,10 +10,10 @@ warm-up. A CDAE pre-training costs three of these per image (one per block).
 import argparse
 
 import torch
-
 from _common import device_label, devices, print_table, timed
-from cdae_lite.models import autoencoder
-from cdae_lite.train import normalized_mse
+
+from cdae_lite.denoise.models import autoencoder
+from cdae_lite.denoise.train import normalized_mse
 
 
 def main():

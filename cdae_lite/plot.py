@@ -94,6 +94,31 @@ def curves(x, ys: dict, xlabel: str, ylabel: str, title: str | None = None, logx
     return fig
 
 
+def loss_curves(histories: Sequence[dict], ax=None, labels: Sequence[str] | None = None, title: str = "",
+                ylabel: str = "normalised MSE", validation: bool = True, logy: bool = False):
+    """Training (solid) and validation (dashed, same colour) loss per epoch of one or more training runs.
+
+    ``histories``: dicts with ``train_loss`` and optionally ``val_loss`` lists (``History.as_dict()``).
+    ``labels``: one per history (e.g. ``"block 1"``), prefixed to the legend entries.
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    for i, h in enumerate(histories):
+        prefix = f"{labels[i]}, " if labels else ""
+        line, = ax.plot(range(1, len(h["train_loss"]) + 1), h["train_loss"], label=f"{prefix}training")
+        if validation and h.get("val_loss"):
+            ax.plot(range(1, len(h["val_loss"]) + 1), h["val_loss"], ls="--", color=line.get_color(),
+                    label=f"{prefix}validation")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    if logy:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return ax.figure
+
+
 def image_with_colorbar(image, title: str = "", cmap: str = "RdBu_r", symmetric: bool = True,
                         extent=None, xlabel: str | None = None, ylabel: str | None = None):
     """One image with a colour bar (for CTFs and power spectra)."""

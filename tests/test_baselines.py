@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from cdae_lite import baselines
-from cdae_lite.config import SimulationConfig
+from cdae_lite.denoise import baselines
+from cdae_lite.denoise.models import DnCNNConfig, dncnn
 from cdae_lite.metrics import psnr
-from cdae_lite.models import DnCNNConfig, dncnn
-from cdae_lite.simulate import simulate_protein
+from cdae_lite.simulation.config import SimulationConfig
+from cdae_lite.simulation.stacks import simulate_protein
 
 
 @pytest.fixture(scope="module")

@@ -27,3 +27,5 @@ def test_book_builds_with_every_chapter_executed(tmp_path):
     built = {p.stem for p in (tmp_path / "_build" / "html" / "book").glob("*.html")}
     chapters = {p.stem for p in (ROOT / "book").glob("*.ipynb")}
     assert chapters <= built, f"chapters not built: {sorted(chapters - built)}"
+    api = {p.stem for p in (tmp_path / "_build" / "html" / "book" / "api").glob("*.html")}
+    assert {"index", "simulation", "denoise", "cluster", "io", "paper", "cli", "foundations"} <= api, sorted(api)

@@ -1,8 +1,7 @@
-import numpy as np
 import pytest
 
 from cdae_lite.cli import main
-from cdae_lite.simulate import load_particles
+from cdae_lite.simulation.stacks import load_particles
 
 
 def test_help_lists_every_command(capsys):

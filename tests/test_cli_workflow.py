@@ -1,10 +1,10 @@
 """The command line end to end: simulate, train, denoise, cluster, evaluate."""
 
-import numpy as np
 import pytest
 
 from cdae_lite.cli import main
-from cdae_lite.io import read_stack, read_star
+from cdae_lite.io.mrc import read_stack
+from cdae_lite.io.star import read_star
 
 
 @pytest.fixture(scope="module")

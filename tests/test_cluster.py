@@ -119,7 +119,7 @@ def test_class_averages(rng):
 # ------------------------------------------------------------------------ streamed (bounded memory)
 @pytest.fixture
 def pattern_stack(tmp_path):
-    from cdae_lite.io import write_stack
+    from cdae_lite.io.mrc import write_stack
 
     rng = np.random.default_rng(3)
     imgs, labels, _ = _patterns(rng, n_per=70, size=16, noise=0.3)
@@ -129,7 +129,7 @@ def pattern_stack(tmp_path):
 
 
 def test_streamed_clustering_matches_in_memory_clustering(pattern_stack):
-    from cdae_lite.stream import cluster_file
+    from cdae_lite.cluster.stream import cluster_file
 
     path, imgs, labels = pattern_stack
     rep = cluster_file(path, 3, n_components=5, block_size=64, seed=1)  # 210 images: 4 blocks, the last of 18
@@ -144,26 +144,27 @@ def test_streamed_clustering_matches_in_memory_clustering(pattern_stack):
 
 
 def test_streamed_clustering_never_reads_more_than_a_block(pattern_stack, monkeypatch):
-    from cdae_lite import stream
+    from cdae_lite.cluster.stream import cluster_file
+    from cdae_lite.io import blocks
 
     path, _, _ = pattern_stack
     sizes = []
-    real = stream.read_block
+    real = blocks.read_block
 
     def spy(p, mrc, data, start, stop):
         out = real(p, mrc, data, start, stop)
         sizes.append(len(out))
         return out
 
-    monkeypatch.setattr(stream, "read_block", spy)
-    stream.cluster_file(path, 3, 5, block_size=50)
+    monkeypatch.setattr(blocks, "read_block", spy)
+    cluster_file(path, 3, 5, block_size=50)
     assert max(sizes) == 50 and sum(sizes) == 3 * 210  # fit on all (small stack), project, average
 
 
 def test_streamed_clustering_refuses_bad_input(pattern_stack, tmp_path, monkeypatch):
     import mrcfile
 
-    from cdae_lite import stream
+    from cdae_lite.cluster import stream
 
     path, imgs, _ = pattern_stack
     with pytest.raises(ValueError, match="more than the 210 images"):

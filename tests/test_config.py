@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from cdae_lite.config import SimulationConfig, get_device, get_profile, seed_everything
+from cdae_lite.runtime import get_device, get_profile, seed_everything
+from cdae_lite.simulation.config import SimulationConfig
 
 
 def test_profile_from_environment(monkeypatch):

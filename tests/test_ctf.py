@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cdae_lite.ctf import CTFParams, apply_ctf, ctf_1d, ctf_2d, electron_wavelength_A, phase_flip
+from cdae_lite.simulation.ctf import CTFParams, apply_ctf, ctf_1d, ctf_2d, electron_wavelength_A, phase_flip
 
 
 def textbook_ctf(k, dz, kv, cs_mm, amp):

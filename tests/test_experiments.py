@@ -1,12 +1,12 @@
-import json
 
 import numpy as np
-import pandas as pd
-import pytest
 import torch
 
-from cdae_lite import experiments
-from cdae_lite.experiments import CDAEExperiment, eval_subset, mean_std_table, pivot, recorded_table
+from cdae_lite import paper as experiments  # the paper's experiments: cdae_lite.paper
+from cdae_lite.images import evenly_spaced as eval_subset
+from cdae_lite.paper.configs import CDAEExperiment
+from cdae_lite.paper.results import recorded_table
+from cdae_lite.paper.tables import mean_std_table, pivot
 
 
 def test_profiles_share_the_protocol():
@@ -18,7 +18,7 @@ def test_profiles_share_the_protocol():
 
 
 def test_cached_model_trains_once(monkeypatch, tmp_path):
-    from cdae_lite.models import AEConfig, autoencoder
+    from cdae_lite.denoise.models import AEConfig, autoencoder
 
     monkeypatch.setenv("CDAE_CACHE", str(tmp_path))
     calls = []

@@ -1,8 +1,8 @@
 import numpy as np
 
-from cdae_lite.features import aae_features, cae_features, dae_features
-from cdae_lite.models import AEConfig
-from cdae_lite.train import TrainConfig
+from cdae_lite.cluster.features import aae_features, cae_features, dae_features
+from cdae_lite.denoise.models import AEConfig
+from cdae_lite.denoise.train import TrainConfig
 
 
 def _data(rng):

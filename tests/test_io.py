@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cdae_lite.io import (StackWriter, check_images, image_names, open_stack, read_block, read_star, read_stack,
-                          write_stack, write_star)
+from cdae_lite.images import check_images
+from cdae_lite.io.mrc import StackWriter, open_stack, read_block, read_stack, write_stack
+from cdae_lite.io.star import image_names, read_star, write_star
 
 
 def test_stack_round_trip_keeps_values_and_pixel_size(tmp_path, rng):

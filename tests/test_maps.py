@@ -1,11 +1,11 @@
 import urllib.error
-import warnings
 
 import numpy as np
 import pytest
 
-from cdae_lite import maps
-from cdae_lite.datasets import PAPER_STANDINS, data_path, load_protein, protein_names
+from cdae_lite.io.paths import data_path
+from cdae_lite.simulation import maps, proteins
+from cdae_lite.simulation.proteins import PAPER_STANDINS, load_protein, protein_names
 
 
 def test_shipped_proteins_are_complete_and_fill_two_thirds_of_the_box():
@@ -68,14 +68,14 @@ def test_fetch_offline_falls_back_to_the_stand_in(monkeypatch, tmp_path):
     def offline(*a, **k):
         raise urllib.error.URLError("no network")
 
-    monkeypatch.setattr(maps, "_download", offline)
+    monkeypatch.setattr(proteins, "download", offline)
     with pytest.warns(UserWarning, match="stand-in"):
-        path = maps.fetch_entry("5flc")
+        path = proteins.fetch_entry("5flc")
     assert path == data_path(PAPER_STANDINS["5flc"]["model"])
     with pytest.raises(ConnectionError, match="could not download"):
-        maps.fetch_entry("1abc")
+        proteins.fetch_entry("1abc")
     with pytest.raises(ValueError, match="neither"):
-        maps.fetch_entry("not-an-id")
+        proteins.fetch_entry("not-an-id")
 
 
 def test_fetch_uses_the_cache(monkeypatch, tmp_path):
@@ -88,16 +88,16 @@ def test_fetch_uses_the_cache(monkeypatch, tmp_path):
         dest.write_bytes(b"model")
         return dest
 
-    monkeypatch.setattr(maps, "_download", fake)
-    p1 = maps.fetch_entry("5K0Y")
-    p2 = maps.fetch_entry("5k0y")
+    monkeypatch.setattr(proteins, "download", fake)
+    p1 = proteins.fetch_entry("5K0Y")
+    p2 = proteins.fetch_entry("5k0y")
     assert p1 == p2 and len(calls) == 1 and "5K0Y.cif.gz" in calls[0]
-    maps.fetch_entry("EMD-8117")
+    proteins.fetch_entry("EMD-8117")
     assert calls[-1].endswith("EMD-8117/map/emd_8117.map.gz")
 
 
 def test_image_resampling_keeps_a_smooth_image_and_the_mean():
-    from cdae_lite.preprocess import resample_images
+    from cdae_lite.images import resample_images
 
     yy, xx = np.indices((64, 64)) - 32
     img = np.exp(-(xx**2 + yy**2) / (2 * 6.0**2)).astype(np.float32)[None]

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from cdae_lite.equalize import equalize_hist, minmax
+from cdae_lite.images import equalize_hist, minmax
 from cdae_lite.metrics import frc, frc_resolution, psnr, ssim, summarize
 
 

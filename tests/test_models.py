@@ -1,14 +1,24 @@
-import os
 import pickle
 
 import numpy as np
 import pytest
 import torch
 
-from cdae_lite.checkpoint import load_model, save_model
-from cdae_lite.inference import predict
-from cdae_lite.models import AEConfig, ConvAutoencoder, DnCNNConfig, Normalized, autoencoder, build, cdae, describe, dncnn, n_parameters, unet
-from cdae_lite.train import TrainConfig, fit, normalized_mse
+from cdae_lite.denoise.checkpoint import load_model, save_model
+from cdae_lite.denoise.inference import predict
+from cdae_lite.denoise.models import (
+    AEConfig,
+    ConvAutoencoder,
+    DnCNNConfig,
+    autoencoder,
+    build,
+    cdae,
+    describe,
+    dncnn,
+    n_parameters,
+    unet,
+)
+from cdae_lite.denoise.train import TrainConfig, fit, normalized_mse
 
 
 @pytest.mark.parametrize("size", [8, 16, 32, 64])
@@ -154,7 +164,7 @@ def test_a_file_that_is_not_a_checkpoint_is_refused_without_running_its_code(tmp
 
 
 def test_blind_spot_masking_moves_only_masked_pixels_to_neighbour_values():
-    from cdae_lite.train import blind_spot
+    from cdae_lite.denoise.train import blind_spot
 
     x = torch.arange(2 * 16 * 16, dtype=torch.float32).reshape(2, 1, 16, 16)
     g = torch.Generator().manual_seed(0)
@@ -181,7 +191,7 @@ def test_noise2void_learns_to_denoise_without_clean_targets():
     yy, xx = np.indices((16, 16)) - 8
     clean[:] = np.exp(-(xx**2 + yy**2) / 10.0) * rng.uniform(2, 4, (64, 1, 1))
     noisy = clean + rng.normal(scale=0.5, size=clean.shape).astype(np.float32)
-    from cdae_lite.models import UNetConfig, unet
+    from cdae_lite.denoise.models import UNetConfig, unet
     from cdae_lite.metrics import psnr
 
     torch.manual_seed(0)

@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 from sklearn.neighbors import NearestNeighbors
 
-from cdae_lite.neighbors import knn, mean_targets, neighbor_means, pca_features, purity
-from cdae_lite.train import FineTuneConfig, TrainConfig, finetune
-from cdae_lite.models import AEConfig, cdae
+from cdae_lite.denoise.finetune import FineTuneConfig, finetune
+from cdae_lite.denoise.models import AEConfig, cdae
+from cdae_lite.denoise.neighbors import knn, mean_targets, neighbor_means, pca_features, purity
+from cdae_lite.denoise.train import TrainConfig
 
 
 def test_knn_matches_brute_force_and_excludes_self(rng):

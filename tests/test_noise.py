@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cdae_lite.noise import add_noise, measure_snr, noise_sigma, snr_energy_disk
+from cdae_lite.simulation.noise import add_noise, measure_snr, noise_sigma, snr_energy_disk
 
 
 def _clean(rng, n=200, size=32):

@@ -1,9 +1,9 @@
 """The two dependency lists (pip's pyproject.toml, conda's environment.yml) must agree."""
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,13 +46,13 @@ def test_the_shipped_model_loads_as_plain_weights_and_denoises():
     # the default model of `cdae-lite denoise` and chapter 6: loads with weights_only, carries its record
     import numpy as np
 
-    from cdae_lite.checkpoint import load_model
-    from cdae_lite.datasets import data_path
-    from cdae_lite.inference import predict
+    from cdae_lite.denoise.checkpoint import load_model
+    from cdae_lite.denoise.inference import predict
+    from cdae_lite.io.paths import data_path
 
     model, meta = load_model(data_path("weights/cdae_general.pt"), expect="cdae")
     rec = meta["record"]
-    assert rec["command"].endswith("experiments general") and rec["commit"] and rec["n_pairs_per_block"] > 0
+    assert rec["command"].endswith("cdae_lite.paper general") and rec["commit"] and rec["n_pairs_per_block"] > 0
     x = np.random.default_rng(0).normal(size=(2, 64, 64)).astype(np.float32)
     y = predict(model, x, device="cpu")
     assert y.shape == x.shape and np.isfinite(y).all() and y.std() < x.std()  # it smooths noise

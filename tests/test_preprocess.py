@@ -2,11 +2,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cdae_lite import maps, preprocess
-from cdae_lite.ctf import CTFParams, apply_ctf
-from cdae_lite.datasets import data_path
-from cdae_lite.io import read_stack, read_star
-from cdae_lite.noise import add_shot_noise
+from cdae_lite.denoise import preprocess
+from cdae_lite.io.mrc import read_stack
+from cdae_lite.io.paths import data_path
+from cdae_lite.io.star import read_star
+from cdae_lite.simulation import maps
+from cdae_lite.simulation.ctf import apply_ctf
+from cdae_lite.simulation.noise import add_shot_noise
 
 
 def test_background_normalisation(rng):

@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
-
-from cdae_lite.projection import Projector, project, spherical_mask
-from cdae_lite.rotations import euler_to_matrix
-
 from conftest import gaussian_blobs
+
+from cdae_lite.simulation.projection import Projector, project, spherical_mask
+from cdae_lite.simulation.rotations import euler_to_matrix
 
 N = 48
 
@@ -85,8 +84,8 @@ def test_bad_rotation_shape():
 
 
 def test_fourier_projector_agrees_with_an_independent_real_space_projector():
-    from cdae_lite.datasets import load_protein
-    from cdae_lite.projection import project_real_space
+    from cdae_lite.simulation.projection import project_real_space
+    from cdae_lite.simulation.proteins import load_protein
 
     vol, _ = load_protein("cxcr4").volume()
     for angles in [(30.0, 60.0, 10.0), (120.0, 100.0, -40.0), (-75.0, 15.0, 200.0)]:

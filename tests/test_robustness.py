@@ -6,15 +6,15 @@ import pickle
 
 import mrcfile
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from cdae_lite.checkpoint import save_model
 from cdae_lite.cli import main
-from cdae_lite.io import write_stack, write_star, image_names
-from cdae_lite.models import AEConfig, DnCNNConfig, autoencoder, dncnn
-
-import pandas as pd
+from cdae_lite.denoise.checkpoint import save_model
+from cdae_lite.denoise.models import AEConfig, DnCNNConfig, autoencoder, dncnn
+from cdae_lite.io.mrc import write_stack
+from cdae_lite.io.star import image_names, write_star
 
 
 @pytest.fixture
@@ -240,12 +240,12 @@ def test_simulate_with_a_bad_snr_creates_nothing(tmp_path, capsys, snr):
 
 
 def test_cluster_refuses_an_existing_output_before_doing_the_work(env, capsys, monkeypatch):
-    from cdae_lite import stream
+    from cdae_lite.cluster import stacks
 
     tmp_path, stack, _ = env
     (tmp_path / "classes.star").write_text("old labels\n")
     before = _snapshot(tmp_path)
-    monkeypatch.setattr(stream, "cluster_file", lambda *a, **k: pytest.fail("clustered before checking the output"))
+    monkeypatch.setattr(stacks, "cluster_file", lambda *a, **k: pytest.fail("clustered before checking the output"))
     rc, err = _run(capsys, ["cluster", str(stack), "-k", "2", "-o", str(tmp_path / "classes.star")])
     _check_failed(rc, err, "classes.star exists", tmp_path, before, out="classes_averages.mrcs")
 

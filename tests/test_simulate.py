@@ -1,11 +1,12 @@
 import numpy as np
 import pytest
 
-from cdae_lite.config import SimulationConfig
-from cdae_lite import datasets
-from cdae_lite.datasets import load_protein, training_protein
-from cdae_lite.noise import measure_snr
-from cdae_lite.simulate import BLOCK, distinct_views, load_particles, simulate, simulate_protein
+from cdae_lite.simulation.config import SimulationConfig
+from cdae_lite.simulation.noise import measure_snr
+from cdae_lite.simulation.proteins import load_protein, training_protein
+from cdae_lite.simulation.proteins import test_proteins as shipped_test_proteins
+from cdae_lite.simulation.stacks import BLOCK, load_particles, simulate, simulate_protein
+from cdae_lite.simulation.views import distinct_views
 
 TINY = SimulationConfig.quick(images_per_view=20)
 
@@ -22,7 +23,7 @@ def test_paper_protocol_shapes_labels_and_pairing():
     for v in range(4):
         assert np.ptp(s.clean[s.labels == v], axis=0).max() == 0
     # test proteins get only SNR 0.1
-    assert simulate_protein(datasets.test_proteins()[0], TINY).snrs == [0.1]
+    assert simulate_protein(shipped_test_proteins()[0], TINY).snrs == [0.1]
 
 
 def test_requested_snr_is_met_within_5_percent():

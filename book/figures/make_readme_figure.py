@@ -15,13 +15,14 @@ import numpy as np  # noqa: E402
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from cdae_lite import datasets, plot  # noqa: E402
-from cdae_lite.config import SimulationConfig  # noqa: E402
-from cdae_lite.simulate import simulate_protein  # noqa: E402
+from cdae_lite import plot  # noqa: E402
+from cdae_lite.simulation.config import SimulationConfig  # noqa: E402
+from cdae_lite.simulation.proteins import test_proteins, training_protein
+from cdae_lite.simulation.stacks import simulate_protein  # noqa: E402
 
 cfg = SimulationConfig(images_per_view=1)
 rows, names = [], []
-for p in [datasets.training_protein(), *datasets.test_proteins()]:
+for p in [training_protein(), *test_proteins()]:
     s = simulate_protein(p, cfg, snrs=(0.1,), device="cpu")
     rows.append(np.stack([s.noisy[0.1][1], s.clean[1]]))
     names.append(p.name)

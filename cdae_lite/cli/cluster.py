@@ -1,0 +1,56 @@
+"""``cdae-lite cluster``: cluster a stack into K classes; write labels (STAR) and class averages (MRC)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cdae_lite.cli.common import add_command
+
+
+def run(args: argparse.Namespace) -> int:
+    from cdae_lite.cluster import cluster_path, labels_table
+    from cdae_lite.denoise import load_denoiser
+    from cdae_lite.io import check_target, opened_stack, read_star, write_stack, write_star
+
+    out = Path(args.output)
+    avg_path = Path(args.averages) if args.averages else out.with_name(out.stem + "_averages.mrcs")
+    for p in (out, avg_path):  # before the work, not after it
+        check_target(p, args.overwrite, protect=(args.input, args.star))
+    particles, optics = read_star(args.star) if args.star else (None, {})
+    if particles is not None:
+        with opened_stack(args.input) as (_, _, data):  # the stack is checked (and its length read) first
+            if len(particles) != len(data):
+                raise ValueError(f"{args.star} has {len(particles)} rows but {args.input} holds {len(data)} images")
+    model = load_denoiser(args.denoise)[0] if args.denoise else None
+    report = cluster_path(args.input, args.k, args.pca, args.method, model=model, seed=args.seed, device=args.device)
+    write_star(out, labels_table(report.labels, Path(args.input).name, particles), optics, overwrite=args.overwrite)
+    write_stack(avg_path, report.averages, report.pixel_size_A, overwrite=args.overwrite)
+    print(f"{report.summary()}: labels -> {out}, class averages -> {avg_path}")
+    return 0
+
+
+def add_parser(sub) -> None:
+    p = add_command(
+        sub, "cluster", "cluster a stack into K classes; write labels and averages",
+        "Cluster images into K classes (k-means or Ward hierarchical clustering on pixels or principal "
+        "components, or alignment-aware 2D classification for images rotated in plane), optionally after "
+        "denoising. Writes a STAR file with rlnClassNumber per image (copying the rows of --star when given) "
+        "and the class averages of the raw images. k-means and Ward on principal components (the default) "
+        "read the stack block by block in bounded memory (incremental PCA); --pca 0 and --method align hold "
+        "the whole stack in memory.",
+        ["cdae-lite cluster particles.mrcs -k 4 -o classes.star",
+         "cdae-lite cluster particles.mrcs -k 4 --denoise shipped --star particles.star -o classes.star",
+         "cdae-lite cluster particles.mrcs -k 10 --method align -o classes.star"])
+    p.add_argument("input", help="stack to cluster")
+    p.add_argument("-k", type=int, required=True, help="number of classes")
+    p.add_argument("-o", "--output", required=True, help="STAR file of class labels")
+    p.add_argument("--averages", help="class averages .mrcs (default: beside the STAR file)")
+    p.add_argument("--star", help="the stack's STAR file, whose rows are copied with the labels added")
+    p.add_argument("--method", choices=["kmeans", "hierarchical", "align"], default="kmeans")
+    p.add_argument("--pca", type=int, default=10, help="principal components (0: cluster pixels)")
+    p.add_argument("--denoise", help="'shipped' or a checkpoint: denoise before clustering")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=run)

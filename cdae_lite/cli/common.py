@@ -1,0 +1,26 @@
+"""What every ``cdae-lite`` command shares: the help formatter and the errors reported in one line."""
+
+from __future__ import annotations
+
+import argparse
+
+#: Exceptions that mean "the user's input is wrong", reported in one line without a traceback.
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError,
+               NotADirectoryError, KeyError)
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps examples' line breaks; shows a default only where there is one worth showing."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (action.default not in (None, False, argparse.SUPPRESS) and "default" not in text
+                and action.option_strings):
+            text += " (default: %(default)s)"
+        return text
+
+
+def add_command(sub, name: str, help: str, description: str, examples: list[str]) -> argparse.ArgumentParser:
+    """A subcommand parser with the shared formatter and an ``examples:`` epilog."""
+    return sub.add_parser(name, formatter_class=Formatter, help=help, description=description,
+                          epilog="examples:\n" + "\n".join(f"  {e}" for e in examples))

@@ -1,0 +1,77 @@
+"""Clustering a whole stack: in memory for pixels and 2D alignment, streamed otherwise.
+
+:func:`cluster_path` is the library behind ``cdae-lite cluster``: it picks the streamed path
+(:func:`~cdae_lite.cluster.stream.cluster_file`, bounded memory) for k-means and Ward on principal
+components, and :func:`cluster_stack` (the whole stack in memory) for pixels or alignment.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pandas as pd
+import torch.nn as nn
+
+from cdae_lite.cluster.align import align_classify
+from cdae_lite.cluster.methods import check_k, class_averages, flatten, hierarchical, kmeans
+from cdae_lite.cluster.stream import ClusterReport, cluster_file
+from cdae_lite.denoise.inference import predict
+from cdae_lite.images import check_images
+from cdae_lite.io.mrc import read_stack
+from cdae_lite.io.star import image_names
+from cdae_lite.runtime import peak_rss_mb
+
+METHODS = ("kmeans", "hierarchical", "align")
+
+
+def cluster_stack(images: np.ndarray, k: int, method: str = "kmeans", model: nn.Module | None = None,
+                  seed: int = 0, device=None) -> np.ndarray:
+    """Labels ``(n,)`` int64 in ``0..k-1`` of a stack held in memory, clustered on its pixels.
+
+    Parameters
+    ----------
+    images : float32 ``(n, size, size)``.
+    k : number of classes. method : ``"kmeans"``, ``"hierarchical"`` (Ward) or ``"align"``
+        (alignment-aware 2D classification, for images rotated in plane).
+    model : a denoiser applied first (its outputs are clustered), or None.
+    """
+    x = check_images(images)
+    check_k(len(x), k)
+    if method not in METHODS:
+        raise ValueError(f"unknown clustering method {method!r}: use one of {', '.join(METHODS)}")
+    src = x if model is None else predict(model, x, device=device)
+    if method == "align":
+        return align_classify(src, k, seed=seed)[0]
+    f = flatten(src)
+    return kmeans(f, k, seed) if method == "kmeans" else hierarchical(f, k)
+
+
+def cluster_path(path: str | os.PathLike, k: int, n_components: int = 10, method: str = "kmeans",
+                 model: nn.Module | None = None, seed: int = 0, device=None) -> ClusterReport:
+    """Cluster the stack in a file: streamed on ``n_components`` principal components (k-means or Ward),
+    or in memory on pixels (``n_components=0``) or by alignment (``method="align"``).
+
+    Returns a :class:`~cdae_lite.cluster.stream.ClusterReport` with the labels and the class averages
+    of the input images (``scores`` is empty for the in-memory path).
+    """
+    if method != "align" and n_components > 0:
+        return cluster_file(path, k, n_components, method, model=model, seed=seed, device=device)
+    t0 = time.perf_counter()
+    x, px = read_stack(path)
+    labels = cluster_stack(x, k, method, model, seed, device)
+    return ClusterReport(n_images=len(x), k=k, labels=labels, scores=np.empty((len(x), 0), np.float32),
+                         averages=class_averages(x, labels, k), pixel_size_A=px,
+                         seconds=time.perf_counter() - t0, peak_rss_mb=peak_rss_mb())
+
+
+def labels_table(labels: np.ndarray, stack_name: str, particles: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The STAR particles table of a clustering: ``particles`` (or ``rlnImageName`` rows ``i@stack_name``)
+    with ``rlnClassNumber`` = label + 1 (RELION counts classes from 1)."""
+    out = (pd.DataFrame({"rlnImageName": image_names(len(labels), stack_name)}) if particles is None
+           else particles.copy())
+    if len(out) != len(labels):
+        raise ValueError(f"{len(labels)} labels for {len(out)} particle rows")
+    out["rlnClassNumber"] = np.asarray(labels) + 1
+    return out

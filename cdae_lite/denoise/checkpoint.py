@@ -1,0 +1,129 @@
+"""Save and load models safely.
+
+A checkpoint is a ``torch.save`` of a plain dictionary: the architecture's name and config, the
+weights (``state_dict``), the cdae-lite version and a free-form ``record`` (how the model was made).
+Loading uses ``torch.load(weights_only=True)``, which refuses to unpickle arbitrary objects, so a
+malicious or foreign file cannot execute code; a file of another architecture or shape is refused
+with a message that says what it holds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from cdae_lite import __version__
+from cdae_lite.denoise.models import ARCHITECTURES, build
+from cdae_lite.io.files import atomic_write
+
+FORMAT = "cdae-lite-checkpoint-1"
+
+
+def _n_blocks(model: nn.Module) -> int:
+    if hasattr(model, "blocks"):
+        return len(model.blocks)
+    net = getattr(model, "net", None)
+    return len(net) if isinstance(net, nn.Sequential) else 1
+
+
+def json_default(o):
+    """``json.dumps(default=...)`` for NumPy values (scalars and arrays); anything else is refused."""
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"cannot store {type(o).__name__} values as plain JSON data")
+
+
+def _plain(value: dict) -> dict:
+    """``value`` as plain JSON types (str subclasses such as torch's version become str)."""
+    return json.loads(json.dumps(value, default=json_default))
+
+
+def save_model(path: str | os.PathLike, model: nn.Module, architecture: str, config: dict,
+               record: dict | None = None, overwrite: bool = True) -> Path:
+    """Write ``model``'s weights with what is needed to rebuild it (atomically).
+
+    ``config`` and ``record`` are stored as plain JSON values (str, numbers, lists, dicts), so that
+    the checkpoint loads with ``torch.load(weights_only=True)``; a value JSON cannot hold (e.g. an
+    arbitrary object) raises ``TypeError`` here rather than making an unloadable file.
+    """
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {architecture!r}")
+    payload = {"format": FORMAT, "architecture": architecture, "config": _plain(dict(config)),
+               "n_blocks": _n_blocks(model), "cdae_lite_version": __version__, "record": _plain(dict(record or {})),
+               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+    with atomic_write(path, overwrite, make_parents=True) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
+
+
+def load_model(path: str | os.PathLike, expect: str | None = None) -> tuple[nn.Module, dict]:
+    """Rebuild a model from a checkpoint; returns ``(model in eval mode, metadata)``.
+
+    Parameters
+    ----------
+    expect : str, optional -- the architecture the caller needs; another one is refused.
+
+    Raises
+    ------
+    FileNotFoundError
+    ValueError
+        The file is not a cdae-lite checkpoint (or not loadable without executing code), or holds
+        another architecture, or its weights do not fit.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4" for foreign files
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 -- weights_only never runs code; any failure means "not ours"
+        reason = ("it holds objects that only code could rebuild, and cdae-lite never runs code from a file"
+                  if "weights only load failed" in str(exc).lower() else str(exc).splitlines()[0][:200])
+        raise ValueError(f"{path} is not a cdae-lite checkpoint: it cannot be loaded as plain weights ({reason})") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a cdae-lite checkpoint (no '{FORMAT}' marker)")
+    arch = payload.get("architecture")
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"{path} holds a model of unknown architecture {arch!r}; this version of cdae-lite "
+                         f"knows {sorted(ARCHITECTURES)}")
+    if expect is not None and arch != expect:
+        raise ValueError(f"{path} holds a '{arch}' model, but a '{expect}' model is needed")
+    kwargs = {"n_blocks": payload["n_blocks"]} if arch in ("cdae", "chain") else {}
+    model = build(arch, payload["config"], **kwargs)
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        want, got = model.state_dict(), payload["state_dict"]
+        missing, extra = len(set(want) - set(got)), len(set(got) - set(want))
+        shape = sum(1 for k in set(want) & set(got) if tuple(want[k].shape) != tuple(got[k].shape))
+        raise ValueError(f"{path}: the weights do not fit a '{arch}' model with config {payload['config']} "
+                         f"({missing} tensors missing, {extra} unexpected, {shape} of another shape); the "
+                         "file is damaged or was made by another program") from exc
+    model.eval()
+    meta = {k: v for k, v in payload.items() if k != "state_dict"}
+    return model, meta
+
+
+#: The general-purpose model shipped in ``data/`` (see ``data/weights/README.md`` for how it was made).
+SHIPPED_MODEL = "weights/cdae_general.pt"
+
+
+def load_denoiser(spec: str) -> tuple[nn.Module, dict, Path]:
+    """A model by name: ``"shipped"`` (:data:`SHIPPED_MODEL`) or a checkpoint path.
+
+    Returns ``(model, metadata, path)`` as :func:`load_model` does, plus the file it came from.
+    """
+    from cdae_lite.io.paths import data_path
+
+    path = data_path(SHIPPED_MODEL) if spec == "shipped" else Path(spec)
+    model, meta = load_model(path)
+    return model, meta, path

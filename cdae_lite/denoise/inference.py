@@ -1,0 +1,75 @@
+"""Apply a trained denoiser to a stack, in batches, on CPU or GPU."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from cdae_lite.images import check_images
+from cdae_lite.runtime import get_device
+
+#: Image sizes must be multiples of this for every network in cdae_lite (three 2x poolings).
+SIZE_MULTIPLE = 8
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int = SIZE_MULTIPLE) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Reflect-pad ``(n, 1, h, w)`` on the bottom/right to multiples of ``multiple``; return the pad."""
+    ph, pw = (-x.shape[-2]) % multiple, (-x.shape[-1]) % multiple
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(x.shape[-2:]) > max(ph, pw) else "replicate")
+    return x, (ph, pw)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images, batch_size: int = 256, device: str | torch.device | None = None,
+            amp: bool | None = None, check: bool = True) -> np.ndarray:
+    """Denoise a stack with ``model`` (in eval mode, so dropout is off).
+
+    Parameters
+    ----------
+    model : torch.nn.Module -- maps (n, 1, s, s) to (n, 1, s, s) in the units of its input.
+    images : array (n, size, size) -- any size; padded (reflect) to a multiple of 8 and cropped back.
+    batch_size : int
+    device : where to run (default: CUDA if available, else CPU).
+    amp : bfloat16 autocast (default: on for CUDA).
+
+    Returns
+    -------
+    numpy.ndarray (n, size, size), float32.
+    """
+    x = check_images(images) if check else np.asarray(images, np.float32)
+    dev = get_device(device)
+    amp = (dev.type == "cuda") if amp is None else amp
+    was_training = model.training
+    model.eval()
+    model.to(dev, memory_format=torch.channels_last)
+    out = np.empty_like(x)
+    try:
+        for i in range(0, x.shape[0], batch_size):
+            # a copy of the batch: the input may be a read-only memory map
+            xb = torch.from_numpy(np.array(x[i:i + batch_size], dtype=np.float32))[:, None].to(dev)
+            xb, (ph, pw) = pad_to_multiple(xb)
+            xb = xb.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):
+                yb = model(xb)
+            yb = yb[..., : yb.shape[-2] - ph, : yb.shape[-1] - pw]
+            out[i:i + batch_size] = yb[:, 0].float().cpu().numpy()
+    finally:
+        model.train(was_training)
+    return out
+
+
+def block_outputs(cascade: nn.Module, images, device: str | torch.device | None = None,
+                  batch_size: int = 256) -> list[np.ndarray]:
+    """The output of every block of a cascade (a model with ``.blocks``), each as :func:`predict` gives it.
+
+    Returns a list of float32 arrays ``(n, size, size)``, one per block, in order; the last equals
+    ``predict(cascade, images)``.
+    """
+    outs, cur = [], images
+    for block in cascade.blocks:
+        cur = predict(block, cur, batch_size=batch_size, device=device)
+        outs.append(cur)
+    return outs

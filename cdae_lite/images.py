@@ -1,0 +1,157 @@
+"""Checks and transforms of image stacks that every stage uses.
+
+Images are ``float32`` NumPy arrays ``(n, size, size)``; :func:`check_images` is the one gate every
+function passes its input through. The transforms here (normalisation, Fourier resampling, in-plane
+rotation, histogram equalisation) know nothing of maps, networks or clusters.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from skimage import exposure
+
+
+def check_images(images: np.ndarray, name: str = "images", allow_empty: bool = False) -> np.ndarray:
+    """Validate a stack of square images and return it as float32 ``(n, size, size)``.
+
+    A single image ``(size, size)`` is promoted to a stack of one.
+
+    Raises
+    ------
+    ValueError
+        Wrong number of axes, non-square images, an empty stack, or NaN/infinite pixels.
+    """
+    a = np.asarray(images)
+    if a.ndim == 2:
+        a = a[None]
+    if a.ndim != 3:
+        raise ValueError(f"{name} must be a stack of shape (n, size, size), got shape {a.shape}")
+    if a.shape[0] == 0 and not allow_empty:
+        raise ValueError(f"{name} is empty (0 images): nothing to process")
+    if a.shape[1] != a.shape[2]:
+        raise ValueError(f"{name} must hold square images, got {a.shape[1]}x{a.shape[2]}: "
+                         "crop or pad them to a square box first")
+    if a.shape[1] < 2:
+        raise ValueError(f"{name} has images of {a.shape[1]} pixel(s): too small")
+    a = a.astype(np.float32, copy=False)
+    bad = ~np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1)
+    if bad.any():
+        first = np.flatnonzero(bad)[:5].tolist()
+        raise ValueError(f"{name} holds NaN or infinite pixels in {int(bad.sum())} image(s) "
+                         f"(first: {first}); remove or repair them first")
+    return a
+
+
+def fourier_resample(a: np.ndarray, size: int, ndim: int) -> np.ndarray:
+    """Fourier-crop or zero-pad the last ``ndim`` axes of ``a`` (all of length n) to ``size``.
+
+    Keeps the physical extent (the sampling interval becomes ``old * n / size``); cropping is an
+    ideal low-pass at the new Nyquist frequency. Values keep their scale (densities, not sums).
+    Returns float32.
+    """
+    x = np.asarray(a, dtype=np.float64)
+    axes = tuple(range(x.ndim - ndim, x.ndim))
+    n = x.shape[-1]
+    if size == n:
+        return x.astype(np.float32)
+    ft = np.fft.fftshift(np.fft.fftn(np.fft.ifftshift(x, axes=axes), axes=axes), axes=axes)
+    m = min(n, size)
+    src = tuple(slice(n // 2 - m // 2, n // 2 - m // 2 + m) for _ in axes)
+    dst = tuple(slice(size // 2 - m // 2, size // 2 - m // 2 + m) for _ in axes)
+    out = np.zeros(x.shape[:-ndim] + (size,) * ndim, np.complex128)
+    out[(Ellipsis,) + dst] = ft[(Ellipsis,) + src]
+    res = np.fft.fftshift(np.fft.ifftn(np.fft.ifftshift(out, axes=axes), axes=axes), axes=axes).real
+    return (res * (size / n) ** ndim).astype(np.float32)
+
+
+def normalise(images) -> np.ndarray:
+    """Each image to zero mean and unit standard deviation; float32 (n, size, size)."""
+    x = check_images(images).astype(np.float64)
+    x = x - x.mean(axis=(1, 2), keepdims=True)
+    s = x.std(axis=(1, 2), keepdims=True)
+    return (x / np.where(s > 0, s, 1)).astype(np.float32)
+
+
+def resample_images(images, size: int) -> np.ndarray:
+    """Fourier-crop (downsample) or zero-pad (upsample) images to ``size`` x ``size``.
+
+    The physical extent of the box is kept, so the pixel size becomes ``px * old_size / size``;
+    cropping is an ideal low-pass at the new Nyquist frequency (no aliasing). Pixel values keep their
+    scale (a density, not a sum). float32 (n, size, size).
+    """
+    x = check_images(images)
+    if size < 2:
+        raise ValueError("size must be >= 2")
+    return fourier_resample(x, size, ndim=2)
+
+
+def normalize_background(images, radius_px: float | None = None) -> np.ndarray:
+    """Zero mean and unit standard deviation *of the background* (outside ``radius_px``, default 0.9
+    times half the box), per image; float32 (n, size, size)."""
+    x = check_images(images).astype(np.float64)
+    n = x.shape[-1]
+    r = 0.9 * n / 2 if radius_px is None else radius_px
+    yy, xx = np.indices((n, n)) - n // 2
+    bg = np.hypot(xx, yy) > r
+    if bg.sum() < 10:
+        raise ValueError(f"radius {r} px leaves too little background in a {n} px box")
+    m = x[:, bg].mean(axis=1)[:, None, None]
+    s = x[:, bg].std(axis=1)[:, None, None]
+    return ((x - m) / np.where(s > 0, s, 1)).astype(np.float32)
+
+
+def rotate_images(images: torch.Tensor, angles_deg: torch.Tensor) -> torch.Tensor:
+    """Rotate images (n, s, s) about their centre pixel by ``angles_deg`` (n,), bilinear, zero fill."""
+    n, s = images.shape[0], images.shape[-1]
+    t = torch.deg2rad(angles_deg.to(images.dtype))
+    c, si = torch.cos(t), torch.sin(t)
+    theta = torch.zeros(n, 2, 3, dtype=images.dtype, device=images.device)
+    theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 0], theta[:, 1, 1] = c, -si, si, c
+    # align_corners=False maps pixel centres; shift so that pixel s//2 is the centre for even s
+    off = (1.0 / s) if s % 2 == 0 else 0.0
+    theta[:, 0, 2] = off * (1 - c) + off * si
+    theta[:, 1, 2] = off * (1 - c) - off * si
+    grid = F.affine_grid(theta, (n, 1, s, s), align_corners=False)
+    return F.grid_sample(images[:, None], grid, align_corners=False, padding_mode="zeros")[:, 0]
+
+
+def equalize_hist(images, nbins: int = 256) -> np.ndarray:
+    """Histogram-equalise every image of a stack; returns float32 (n, size, size) in [0, 1]."""
+    x = check_images(images)
+    out = np.empty_like(x)
+    for i, img in enumerate(x.astype(np.float64)):  # float64: tiny grey ranges still give 256 bins
+        if np.ptp(img) == 0:
+            out[i] = 0.0
+            continue
+        try:
+            out[i] = exposure.equalize_hist(img, nbins=nbins)
+        except ValueError:  # a range too small even for float64 bins: equalise by rank instead
+            ranks = np.argsort(np.argsort(img.ravel(), kind="stable"), kind="stable")
+            out[i] = ((ranks + 1) / ranks.size).reshape(img.shape)
+    return out
+
+
+def minmax(images) -> np.ndarray:
+    """Scale every image linearly to [0, 1] (a constant image becomes 0)."""
+    x = check_images(images)
+    lo = x.min(axis=(1, 2), keepdims=True)
+    rng = np.ptp(x, axis=(1, 2), keepdims=True)
+    return np.where(rng > 0, (x - lo) / np.where(rng > 0, rng, 1), 0).astype(np.float32)
+
+
+def evenly_spaced(n: int, m: int) -> np.ndarray:
+    """Sorted indices of ``min(n, m)`` items spread evenly over ``range(n)``, first and last included.
+
+    Used to pick a subset of a stack in which every view is represented (images of one view are
+    usually contiguous), or blocks spread over a file.
+
+    Examples
+    --------
+    >>> evenly_spaced(10, 4).tolist()
+    [0, 3, 6, 9]
+    >>> evenly_spaced(3, 10).tolist()
+    [0, 1, 2]
+    """
+    return np.unique(np.linspace(0, n - 1, max(1, min(n, m))).astype(int))

@@ -1,0 +1,85 @@
+"""Writing files safely: all or nothing, never over an input, never over an existing file unasked."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def chmod_default(path: str | os.PathLike) -> None:
+    """Give a file made by ``mkstemp`` (mode 0600) the mode an ordinary new file would get."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+def check_target(path: str | os.PathLike, overwrite: bool = False, protect: tuple = ()) -> Path:
+    """Raise a clear error unless ``path`` can be written: not an input, not existing, a writable folder."""
+    path = Path(path)
+    for p in protect:
+        if p is not None and Path(p).exists() and path.resolve() == Path(p).resolve():
+            raise ValueError(f"the output {path} is the input file: choose another output name")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists: choose another name or allow overwriting")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.exists():
+        raise FileNotFoundError(f"the output directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise PermissionError(f"the output directory {parent} is not writable")
+    return path
+
+
+def temporary_beside(path: str | os.PathLike) -> str:
+    """An empty temporary file in ``path``'s folder (so that the final rename is atomic)."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:  # e.g. a read-only file system, or a directory even root cannot write in
+        raise PermissionError(f"cannot create a file in {parent}: {exc.strerror or exc}") from exc
+    os.close(fd)
+    return tmp
+
+
+def commit(tmp: str, path: str | os.PathLike) -> None:
+    """Give ``tmp`` ordinary permissions and rename it to ``path``."""
+    chmod_default(tmp)
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, overwrite: bool = False, protect: tuple = (),
+                 make_parents: bool = False) -> Iterator[str]:
+    """Yield a temporary path to write; it becomes ``path`` only if the block ends without error.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> with atomic_write(os.path.join(d, "a.txt")) as tmp:
+    ...     _ = open(tmp, "w").write("done")
+    >>> open(os.path.join(d, "a.txt")).read()
+    'done'
+    """
+    if make_parents:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    check_target(path, overwrite, protect)
+    tmp = temporary_beside(path)
+    try:
+        yield tmp
+        commit(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def gunzip_to(path: Path, dest: Path) -> Path:
+    """Decompress ``path`` (gzip) to ``dest``; used for tools that cannot read .gz."""
+    with gzip.open(path, "rb") as f, open(dest, "wb") as g:
+        shutil.copyfileobj(f, g)
+    return dest

@@ -1,0 +1,73 @@
+"""RELION STAR files (via starfile): a ``data_optics`` block and a ``data_particles`` block.
+
+cdae-lite writes RELION labels where RELION has one (``rlnImageName``, ``rlnAngleRot/Tilt/Psi``,
+``rlnOriginXAngst/YAngst``, ``rlnDefocusU/V/Angle``, ``rlnClassNumber``) and its own ``cdae*`` labels
+for the rest (view label, SNR, noise sigma).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from cdae_lite.io.files import atomic_write
+
+
+def write_star(path: str | os.PathLike, particles: pd.DataFrame, optics: dict | None = None,
+               overwrite: bool = False) -> Path:
+    """Write RELION-style metadata: an optional ``optics`` block and a ``particles`` block.
+
+    Parameters
+    ----------
+    particles : pandas.DataFrame -- one row per image, columns named by STAR label without ``_``.
+    optics : dict, optional -- one optics group, label -> value (e.g. ``{"rlnVoltage": 300}``).
+    """
+    path = Path(path)
+    if not isinstance(particles, pd.DataFrame) or len(particles) == 0:
+        raise ValueError("particles must be a non-empty pandas DataFrame")
+    blocks = {}
+    if optics:
+        blocks["optics"] = pd.DataFrame([optics])
+    blocks["particles"] = particles.reset_index(drop=True)
+    import starfile
+
+    with atomic_write(path, overwrite) as tmp:
+        starfile.write(blocks, tmp, float_format="%.6f")
+    return path
+
+
+def read_star(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
+    """Read a STAR file; returns ``(particles, optics)``.
+
+    Works for RELION 3.1+ files (``data_optics`` + ``data_particles``) and for older single-block
+    files (then ``optics`` is empty and the one block is the particles table).
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+    """
+    import starfile
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such STAR file: {path}")
+    try:
+        blocks = starfile.read(path, always_dict=True)
+    except Exception as exc:  # starfile raises a variety of parser errors
+        raise ValueError(f"{path} is not a readable STAR file ({exc})") from exc
+    tables = {k: v for k, v in blocks.items() if isinstance(v, pd.DataFrame)}
+    if not tables:
+        raise ValueError(f"{path} holds no data table")
+    optics_df = tables.get("optics")
+    particles = tables.get("particles")
+    if particles is None:
+        particles = next(v for k, v in tables.items() if k != "optics")
+    optics = optics_df.iloc[0].to_dict() if optics_df is not None and len(optics_df) else {}
+    return particles.reset_index(drop=True), optics
+
+
+def image_names(n: int, stack_name: str) -> list[str]:
+    """RELION image names ``000001@stack.mrcs`` ... for ``n`` images."""
+    return [f"{i + 1:06d}@{stack_name}" for i in range(n)]

@@ -1,0 +1,52 @@
+"""The paper's experiments, apart from the reusable library: configs, data, cached models, tables,
+recorded results with provenance, and the shipped model's recipe.
+
+Chapters call these functions so that they stay short; the recorded results under ``results/`` are
+made by the same functions from the command line::
+
+    python -m cdae_lite.paper cdae --profile cpu --seeds 0 1 2
+
+Files carry their provenance (date, device, torch version, git commit, seeds, the exact command); see
+``results/README.md``.
+"""
+
+from cdae_lite.paper.baselines import denoising_snr_sweep, run_baselines, table1, tuned_classical
+from cdae_lite.paper.cache import cached_model, code_hash, data_hash
+from cdae_lite.paper.cdae import run_cdae
+from cdae_lite.paper.clustering import cluster_methods, clustering_realistic, clustering_snr_sweep, run_clustering
+from cdae_lite.paper.configs import (
+                                     CPU_BUDGET_NOTE,
+                                     CPU_IMAGES_PER_VIEW,
+                                     CPU_PROFILE_NOTE,
+                                     BaselineExperiment,
+                                     CDAEExperiment,
+                                     ClusteringExperiment,
+)
+from cdae_lite.paper.general import GeneralModelConfig, general_training_pairs, train_general_model
+from cdae_lite.paper.models import (
+                                     dncnn_model,
+                                     finetuned_model,
+                                     learned_denoisers,
+                                     noise2void_model,
+                                     paper_data,
+                                     pretrained_models,
+)
+from cdae_lite.paper.results import (
+                                     largest_recorded,
+                                     load_result,
+                                     provenance,
+                                     record,
+                                     recorded_blocks,
+                                     recorded_or_none,
+                                     recorded_table,
+)
+from cdae_lite.paper.tables import block_psnr_rows, clustering_rows, mean_std_table, pivot, psnr_rows, score
+
+__all__ = ["CPU_BUDGET_NOTE", "CPU_IMAGES_PER_VIEW", "CPU_PROFILE_NOTE", "BaselineExperiment", "CDAEExperiment",
+           "ClusteringExperiment", "GeneralModelConfig", "block_psnr_rows", "cached_model", "cluster_methods",
+           "clustering_realistic", "clustering_rows", "clustering_snr_sweep", "code_hash", "data_hash",
+           "denoising_snr_sweep", "dncnn_model", "finetuned_model", "general_training_pairs", "largest_recorded",
+           "learned_denoisers", "load_result", "mean_std_table", "noise2void_model", "paper_data", "pivot",
+           "pretrained_models", "provenance", "psnr_rows", "record", "recorded_blocks", "recorded_or_none",
+           "recorded_table", "run_baselines", "run_cdae", "run_clustering", "score", "table1", "train_general_model",
+           "tuned_classical"]

@@ -1,0 +1,94 @@
+"""Chapter 4 (the paper's Table 1 and beyond): every denoiser on the same test images."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from cdae_lite import metrics
+from cdae_lite.images import evenly_spaced
+from cdae_lite.paper.configs import BaselineExperiment
+from cdae_lite.paper.models import dncnn_model, learned_denoisers, paper_data
+from cdae_lite.paper.tables import score
+from cdae_lite.simulation.stacks import SimulatedStack, simulate_protein
+
+
+def tuned_classical(bx: BaselineExperiment, train: SimulatedStack) -> tuple[dict, pd.DataFrame]:
+    """Classical denoisers with parameters tuned on the training protein at the lowest SNR.
+
+    Returns ``({name: denoiser}, tuning table)``; BM3D and the Wiener filter have no parameter.
+    """
+    from cdae_lite.denoise import baselines
+
+    lo = min(train.noisy)
+    idx = evenly_spaced(len(train), bx.n_tune)
+    x, c = train.noisy[lo][idx], train.clean[idx]
+    sigma = train.noise_sigma(lo)[idx]
+    methods, tables = {}, []
+    for name in ("Gaussian", "TV", "Wavelet", "NL-means"):
+        best, table = baselines.tune(name, x, c, sigma)
+        methods[name] = best
+        tables.append(table)
+    methods["Wiener"] = baselines.Wiener()
+    methods["BM3D"] = baselines.BM3D()
+    return methods, pd.concat(tables, ignore_index=True)
+
+
+def table1(bx: BaselineExperiment, tests: dict, methods_for: dict) -> tuple[list[dict], dict, dict]:
+    """Every method on the same evenly spread ``bx.n_eval`` images of each test protein.
+
+    ``methods_for[protein]`` maps method names to denoisers. Returns ``(rows, outputs, runtime)``:
+    scores per (protein, method), the denoised images, and seconds per image per method.
+    """
+    from cdae_lite.denoise import baselines
+
+    rows, outputs, runtime = [], {}, {}
+    for name, s in tests.items():
+        idx = evenly_spaced(len(s), bx.n_eval)
+        x, c = s.noisy[min(s.noisy)][idx], s.clean[idx]
+        sigma = s.noise_sigma()[idx]
+        outputs[name] = {}
+        for m, d in {"raw": baselines.Identity(), **methods_for[name]}.items():
+            t = time.perf_counter()
+            out = d.denoise(x, sigma=sigma)
+            runtime.setdefault(m, []).append((time.perf_counter() - t) / len(x))
+            outputs[name][m] = out
+            rows.append({"protein": name, "method": m, **score(out, c)})
+        out = baselines.BM3D().denoise(x)  # noise sigma estimated from each image
+        outputs[name]["BM3D (estimated sigma)"] = out
+        rows.append({"protein": name, "method": "BM3D (estimated sigma)", **score(out, c)})
+    return rows, outputs, {m: float(np.mean(v)) for m, v in runtime.items()}
+
+
+def denoising_snr_sweep(bx: BaselineExperiment, methods: dict, protein: str = "proteasome", device=None) -> list[dict]:
+    """PSNR of each method against the input SNR (``bx.snr_sweep``), on fresh images of ``protein``."""
+
+    rows = []
+    for snr in bx.snr_sweep:
+        s = simulate_protein(protein, replace(bx.cdae.sim, images_per_view=max(1, bx.n_sweep // 4),
+                                              seed=bx.cdae.sim.seed + 7), snrs=(snr,), device=device)
+        x, c = s.noisy[snr], s.clean
+        sigma = s.noise_sigma(snr)
+        for m, d in methods.items():
+            rows.append({"snr": snr, "method": m, "psnr": float(metrics.psnr(d.denoise(x, sigma=sigma), c).mean()),
+                         "n": len(x)})
+    return rows
+
+
+def run_baselines(bx: BaselineExperiment, device=None) -> dict:
+    """Table 1 (every denoiser on the same test images), its tuning, runtimes and the SNR sweep."""
+    from cdae_lite.denoise import baselines
+
+    train, tests = paper_data(bx.cdae, device)
+    classical, tuning = tuned_classical(bx, train)
+    learned = {name: learned_denoisers(bx, train, s, device) for name, s in tests.items()}
+    rows, _, runtime = table1(bx, tests, {name: {**classical, **learned[name]} for name in tests})
+    prot = "proteasome"
+    sweep = denoising_snr_sweep(bx, {"raw": baselines.Identity(), "NL-means": classical["NL-means"],
+                                     "BM3D": classical["BM3D"], **{m: learned[prot][m] for m in
+                                     ("DnCNN", "single DAE (fine-tuned)", "CDAE (fine-tuned)")}}, prot, device)
+    return {"table1": rows, "tuning": tuning.to_dict("records"), "seconds_per_image": runtime, "snr_sweep": sweep,
+            "dncnn_history": dncnn_model(bx, train, device)[1]["history"]}

@@ -1,0 +1,102 @@
+"""``python -m cdae_lite.paper``: run an experiment and record it under ``results/<profile>/``."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+
+from cdae_lite.denoise.models import DnCNNConfig
+from cdae_lite.paper.baselines import run_baselines
+from cdae_lite.paper.cdae import run_cdae
+from cdae_lite.paper.clustering import run_clustering
+from cdae_lite.paper.configs import (
+    CPU_BUDGET_NOTE,
+    CPU_IMAGES_PER_VIEW,
+    CPU_PROFILE_NOTE,
+    BaselineExperiment,
+    CDAEExperiment,
+    ClusteringExperiment,
+)
+from cdae_lite.paper.general import GeneralModelConfig, train_general_model
+from cdae_lite.paper.results import record
+from cdae_lite.runtime import get_profile
+from cdae_lite.simulation.config import SimulationConfig
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m cdae_lite.paper",
+                                 description="Run an experiment and record it under results/<profile>/.")
+    ap.add_argument("experiment", choices=["cdae", "baselines", "clustering", "general", "all"],
+                    help="'all' runs cdae (first seed), baselines, clustering, then cdae for every seed")
+    ap.add_argument("--profile", choices=["quick", "full", "cpu"],
+                    help="quick, full (the paper's scale), or cpu: " + CPU_PROFILE_NOTE + " Implies --cpu-budget.")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--device")
+    ap.add_argument("--finetune-seeds", type=int, nargs="*", help="seeds to fine-tune (default: all)")
+    ap.add_argument("--control-seeds", type=int, nargs="*", help="seeds to train the control for (default: all)")
+    ap.add_argument("--cpu-budget", action="store_true", help=CPU_BUDGET_NOTE)
+    ap.add_argument("--out", help="output JSON (default results/<profile>/<experiment>.json)")
+    ap.add_argument("--notes", default="")
+    args = ap.parse_args(argv)
+    if args.experiment == "general":
+        path = train_general_model(GeneralModelConfig(), args.out, args.device)
+        print(f"wrote {path}")
+        return 0
+    notes = args.notes
+    if args.profile == "cpu":
+        profile = "cpu"
+        exp = CDAEExperiment.full(sim=replace(SimulationConfig(), images_per_view=CPU_IMAGES_PER_VIEW))
+        bx = BaselineExperiment.for_profile("full", cdae=exp)
+        cx = ClusteringExperiment.for_profile("full", cdae=exp)
+        args.cpu_budget = True
+        notes = (notes + " " + CPU_PROFILE_NOTE).strip()
+    else:
+        profile = get_profile(args.profile)
+        exp = CDAEExperiment.for_profile(profile)
+        bx = BaselineExperiment.for_profile(profile, cdae=exp)
+        cx = ClusteringExperiment.for_profile(profile, cdae=exp)
+    if args.cpu_budget:
+        bx = replace(bx, dncnn=DnCNNConfig(depth=10, channels=48), dncnn_train=replace(bx.dncnn_train, epochs=10),
+                     n2v_train=replace(bx.n2v_train, epochs=10))
+        cx = replace(cx, feature_train=replace(cx.feature_train, epochs=10))
+        notes = (notes + " " + CPU_BUDGET_NOTE).strip()
+    fts = args.seeds if args.finetune_seeds is None else args.finetune_seeds
+    ctl = args.seeds if args.control_seeds is None else args.control_seeds
+    first = args.seeds[0]
+
+    def run_cdae_seeds(seeds):
+        def save(partial):
+            done = [r["seed"] for r in partial["per_seed"]]  # a partial save names only the seeds it holds
+            pending = [s for s in seeds if s not in done]
+            return record("cdae", profile, exp.as_dict(), partial, done, args.device, args.out,
+                          (notes + f" Fine-tuned seeds: {[s for s in fts if s in done]}; end-to-end control seeds: "
+                           f"{[s for s in ctl if s in done]}." + (f" Seeds {pending} were planned but had not "
+                                                                    "finished when this file was written." if pending else "")
+                           ).strip())
+
+        res = run_cdae(exp, seeds, args.device, finetune_seeds=fts, control_seeds=ctl, on_seed=save)
+        print(f"wrote {save(res)}")
+
+    def run_tables():
+        e = exp.with_seed(first)
+        res = run_baselines(replace(bx, cdae=e), args.device)
+        print("wrote", record("baselines", profile, replace(bx, cdae=e).as_dict(), res, [first], args.device, None, notes))
+        res = run_clustering(replace(cx, cdae=e), args.device)
+        print("wrote", record("clustering", profile, replace(cx, cdae=e).as_dict(), res, [first], args.device, None, notes))
+
+    if args.experiment == "cdae":
+        run_cdae_seeds(args.seeds)
+    elif args.experiment == "baselines":
+        e = exp.with_seed(first)
+        print("wrote", record("baselines", profile, replace(bx, cdae=e).as_dict(), run_baselines(replace(bx, cdae=e), args.device),
+                              [first], args.device, args.out, notes))
+    elif args.experiment == "clustering":
+        e = exp.with_seed(first)
+        print("wrote", record("clustering", profile, replace(cx, cdae=e).as_dict(),
+                              run_clustering(replace(cx, cdae=e), args.device), [first], args.device, args.out, notes))
+    else:  # all: the most important single-seed results first, the extra seeds last
+        run_cdae_seeds([first])
+        run_tables()
+        if len(args.seeds) > 1:
+            run_cdae_seeds(args.seeds)
+    return 0

@@ -1,0 +1,339 @@
+"""Simulated cryo-EM particle stacks: the paper's protocol and a realistic variant.
+
+A protein is imaged from ``n_views`` directions, ``images_per_view`` images each. Every image is a
+projection of the 3D map (:mod:`cdae_lite.simulation.projection`), optionally shifted, rotated in plane and
+convolved with a CTF (:mod:`cdae_lite.simulation.ctf`); these are the *clean* images. Noisy versions at several
+SNRs are made from the **same** clean images with independent noise (:mod:`cdae_lite.simulation.noise`), so an
+image at SNR 0.1 and its partner at SNR 0.4 show the same particle in the same pose: the paired data
+the cascade is pre-trained on. The view index is the label used to score clustering.
+
+Clean images are scaled so that their mean variance over the stack is 1 (a convention; every SNR is
+a ratio and every learned model normalises its input).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from cdae_lite.images import evenly_spaced
+from cdae_lite.io.mrc import read_stack, write_stack
+from cdae_lite.io.star import image_names, read_star, write_star
+from cdae_lite.runtime import get_device
+from cdae_lite.simulation.config import SimulationConfig
+from cdae_lite.simulation.ctf import CTFParams, apply_ctf
+from cdae_lite.simulation.noise import noise_sigma
+from cdae_lite.simulation.projection import Projector, check_map
+from cdae_lite.simulation.rotations import euler_to_matrix, jitter, matrix_to_euler
+
+
+def _rng(seed: int, stream: int) -> np.random.Generator:
+    """An independent random stream per purpose, so enabling one option never changes another's draws."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), int(stream)]))
+
+
+def _snr_stream(snr: float) -> int:
+    return 1_000_000 + int(round(snr * 1e6))
+
+
+def noise_sigma_label(snr: float) -> str:
+    """The column of ``SimulatedStack.meta`` holding each image's noise sigma at ``snr``.
+
+    >>> noise_sigma_label(0.1)
+    'cdaeNoiseSigma_0.1'
+    """
+    return f"cdaeNoiseSigma_{snr:g}"
+
+
+def stack_stem(name: str, snr: float | None) -> str:
+    """File stem of a simulated stack: ``<name>_snr<snr>``, or ``<name>_clean`` for ``snr=None``."""
+    return f"{name}_clean" if snr is None else f"{name}_snr{snr:g}"
+
+
+def particles_table(meta: pd.DataFrame, stack_name: str, snr: float | None,
+                    sigma: np.ndarray | None = None) -> pd.DataFrame:
+    """The STAR particles table of one simulated stack file.
+
+    ``rlnImageName`` first (``index@stack_name``), then ``meta``'s columns (less the per-SNR noise
+    columns), ``cdaeSNR`` (``inf`` for the clean stack) and ``cdaeNoiseSigma`` when ``sigma`` is given.
+    """
+    df = meta[[c for c in meta.columns if not c.startswith("cdaeNoiseSigma_")]].copy()
+    df.insert(0, "rlnImageName", image_names(len(df), stack_name))
+    df["cdaeSNR"] = np.inf if snr is None else float(snr)
+    if sigma is not None:
+        df["cdaeNoiseSigma"] = np.asarray(sigma)
+    return df
+
+
+@dataclass
+class SimulatedStack:
+    """Images of one protein: clean, noisy at several SNRs (paired), labels and metadata.
+
+    Attributes
+    ----------
+    clean : array (n, size, size), float32 -- noise-free images (after the CTF when there is one).
+    noisy : dict float -> array (n, size, size) -- the same images with noise at each SNR.
+    labels : array (n,), int64 -- view index, 0 ... n_views - 1.
+    meta : pandas.DataFrame -- one row per image (STAR labels; see :mod:`cdae_lite.io.star`).
+    pixel_size_A : float
+    name : str -- the protein's name.
+    config : SimulationConfig
+    """
+
+    clean: np.ndarray
+    noisy: dict
+    labels: np.ndarray
+    meta: pd.DataFrame
+    pixel_size_A: float
+    name: str
+    config: SimulationConfig
+    optics: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.clean.shape[0])
+
+    @property
+    def snrs(self) -> list[float]:
+        return sorted(self.noisy)
+
+    def noise_sigma(self, snr: float | None = None) -> np.ndarray:
+        """Each image's noise standard deviation at ``snr`` (default: the lowest SNR), float64 (n,)."""
+        return self.meta[noise_sigma_label(min(self.noisy) if snr is None else snr)].to_numpy()
+
+    def save(self, directory: str | os.PathLike, snrs: list[float] | None = None,
+             clean: bool = False, overwrite: bool = False) -> list[Path]:
+        """Write ``<name>_snr<snr>.mrcs`` + ``.star`` for each SNR (and the clean stack on request)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        written = []
+        todo = [(s, self.noisy[s]) for s in (self.snrs if snrs is None else snrs)]
+        if clean:
+            todo.append((None, self.clean))
+        for snr, imgs in todo:
+            stem = stack_stem(self.name, snr)
+            mrcs = directory / f"{stem}.mrcs"
+            df = particles_table(self.meta, mrcs.name, snr, None if snr is None else self.noise_sigma(snr))
+            write_stack(mrcs, imgs, self.pixel_size_A, overwrite=overwrite)
+            write_star(directory / f"{stem}.star", df, self.optics, overwrite=overwrite)
+            written += [mrcs, directory / f"{stem}.star"]
+        return written
+
+
+#: Images per block: noise is drawn block by block, so results do not depend on how a caller chunks.
+BLOCK = 1024
+
+
+@dataclass
+class _Plan:
+    """Every per-image random draw of a simulation, made up front (a few floats per image)."""
+
+    projector: Projector
+    mats: np.ndarray
+    shifts: np.ndarray
+    labels: np.ndarray
+    defocus: np.ndarray | None
+    ctf_params: CTFParams | None
+    scale: float
+    sigma_stack: dict
+    pixel_size_A: float
+    meta: pd.DataFrame
+    optics: dict
+
+
+def _plan(volume, pixel_size_A, views_deg, config: SimulationConfig, snrs, device) -> _Plan:
+    from cdae_lite.simulation.maps import resample
+
+    vol = check_map(volume)
+    views = np.asarray(views_deg, np.float64).reshape(-1, 3)
+    if len(views) < config.n_views:
+        raise ValueError(f"{len(views)} views given, config asks for {config.n_views}")
+    views = views[: config.n_views]
+    if not snrs:
+        raise ValueError("give at least one SNR")
+    for snr in snrs:
+        if not np.isfinite(snr) or snr <= 0:
+            raise ValueError(f"SNR must be a positive number, got {snr}")
+    size = config.image_size
+    if vol.shape[0] != size:
+        pixel_size_A = pixel_size_A * vol.shape[0] / size
+        vol = resample(vol, size)
+    k, m = config.n_views, config.images_per_view
+    n = k * m
+    labels = np.repeat(np.arange(k), m)
+    mats = euler_to_matrix(views[labels, 0], views[labels, 1], views[labels, 2])
+    mats = jitter(mats, config.jitter_deg, _rng(config.seed, 1))
+    if config.inplane_rotation:
+        psi = _rng(config.seed, 2).uniform(0, 360, n)
+        mats = euler_to_matrix(0, 0, psi) @ mats  # an extra rotation about the image's z axis
+    shifts = (_rng(config.seed, 3).uniform(-config.max_shift_px, config.max_shift_px, (n, 2))
+              if config.max_shift_px > 0 else np.zeros((n, 2)))
+    projector = Projector(vol, device=get_device(device))
+    # scale: the exact views' projections get mean variance 1 (independent of n and of the options)
+    ref = projector.project(euler_to_matrix(*views.T)).cpu().numpy()
+    scale = float(np.sqrt(ref.reshape(k, -1).astype(np.float64).var(axis=1).mean()))
+    defocus, params = None, None
+    if config.ctf:
+        rng = _rng(config.seed, 4)
+        du = rng.uniform(*config.defocus_range_A, n)
+        half_ast = rng.uniform(0, config.astigmatism_A, n) / 2
+        ang = rng.uniform(0, 180, n)
+        defocus = np.stack([du + half_ast, du - half_ast, ang], axis=1)
+        params = CTFParams(voltage_kV=config.voltage_kV, cs_mm=config.cs_mm,
+                           amplitude_contrast=config.amplitude_contrast, b_factor_A2=config.b_factor_A2)
+    eul = matrix_to_euler(mats)
+    meta = pd.DataFrame({
+        "rlnAngleRot": eul[:, 0], "rlnAngleTilt": eul[:, 1], "rlnAnglePsi": eul[:, 2],
+        # RELION's origin is the shift that re-centres the particle: minus our displacement
+        "rlnOriginXAngst": -shifts[:, 0] * pixel_size_A, "rlnOriginYAngst": -shifts[:, 1] * pixel_size_A,
+        "rlnClassNumber": labels + 1, "cdaeView": labels, "rlnOpticsGroup": 1,
+    })
+    if defocus is not None:
+        meta["rlnDefocusU"], meta["rlnDefocusV"], meta["rlnDefocusAngle"] = defocus.T
+    optics = {"rlnOpticsGroup": 1, "rlnOpticsGroupName": "opticsGroup1",
+              "rlnVoltage": config.voltage_kV, "rlnSphericalAberration": config.cs_mm,
+              "rlnAmplitudeContrast": config.amplitude_contrast, "rlnImagePixelSize": pixel_size_A,
+              "rlnImageSize": size, "rlnImageDimensionality": 2}
+    plan = _Plan(projector, mats, shifts, labels, defocus, params, scale, {}, float(pixel_size_A),
+                 meta, optics)
+    if config.noise_per == "stack":
+        # the stack's mean clean variance, estimated on up to BLOCK images spread over the stack
+        sample = _clean_block(plan, evenly_spaced(n, BLOCK))
+        var = float(sample.reshape(sample.shape[0], -1).astype(np.float64).var(axis=1).mean())
+        plan.sigma_stack = {float(s): np.sqrt(var / s) for s in snrs}
+    return plan
+
+
+def _clean_block(plan: _Plan, idx: np.ndarray | slice) -> np.ndarray:
+    mats, shifts = plan.mats[idx], plan.shifts[idx]
+    b = mats.shape[0]
+    # project each distinct (orientation, shift) once: the paper's protocol has only n_views of them
+    key = np.concatenate([mats.reshape(b, 9), shifts], axis=1).round(9)
+    uniq, inverse = np.unique(key, axis=0, return_inverse=True)
+    proj = plan.projector.project(uniq[:, :9].reshape(-1, 3, 3), uniq[:, 9:]).cpu().numpy()
+    clean = proj[inverse.reshape(-1)]
+    if plan.defocus is not None:
+        d = plan.defocus[idx]
+        clean = apply_ctf(clean, plan.pixel_size_A, plan.ctf_params, defocus_u_A=d[:, 0],
+                          defocus_v_A=d[:, 1], defocus_angle_deg=d[:, 2])
+    return (clean / plan.scale).astype(np.float32)
+
+
+def simulate_blocks(volume: np.ndarray, pixel_size_A: float, views_deg: np.ndarray,
+                    config: SimulationConfig, snrs: tuple[float, ...] = (0.1,),
+                    device: str | torch.device | None = None):
+    """Simulate block by block (``BLOCK`` images at a time), for stacks larger than memory.
+
+    Returns ``(meta, optics, pixel_size_A, blocks)`` where ``blocks`` is a generator of
+    ``(start, clean, {snr: noisy}, {snr: sigma})`` with arrays of at most ``BLOCK`` images.
+    :func:`simulate` concatenates the same blocks, so both give identical images.
+    """
+    plan = _plan(volume, pixel_size_A, views_deg, config, snrs, device)
+    n = len(plan.labels)
+
+    def blocks():
+        for b, start in enumerate(range(0, n, BLOCK)):
+            stop = min(n, start + BLOCK)
+            clean = _clean_block(plan, slice(start, stop))
+            noisy, sigmas = {}, {}
+            for snr in snrs:
+                rng = _rng(config.seed, _snr_stream(snr) + 7919 * b)
+                if config.noise_per == "stack":
+                    sigma = np.full(stop - start, plan.sigma_stack[float(snr)])
+                else:
+                    sigma = noise_sigma(clean, snr)
+                noise = rng.standard_normal(clean.shape, dtype=np.float32)
+                noisy[float(snr)] = clean + noise * sigma[:, None, None].astype(np.float32)
+                sigmas[float(snr)] = sigma
+            yield start, clean, noisy, sigmas
+
+    return plan.meta, plan.optics, plan.pixel_size_A, blocks()
+
+
+def simulate(volume: np.ndarray, pixel_size_A: float, views_deg: np.ndarray,
+             config: SimulationConfig, snrs: tuple[float, ...] = (0.1,), name: str = "protein",
+             device: str | torch.device | None = None) -> SimulatedStack:
+    """Simulate a labelled, paired stack of one protein.
+
+    Parameters
+    ----------
+    volume : array (s, s, s) -- the map; resampled to ``config.image_size`` if needed.
+    pixel_size_A : float -- the map's voxel size, Angstrom.
+    views_deg : array (n_views, 3) -- view orientations ``(rot, tilt, psi)``, degrees.
+    config : SimulationConfig -- scale, realism options and seed.
+    snrs : tuple of float -- the SNRs to make noisy stacks at (each from the same clean images).
+    name : str -- used in file names.
+    device : where to project (default: CUDA if available).
+
+    Returns
+    -------
+    SimulatedStack
+
+    Examples
+    --------
+    >>> from cdae_lite.simulation import SimulationConfig, load_protein
+    >>> p = load_protein("adk"); vol, px = p.volume(32)
+    >>> s = simulate(vol, px, p.views_deg, SimulationConfig.quick(images_per_view=5), snrs=(0.1,))
+    >>> s.noisy[0.1].shape, s.labels.tolist()[:6]
+    ((20, 32, 32), [0, 0, 0, 0, 0, 1])
+    """
+    meta, optics, px, blocks = simulate_blocks(volume, pixel_size_A, views_deg, config, snrs, device)
+    cleans, noisy, sigmas = [], {float(s): [] for s in snrs}, {float(s): [] for s in snrs}
+    for _, clean, nb, sb in blocks:
+        cleans.append(clean)
+        for s in nb:
+            noisy[s].append(nb[s])
+            sigmas[s].append(sb[s])
+    meta = meta.copy()
+    for s in sigmas:
+        meta[noise_sigma_label(s)] = np.concatenate(sigmas[s])
+    return SimulatedStack(clean=np.concatenate(cleans), noisy={s: np.concatenate(v) for s, v in noisy.items()},
+                          labels=meta["cdaeView"].to_numpy(np.int64), meta=meta, pixel_size_A=float(px),
+                          name=name, config=config, optics=optics)
+
+
+def simulate_protein(protein, config: SimulationConfig, snrs: tuple[float, ...] | None = None,
+                     device: str | torch.device | None = None) -> SimulatedStack:
+    """Simulate a shipped protein (a :class:`~cdae_lite.simulation.proteins.Protein` or its name).
+
+    ``snrs`` defaults to the protocol's: ``config.train_snrs`` for the training protein,
+    ``(config.test_snr,)`` for a test protein.
+    """
+    from cdae_lite.simulation.proteins import Protein, load_protein
+
+    p = protein if isinstance(protein, Protein) else load_protein(protein)
+    if snrs is None:
+        snrs = tuple(config.train_snrs) if p.role == "train" else (config.test_snr,)
+    vol, px = p.volume(config.image_size)
+    return simulate(vol, px, np.array(p.views_deg), config, snrs=snrs, name=p.name, device=device)
+
+
+def load_particles(star_path: str | os.PathLike) -> tuple[np.ndarray, pd.DataFrame, dict, float | None]:
+    """Read a STAR file and the one stack its ``rlnImageName`` column points to.
+
+    Returns ``(images, particles, optics, pixel_size_A)`` with images ordered as the STAR rows.
+
+    Raises
+    ------
+    ValueError
+        If the STAR file names several stacks, or its row count differs from the stack's.
+    """
+    star_path = Path(star_path)
+    particles, optics = read_star(star_path)
+    if "rlnImageName" not in particles:
+        raise ValueError(f"{star_path} has no rlnImageName column: which stack does it describe?")
+    parts = particles["rlnImageName"].astype(str).str.split("@", n=1, expand=True)
+    stacks = parts[1].unique()
+    if len(stacks) != 1:
+        raise ValueError(f"{star_path} names {len(stacks)} stacks; cdae-lite reads one stack per STAR file")
+    images, px = read_stack(star_path.parent / stacks[0])
+    idx = parts[0].astype(int).to_numpy() - 1
+    if len(particles) != images.shape[0] or idx.min() < 0 or idx.max() >= images.shape[0]:
+        raise ValueError(f"{star_path} has {len(particles)} rows but {stacks[0]} holds "
+                         f"{images.shape[0]} images: they do not describe each other")
+    px = float(optics.get("rlnImagePixelSize", px or 0)) or px
+    return images[idx], particles, optics, px

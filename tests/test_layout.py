@@ -1,0 +1,131 @@
+"""The package's shape: folders are the stages of the data flow, and imports only flow downstream.
+
+Stages, in order; a module may import its own stage and earlier ones, never a later one, and no
+import cycle is allowed anywhere (imports inside functions count too).
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "cdae_lite"
+STAGES = ["runtime", "images", "io", "metrics", "plot", "simulation", "denoise", "cluster", "paper", "cli"]
+MAX_LINES = 400
+MAX_COMMAND_LINES = 80
+
+
+def module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """``{module: {package modules it imports}}`` for every module under ``root``."""
+    files = {module_name(p, root): p for p in root.rglob("*.py")}
+    graph = {}
+    for mod, path in files.items():
+        deps = set()
+        is_pkg = path.name == "__init__.py"
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = mod.split(".")[: len(mod.split(".")) - node.level + (1 if is_pkg else 0)]
+                    target = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                names = [f"{target}.{a.name}" for a in node.names]
+                deps |= {n for n in names if n in files} or ({target} if target in files else set())
+            elif isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names if a.name in files}
+        graph[mod] = deps - {mod}
+    return graph
+
+
+def stage(mod: str, root_name: str) -> int | None:
+    parts = mod.split(".")
+    return STAGES.index(parts[1]) if len(parts) > 1 and parts[1] in STAGES else None
+
+
+def upstream_violations(graph: dict[str, set[str]], root_name: str) -> list[str]:
+    out = []
+    for mod, deps in graph.items():
+        s = stage(mod, root_name)
+        for d in deps:
+            t = stage(d, root_name)
+            if s is not None and t is not None and t > s:
+                out.append(f"{mod} imports {d}, a later stage")
+    return sorted(out)
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_the_package_has_no_import_cycle_and_no_upstream_import():
+    graph = import_graph(PACKAGE)
+    assert len(graph) > 40 and any(graph.values())  # the scan found the modules and their imports
+    assert cycles(graph) == []
+    assert upstream_violations(graph, "cdae_lite") == []
+
+
+def test_every_module_is_small_and_every_command_thin():
+    sizes = {p.relative_to(PACKAGE).as_posix(): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
+    assert {f: n for f, n in sizes.items() if n > MAX_LINES} == {}
+    commands = {f: n for f, n in sizes.items() if f.startswith("cli/") and f not in ("cli/__init__.py", "cli/__main__.py")}
+    assert len(commands) >= 5 and {f: n for f, n in commands.items() if n > MAX_COMMAND_LINES} == {}
+
+
+def test_every_top_level_folder_is_a_stage():
+    folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))}
+    modules = {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
+    assert folders | modules <= set(STAGES)
+
+
+@pytest.fixture
+def toy(tmp_path):
+    """A tiny package with an upstream import (simulation -> denoise) and a cycle (a <-> b)."""
+    root = tmp_path / "cdae_lite"
+    for rel, text in {"__init__.py": "", "simulation/__init__.py": "", "denoise/__init__.py": "",
+                      "simulation/a.py": "def f():\n    from cdae_lite.denoise import b\n",
+                      "denoise/b.py": "from cdae_lite.denoise.c import x\n",
+                      "denoise/c.py": "from . import b\nx = 1\n"}.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+def test_the_checks_find_an_upstream_import_and_a_cycle(toy):
+    graph = import_graph(toy)
+    assert graph["cdae_lite.simulation.a"] == {"cdae_lite.denoise.b"}  # an import inside a function counts
+    assert upstream_violations(graph, "cdae_lite") == [
+        "cdae_lite.simulation.a imports cdae_lite.denoise.b, a later stage"]
+    assert cycles(graph) == [["cdae_lite.denoise.b", "cdae_lite.denoise.c"]]
