@@ -152,17 +152,25 @@ class NLMeans(Denoiser):
 
 
 class BM3D(Denoiser):
-    """BM3D (Dabov et al. 2007) from the ``bm3d`` package, with the known or estimated noise sigma."""
+    """BM3D (Dabov et al. 2007) from the ``bm3d`` package, with the known or estimated noise sigma.
+
+    ``sigma_factor`` multiplies the sigma BM3D is given: 1 is the textbook setting; at very low SNR a
+    larger value (smoothing more) scores better, and it is tuned on the training protein like every
+    other classical filter's parameter (:data:`TUNING_GRIDS`).
+    """
 
     name = "BM3D"
 
-    def __init__(self, n_jobs: int = -1):
+    def __init__(self, n_jobs: int = -1, sigma_factor: float = 1.0):
+        if not sigma_factor > 0:
+            raise ValueError("sigma_factor must be > 0")
         self.n_jobs = n_jobs
+        self.sigma_factor = sigma_factor
 
     def _one(self, img, sigma):
         import bm3d
 
-        return bm3d.bm3d(img.astype(np.float64), sigma_psd=max(float(sigma), 1e-6))
+        return bm3d.bm3d(img.astype(np.float64), sigma_psd=max(float(sigma) * self.sigma_factor, 1e-6))
 
 
 @dataclass
@@ -246,6 +254,7 @@ TUNING_GRIDS = {
     "TV": {"weight_factor": [0.25, 0.5, 1.0, 2.0, 4.0]},
     "Wavelet": {"wavelet": ["db1", "db2", "sym4", "coif1"]},
     "NL-means": {"h_factor": [0.4, 0.6, 0.8, 1.0, 1.2]},
+    "BM3D": {"sigma_factor": [0.75, 1.0, 1.25, 1.5, 1.75, 2.0]},
 }
 
 
@@ -266,7 +275,7 @@ def tune(name: str, noisy, clean, sigma=None, grid: dict | None = None, n_jobs: 
     rows, best = [], None
     for v in values:
         kwargs = {param: v}
-        if name in ("TV", "Wavelet", "NL-means"):
+        if name in ("TV", "Wavelet", "NL-means", "BM3D"):
             kwargs["n_jobs"] = n_jobs
         d = CLASSICAL[name](**kwargs)
         p = float(psnr(d.denoise(noisy, sigma), clean).mean())

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,53 @@ class Cascade(nn.Module):
         return outs
 
 
+@dataclass(frozen=True)
+class DenoiserConfig:
+    """Widths of the U-Net's levels (the last is the bottleneck) and its activation slope.
+
+    Attributes
+    ----------
+    channels : tuple of int -- channels at 1/2, 1/4, 1/8 of the image size and in the bottleneck.
+    """
+
+    channels: tuple = (32, 64, 128, 128)
+
+    def __post_init__(self):
+        if len(self.channels) != 4 or min(self.channels) < 1:
+            raise ValueError("channels must list 4 positive widths (three levels and the bottleneck)")
+
+
+def _block(i: int, o: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.LeakyReLU(0.1, inplace=True),
+                         nn.Conv2d(o, o, 3, padding=1), nn.LeakyReLU(0.1, inplace=True))
+
+
+class DenoiserUNet(nn.Module):
+    """U-Net: unshuffle 2 -> [c0] -> pool -> [c1] -> pool -> [c2] -> [c3] -> up -> [c1] -> up -> [c0] -> shuffle 2."""
+
+    def __init__(self, config: DenoiserConfig = DenoiserConfig()):
+        super().__init__()
+        c0, c1, c2, c3 = (int(c) for c in config.channels)
+        self.e0, self.e1, self.e2 = _block(4, c0), _block(c0, c1), _block(c1, c2)
+        self.mid = _block(c2, c3)
+        self.up1 = nn.ConvTranspose2d(c3, c1, 2, stride=2)
+        self.d1 = _block(c1 + c1, c1)
+        self.up0 = nn.ConvTranspose2d(c1, c0, 2, stride=2)
+        self.d0 = _block(c0 + c0, c0)
+        self.out = nn.Conv2d(c0, 4, 1)
+        self.config = config
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != 1 or x.shape[-1] % 8 or x.shape[-2] % 8:
+            raise ValueError(f"expected (n, 1, size, size) with size a multiple of 8, got {tuple(x.shape)}")
+        a = self.e0(F.pixel_unshuffle(x, 2))
+        b = self.e1(F.max_pool2d(a, 2))
+        m = self.mid(self.e2(F.max_pool2d(b, 2)))
+        b = self.d1(torch.cat([self.up1(m), b], 1))
+        a = self.d0(torch.cat([self.up0(b), a], 1))
+        return F.pixel_shuffle(self.out(a), 2)
+
+
 # ------------------------------------------------------------------------------------- factories
 def autoencoder(config: AEConfig = AEConfig()) -> Normalized:
     """One normalised autoencoder block: the paper's *single DAE* when trained alone."""
@@ -255,6 +303,11 @@ def unet(config: UNetConfig = UNetConfig()) -> Normalized:
     return Normalized(UNet(config))
 
 
+def denoiser(config: DenoiserConfig = DenoiserConfig()) -> Normalized:
+    """The general denoiser (beyond the paper): a normalised :class:`DenoiserUNet`."""
+    return Normalized(DenoiserUNet(config))
+
+
 #: name -> (factory, config class); used to save and rebuild models from checkpoints.
 ARCHITECTURES = {
     "autoencoder": (autoencoder, AEConfig),
@@ -262,6 +315,7 @@ ARCHITECTURES = {
     "chain": (chain, AEConfig),
     "dncnn": (dncnn, DnCNNConfig),
     "unet": (unet, UNetConfig),
+    "denoiser": (denoiser, DenoiserConfig),
 }
 
 

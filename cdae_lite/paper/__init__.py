@@ -22,7 +22,8 @@ from cdae_lite.paper.configs import (
                                      CDAEExperiment,
                                      ClusteringExperiment,
 )
-from cdae_lite.paper.general import GeneralModelConfig, general_training_pairs, train_general_model
+from cdae_lite.paper.general import GeneralDenoiserConfig, clean_bank, train_general_denoiser
+from cdae_lite.paper.general_cdae import GeneralModelConfig, general_training_pairs, train_general_model
 from cdae_lite.paper.models import (
                                      dncnn_model,
                                      finetuned_model,
@@ -43,7 +44,7 @@ from cdae_lite.paper.results import (
 from cdae_lite.paper.tables import block_psnr_rows, clustering_rows, mean_std_table, pivot, psnr_rows, score
 
 __all__ = ["CPU_BUDGET_NOTE", "CPU_IMAGES_PER_VIEW", "CPU_PROFILE_NOTE", "BaselineExperiment", "CDAEExperiment",
-           "ClusteringExperiment", "GeneralModelConfig", "block_psnr_rows", "cached_model", "cluster_methods",
+           "ClusteringExperiment", "GeneralDenoiserConfig", "GeneralModelConfig", "clean_bank", "train_general_denoiser", "block_psnr_rows", "cached_model", "cluster_methods",
            "clustering_realistic", "clustering_rows", "clustering_snr_sweep", "code_hash", "data_hash",
            "denoising_snr_sweep", "dncnn_model", "finetuned_model", "general_training_pairs", "largest_recorded",
            "learned_denoisers", "load_result", "mean_std_table", "noise2void_model", "paper_data", "pivot",

@@ -17,7 +17,8 @@ from cdae_lite.paper.configs import (
     CDAEExperiment,
     ClusteringExperiment,
 )
-from cdae_lite.paper.general import GeneralModelConfig, train_general_model
+from cdae_lite.paper.general import GeneralDenoiserConfig, train_general_denoiser
+from cdae_lite.paper.general_cdae import GeneralModelConfig, train_general_model
 from cdae_lite.paper.results import record
 from cdae_lite.runtime import get_profile
 from cdae_lite.simulation.config import SimulationConfig
@@ -26,8 +27,11 @@ from cdae_lite.simulation.config import SimulationConfig
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cdae_lite.paper",
                                  description="Run an experiment and record it under results/<profile>/.")
-    ap.add_argument("experiment", choices=["cdae", "baselines", "clustering", "general", "all"],
-                    help="'all' runs cdae (first seed), baselines, clustering, then cdae for every seed")
+    ap.add_argument("experiment", choices=["cdae", "baselines", "clustering", "general", "general-cdae", "general-eval",
+                                           "all"],
+                    help="'all' runs cdae (first seed), baselines, clustering, then cdae for every seed; 'general' "
+                         "trains the shipped general denoiser, 'general-cdae' the shipped general CDAE, "
+                         "'general-eval' scores both against a tuned BM3D")
     ap.add_argument("--profile", choices=["quick", "full", "cpu"],
                     help="quick, full (the paper's scale), or cpu: " + CPU_PROFILE_NOTE + " Implies --cpu-budget.")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -37,10 +41,21 @@ def main(argv=None) -> int:
     ap.add_argument("--cpu-budget", action="store_true", help=CPU_BUDGET_NOTE)
     ap.add_argument("--out", help="output JSON (default results/<profile>/<experiment>.json)")
     ap.add_argument("--notes", default="")
+    ap.add_argument("--minutes", type=float, help="general: training time (default: the config's)")
     args = ap.parse_args(argv)
     if args.experiment == "general":
-        path = train_general_model(GeneralModelConfig(), args.out, args.device)
-        print(f"wrote {path}")
+        cfg = GeneralDenoiserConfig.for_profile("full" if args.profile in ("cpu", "full") else args.profile)
+        if args.minutes:
+            cfg = replace(cfg, train=replace(cfg.train, minutes=args.minutes))
+        print(f"wrote {train_general_denoiser(cfg, args.out, args.device)}")
+        return 0
+    if args.experiment == "general-cdae":
+        print(f"wrote {train_general_model(GeneralModelConfig(), args.out, args.device)}")
+        return 0
+    if args.experiment == "general-eval":
+        from cdae_lite.paper.general_eval import record_general_eval
+
+        print(f"wrote {record_general_eval(args.profile, args.device, args.out, args.notes)}")
         return 0
     notes = args.notes
     if args.profile == "cpu":

@@ -1,88 +1,187 @@
-"""The general-purpose CDAE shipped in ``data/weights`` (beyond the paper): its recipe."""
+"""The general denoiser shipped in ``data/weights`` (beyond the paper): its training data and recipe.
+
+The paper's pre-training shows a network four views of one protein at fixed SNRs with fixed noise,
+and asks it for noisy targets; the network learns those views and that noise. A denoiser meant for
+anyone's particles is trained here instead
+
+- on **clean targets** with **fresh noise in every batch** (SNR log-uniform in 0.02-0.3, a quarter of
+  the images with coloured noise: :func:`~cdae_lite.denoise.synthetic.fit_fresh_noise`);
+- on **many structures**: every shipped map that is neither a test protein nor a relative of one
+  (RuBisCO, the 70S ribosome, TRPV1) and random pseudo-proteins of varied size and shape
+  (:func:`~cdae_lite.simulation.maps.phantom`, some stretched);
+- at **many particle sizes** (diameters drawn in ``diameter_px``, covering the test particles' 25-50
+  px in a 64 px box and more), from random orientations with in-plane rotations and shifts, half of
+  them with a CTF (defocus 0.5-3 um).
+
+The three test proteins (and the proteasome and adenylate kinase relatives, CXCR4) are never seen,
+and the held-out apoferritin (:data:`HELD_OUT`) is kept out of every choice.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from cdae_lite.denoise.checkpoint import save_model
-from cdae_lite.denoise.models import AEConfig
-from cdae_lite.denoise.train import TrainConfig, ladder_pairs, pretrain_cdae
-from cdae_lite.io.paths import data_dir
-from cdae_lite.runtime import ProfiledConfig, command_line, device_name, git_commit
+from cdae_lite.denoise.synthetic import FreshNoiseConfig, fit_fresh_noise
+from cdae_lite.denoise.models import DenoiserConfig, denoiser
+from cdae_lite.io.paths import data_dir, data_path
+from cdae_lite.runtime import ProfiledConfig, command_line, device_name, git_commit, progress
 from cdae_lite.simulation.config import SimulationConfig
-from cdae_lite.simulation.proteins import training_protein
+from cdae_lite.simulation.maps import load_map, phantom, resample
+from cdae_lite.simulation.stacks import simulate
+
+#: Shipped maps the general denoiser trains on: neither test proteins nor their relatives.
+TRAINING_MAPS = {"rubisco": "maps/rubisco.mrc.gz", "ribosome": "maps/polnet_4v4r_10A.mrc.gz",
+                 "trpv1": "maps/cryojax_trpv1_volume.mrc.gz"}
+#: The structure kept out of training and of every choice, to report the denoiser's margin on.
+HELD_OUT = "maps/apoferritin_6z6u.mrc.gz"
 
 
 @dataclass(frozen=True)
-class GeneralModelConfig(ProfiledConfig):
-    """The general-purpose CDAE shipped in ``data/weights`` (beyond the paper).
+class GeneralDenoiserConfig(ProfiledConfig):
+    """The shipped general denoiser's data and training (``python -m cdae_lite.paper general``).
 
-    The paper's pre-training sees four views of one protein, so its networks learn those views. A
-    model meant for anyone's particles must see many shapes, orientations, SNRs and CTFs. Here: the
-    training protein (RuBisCO) and ``n_phantoms`` random pseudo-proteins (:func:`~cdae_lite.simulation.maps.phantom`), each
-    from ``n_views`` random directions with random in-plane rotation and shifts, half of them with a
-    CTF; each structure at one input SNR of ``base_snrs`` (in turn) with the paper's ladder of
-    targets at 4x and 6x that SNR, then clean. The three test proteins are never seen.
+    Attributes
+    ----------
+    size : int -- box, pixels.
+    n_phantoms : int -- random pseudo-proteins besides the shipped maps.
+    images_per_structure : int -- clean projections of each structure (spread over ``scales``).
+    scales : int -- particle sizes per structure, diameters drawn uniformly in ``diameter_px``.
+    max_shift_px : float -- random shifts, pixels.
+    defocus_range_A : CTF defocus range (half of each structure's scales have a CTF).
+    net : DenoiserConfig. train : FreshNoiseConfig (its ``minutes`` sets the training time).
+    seed : int
     """
 
     size: int = 64
-    n_phantoms: int = 15
-    n_views: int = 200
-    images_per_view: int = 3
-    base_snrs: tuple = (0.03, 0.05, 0.1, 0.15, 0.25)
-    ladder: tuple = (4.0, 6.0)
-    ae: AEConfig = AEConfig()
-    train: TrainConfig = TrainConfig(epochs=10)
+    n_phantoms: int = 40
+    images_per_structure: int = 600
+    scales: int = 3
+    diameter_px: tuple = (20.0, 60.0)
+    max_shift_px: float = 3.0
+    defocus_range_A: tuple = (5000.0, 30000.0)
+    net: DenoiserConfig = DenoiserConfig()
+    train: FreshNoiseConfig = FreshNoiseConfig(minutes=90.0)
     seed: int = 0
 
+    @classmethod
+    def quick_overrides(cls) -> dict:
+        return {"n_phantoms": 4, "images_per_structure": 60, "net": DenoiserConfig((8, 16, 16, 16)),
+                "train": FreshNoiseConfig(minutes=0.2)}
 
 
-def general_training_pairs(cfg: GeneralModelConfig, device=None) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The three blocks' pre-training pairs of :class:`GeneralModelConfig`."""
-    from cdae_lite.simulation import maps
-    from cdae_lite.simulation.rotations import fibonacci_directions
-    from cdae_lite.simulation.stacks import simulate
+def diameter_voxels(volume: np.ndarray, threshold: float = 0.1) -> float:
+    """Diameter of a particle in a map: twice the largest distance from the box centre of a voxel above
+    ``threshold`` times the maximum."""
+    idx = np.argwhere(volume > threshold * volume.max())
+    centre = (np.array(volume.shape) - 1) / 2
+    return float(2 * np.sqrt(((idx - centre) ** 2).sum(1)).max() + 1)
 
-    prot = training_protein()
-    vol, px = prot.volume(cfg.size)
-    structures = [("rubisco", vol, px)] + [(f"phantom{i}", maps.phantom(cfg.size, cfg.seed + 100 + i), 2.0)
-                                           for i in range(cfg.n_phantoms)]
-    steps = [[] for _ in range(len(cfg.ladder) + 2)]
+
+def fit_box(volume: np.ndarray, size: int) -> np.ndarray:
+    """Centre-crop or zero-pad a cubic map to ``size`` voxels a side."""
+    n = volume.shape[0]
+    if n >= size:
+        a = (n - size) // 2
+        return volume[a:a + size, a:a + size, a:a + size]
+    out = np.zeros((size,) * 3, volume.dtype)
+    a = (size - n) // 2
+    out[a:a + n, a:a + n, a:a + n] = volume
+    return out
+
+
+def stretched_phantom(size: int, seed: int) -> np.ndarray:
+    """A :func:`~cdae_lite.simulation.maps.phantom`, for odd seeds stretched 1.2-1.8x along a random axis."""
+    vol = phantom(size, seed)
+    if seed % 2 == 0:
+        return vol
+    from scipy.ndimage import affine_transform
+    from scipy.spatial.transform import Rotation
+
+    rng = np.random.default_rng(seed)
+    rot = Rotation.random(random_state=int(rng.integers(2**31))).as_matrix()
+    scale = np.diag([1 / rng.uniform(1.2, 1.8), 1.0, 1.0])
+    mat = rot @ scale @ rot.T
+    centre = (np.array(vol.shape) - 1) / 2
+    return affine_transform(vol, mat, offset=centre - mat @ centre, order=1).astype(np.float32)
+
+
+def training_structures(cfg: GeneralDenoiserConfig) -> list[tuple[str, np.ndarray, float]]:
+    """``(name, map, pixel size in A)`` of every training structure: the shipped maps, then phantoms."""
+    out = []
+    for name, rel in TRAINING_MAPS.items():
+        vol, px = load_map(data_path(rel))
+        out.append((name, vol, float(px or 1.0)))
+    out += [(f"phantom{i}", stretched_phantom(cfg.size, cfg.seed + 100 + i), 2.0) for i in range(cfg.n_phantoms)]
+    return out
+
+
+def clean_bank(cfg: GeneralDenoiserConfig, device=None) -> tuple[np.ndarray, list[dict]]:
+    """The clean training images: float32 ``(n, size, size)``, and one row per (structure, scale).
+
+    Each structure is resampled so that its diameter is a random number of pixels in
+    ``cfg.diameter_px`` (the pixel size changing accordingly), boxed to ``cfg.size``, and projected
+    from uniformly random directions with in-plane rotation and shifts; alternate scales get a CTF.
+    """
     rng = np.random.default_rng(cfg.seed)
-    for i, (name, v, p) in enumerate(structures):
-        dirs = fibonacci_directions(cfg.n_views)
-        dirs[:, 0] += rng.uniform(0, 360)  # a different set of directions for every structure
-        views = np.c_[dirs, np.zeros(len(dirs))]
-        sim_cfg = SimulationConfig(image_size=cfg.size, n_views=cfg.n_views, images_per_view=cfg.images_per_view,
-                                   seed=cfg.seed + i)
-        sim_cfg = sim_cfg.realistic(jitter_deg=0.0) if i % 2 == 0 else replace(
-            sim_cfg, inplane_rotation=True, max_shift_px=cfg.size / 32)
-        s0 = cfg.base_snrs[i % len(cfg.base_snrs)]
-        snrs = (s0,) + tuple(s0 * f for f in cfg.ladder)
-        st = simulate(v, p, views, sim_cfg, snrs=snrs, name=name, device=device)
-        for j, snr in enumerate(snrs):
-            steps[j].append(st.noisy[float(snr)])
-        steps[-1].append(st.clean)
-    return ladder_pairs([np.concatenate(s) for s in steps])
+    structures = training_structures(cfg)
+    per_scale = max(1, cfg.images_per_structure // cfg.scales)
+    images, rows = [], []
+    bar = progress(len(structures) * cfg.scales, "projecting the training structures", unit="set")
+    for i, (name, vol, px) in enumerate(structures):
+        diam = diameter_voxels(vol)
+        for j in range(cfg.scales):
+            target = rng.uniform(*cfg.diameter_px)
+            n_new = max(8, int(round(vol.shape[0] * target / diam / 2)) * 2)
+            v = fit_box(resample(vol, n_new), cfg.size)
+            px_new = px * vol.shape[0] / n_new
+            dirs = rng.normal(size=(per_scale, 3))
+            dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+            views = np.c_[np.degrees(np.arctan2(dirs[:, 1], dirs[:, 0])), np.degrees(np.arccos(dirs[:, 2])),
+                          np.zeros(per_scale)]
+            ctf = (i + j) % 2 == 0
+            sim = SimulationConfig(image_size=cfg.size, n_views=per_scale, images_per_view=1, inplane_rotation=True,
+                                   max_shift_px=cfg.max_shift_px, ctf=ctf, defocus_range_A=cfg.defocus_range_A,
+                                   seed=cfg.seed * 1000 + i * 10 + j)
+            st = simulate(v, px_new, views, sim, snrs=(1.0,), name=name, device=device)
+            images.append(st.clean)
+            rows.append({"structure": name, "diameter_px": round(float(target), 1), "pixel_size_A": round(px_new, 3),
+                         "ctf": ctf, "images": len(st.clean)})
+            bar.update(1)
+    bar.close()
+    return np.concatenate(images).astype(np.float32), rows
 
 
-def train_general_model(cfg: GeneralModelConfig = GeneralModelConfig(), out: str | Path | None = None,
-                        device=None) -> Path:
-    """Pre-train the general CDAE and write it, with its record, to ``data/weights/cdae_general.pt``."""
+def train_general_denoiser(cfg: GeneralDenoiserConfig = GeneralDenoiserConfig(), out: str | Path | None = None,
+                           device=None) -> Path:
+    """Make the clean bank, train the general denoiser on it with fresh noise, write the checkpoint.
 
+    The checkpoint (default ``data/weights/denoiser_general.pt``) is rewritten every 5 minutes while
+    training (``record["complete"]`` says whether the run finished), so a stopped run keeps its
+    progress. Its record holds the config, the bank's composition, the loss curve and provenance.
+    """
     t0 = time.perf_counter()
-    pairs = general_training_pairs(cfg, device)
-    model, hists = pretrain_cdae(pairs, cfg.ae, cfg.train, device)
-    record_ = {"what": "general-purpose CDAE (beyond the paper): see GeneralModelConfig",
-               "config": cfg.as_dict(), "n_pairs_per_block": int(len(pairs[0][0])),
-               "histories": [h.as_dict() for h in hists], "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-               "device": device_name(device), "torch": torch.__version__, "commit": git_commit(),
-               "command": command_line(), "seconds": time.perf_counter() - t0}
-    path = Path(out) if out else data_dir() / "weights" / "cdae_general.pt"
-    return save_model(path, model, "cdae", asdict(cfg.ae), record_)
+    path = Path(out) if out else data_dir() / "weights" / "denoiser_general.pt"
+    bank, rows = clean_bank(cfg, device)
+    model = denoiser(cfg.net)
+    record = {"what": "general denoiser (beyond the paper): see GeneralDenoiserConfig", "config": cfg.as_dict(),
+              "bank": rows, "bank_images": int(len(bank)), "bank_seconds": time.perf_counter() - t0,
+              "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+              "device": device_name(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+              "commit": git_commit(), "command": command_line(), "complete": False}
+
+    def save(history: dict) -> None:
+        save_model(path, model, "denoiser", cfg.net.as_dict() if hasattr(cfg.net, "as_dict") else
+                   {"channels": list(cfg.net.channels)}, {**record, "history": history}, overwrite=True)
+
+    history = fit_fresh_noise(model, bank, cfg.train, device, on_checkpoint=save, desc="general denoiser")
+    record["complete"] = True
+    record["seconds"] = time.perf_counter() - t0
+    save(history)
+    return path
