@@ -3,12 +3,14 @@
 Run from the repository root::
 
     python data/make_maps.py            # writes data/maps/*.mrc.gz and data/proteins.json
+    python data/make_maps.py --held-out # writes data/maps/apoferritin_6z6u.mrc.gz (the general
+                                        # denoiser's held-out structure)
 
 For each protein the pixel size is chosen so that the particle's diameter (twice the largest distance
 of an atom from the centroid) spans 2/3 of a 64-pixel box, the Coulomb potential is computed with
-gemmi's electron scattering factors and low-passed to max(8 A, 2.5 pixels) (cdae_lite.maps.model_to_map),
+gemmi's electron scattering factors and low-passed to max(8 A, 2.5 pixels) (cdae_lite.simulation.maps.model_to_map),
 and four view directions are chosen whose projections differ most, symmetry mates excluded
-(cdae_lite.simulate.distinct_views). The result is deterministic.
+(cdae_lite.simulation.views.distinct_views). The result is deterministic.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from cdae_lite import maps  # noqa: E402
-from cdae_lite.simulate import distinct_views, invariant_similarity  # noqa: E402
-from cdae_lite.projection import Projector  # noqa: E402
+from cdae_lite.simulation import maps  # noqa: E402
+from cdae_lite.simulation.projection import Projector  # noqa: E402
+from cdae_lite.simulation.views import distinct_views, invariant_similarity  # noqa: E402
 
 BOX = 64
 FILL = 2 / 3
@@ -75,5 +77,22 @@ def main() -> None:
     (HERE / "proteins.json").write_text(json.dumps(out, indent=1) + "\n")
 
 
+#: Kept out of every training and tuning choice of the general denoiser (cdae_lite.paper.general.HELD_OUT).
+HELD_OUT = {"file": "maps/apoferritin_6z6u.mrc.gz", "model_file": "models/6z6u_apoferritin.pdb.gz"}
+
+
+def make_held_out() -> None:
+    """The held-out apoferritin map (PDB 6Z6U), made as the proteins' maps are (2/3 of a 64 px box)."""
+    st = maps.read_model(HERE / HELD_OUT["model_file"])
+    px = round(maps.pixel_size_to_fill(st, BOX, FILL), 2)
+    res = round(max(MIN_RESOLUTION_A, 2.5 * px), 1)
+    vol = maps.model_to_map(HERE / HELD_OUT["model_file"], BOX, px, res)
+    maps.save_map(HERE / HELD_OUT["file"], vol, px, overwrite=True)
+    print(f"held out: 6Z6U apoferritin  {px:.2f} A/px  res {res:.1f} A -> {HELD_OUT['file']}")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--held-out"]:
+        make_held_out()
+    else:
+        main()

@@ -69,3 +69,34 @@ def test_denoise_resample_equalize_and_gz(sim, tmp_path, capsys):
     _, px_in = read_stack(sim / "cxcr4_snr0.1.mrcs")
     assert out.shape == (80, 24, 24) and px == pytest.approx(px_in * 16 / 24)
     assert out.min() >= 0 and out.max() <= 1
+
+
+def test_denoise_handles_dark_particles_by_inverting_and_back(sim, tmp_path, capsys):
+    from cdae_lite.io.mrc import write_stack
+
+    bright, px = read_stack(sim / "cxcr4_snr0.1.mrcs")
+    write_stack(tmp_path / "dark.mrcs", -bright, px)
+    assert main(["denoise", str(sim / "cxcr4_snr0.1.mrcs"), "-o", str(tmp_path / "b.mrcs"), "--device", "cpu"]) == 0
+    assert "particles bright" in capsys.readouterr().out  # the default model, no inversion
+    assert main(["denoise", str(tmp_path / "dark.mrcs"), "-o", str(tmp_path / "d.mrcs"), "--device", "cpu"]) == 0
+    assert "particles dark, inverted for the model and back" in capsys.readouterr().out
+    b, _ = read_stack(tmp_path / "b.mrcs")
+    d, _ = read_stack(tmp_path / "d.mrcs")
+    assert abs(d + b).max() < 1e-4 * abs(b).max()  # the dark stack's output is the bright one's, negated
+    assert main(["denoise", str(tmp_path / "dark.mrcs"), "-o", str(tmp_path / "n.mrcs"), "--no-invert",
+                 "--device", "cpu"]) == 0
+    assert "particles dark) ->" in capsys.readouterr().out  # detected, and left as asked
+    n, _ = read_stack(tmp_path / "n.mrcs")
+    assert abs(n + b).max() > 1e-3 * abs(b).max()  # without inversion the model sees another image
+
+
+def test_denoise_calibrates_the_shipped_cdae_by_default(sim, tmp_path, capsys):
+    assert main(["denoise", str(sim / "cxcr4_snr0.1.mrcs"), "-o", str(tmp_path / "c.mrcs"), "--model", "cdae",
+                 "--device", "cpu"]) == 0
+    assert "contrast calibrated x" in capsys.readouterr().out  # its recorded gain, 0.29, is far from 1
+    assert main(["denoise", str(sim / "cxcr4_snr0.1.mrcs"), "-o", str(tmp_path / "u.mrcs"), "--model", "cdae",
+                 "--no-calibrate", "--device", "cpu"]) == 0
+    assert "calibrated" not in capsys.readouterr().out
+    c, _ = read_stack(tmp_path / "c.mrcs")
+    u, _ = read_stack(tmp_path / "u.mrcs")
+    assert c.std(axis=(1, 2)).mean() > 1.5 * u.std(axis=(1, 2)).mean()  # contrast the cascade shrank, restored

@@ -76,3 +76,30 @@ def test_data_hash_tells_stacks_apart():
     b[1, 2, 2] = 1e-6
     assert experiments.data_hash(a) == experiments.data_hash(a.copy()) != experiments.data_hash(b)
     assert experiments.data_hash(a) != experiments.data_hash(a.reshape(4, 2, 4))
+
+
+def test_a_tiny_recorded_cdae_experiment_runs_end_to_end(monkeypatch, tmp_path):
+    # the code behind results/*/cdae.json, at a size that takes seconds: every row carries the diagnostics
+    from dataclasses import replace
+
+    from cdae_lite.denoise.finetune import FineTuneConfig
+    from cdae_lite.denoise.models import AEConfig
+    from cdae_lite.denoise.train import TrainConfig
+    from cdae_lite.paper.cdae import run_cdae
+    from cdae_lite.simulation.config import SimulationConfig
+
+    monkeypatch.setenv("CDAE_CACHE", str(tmp_path))
+    monkeypatch.setenv("CDAE_PROGRESS", "0")
+    tiny = TrainConfig(epochs=1, batch_size=8)
+    exp = CDAEExperiment(sim=SimulationConfig(image_size=16, images_per_view=6), ae=AEConfig(channels=4),
+                         pretrain=tiny, finetune=FineTuneConfig(k=3, n_components=3, train=tiny))
+    res = run_cdae(replace(exp, ae=replace(exp.ae, output_dropout=False)), seeds=(0,), device="cpu", bm3d_images=4)
+    run = res["metrics"]["per_seed"][0] if "metrics" in res else res["per_seed"][0]
+    methods = {r["method"] for r in run["psnr"]}
+    assert {"raw", "single", "cdae", "control", "cdae_ft", "single_ft", "bm3d_known_sigma", "bm3d_tuned"} <= methods
+    assert all({"gain_mean", "affine_psnr_mean", "correlation_mean"} <= r.keys() for r in run["psnr"])
+    assert [r["block"] for r in run["blocks_ft"] if r["protein"] == "adk"] == [1, 2, 3]
+    assert run["bm3d_sigma_factor"] in (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
+    for name, c in run["ceiling"].items():  # true-class averages beat the raw images by far
+        raw = next(r["psnr_mean"] for r in run["psnr"] if r["protein"] == name and r["method"] == "raw")
+        assert c["psnr_mean"] > raw + 3

@@ -6,18 +6,8 @@ import torch
 
 from cdae_lite.denoise.checkpoint import load_model, save_model
 from cdae_lite.denoise.inference import predict
-from cdae_lite.denoise.models import (
-    AEConfig,
-    ConvAutoencoder,
-    DnCNNConfig,
-    autoencoder,
-    build,
-    cdae,
-    describe,
-    dncnn,
-    n_parameters,
-    unet,
-)
+from cdae_lite.denoise.models import (AEConfig, ConvAutoencoder, DnCNNConfig, autoencoder, build, cdae, describe, dncnn,
+                                      n_parameters, unet)
 from cdae_lite.denoise.train import TrainConfig, fit, normalized_mse
 
 
@@ -199,3 +189,19 @@ def test_noise2void_learns_to_denoise_without_clean_targets():
     fit(m, noisy, noisy, TrainConfig(epochs=12, batch_size=16, lr=3e-3, optimizer="adam", val_fraction=0),
         device="cpu", blind_spot_fraction=0.05)
     assert psnr(predict(m, noisy, device="cpu"), clean).mean() > psnr(noisy, clean).mean() + 3
+
+
+def test_output_dropout_switch_changes_only_the_layer_before_the_output():
+    import torch.nn as nn
+
+    paper, variant = ConvAutoencoder(AEConfig()), ConvAutoencoder(AEConfig(output_dropout=False))
+    assert isinstance(paper.decoder[-2], nn.Dropout) and isinstance(variant.decoder[-2], nn.Identity)
+    assert isinstance(variant.encoder[-1], nn.Dropout)  # the encoder's dropout stays
+    assert paper.state_dict().keys() == variant.state_dict().keys()  # checkpoints interchange
+    variant.load_state_dict(paper.state_dict())
+    x = torch.randn(2, 1, 16, 16)
+    variant.eval(), paper.eval()
+    assert torch.allclose(variant(x), paper(x))  # in eval mode dropout is off: same function
+    variant.train()
+    variant.encoder[-1].p = 0.0
+    assert torch.equal(variant(x), variant(x))  # no dropout left in training either

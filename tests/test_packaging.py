@@ -56,3 +56,20 @@ def test_the_shipped_model_loads_as_plain_weights_and_denoises():
     x = np.random.default_rng(0).normal(size=(2, 64, 64)).astype(np.float32)
     y = predict(model, x, device="cpu")
     assert y.shape == x.shape and np.isfinite(y).all() and y.std() < x.std()  # it smooths noise
+
+
+def test_the_shipped_general_denoiser_loads_and_keeps_contrast():
+    # the default model of `cdae-lite denoise` (chapter 7): plain weights, a complete run, gain near 1
+    import numpy as np
+
+    from cdae_lite.denoise import load_denoiser, predict, recorded_gain
+
+    model, meta, path = load_denoiser("general")
+    rec = meta["record"]
+    assert path.name == "denoiser_general.pt" and meta["architecture"] == "denoiser"
+    assert rec["complete"] and rec["command"].startswith("python -m cdae_lite.paper general") and rec["commit"]
+    assert abs(recorded_gain(meta) - 1) <= 0.1  # so the CLI does not calibrate it by default
+    assert recorded_gain(load_denoiser("cdae")[1]) < 0.5  # the shipped CDAE shrinks contrast: calibrated
+    x = np.random.default_rng(0).normal(size=(2, 64, 64)).astype(np.float32)
+    y = predict(model, x, device="cpu")
+    assert y.shape == x.shape and np.isfinite(y).all() and y.std() < x.std()

@@ -1,13 +1,7 @@
 import numpy as np
 
-from cdae_lite.simulation.rotations import (
-    axis_angle_matrix,
-    euler_to_matrix,
-    fibonacci_directions,
-    jitter,
-    matrix_to_euler,
-    viewing_direction,
-)
+from cdae_lite.simulation.rotations import (axis_angle_matrix, euler_to_matrix, fibonacci_directions, jitter,
+                                            matrix_to_euler, viewing_direction)
 
 
 def test_euler_round_trip_and_orthonormal(rng):

@@ -8,15 +8,17 @@ from cdae_lite.cli.common import add_command
 
 
 def run(args: argparse.Namespace) -> int:
-    from cdae_lite.denoise import denoise_file, fine_tune_on_file, load_denoiser
+    from cdae_lite.denoise import denoise_file, fine_tune_on_file, load_denoiser, recorded_gain
 
     model, meta, path = load_denoiser(args.model)
+    gain = recorded_gain(meta)
+    calibrate = (gain is not None and abs(gain - 1) > 0.1) if args.calibrate is None else args.calibrate
     if args.fine_tune:
         model = fine_tune_on_file(model, args.input, args.fine_tune_images, args.epochs, args.device,
                                   as_stack=args.as_stack)
     report = denoise_file(model, args.input, args.output, batch_size=args.batch_size, device=args.device,
                           equalize=args.equalize, overwrite=args.overwrite, resample=args.resample,
-                          as_stack=args.as_stack)
+                          as_stack=args.as_stack, invert=args.invert, calibrate=calibrate)
     print(report.summary() + f" with model {path.name} ({meta['architecture']})")
     return 0
 
@@ -30,10 +32,16 @@ def add_parser(sub) -> None:
         "padded to a multiple of 8 and cropped back; --resample changes their size first.",
         ["cdae-lite denoise particles.mrcs -o denoised.mrcs",
          "cdae-lite denoise particles.mrcs -o denoised.mrcs --fine-tune --device cuda",
-         "cdae-lite denoise particles.mrcs -o denoised.mrcs --model my_model.pt --equalize"])
+         "cdae-lite denoise particles.mrcs -o denoised.mrcs --model cdae --no-invert"])
     p.add_argument("input", help="stack to denoise")
     p.add_argument("-o", "--output", required=True, help="output stack (a new file)")
-    p.add_argument("--model", default="shipped", help="checkpoint path, or 'shipped' for the general CDAE")
+    p.add_argument("--model", default="general",
+                   help="'general' (the shipped U-Net), 'cdae' (the shipped general cascade) or a checkpoint path")
+    p.add_argument("--invert", action=argparse.BooleanOptionalAction,
+                   help="particles are dark: negate for the model, negate back (default: detected)")
+    p.add_argument("--calibrate", action=argparse.BooleanOptionalAction,
+                   help="rescale the output's contrast (label-free Stein estimate; default: on when the "
+                        "model's recorded gain departs from 1 by more than 0.1)")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--fine-tune", action="store_true",

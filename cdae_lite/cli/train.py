@@ -9,17 +9,8 @@ from cdae_lite.cli.common import add_command
 
 
 def run(args: argparse.Namespace) -> int:
-    from cdae_lite.denoise import (
-        AEConfig,
-        FineTuneConfig,
-        TrainConfig,
-        finetune,
-        ladder_pairs,
-        load_denoiser,
-        pretrain_cdae,
-        pretrain_single,
-        save_model,
-    )
+    from cdae_lite.denoise import (AEConfig, FineTuneConfig, TrainConfig, finetune, ladder_pairs, load_denoiser,
+                                   pretrain_cdae, pretrain_single, save_model)
     from cdae_lite.io import read_stack
 
     x, _ = read_stack(args.input)

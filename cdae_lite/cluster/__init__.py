@@ -10,6 +10,7 @@ from cdae_lite.cluster.methods import check_k, class_averages, correlation, flat
 from cdae_lite.cluster.stacks import cluster_path, cluster_stack, labels_table
 from cdae_lite.cluster.stream import MAX_HIERARCHICAL_IMAGES, ClusterReport, cluster_file
 
-__all__ = ["MAX_HIERARCHICAL_IMAGES", "ClusterReport", "aae_features", "align_classify", "cae_features", "check_k",
+__all__ = ["ClusterReport", "MAX_HIERARCHICAL_IMAGES", "aae_features", "align_classify", "cae_features", "check_k",
            "class_averages", "cluster_file", "cluster_path", "cluster_stack", "correlation", "dae_features",
-           "encoder_features", "flatten", "labels_table", "hierarchical", "kmeans", "pca", "rotate", "rotation_invariant_features"]
+           "encoder_features", "flatten", "hierarchical", "kmeans", "labels_table", "pca", "rotate",
+           "rotation_invariant_features"]

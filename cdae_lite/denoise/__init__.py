@@ -6,57 +6,33 @@
 - :mod:`~cdae_lite.denoise.inference`, :mod:`~cdae_lite.denoise.checkpoint`,
   :mod:`~cdae_lite.denoise.stream`: applying, storing and streaming a model over a file;
 - :mod:`~cdae_lite.denoise.baselines`: classical filters (BM3D, NL-means, ...) behind one interface;
-- :mod:`~cdae_lite.denoise.preprocess`: preparing real particles (phase flip, normalisation).
+- :mod:`~cdae_lite.denoise.preprocess`: preparing real particles (phase flip, normalisation);
+- :mod:`~cdae_lite.denoise.synthetic` and :mod:`~cdae_lite.denoise.calibrate` (beyond the paper):
+  training on clean targets with fresh noise, and a label-free calibration of any output's contrast.
 """
 
-from cdae_lite.denoise.baselines import (
-                                      BM3D,
-                                      CLASSICAL,
-                                      TV,
-                                      Denoiser,
-                                      Gaussian,
-                                      Identity,
-                                      Learned,
-                                      NLMeans,
-                                      Wavelet,
-                                      Wiener,
-                                      tune,
-)
-from cdae_lite.denoise.checkpoint import SHIPPED_MODEL, load_denoiser, load_model, save_model
+from cdae_lite.denoise.baselines import (BM3D, CLASSICAL, TV, Denoiser, Gaussian, Identity, Learned, NLMeans, Wavelet,
+                                         Wiener, tune)
+from cdae_lite.denoise.calibrate import apply_scale, estimate_noise_sigma, stein_scale
+from cdae_lite.denoise.checkpoint import (SHIPPED_MODEL, SHIPPED_MODELS, load_denoiser, load_model, recorded_gain,
+                                          save_model)
 from cdae_lite.denoise.finetune import FineTuneConfig, FineTuneReport, fine_tune_on_file, finetune
 from cdae_lite.denoise.inference import block_outputs, predict
-from cdae_lite.denoise.models import (
-                                      AEConfig,
-                                      Cascade,
-                                      DnCNNConfig,
-                                      UNetConfig,
-                                      autoencoder,
-                                      build,
-                                      cdae,
-                                      chain,
-                                      describe,
-                                      dncnn,
-                                      n_parameters,
-                                      unet,
-)
+from cdae_lite.denoise.models import (AEConfig, Cascade, DenoiserConfig, DnCNNConfig, UNetConfig, autoencoder, build,
+                                      cdae, chain, denoiser, describe, dncnn, n_parameters, unet)
 from cdae_lite.denoise.neighbors import knn, mean_targets, neighbor_means, pca_features, purity
 from cdae_lite.denoise.preprocess import phase_flip_star, prepare, star_ctf, star_pixel_size
 from cdae_lite.denoise.stream import StreamReport, denoise_file
-from cdae_lite.denoise.train import (
-                                      History,
-                                      TrainConfig,
-                                      blind_spot,
-                                      fit,
-                                      ladder_pairs,
-                                      pretrain_cdae,
-                                      pretrain_end_to_end,
-                                      pretrain_single,
-)
+from cdae_lite.denoise.synthetic import FreshNoiseConfig, add_fresh_noise, fit_fresh_noise
+from cdae_lite.denoise.train import (History, TrainConfig, blind_spot, fit, ladder_pairs, pretrain_cdae,
+                                     pretrain_end_to_end, pretrain_single)
 
-__all__ = ["AEConfig", "BM3D", "CLASSICAL", "Cascade", "Denoiser", "DnCNNConfig", "FineTuneConfig", "FineTuneReport",
-           "Gaussian", "History", "Identity", "Learned", "NLMeans", "SHIPPED_MODEL", "StreamReport", "TV",
-           "TrainConfig", "UNetConfig", "Wavelet", "Wiener", "autoencoder", "blind_spot", "block_outputs", "build", "cdae", "chain",
-           "denoise_file", "describe", "dncnn", "fine_tune_on_file", "finetune", "fit", "knn", "ladder_pairs",
-           "load_denoiser", "load_model", "mean_targets", "n_parameters", "neighbor_means", "pca_features",
-           "phase_flip_star", "predict", "prepare", "pretrain_cdae", "pretrain_end_to_end", "pretrain_single",
-           "purity", "save_model", "star_ctf", "star_pixel_size", "tune", "unet"]
+__all__ = ["AEConfig", "BM3D", "CLASSICAL", "Cascade", "Denoiser", "DenoiserConfig", "DnCNNConfig", "FineTuneConfig",
+           "FineTuneReport", "FreshNoiseConfig", "Gaussian", "History", "Identity", "Learned", "NLMeans",
+           "SHIPPED_MODEL", "SHIPPED_MODELS", "StreamReport", "TV", "TrainConfig", "UNetConfig", "Wavelet", "Wiener",
+           "add_fresh_noise", "apply_scale", "autoencoder", "blind_spot", "block_outputs", "build", "cdae", "chain",
+           "denoise_file", "denoiser", "describe", "dncnn", "estimate_noise_sigma", "fine_tune_on_file", "finetune",
+           "fit", "fit_fresh_noise", "knn", "ladder_pairs", "load_denoiser", "load_model", "mean_targets",
+           "n_parameters", "neighbor_means", "pca_features", "phase_flip_star", "predict", "prepare", "pretrain_cdae",
+           "pretrain_end_to_end", "pretrain_single", "purity", "recorded_gain", "save_model", "star_ctf",
+           "star_pixel_size", "stein_scale", "tune", "unet"]

@@ -113,17 +113,27 @@ def load_model(path: str | os.PathLike, expect: str | None = None) -> tuple[nn.M
     return model, meta
 
 
-#: The general-purpose model shipped in ``data/`` (see ``data/weights/README.md`` for how it was made).
-SHIPPED_MODEL = "weights/cdae_general.pt"
+#: The models shipped in ``data/`` by name (``data/weights/README.md`` says how each was made):
+#: ``general``, the default of ``cdae-lite denoise`` (a U-Net trained on many structures with fresh
+#: noise), and ``cdae``, the paper's cascade trained on many structures. ``shipped`` is ``general``.
+SHIPPED_MODELS = {"general": "weights/denoiser_general.pt", "cdae": "weights/cdae_general.pt"}
+SHIPPED_MODEL = SHIPPED_MODELS["general"]
 
 
 def load_denoiser(spec: str) -> tuple[nn.Module, dict, Path]:
-    """A model by name: ``"shipped"`` (:data:`SHIPPED_MODEL`) or a checkpoint path.
+    """A model by name (``"general"``, ``"cdae"``, ``"shipped"`` = general) or a checkpoint path.
 
     Returns ``(model, metadata, path)`` as :func:`load_model` does, plus the file it came from.
     """
     from cdae_lite.io.paths import data_path
 
-    path = data_path(SHIPPED_MODEL) if spec == "shipped" else Path(spec)
+    name = "general" if spec == "shipped" else spec
+    path = data_path(SHIPPED_MODELS[name]) if name in SHIPPED_MODELS else Path(spec)
     model, meta = load_model(path)
     return model, meta, path
+
+
+def recorded_gain(meta: dict) -> float | None:
+    """The contrast gain a checkpoint's record states (measured on the training protein), or None."""
+    g = (meta.get("record") or {}).get("gain")
+    return float(g) if isinstance(g, (int, float)) else None

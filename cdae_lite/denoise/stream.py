@@ -14,10 +14,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch.nn as nn
 
+from cdae_lite.denoise.calibrate import apply_scale, stein_scale
 from cdae_lite.denoise.inference import predict
-from cdae_lite.images import equalize_hist, resample_images
+from cdae_lite.images import equalize_hist, evenly_spaced, particle_polarity, resample_images
 from cdae_lite.io.blocks import iter_blocks, opened_stack
 from cdae_lite.io.mrc import StackWriter
 from cdae_lite.runtime import peak_rss_mb, progress_enabled
@@ -33,15 +35,21 @@ class StreamReport:
     images_per_s: float
     peak_rss_mb: float
     output: str
+    polarity: str = "bright"
+    inverted: bool = False
+    scale: float = 1.0
 
     def summary(self) -> str:
+        how = (f"particles {self.polarity}" + (", inverted for the model and back" if self.inverted else "")
+               + (f", contrast calibrated x{self.scale:.2f}" if self.scale != 1.0 else ""))
         return (f"denoised {self.n_images} images of {self.image_size} px in {self.seconds:.1f} s "
-                f"({self.images_per_s:.0f} images/s, peak memory {self.peak_rss_mb:.0f} MB) -> {self.output}")
+                f"({self.images_per_s:.0f} images/s, peak memory {self.peak_rss_mb:.0f} MB; {how}) -> {self.output}")
 
 
 def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: str | os.PathLike,
                  batch_size: int = 256, device=None, equalize: bool = False, overwrite: bool = False,
-                 resample: int | None = None, as_stack: bool = False) -> StreamReport:
+                 resample: int | None = None, as_stack: bool = False, invert: bool | None = None,
+                 calibrate: bool = False, sigma: float | None = None, sample_size: int = 256) -> StreamReport:
     """Denoise every image of an MRC stack into a new MRC stack, in bounded memory.
 
     Parameters
@@ -54,6 +62,13 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
     resample : Fourier-resample images to this box size before denoising (the output has that size
         and a pixel size scaled accordingly); default: keep the size.
     as_stack : read a file flagged as a cubic 3D map as a stack anyway.
+    invert : whether particles are dark on a bright background, so that each image is negated for the
+        model (trained on bright particles) and its output negated back: the output keeps the input's
+        polarity. Default: detected on ``sample_size`` images spread over the stack
+        (:func:`~cdae_lite.images.particle_polarity`).
+    calibrate : rescale the output's contrast by the label-free Stein estimate
+        (:mod:`cdae_lite.denoise.calibrate`) made once on the sample, with noise sigma ``sigma``
+        (default: estimated per image).
 
     Raises
     ------
@@ -77,13 +92,26 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
             if resample < SIZE_MULTIPLE:
                 raise ValueError(f"--resample must be at least {SIZE_MULTIPLE} pixels")
             px = px * size / resample if px else None
+        sample = np.asarray(data[evenly_spaced(n, sample_size)], dtype=np.float32)
+        if resample:
+            sample = resample_images(sample, resample)
+        polarity, _ = particle_polarity(sample)
+        invert = polarity == "dark" if invert is None else bool(invert)
+        sign = -1.0 if invert else 1.0
+
+        def run(x):
+            return sign * predict(model, sign * x, batch_size=batch_size, device=device, check=False)
+
+        scale = stein_scale(run, sample, sigma)["scale"] if calibrate else 1.0
         with StackWriter(output_path, n, out_size, px, overwrite=overwrite, protect=(input_path,)) as w:
             bar = tqdm(total=n, desc="denoising", unit="img", disable=not progress_enabled(), file=sys.stderr)
             try:
                 for start, block in iter_blocks(plain, mrc, data, batch_size):
                     if resample:
                         block = resample_images(block, resample)
-                    out = predict(model, block, batch_size=batch_size, device=device, check=False)
+                    out = run(block)
+                    if calibrate:
+                        out = apply_scale(out, block, scale)
                     if equalize:
                         out = equalize_hist(out)
                     w.write(start, out)
@@ -92,4 +120,5 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
                 bar.close()  # ends the bar's line, so that an error message starts a line of its own
     dt = time.perf_counter() - t0
     return StreamReport(n_images=n, image_size=out_size, seconds=dt, images_per_s=n / max(dt, 1e-9),
-                        peak_rss_mb=peak_rss_mb(), output=str(output_path))
+                        peak_rss_mb=peak_rss_mb(), output=str(output_path), polarity=polarity, inverted=invert,
+                        scale=scale)

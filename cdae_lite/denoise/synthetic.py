@@ -34,7 +34,8 @@ class FreshNoiseConfig(ProfiledConfig):
         ``alpha`` uniform in [0, 1.5]) instead of white.
     batch_size, lr : int, float -- Adam with a cosine decay of the learning rate to 1 % over the run.
     minutes : float -- training time; the run stops at whichever of ``minutes`` and ``max_images``
-        comes first. max_images : int -- images seen (0: no limit).
+        comes first. max_images : int -- images seen (0: no limit); when set, the learning-rate
+        schedule follows the images seen, so a run that stops by images is deterministic.
     flips : bool -- random mirror and 90-degree rotations of the clean images.
     fixed_noise : bool -- ablation: one noise realisation per image, drawn once (the paper's way).
     seed : int
@@ -137,9 +138,9 @@ def fit_fresh_noise(model: nn.Module, clean: np.ndarray, config: FreshNoiseConfi
     try:
         while True:
             elapsed = time.perf_counter() - t0
-            done = elapsed / budget if not limit else max(elapsed / budget, seen / limit)
-            if done >= 1:
+            if elapsed >= budget or (limit and seen >= limit):
                 break
+            done = seen / limit if limit else elapsed / budget  # by images when capped: deterministic
             for g in opt.param_groups:
                 g["lr"] = config.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * done)))
             idx = torch.randint(0, len(x_all), (config.batch_size,), generator=gen)

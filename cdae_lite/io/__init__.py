@@ -6,15 +6,8 @@ publishes its file only when complete and never over an input or an existing fil
 
 from cdae_lite.io.blocks import iter_blocks, opened_stack, plain_stack
 from cdae_lite.io.files import atomic_write, check_target, gunzip_to
-from cdae_lite.io.mrc import (
-           READABLE_MODES,
-           StackWriter,
-           open_stack,
-           read_block,
-           read_stack,
-           stack_pixel_size,
-           write_stack,
-)
+from cdae_lite.io.mrc import (READABLE_MODES, StackWriter, open_stack, read_block, read_stack, stack_pixel_size,
+                              write_stack)
 from cdae_lite.io.paths import cache_dir, data_dir, data_path, repo_root, results_dir
 from cdae_lite.io.star import image_names, read_star, write_star
 

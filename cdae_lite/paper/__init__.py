@@ -14,40 +14,23 @@ from cdae_lite.paper.baselines import denoising_snr_sweep, run_baselines, table1
 from cdae_lite.paper.cache import cached_model, code_hash, data_hash
 from cdae_lite.paper.cdae import run_cdae
 from cdae_lite.paper.clustering import cluster_methods, clustering_realistic, clustering_snr_sweep, run_clustering
-from cdae_lite.paper.configs import (
-                                     CPU_BUDGET_NOTE,
-                                     CPU_IMAGES_PER_VIEW,
-                                     CPU_PROFILE_NOTE,
-                                     BaselineExperiment,
-                                     CDAEExperiment,
-                                     ClusteringExperiment,
-)
+from cdae_lite.paper.configs import (CPU_BUDGET_NOTE, CPU_IMAGES_PER_VIEW, CPU_PROFILE_NOTE, BaselineExperiment,
+                                     CDAEExperiment, ClusteringExperiment)
 from cdae_lite.paper.general import GeneralDenoiserConfig, clean_bank, train_general_denoiser
 from cdae_lite.paper.general_cdae import GeneralModelConfig, general_training_pairs, train_general_model
-from cdae_lite.paper.models import (
-                                     dncnn_model,
-                                     finetuned_model,
-                                     learned_denoisers,
-                                     noise2void_model,
-                                     paper_data,
-                                     pretrained_models,
-)
-from cdae_lite.paper.results import (
-                                     largest_recorded,
-                                     load_result,
-                                     provenance,
-                                     record,
-                                     recorded_blocks,
-                                     recorded_or_none,
-                                     recorded_table,
-)
-from cdae_lite.paper.tables import block_psnr_rows, clustering_rows, mean_std_table, pivot, psnr_rows, score
+from cdae_lite.paper.models import (cdae_pairs, dncnn_model, finetuned_model, learned_denoisers, noise2void_model,
+                                    paper_data, pretrained_models)
+from cdae_lite.paper.results import (largest_recorded, load_result, provenance, record, recorded_blocks,
+                                     recorded_or_none, recorded_table)
+from cdae_lite.paper.tables import (block_psnr_rows, class_average_ceiling, clustering_rows, diagnostics,
+                                    mean_std_table, pivot, psnr_rows, score, verdict)
 
-__all__ = ["CPU_BUDGET_NOTE", "CPU_IMAGES_PER_VIEW", "CPU_PROFILE_NOTE", "BaselineExperiment", "CDAEExperiment",
-           "ClusteringExperiment", "GeneralDenoiserConfig", "GeneralModelConfig", "clean_bank", "train_general_denoiser", "block_psnr_rows", "cached_model", "cluster_methods",
-           "clustering_realistic", "clustering_rows", "clustering_snr_sweep", "code_hash", "data_hash",
-           "denoising_snr_sweep", "dncnn_model", "finetuned_model", "general_training_pairs", "largest_recorded",
-           "learned_denoisers", "load_result", "mean_std_table", "noise2void_model", "paper_data", "pivot",
-           "pretrained_models", "provenance", "psnr_rows", "record", "recorded_blocks", "recorded_or_none",
-           "recorded_table", "run_baselines", "run_cdae", "run_clustering", "score", "table1", "train_general_model",
-           "tuned_classical"]
+__all__ = ["BaselineExperiment", "CDAEExperiment", "CPU_BUDGET_NOTE", "CPU_IMAGES_PER_VIEW", "CPU_PROFILE_NOTE",
+           "ClusteringExperiment", "GeneralDenoiserConfig", "GeneralModelConfig", "block_psnr_rows", "cached_model",
+           "cdae_pairs", "class_average_ceiling", "clean_bank", "cluster_methods", "clustering_realistic",
+           "clustering_rows", "clustering_snr_sweep", "code_hash", "data_hash", "denoising_snr_sweep", "diagnostics",
+           "dncnn_model", "finetuned_model", "general_training_pairs", "largest_recorded", "learned_denoisers",
+           "load_result", "mean_std_table", "noise2void_model", "paper_data", "pivot", "pretrained_models",
+           "provenance", "psnr_rows", "record", "recorded_blocks", "recorded_or_none", "recorded_table",
+           "run_baselines", "run_cdae", "run_clustering", "score", "table1", "train_general_denoiser",
+           "train_general_model", "tuned_classical", "verdict"]

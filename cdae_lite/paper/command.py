@@ -9,14 +9,8 @@ from cdae_lite.denoise.models import DnCNNConfig
 from cdae_lite.paper.baselines import run_baselines
 from cdae_lite.paper.cdae import run_cdae
 from cdae_lite.paper.clustering import run_clustering
-from cdae_lite.paper.configs import (
-    CPU_BUDGET_NOTE,
-    CPU_IMAGES_PER_VIEW,
-    CPU_PROFILE_NOTE,
-    BaselineExperiment,
-    CDAEExperiment,
-    ClusteringExperiment,
-)
+from cdae_lite.paper.configs import (CPU_BUDGET_NOTE, CPU_IMAGES_PER_VIEW, CPU_PROFILE_NOTE, BaselineExperiment,
+                                     CDAEExperiment, ClusteringExperiment)
 from cdae_lite.paper.general import GeneralDenoiserConfig, train_general_denoiser
 from cdae_lite.paper.general_cdae import GeneralModelConfig, train_general_model
 from cdae_lite.paper.results import record
@@ -28,7 +22,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cdae_lite.paper",
                                  description="Run an experiment and record it under results/<profile>/.")
     ap.add_argument("experiment", choices=["cdae", "baselines", "clustering", "general", "general-cdae", "general-eval",
-                                           "all"],
+                                           "gain", "all"],
                     help="'all' runs cdae (first seed), baselines, clustering, then cdae for every seed; 'general' "
                          "trains the shipped general denoiser, 'general-cdae' the shipped general CDAE, "
                          "'general-eval' scores both against a tuned BM3D")
@@ -42,6 +36,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", help="output JSON (default results/<profile>/<experiment>.json)")
     ap.add_argument("--notes", default="")
     ap.add_argument("--minutes", type=float, help="general: training time (default: the config's)")
+    ap.add_argument("--no-output-dropout", action="store_true",
+                    help="cdae: the variant without dropout before each block's output layer (recorded as "
+                         "cdae_no_output_dropout)")
     args = ap.parse_args(argv)
     if args.experiment == "general":
         cfg = GeneralDenoiserConfig.for_profile("full" if args.profile in ("cpu", "full") else args.profile)
@@ -51,6 +48,11 @@ def main(argv=None) -> int:
         return 0
     if args.experiment == "general-cdae":
         print(f"wrote {train_general_model(GeneralModelConfig(), args.out, args.device)}")
+        return 0
+    if args.experiment == "gain":  # write the training-protein gain into a checkpoint's record
+        from cdae_lite.paper.general import add_recorded_gain
+
+        print(add_recorded_gain(args.out or "general", args.device))
         return 0
     if args.experiment == "general-eval":
         from cdae_lite.paper.general_eval import record_general_eval
@@ -70,6 +72,10 @@ def main(argv=None) -> int:
         exp = CDAEExperiment.for_profile(profile)
         bx = BaselineExperiment.for_profile(profile, cdae=exp)
         cx = ClusteringExperiment.for_profile(profile, cdae=exp)
+    name = "cdae"
+    if args.no_output_dropout:
+        exp = replace(exp, ae=replace(exp.ae, output_dropout=False))
+        name = "cdae_no_output_dropout"
     if args.cpu_budget:
         bx = replace(bx, dncnn=DnCNNConfig(depth=10, channels=48), dncnn_train=replace(bx.dncnn_train, epochs=10),
                      n2v_train=replace(bx.n2v_train, epochs=10))
@@ -83,7 +89,7 @@ def main(argv=None) -> int:
         def save(partial):
             done = [r["seed"] for r in partial["per_seed"]]  # a partial save names only the seeds it holds
             pending = [s for s in seeds if s not in done]
-            return record("cdae", profile, exp.as_dict(), partial, done, args.device, args.out,
+            return record(name, profile, exp.as_dict(), partial, done, args.device, args.out,
                           (notes + f" Fine-tuned seeds: {[s for s in fts if s in done]}; end-to-end control seeds: "
                            f"{[s for s in ctl if s in done]}." + (f" Seeds {pending} were planned but had not "
                                                                     "finished when this file was written." if pending else "")

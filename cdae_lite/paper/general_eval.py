@@ -13,9 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-import numpy as np
-
-from cdae_lite.denoise.baselines import BM3D, tune
+from cdae_lite.denoise.baselines import tune
 from cdae_lite.images import evenly_spaced
 from cdae_lite.io.paths import data_path
 from cdae_lite.metrics import image_scores
@@ -24,7 +22,7 @@ from cdae_lite.runtime import ProfiledConfig
 from cdae_lite.simulation.config import SimulationConfig
 from cdae_lite.simulation.maps import load_map
 from cdae_lite.simulation.proteins import test_proteins, training_protein
-from cdae_lite.simulation.stacks import SimulatedStack, simulate, simulate_protein
+from cdae_lite.simulation.stacks import simulate, simulate_protein
 from cdae_lite.simulation.views import distinct_views
 
 #: BM3D's sigma factors tried on the training protein.
@@ -107,3 +105,47 @@ def margins(rows: list[dict], method: str, reference: str = "BM3D (tuned)") -> d
     by = {(r["protein"], r["preset"], r["method"]): r["psnr"] for r in rows}
     return {(p, s): by[(p, s, method)] - by[(p, s, reference)] for (p, s, m) in by if m == method
             and (p, s, reference) in by}
+
+
+def calibrated(model, device=None) -> Callable:
+    """``(images, sigma) -> output`` of ``model`` rescaled by its Stein calibration on those images
+    (:mod:`cdae_lite.denoise.calibrate`; it uses the noisy images and sigma, never the truth)."""
+    from cdae_lite.denoise.calibrate import apply_scale, stein_scale
+    from cdae_lite.denoise.inference import predict
+
+    def run(x, sigma):
+        def f(a):
+            return predict(model, a, device=device)
+
+        return apply_scale(f(x), x, stein_scale(f, x, sigma)["scale"])
+
+    return run
+
+
+def run_general_eval(cfg: DenoiserEvaluation, models: dict, device=None) -> dict:
+    """Every shipped model, with and without calibration, against the tuned BM3D on every evaluation set."""
+    from cdae_lite.denoise.inference import predict
+
+    bm3d, tuning = tuned_bm3d(cfg, device)
+    stacks = evaluation_stacks(cfg, device=device)
+    denoisers = {"BM3D (tuned)": lambda x, s: bm3d.denoise(x, sigma=s)}
+    for name, model in models.items():
+        denoisers[name] = (lambda m: lambda x, s: predict(m, x, device=device))(model)
+        denoisers[f"{name} + calibration"] = calibrated(model, device)
+    rows = score_denoisers(denoisers, stacks, cfg)
+    return {"bm3d_sigma_factor": bm3d.sigma_factor, "bm3d_tuning": tuning.to_dict("records"), "rows": rows,
+            "margins_db": {f"{m} | {p} | {s}": v for m in denoisers if m != "BM3D (tuned)"
+                           for (p, s), v in margins(rows, m).items()}}
+
+
+def record_general_eval(profile: str | None = None, device=None, out=None, notes: str = ""):
+    """Score the shipped general denoiser and general CDAE and record ``results/<profile>/general.json``."""
+    from cdae_lite.denoise.checkpoint import load_denoiser
+    from cdae_lite.paper.results import record
+    from cdae_lite.runtime import get_profile
+
+    profile_name = profile or get_profile()
+    cfg = DenoiserEvaluation.quick() if profile_name == "quick" else DenoiserEvaluation()
+    models = {name: load_denoiser(name)[0] for name in ("general", "cdae")}
+    return record("general", profile_name, cfg.as_dict(), run_general_eval(cfg, models, device), [cfg.seed],
+                  device, out, notes)

@@ -1,0 +1,85 @@
+"""The general denoiser: its network, fresh-noise training, training data and evaluation."""
+
+import numpy as np
+import pytest
+import torch
+
+from cdae_lite.denoise.checkpoint import load_model, save_model
+from cdae_lite.denoise.inference import predict
+from cdae_lite.denoise.models import DenoiserConfig, denoiser
+from cdae_lite.denoise.synthetic import FreshNoiseConfig, add_fresh_noise, fit_fresh_noise
+from cdae_lite.metrics import psnr
+from cdae_lite.paper.general import HELD_OUT, TRAINING_MAPS, GeneralDenoiserConfig, clean_bank, diameter_voxels, fit_box
+
+TINY = DenoiserConfig((8, 8, 16, 16))
+
+
+def test_the_network_keeps_the_shape_and_refuses_bad_sizes(tmp_path):
+    m = denoiser(TINY)
+    x = torch.randn(3, 1, 24, 24)
+    assert m(x).shape == x.shape
+    with pytest.raises(ValueError, match="multiple of 8"):
+        m(torch.randn(1, 1, 20, 20))
+    path = save_model(tmp_path / "d.pt", m, "denoiser", {"channels": [8, 8, 16, 16]})
+    m2, meta = load_model(path, expect="denoiser")
+    assert meta["architecture"] == "denoiser" and torch.allclose(m2(x), m.eval()(x))
+    assert predict(m2, np.zeros((2, 20, 20), np.float32)).shape == (2, 20, 20)  # padded and cropped
+
+
+def test_fresh_noise_has_the_requested_snrs_and_colour():
+    gen = torch.Generator().manual_seed(0)
+    clean = torch.randn(400, 32, 32)
+    noisy, snr = add_fresh_noise(clean, 0.05, 0.2, 0.0, gen)
+    assert snr.min() >= 0.05 and snr.max() <= 0.2 and snr.std() > 0.02
+    measured = clean.flatten(1).var(1) / (noisy - clean).flatten(1).var(1)
+    assert torch.allclose(measured.log().mean(), snr.log().mean(), atol=0.05)
+    _, _ = add_fresh_noise(clean, 0.1, 0.1, 1.0, gen)
+    col = add_fresh_noise(clean, 0.1, 0.1, 1.0, gen)[0] - clean
+    white = add_fresh_noise(clean, 0.1, 0.1, 0.0, gen)[0] - clean
+    low = lambda n: torch.fft.rfft2(n).abs()[:, :3, :3].pow(2).mean()  # noqa: E731
+    assert low(col) > 1.5 * low(white)  # coloured noise carries more power at low frequencies
+
+
+def _disks(n=256, size=32, seed=0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    c = rng.uniform(10, 22, (n, 2))
+    r = rng.uniform(4, 9, n)
+    return ((yy - c[:, 0, None, None]) ** 2 + (xx - c[:, 1, None, None]) ** 2 < r[:, None, None] ** 2).astype(np.float32)
+
+
+def test_fresh_noise_training_learns_to_denoise_and_is_deterministic():
+    clean = _disks()
+    cfg = FreshNoiseConfig(snr_min=0.3, snr_max=0.3, coloured_fraction=0.0, max_images=3000, minutes=5, lr=3e-3)
+    torch.manual_seed(0)
+    m = denoiser(TINY)
+    saved = []
+    hist = fit_fresh_noise(m, clean, cfg, "cpu", on_checkpoint=saved.append)
+    assert hist["images_seen"] >= 3000 and saved and saved[-1]["images_seen"] == hist["images_seen"]
+    test = _disks(64, seed=9)
+    noisy = add_fresh_noise(torch.from_numpy(test), 0.3, 0.3, 0.0, torch.Generator().manual_seed(5))[0].numpy()
+    assert psnr(predict(m, noisy, device="cpu"), test).mean() > psnr(noisy, test).mean() + 5
+    torch.manual_seed(0)
+    m2 = denoiser(TINY)
+    fit_fresh_noise(m2, clean, cfg, "cpu")
+    assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), m2.state_dict().values()))
+
+
+def test_training_data_exclude_the_test_proteins_and_cover_the_sizes():
+    names = " ".join(TRAINING_MAPS.values())
+    assert not any(p in names for p in ("proteasome", "4cr2", "3j9i", "adk", "cxcr4", "apoferritin"))
+    assert "apoferritin" in HELD_OUT
+    cfg = GeneralDenoiserConfig.quick(n_phantoms=1, images_per_structure=6, scales=2)
+    bank, rows = clean_bank(cfg, "cpu")
+    assert bank.shape == (len(rows) * 3, 64, 64) and np.isfinite(bank).all()
+    assert {r["structure"] for r in rows} == {*TRAINING_MAPS, "phantom0"}
+    assert all(cfg.diameter_px[0] <= r["diameter_px"] <= cfg.diameter_px[1] for r in rows)
+    assert any(r["ctf"] for r in rows) and not all(r["ctf"] for r in rows)
+
+
+def test_box_fitting_and_diameter():
+    vol = np.zeros((20, 20, 20), np.float32)
+    vol[6:14, 6:14, 6:14] = 1
+    assert fit_box(vol, 32).shape == (32,) * 3 and fit_box(vol, 32).sum() == vol.sum()
+    assert fit_box(vol, 10).shape == (10,) * 3 and fit_box(vol, 10).sum() == 8**3
+    assert 12 < diameter_voxels(vol) < 16  # the cube's diagonal, about 8 * sqrt(3)
