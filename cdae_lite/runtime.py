@@ -71,11 +71,14 @@ def get_device(device: str | torch.device | None = None) -> torch.device:
     Raises
     ------
     ValueError
-        If CUDA is requested on a machine without a CUDA GPU.
+        If the name is not a device, or CUDA is requested on a machine without a CUDA GPU.
     """
     if device is None:
         device = os.environ.get("CDAE_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"unknown device {device!r}: use cpu, cuda or cuda:N") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("a CUDA device was requested but torch sees no GPU here: use device='cpu'")
     return device

@@ -273,3 +273,38 @@ def test_cluster_with_a_star_file_checks_the_stack_first(env, capsys):
     rc, err = _run(capsys, ["cluster", str(junk), "-k", "2", "--star", str(tmp_path / "in.star"),
                             "-o", str(tmp_path / "classes.star")])
     _check_failed(rc, err, "is not a valid MRC file", tmp_path, before, out="classes.star")
+
+
+def test_train_refuses_an_input_as_its_output_before_any_training(env, capsys, monkeypatch):
+    from cdae_lite.denoise import train
+
+    tmp_path, stack, _ = env
+    monkeypatch.setattr(train, "fit", lambda *a, **k: pytest.fail("trained before checking the output"))
+    before = _snapshot(tmp_path)
+    for extra in (["--target", str(stack)], ["--ladder", str(stack)]):
+        rc, err = _run(capsys, ["train", str(stack), *extra, "-o", str(stack), "--overwrite"])
+        assert rc == 2 and "is the input file" in err, err
+    with pytest.raises(SystemExit) as exc:  # argparse: usage and one error line, status 2
+        main(["train", str(stack), "--target", str(stack), "-o", str(tmp_path / "m.pt"), "--batch-size", "0"])
+    assert exc.value.code == 2 and "--batch-size: must be at least 1, got 0" in capsys.readouterr().err
+    assert _snapshot(tmp_path) == before  # nothing written, the stack untouched
+
+
+def test_a_broken_model_never_writes_non_finite_pixels(env, capsys, tmp_path):
+    import torch
+
+    from cdae_lite.denoise import autoencoder, save_model
+
+    root, stack, _ = env
+    m = autoencoder()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.fill_(float("nan"))
+    save_model(tmp_path / "nan.pt", m, "autoencoder", {})
+    rc, err = _run(capsys, ["denoise", str(stack), "-o", str(tmp_path / "out.mrcs"), "--model", str(tmp_path / "nan.pt"),
+                            "--no-invert"])
+    assert rc == 2 and "NaN or infinite" in err and not (tmp_path / "out.mrcs").exists()
+    rc, err = _run(capsys, ["denoise", str(stack), "-o", str(tmp_path / "o2.mrcs"), "--model", str(tmp_path / "nan.pt"),
+                            "--device", "gpu"])
+    assert rc == 2 and err.strip().splitlines() == ["cdae-lite denoise: error: unknown device 'gpu': use cpu, cuda "
+                                                    "or cuda:N"]  # one line, before any progress bar

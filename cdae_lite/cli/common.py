@@ -20,6 +20,17 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
         return text
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (``--batch-size 0`` is refused with a clear message)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def add_command(sub, name: str, help: str, description: str, examples: list[str]) -> argparse.ArgumentParser:
     """A subcommand parser with the shared formatter and an ``examples:`` epilog."""
     return sub.add_parser(name, formatter_class=Formatter, help=help, description=description,

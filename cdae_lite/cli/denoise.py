@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cdae_lite.cli.common import add_command
+from cdae_lite.cli.common import add_command, positive_int
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,11 +43,12 @@ def add_parser(sub) -> None:
                    help="rescale the output's contrast (label-free Stein estimate; default: on when the "
                         "model's recorded gain departs from 1 by more than 0.1)")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=positive_int,
+                   help="images per batch (default: 256 for 64 px, fewer for larger images: memory stays flat)")
     p.add_argument("--fine-tune", action="store_true",
                    help="first fine-tune the model on this stack (paper, section 3.3: 30-neighbour means)")
     p.add_argument("--fine-tune-images", type=int, default=10000, help="images used for fine-tuning")
-    p.add_argument("--epochs", type=int, default=10, help="fine-tuning epochs per block")
+    p.add_argument("--epochs", type=positive_int, default=10, help="fine-tuning epochs per block")
     p.add_argument("--equalize", action="store_true", help="histogram-equalise the output (values in [0, 1])")
     p.add_argument("--resample", type=int, help="Fourier-resample images to this box size before denoising")
     p.add_argument("--as-stack", action="store_true", help="read a file flagged as a cubic 3D map as a stack")

@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cdae_lite.cli.common import add_command
+from cdae_lite.cli.common import add_command, positive_int
 
 
 def run(args: argparse.Namespace) -> int:
     from cdae_lite.denoise import (AEConfig, FineTuneConfig, TrainConfig, finetune, ladder_pairs, load_denoiser,
                                    pretrain_cdae, pretrain_single, save_model)
-    from cdae_lite.io import read_stack
+    from cdae_lite.io import check_target, read_stack
 
+    inputs = (args.input, args.target, *(args.ladder or ()))
+    if args.start_from and args.start_from not in ("general", "cdae", "shipped"):
+        inputs += (args.start_from,)
+    check_target(args.output, args.overwrite, protect=inputs)  # before hours of training, not after
     x, _ = read_stack(args.input)
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     ae = AEConfig(dropout=args.dropout)
@@ -32,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         model, rep = finetune(base, x, FineTuneConfig(k=args.k, train=cfg), device=args.device)
         arch, record["histories"], config = "cdae", [h.as_dict() for h in rep.histories], meta["config"]
         record["fine_tuned_from"] = args.start_from
-    save_model(args.output, model, arch, config, record, overwrite=args.overwrite)
+    save_model(args.output, model, arch, config, record, overwrite=args.overwrite, protect=inputs)
     print(f"saved a '{arch}' model to {args.output}")
     return 0
 
@@ -53,8 +57,8 @@ def add_parser(sub) -> None:
     mode.add_argument("--ladder", nargs="+", help="stacks of rising SNR, the clean one last: train a CDAE")
     mode.add_argument("--start-from", help="'shipped' or a checkpoint to fine-tune on the input (no targets)")
     p.add_argument("-o", "--output", required=True, help="checkpoint to write (.pt)")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--epochs", type=positive_int, default=20)
+    p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--dropout", type=float, default=0.5)
     p.add_argument("--k", type=int, default=30, help="neighbours per image for fine-tuning targets")

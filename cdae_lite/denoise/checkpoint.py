@@ -47,7 +47,7 @@ def _plain(value: dict) -> dict:
 
 
 def save_model(path: str | os.PathLike, model: nn.Module, architecture: str, config: dict,
-               record: dict | None = None, overwrite: bool = True) -> Path:
+               record: dict | None = None, overwrite: bool = True, protect: tuple = ()) -> Path:
     """Write ``model``'s weights with what is needed to rebuild it (atomically).
 
     ``config`` and ``record`` are stored as plain JSON values (str, numbers, lists, dicts), so that
@@ -59,7 +59,7 @@ def save_model(path: str | os.PathLike, model: nn.Module, architecture: str, con
     payload = {"format": FORMAT, "architecture": architecture, "config": _plain(dict(config)),
                "n_blocks": _n_blocks(model), "cdae_lite_version": __version__, "record": _plain(dict(record or {})),
                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
-    with atomic_write(path, overwrite, make_parents=True) as tmp:
+    with atomic_write(path, overwrite, protect=protect, make_parents=True) as tmp:
         torch.save(payload, tmp)
     return Path(path)
 

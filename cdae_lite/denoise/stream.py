@@ -22,7 +22,7 @@ from cdae_lite.denoise.inference import predict
 from cdae_lite.images import equalize_hist, evenly_spaced, particle_polarity, resample_images
 from cdae_lite.io.blocks import iter_blocks, opened_stack
 from cdae_lite.io.mrc import StackWriter
-from cdae_lite.runtime import peak_rss_mb, progress_enabled
+from cdae_lite.runtime import get_device, peak_rss_mb, progress_enabled
 
 
 @dataclass
@@ -46,8 +46,22 @@ class StreamReport:
                 f"({self.images_per_s:.0f} images/s, peak memory {self.peak_rss_mb:.0f} MB; {how}) -> {self.output}")
 
 
+#: Pixels per batch when no batch size is given: 256 images of 64 px, 26 of 400 px (the activations of
+#: a batch take a few hundred MB on a CPU whatever the image size).
+BATCH_PIXELS = 2**22
+
+
+def default_batch_size(size: int) -> int:
+    """Images per batch for images of ``size`` px: ``BATCH_PIXELS / size^2``, between 1 and 256.
+
+    >>> default_batch_size(64), default_batch_size(400), default_batch_size(5000)
+    (256, 26, 1)
+    """
+    return int(max(1, min(256, BATCH_PIXELS // (size * size))))
+
+
 def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: str | os.PathLike,
-                 batch_size: int = 256, device=None, equalize: bool = False, overwrite: bool = False,
+                 batch_size: int | None = None, device=None, equalize: bool = False, overwrite: bool = False,
                  resample: int | None = None, as_stack: bool = False, invert: bool | None = None,
                  calibrate: bool = False, sigma: float | None = None, sample_size: int = 256) -> StreamReport:
     """Denoise every image of an MRC stack into a new MRC stack, in bounded memory.
@@ -57,7 +71,8 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
     model : a cdae-lite denoiser (works in the units of its input, any size padded to a multiple of 8).
     input_path : ``.mrcs``/``.mrc`` stack (MRC modes 0, 1, 2, 6, 12); never modified.
     output_path : new file; must differ from the input; refused if it exists unless ``overwrite``.
-    batch_size : images per batch (memory ~ batch_size x size^2 x 4 bytes x a few).
+    batch_size : images per batch (memory ~ batch_size x size^2 x 4 bytes x the network's width);
+        default :func:`default_batch_size`, which keeps memory flat whatever the image size.
     equalize : histogram-equalise each output image (values in [0, 1]).
     resample : Fourier-resample images to this box size before denoising (the output has that size
         and a pixel size scaled accordingly); default: keep the size.
@@ -79,6 +94,7 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
     from tqdm.auto import tqdm
 
     input_path, output_path = Path(input_path), Path(output_path)
+    device = get_device(device)  # a bad device name fails here, before any work
     if output_path.exists() and input_path.exists() and output_path.resolve() == input_path.resolve():
         raise ValueError(f"the output {output_path} is the input file: choose another output name")
     t0 = time.perf_counter()
@@ -86,6 +102,10 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
         n, size = data.shape[0], data.shape[-1]
         px = float(mrc.voxel_size.x) or None
         out_size = resample or size
+        if batch_size is None:
+            batch_size = default_batch_size(max(size, out_size))
+        elif batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if resample:
             from cdae_lite.denoise.inference import SIZE_MULTIPLE
 

@@ -228,6 +228,10 @@ class StackWriter:
             raise ValueError(f"block must have shape (b, {self.size}, {self.size}), got {b.shape}")
         if start < 0 or start + b.shape[0] > self.n:
             raise ValueError(f"block {start}..{start + b.shape[0]} does not fit a stack of {self.n}")
+        bad = ~np.isfinite(b.reshape(len(b), -1)).all(axis=1)
+        if bad.any():  # a NaN weight, an overflow, an absurd SNR: refuse rather than write junk
+            raise ValueError(f"image {start + int(np.flatnonzero(bad)[0])} of the output holds NaN or infinite "
+                             f"values (overflow, or a broken model); nothing was written")
         self._file.seek(self._offset + start * self.size * self.size * self._dtype.itemsize)
         self._file.write(np.ascontiguousarray(b, dtype=self._dtype).tobytes())
         b64 = b.astype(np.float64)
