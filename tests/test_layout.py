@@ -129,3 +129,10 @@ def test_the_checks_find_an_upstream_import_and_a_cycle(toy):
     assert upstream_violations(graph, "cdae_lite") == [
         "cdae_lite.simulation.a imports cdae_lite.denoise.b, a later stage"]
     assert cycles(graph) == [["cdae_lite.denoise.b", "cdae_lite.denoise.c"]]
+
+
+def test_every_module_has_a_place_in_the_api_reference():
+    pages = "\n".join(p.read_text() for p in (PACKAGE.parent / "book" / "api").glob("*.md"))
+    modules = {module_name(p, PACKAGE) for p in PACKAGE.rglob("*.py") if p.name != "__main__.py"}
+    missing = sorted(m for m in modules if f"automodule:: {m}\n" not in pages)
+    assert missing == [], f"add these modules to a page of book/api/: {missing}"
