@@ -113,9 +113,8 @@ def affine_psnr(estimate, reference, data_range: float | np.ndarray | None = Non
     ee = (e * e).sum(1)
     a = np.where(ee > 0, (e * r).sum(1) / np.where(ee > 0, ee, 1), 0.0)
     mse = ((a[:, None] * e - r) ** 2).mean(1)
-    ref = check_images(reference, "reference").astype(np.float64)
-    rng = np.ptp(ref, axis=(1, 2)) if data_range is None else np.broadcast_to(
-        np.asarray(data_range, np.float64), (len(ref),))
+    rng = np.ptp(r, axis=1) if data_range is None else np.broadcast_to(  # the range ignores the offset
+        np.asarray(data_range, np.float64), (len(r),))
     with np.errstate(divide="ignore"):
         return np.where(mse > 1e-20 * rng**2, 10 * np.log10(rng**2 / np.where(mse > 0, mse, 1)), np.inf)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -189,8 +189,7 @@ def train_general_denoiser(cfg: GeneralDenoiserConfig = GeneralDenoiserConfig(),
               "commit": git_commit(), "command": command_line(), "complete": False}
 
     def save(history: dict) -> None:
-        save_model(path, model, "denoiser", cfg.net.as_dict() if hasattr(cfg.net, "as_dict") else
-                   {"channels": list(cfg.net.channels)}, {**record, "history": history}, overwrite=True)
+        save_model(path, model, "denoiser", asdict(cfg.net), {**record, "history": history}, overwrite=True)
 
     history = fit_fresh_noise(model, bank, cfg.train, device, on_checkpoint=save, desc="general denoiser")
     record["gain"] = training_gain(model, cfg.size, device=device)
