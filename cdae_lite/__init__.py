@@ -40,7 +40,7 @@ _API = {
                              "test_proteins", "training_protein"],
     "cdae_lite.denoise": ["AEConfig", "BM3D", "FineTuneConfig", "TrainConfig", "block_outputs", "denoise_file",
                           "finetune", "load_denoiser", "load_model", "predict", "pretrain_cdae", "pretrain_single",
-                          "save_model"],
+                          "save_model", "StackAwareConfig", "stack_denoise"],
     "cdae_lite.cluster": ["class_averages", "cluster_file", "cluster_stack", "hierarchical", "kmeans", "pca"],
     "cdae_lite.metrics": ["clustering_scores", "psnr", "ssim"],
 }

@@ -2,7 +2,7 @@
 
 Images are ``float32`` NumPy arrays ``(n, size, size)``; :func:`check_images` is the one gate every
 function passes its input through. The transforms here (normalisation, Fourier resampling, in-plane
-rotation, histogram equalisation) know nothing of maps, networks or clusters.
+rotation, rotation-invariant features, histogram equalisation) know nothing of maps, networks or clusters.
 """
 
 from __future__ import annotations
@@ -185,3 +185,41 @@ def particle_polarity(images, radius_fraction: float = 0.25) -> tuple[str, float
     sd = float(np.mean(x[:, outer].std(1))) or 1.0
     score = float(diff.mean() / sd)
     return ("dark" if score < 0 else "bright"), score
+
+
+def _polar_grid(size: int, n_radii: int, n_angles: int, full_circle: bool, r_min: float = 1.0) -> torch.Tensor:
+    r = torch.linspace(r_min, size / 2 - 1, n_radii)
+    t = torch.linspace(0, (2 if full_circle else 1) * np.pi, n_angles + 1)[:-1]
+    rr, tt = torch.meshgrid(r, t, indexing="ij")
+    c = size // 2
+    # grid_sample coordinates (x, y) in [-1, 1] with align_corners=True: pixel i -> 2 i / (size - 1) - 1
+    gx = (c + rr * torch.cos(tt)) / (size - 1) * 2 - 1
+    gy = (c + rr * torch.sin(tt)) / (size - 1) * 2 - 1
+    return torch.stack([gx, gy], -1)
+
+
+def rotation_invariant_features(images, n_radii: int | None = None, n_angles: int = 64,
+                                n_harmonics: int = 12) -> np.ndarray:
+    """Features invariant to in-plane rotation and shift, (n, n_radii * n_harmonics).
+
+    ``|FFT2(image)|`` does not change when the image shifts; on a polar grid an in-plane rotation
+    becomes a cyclic shift along the angle, which ``|FFT over the angle|`` ignores. What is lost: the
+    phases (so mirror images and some fine detail look alike). Invariance is approximate: resampling
+    the Fourier grid on circles is inexact, so rotated copies of an image land near, not on, each
+    other. Good enough to start :func:`align_classify`, weak on its own at low SNR.
+    """
+    x = torch.from_numpy(normalise(images))
+    n, s = x.shape[0], x.shape[-1]
+    n_radii = n_radii or s // 4
+    r_min = 3.0  # nearer the centre a ring passes through too few Fourier pixels to be resampled well
+    amp = torch.fft.fftshift(torch.fft.fft2(x), dim=(-2, -1)).abs()
+    grid = _polar_grid(s, n_radii, n_angles, full_circle=False, r_min=r_min)[None].expand(n, -1, -1, -1)
+    polar = torch.nn.functional.grid_sample(amp[:, None], grid, align_corners=True)[:, 0]
+    inv = torch.fft.rfft(polar, dim=-1).abs()[..., :n_harmonics]
+    # a ring of radius r holds about 2 pi r Fourier pixels, half of them independent (|F| is
+    # centrosymmetric): harmonics above pi r / 2 of it are resampling artefacts, not signal
+    radii = torch.linspace(r_min, s / 2 - 1, n_radii)
+    keep = torch.arange(inv.shape[-1])[None, :] <= (np.pi * radii[:, None] / 2)
+    # square roots keep the strong harmonics dominant; a logarithm would inflate the weak ones, whose
+    # relative errors after resampling are large
+    return torch.sqrt(inv * keep).reshape(n, -1).numpy().astype(np.float32)

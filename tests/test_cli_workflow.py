@@ -100,3 +100,17 @@ def test_denoise_calibrates_the_shipped_cdae_by_default(sim, tmp_path, capsys):
     c, _ = read_stack(tmp_path / "c.mrcs")
     u, _ = read_stack(tmp_path / "u.mrcs")
     assert c.std(axis=(1, 2)).mean() > 1.5 * u.std(axis=(1, 2)).mean()  # contrast the cascade shrank, restored
+
+
+def test_denoise_stack_aware_averages_look_alikes(sim, tmp_path, capsys):
+    src = sim / "cxcr4_snr0.1.mrcs"
+    assert main(["denoise", str(src), "-o", str(tmp_path / "one.mrcs"), "--device", "cpu"]) == 0
+    assert main(["denoise", str(src), "-o", str(tmp_path / "sa.mrcs"), "--stack-aware", "--neighbours", "10",
+                 "--no-align", "--device", "cpu"]) == 0
+    assert "stack-aware (10 look-alikes)" in capsys.readouterr().out
+    one, sa = read_stack(tmp_path / "one.mrcs")[0], read_stack(tmp_path / "sa.mrcs")[0]
+    clean = read_stack(sim / "cxcr4_clean.mrcs")[0][:len(one)]
+    assert sa.shape == one.shape
+    assert ((sa - clean) ** 2).mean() < ((one - clean) ** 2).mean()  # exact views: averaging helps
+    # an existing output is refused before the minutes of work the stack-aware mode takes
+    assert main(["denoise", str(src), "-o", str(tmp_path / "sa.mrcs"), "--stack-aware"]) == 2

@@ -83,3 +83,19 @@ def test_box_fitting_and_diameter():
     assert fit_box(vol, 32).shape == (32,) * 3 and fit_box(vol, 32).sum() == vol.sum()
     assert fit_box(vol, 10).shape == (10,) * 3 and fit_box(vol, 10).sum() == 8**3
     assert 12 < diameter_voxels(vol) < 16  # the cube's diagonal, about 8 * sqrt(3)
+
+
+def test_a_tiny_general_evaluation_runs_end_to_end_with_stack_aware_rows():
+    from cdae_lite.paper.general_eval import STACK_AWARE, DenoiserEvaluation, run_general_eval
+
+    cfg = DenoiserEvaluation(size=32, images_per_view=10, n_images=4, n_tune=2)
+    torch.manual_seed(0)
+    net = denoiser(TINY)
+    out = run_general_eval(cfg, {"general": net}, device="cpu")
+    methods = {r["method"] for r in out["rows"]}
+    assert {"raw", "BM3D (tuned)", "general", "general + calibration"} <= methods
+    assert {f"general + {k}" for k in STACK_AWARE} <= methods
+    assert len(out["rows"]) == 8 * len(methods)  # 4 proteins x 2 presets
+    assert all(np.isfinite(r["psnr"]) and np.isfinite(r["gain"]) for r in out["rows"])
+    best = max(out["bm3d_tuning"], key=lambda r: r["psnr_mean"])
+    assert out["bm3d_sigma_factor"] == best["value"]  # tuned on the training protein

@@ -8,7 +8,9 @@
 - :mod:`~cdae_lite.denoise.baselines`: classical filters (BM3D, NL-means, ...) behind one interface;
 - :mod:`~cdae_lite.denoise.preprocess`: preparing real particles (phase flip, normalisation);
 - :mod:`~cdae_lite.denoise.synthetic` and :mod:`~cdae_lite.denoise.calibrate` (beyond the paper):
-  training on clean targets with fresh noise, and a label-free calibration of any output's contrast.
+  training on clean targets with fresh noise, and a label-free calibration of any output's contrast;
+- :mod:`~cdae_lite.denoise.stackaware` (beyond the paper): each particle averaged with its aligned
+  look-alikes from the stack, then denoised.
 """
 
 from cdae_lite.denoise.baselines import (BM3D, CLASSICAL, TV, Denoiser, Gaussian, Identity, Learned, NLMeans, Wavelet,
@@ -22,17 +24,19 @@ from cdae_lite.denoise.models import (AEConfig, Cascade, DenoiserConfig, DnCNNCo
                                       cdae, chain, denoiser, describe, dncnn, n_parameters, unet)
 from cdae_lite.denoise.neighbors import knn, mean_targets, neighbor_means, pca_features, purity
 from cdae_lite.denoise.preprocess import phase_flip_star, prepare, star_ctf, star_pixel_size
+from cdae_lite.denoise.stackaware import (Alignment, StackAwareConfig, aligned_average, find_lookalikes,
+                                          stack_denoise)
 from cdae_lite.denoise.stream import StreamReport, denoise_file
 from cdae_lite.denoise.synthetic import FreshNoiseConfig, add_fresh_noise, fit_fresh_noise
 from cdae_lite.denoise.train import (History, TrainConfig, blind_spot, fit, ladder_pairs, pretrain_cdae,
                                      pretrain_end_to_end, pretrain_single)
 
-__all__ = ["AEConfig", "BM3D", "CLASSICAL", "Cascade", "Denoiser", "DenoiserConfig", "DnCNNConfig", "FineTuneConfig",
+__all__ = ["AEConfig", "Alignment", "BM3D", "CLASSICAL", "Cascade", "Denoiser", "DenoiserConfig", "DnCNNConfig", "FineTuneConfig",
            "FineTuneReport", "FreshNoiseConfig", "Gaussian", "History", "Identity", "Learned", "NLMeans",
            "SHIPPED_MODEL", "SHIPPED_MODELS", "StreamReport", "TV", "TrainConfig", "UNetConfig", "Wavelet", "Wiener",
-           "add_fresh_noise", "apply_scale", "autoencoder", "blind_spot", "block_outputs", "build", "cdae", "chain",
-           "denoise_file", "denoiser", "describe", "dncnn", "estimate_noise_sigma", "fine_tune_on_file", "finetune",
+           "add_fresh_noise", "aligned_average", "apply_scale", "autoencoder", "blind_spot", "block_outputs", "build", "cdae", "chain",
+           "denoise_file", "denoiser", "describe", "dncnn", "estimate_noise_sigma", "find_lookalikes", "fine_tune_on_file", "finetune",
            "fit", "fit_fresh_noise", "knn", "ladder_pairs", "load_denoiser", "load_model", "mean_targets",
            "n_parameters", "neighbor_means", "pca_features", "phase_flip_star", "predict", "prepare", "pretrain_cdae",
-           "pretrain_end_to_end", "pretrain_single", "purity", "recorded_gain", "save_model", "star_ctf",
+           "pretrain_end_to_end", "pretrain_single", "purity", "recorded_gain", "save_model", "StackAwareConfig", "stack_denoise", "star_ctf",
            "star_pixel_size", "stein_scale", "tune", "unet"]

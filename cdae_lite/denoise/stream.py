@@ -19,6 +19,7 @@ import torch.nn as nn
 
 from cdae_lite.denoise.calibrate import apply_scale, stein_scale
 from cdae_lite.denoise.inference import predict
+from cdae_lite.denoise.stackaware import StackAwareConfig, stack_denoise
 from cdae_lite.images import equalize_hist, evenly_spaced, particle_polarity, resample_images
 from cdae_lite.io.blocks import iter_blocks, opened_stack
 from cdae_lite.io.mrc import StackWriter
@@ -63,7 +64,8 @@ def default_batch_size(size: int) -> int:
 def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: str | os.PathLike,
                  batch_size: int | None = None, device=None, equalize: bool = False, overwrite: bool = False,
                  resample: int | None = None, as_stack: bool = False, invert: bool | None = None,
-                 calibrate: bool = False, sigma: float | None = None, sample_size: int = 256) -> StreamReport:
+                 calibrate: bool = False, sigma: float | None = None, sample_size: int = 256,
+                 stack_aware: StackAwareConfig | None = None) -> StreamReport:
     """Denoise every image of an MRC stack into a new MRC stack, in bounded memory.
 
     Parameters
@@ -84,6 +86,9 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
     calibrate : rescale the output's contrast by the label-free Stein estimate
         (:mod:`cdae_lite.denoise.calibrate`) made once on the sample, with noise sigma ``sigma``
         (default: estimated per image).
+    stack_aware : denoise each image with its aligned look-alikes from the stack
+        (:func:`~cdae_lite.denoise.stackaware.stack_denoise`); the whole stack is then read into memory
+        (about 3 x its size).
 
     Raises
     ------
@@ -95,8 +100,12 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
 
     input_path, output_path = Path(input_path), Path(output_path)
     device = get_device(device)  # a bad device name fails here, before any work
+    if calibrate and stack_aware is not None:
+        raise ValueError("contrast calibration applies to single-image denoising, not to the stack-aware mode")
     if output_path.exists() and input_path.exists() and output_path.resolve() == input_path.resolve():
         raise ValueError(f"the output {output_path} is the input file: choose another output name")
+    if output_path.exists() and not overwrite:  # before any work (the stack-aware mode takes minutes)
+        raise FileExistsError(f"{output_path} exists; choose another name or pass overwrite")
     t0 = time.perf_counter()
     with opened_stack(input_path, as_stack) as (plain, mrc, data):
         n, size = data.shape[0], data.shape[-1]
@@ -123,13 +132,19 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
             return sign * predict(model, sign * x, batch_size=batch_size, device=device, check=False)
 
         scale = stein_scale(run, sample, sigma)["scale"] if calibrate else 1.0
+        done = None
+        if stack_aware is not None:  # every image needs the whole stack: denoise it all first, write after
+            whole = np.asarray(data[:], dtype=np.float32)
+            whole = resample_images(whole, resample) if resample else whole
+            done = sign * stack_denoise(model, sign * whole, stack_aware, device=device, batch_size=batch_size)
+            del whole
         with StackWriter(output_path, n, out_size, px, overwrite=overwrite, protect=(input_path,)) as w:
             bar = tqdm(total=n, desc="denoising", unit="img", disable=not progress_enabled(), file=sys.stderr)
             try:
                 for start, block in iter_blocks(plain, mrc, data, batch_size):
                     if resample:
                         block = resample_images(block, resample)
-                    out = run(block)
+                    out = run(block) if done is None else done[start:start + len(block)]
                     if calibrate:
                         out = apply_scale(out, block, scale)
                     if equalize:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 
 from cdae_lite.denoise.baselines import tune
+from cdae_lite.denoise.stackaware import StackAwareConfig, stack_denoise
 from cdae_lite.images import evenly_spaced
 from cdae_lite.io.paths import data_path
 from cdae_lite.metrics import image_scores
@@ -24,6 +26,10 @@ from cdae_lite.simulation.maps import load_map
 from cdae_lite.simulation.proteins import test_proteins, training_protein
 from cdae_lite.simulation.stacks import simulate, simulate_protein
 from cdae_lite.simulation.views import distinct_views
+
+#: The stack-aware variants scored (:mod:`cdae_lite.denoise.stackaware`), with the CLI's defaults.
+STACK_AWARE = {"stack-aware (aligned)": StackAwareConfig(),
+               "stack-aware (no alignment)": StackAwareConfig(align=False)}
 
 #: BM3D's sigma factors tried on the training protein.
 BM3D_FACTORS = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
@@ -82,19 +88,22 @@ def tuned_bm3d(cfg: DenoiserEvaluation, device=None):
                 grid={"sigma_factor": list(BM3D_FACTORS)})
 
 
-def score_denoisers(denoisers: dict[str, Callable], stacks: dict, cfg: DenoiserEvaluation) -> list[dict]:
+def score_denoisers(denoisers: dict[str, Callable], stacks: dict, cfg: DenoiserEvaluation,
+                    stack_methods: dict[str, Callable] | None = None) -> list[dict]:
     """One row per (protein, preset, method): :func:`~cdae_lite.metrics.image_scores` and seconds per image.
 
     ``denoisers[name](images, sigma)`` returns the denoised images; ``sigma`` is each image's true
     noise standard deviation (used by BM3D; a learned denoiser ignores it).
+    ``stack_methods[name](stack, indices)`` returns the scored images denoised with the help of the
+    whole noisy stack (stack-aware methods; the seconds include the search over the stack).
     """
     rows = []
     for (protein, preset), s in stacks.items():
         idx = evenly_spaced(len(s), cfg.n_images)
         x, c, sigma = s.noisy[cfg.snr][idx], s.clean[idx], s.noise_sigma(cfg.snr)[idx]
-        for name, fn in {"raw": lambda a, b: a, **denoisers}.items():
+        for name, fn in {"raw": lambda a, b: a, **denoisers, **(stack_methods or {})}.items():
             t = time.perf_counter()
-            out = fn(x, sigma)
+            out = fn(s.noisy[cfg.snr], idx) if name in (stack_methods or {}) else fn(x, sigma)
             rows.append({"protein": protein, "preset": preset, "method": name, **image_scores(out, c),
                          "seconds_per_image": (time.perf_counter() - t) / len(x)})
     return rows
@@ -122,8 +131,13 @@ def calibrated(model, device=None) -> Callable:
     return run
 
 
+def _stack_aware(model, config: StackAwareConfig, device, stack, indices):
+    return stack_denoise(model, stack, config, queries=indices, device=device)
+
+
 def run_general_eval(cfg: DenoiserEvaluation, models: dict, device=None) -> dict:
-    """Every shipped model, with and without calibration, against the tuned BM3D on every evaluation set."""
+    """Every shipped model, with and without calibration, against the tuned BM3D on every evaluation set;
+    the general model also stack-aware (each scored image denoised with look-alikes from its whole stack)."""
     from cdae_lite.denoise.inference import predict
 
     bm3d, tuning = tuned_bm3d(cfg, device)
@@ -132,7 +146,9 @@ def run_general_eval(cfg: DenoiserEvaluation, models: dict, device=None) -> dict
     for name, model in models.items():
         denoisers[name] = (lambda m: lambda x, s: predict(m, x, device=device))(model)
         denoisers[f"{name} + calibration"] = calibrated(model, device)
-    rows = score_denoisers(denoisers, stacks, cfg)
+    stack_methods = {f"general + {label}": partial(_stack_aware, models["general"], how, device)
+                     for label, how in STACK_AWARE.items() if "general" in models}
+    rows = score_denoisers(denoisers, stacks, cfg, stack_methods)
     return {"bm3d_sigma_factor": bm3d.sigma_factor, "bm3d_tuning": tuning.to_dict("records"), "rows": rows,
             "margins_db": {f"{m} | {p} | {s}": v for m in denoisers if m != "BM3D (tuned)"
                            for (p, s), v in margins(rows, m).items()}}

@@ -1,0 +1,176 @@
+"""Stack-aware denoising (beyond the paper): average each particle with its aligned look-alikes, then denoise.
+
+A stack holds many particles seen from nearly the same direction. Denoising one image on its own
+is bounded by that image's noise; averaging it with ``K`` look-alikes first divides the noise
+variance by ``K + 1``, which is what 2D classification in RELION or CL2D exploits with class averages.
+This is the paper's idea (neighbour means, section 3.3) done with the tools we now have:
+
+1. every image is denoised on its own (the single-image model), and look-alikes are searched among
+   the *denoised* images, where neighbours are far purer than among the raw ones;
+2. ``candidates`` nearest images in a feature space (the leading principal components of the
+   denoised images; with ``align``, their rotation-invariant features instead) are aligned to the image (in-plane rotation over
+   ``n_angles`` angles and shift, by FFT cross-correlation of the denoised images), and the
+   ``neighbours`` with the highest correlation are kept;
+3. the raw image and its aligned raw neighbours are averaged, and the average is denoised.
+
+The output is an estimate of each particle that borrows from others: heterogeneity finer than the
+neighbours' differences is averaged away, as in any class average. The whole stack is held in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from cdae_lite.denoise.inference import predict
+from cdae_lite.denoise.neighbors import knn, pca_features
+from cdae_lite.images import check_images, normalise, rotate_images, rotation_invariant_features
+
+
+@dataclass(frozen=True)
+class StackAwareConfig:
+    """How look-alikes are found and averaged.
+
+    Attributes
+    ----------
+    neighbours : int -- look-alikes averaged with each image (``K``; the noise variance drops by K + 1).
+    candidates : int -- nearest images in feature space that are aligned and ranked (>= neighbours;
+        fewer when the stack is smaller).
+    align : bool -- search in-plane rotations and shifts (particles of real stacks are rotated in
+        plane); without it, images are compared as they are (e.g. the paper's simulated views).
+    n_angles : int -- rotations tried, evenly over 360 degrees (10 degrees apart by default).
+    max_shift_px : int | None -- largest shift searched, pixels (default: box / 8).
+    n_components : int -- principal components of the feature space the candidates are found in
+        (without ``align``).
+    """
+
+    neighbours: int = 30
+    candidates: int = 100
+    align: bool = True
+    n_angles: int = 36
+    max_shift_px: int | None = None
+    n_components: int = 10
+
+    def __post_init__(self):
+        if self.neighbours < 1 or self.candidates < self.neighbours or self.n_angles < 1:
+            raise ValueError("need 1 <= neighbours <= candidates and n_angles >= 1, got "
+                             f"neighbours={self.neighbours}, candidates={self.candidates}, n_angles={self.n_angles}")
+
+
+@dataclass
+class Alignment:
+    """Each query image's kept look-alikes: indices, rotation (degrees), shift (pixels) and correlation."""
+
+    neighbours: np.ndarray  # int64 (q, K)
+    angles_deg: np.ndarray  # float32 (q, K)
+    shifts_px: np.ndarray  # int64 (q, K, 2), (dy, dx)
+    scores: np.ndarray  # float32 (q, K), correlation of the aligned denoised images
+
+
+def _shift_mask(size: int, max_shift: int) -> torch.Tensor:
+    d = torch.arange(size)
+    d = torch.minimum(d, size - d)  # circular distance of a correlation lag from 0
+    return (d[:, None] <= max_shift) & (d[None, :] <= max_shift)
+
+
+def find_lookalikes(denoised, config: StackAwareConfig = StackAwareConfig(), queries=None,
+                    seed: int = 0) -> Alignment:
+    """Look-alikes of each query image among all ``denoised`` images (itself excluded).
+
+    Parameters
+    ----------
+    denoised : (n, s, s) float -- the stack after single-image denoising.
+    queries : indices of the images to find look-alikes for (default: all).
+
+    Returns
+    -------
+    Alignment
+        With ``align``, neighbour ``j`` of query ``i`` matches ``i`` after ``roll(image_j, -shift)``
+        and a rotation by ``angle`` (:func:`~cdae_lite.images.rotate_images`); see :func:`aligned_average`.
+
+    Raises
+    ------
+    ValueError
+        The stack holds no more than ``config.neighbours`` images.
+    """
+    d = normalise(check_images(denoised, "denoised"))
+    n, s = d.shape[0], d.shape[-1]
+    if n <= config.neighbours:
+        raise ValueError(f"stack-aware denoising with {config.neighbours} neighbours needs more than "
+                         f"{config.neighbours} images; the stack has {n}")
+    cfg = replace(config, candidates=min(config.candidates, n - 1))
+    q = np.arange(n) if queries is None else np.asarray(queries, np.int64)
+    feats = rotation_invariant_features(d) if cfg.align else pca_features(d, cfg.n_components, seed)
+    cand = knn(feats, cfg.candidates)[q]
+    dt = torch.from_numpy(d)
+    k, a = cfg.neighbours, cfg.n_angles
+    out = Alignment(np.empty((len(q), k), np.int64), np.zeros((len(q), k), np.float32),
+                    np.zeros((len(q), k, 2), np.int64), np.empty((len(q), k), np.float32))
+    if not cfg.align:
+        for b in range(0, len(q), 64):
+            c = torch.from_numpy(cand[b:b + 64])
+            sc = torch.einsum("qcp,qp->qc", dt[c].reshape(len(c), cfg.candidates, -1),
+                              dt[q[b:b + 64]].reshape(len(c), -1)) / (s * s)
+            top = torch.topk(sc, k, dim=1)
+            out.neighbours[b:b + 64] = np.take_along_axis(cand[b:b + 64], top.indices.numpy(), 1)
+            out.scores[b:b + 64] = top.values.numpy()
+        return out
+    angles = torch.arange(a, dtype=torch.float32) * 360.0 / a
+    allowed = _shift_mask(s, cfg.max_shift_px if cfg.max_shift_px is not None else s // 8).reshape(-1)
+    with torch.no_grad():
+        for t, i in enumerate(q):
+            rq = rotate_images(dt[i].expand(a, s, s), -angles)  # the query turned back by each angle
+            fc = torch.fft.rfft2(dt[torch.from_numpy(cand[t])])
+            cc = torch.fft.irfft2(torch.fft.rfft2(rq).conj()[None] * fc[:, None], s=(s, s)) / (s * s)
+            cc = cc.reshape(cfg.candidates, a, s * s).masked_fill(~allowed, -torch.inf)
+            best_lag = cc.max(-1)
+            score, best_angle = best_lag.values.max(-1)
+            top = torch.topk(score, k).indices
+            lag = best_lag.indices[top, best_angle[top]]
+            out.neighbours[t] = cand[t][top.numpy()]
+            out.angles_deg[t] = angles[best_angle[top]].numpy()
+            out.shifts_px[t] = torch.stack([lag // s, lag % s], -1).numpy()
+            out.scores[t] = score[top].numpy()
+    return out
+
+
+def aligned_average(images, alignment: Alignment, queries=None) -> np.ndarray:
+    """Each query image averaged with its aligned look-alikes; float32 (q, s, s).
+
+    ``images`` (n, s, s) are the raw images (the alignment was found on denoised ones); ``queries``
+    must be the indices :func:`find_lookalikes` was given (default: all).
+    """
+    x = torch.from_numpy(check_images(images))
+    q = np.arange(len(x)) if queries is None else np.asarray(queries, np.int64)
+    out = np.empty((len(q), x.shape[-1], x.shape[-1]), np.float32)
+    for t, i in enumerate(q):
+        nb = x[torch.from_numpy(alignment.neighbours[t])]
+        if alignment.shifts_px[t].any() or alignment.angles_deg[t].any():
+            nb = torch.stack([torch.roll(im, (-int(dy), -int(dx)), (0, 1))
+                              for im, (dy, dx) in zip(nb, alignment.shifts_px[t])])
+            nb = rotate_images(nb, torch.from_numpy(alignment.angles_deg[t]))
+        out[t] = ((x[i] + nb.sum(0)) / (len(nb) + 1)).numpy()
+    return out
+
+
+def stack_denoise(model: nn.Module, images, config: StackAwareConfig = StackAwareConfig(), queries=None,
+                  device=None, batch_size: int = 256) -> np.ndarray:
+    """Stack-aware denoising: denoise, find aligned look-alikes, average the raw images, denoise the average.
+
+    Parameters
+    ----------
+    model : the single-image denoiser (e.g. the shipped general model).
+    images : (n, s, s) float -- the whole stack, in the model's polarity (bright particles).
+    queries : indices of the images to return (default: all); the whole stack is searched for each.
+
+    Returns
+    -------
+    (q, s, s) float32
+    """
+    x = check_images(images)
+    d0 = predict(model, x, batch_size=batch_size, device=device)
+    al = find_lookalikes(d0, config, queries)
+    return predict(model, aligned_average(x, al, queries), batch_size=batch_size, device=device)
