@@ -114,3 +114,17 @@ def test_denoise_stack_aware_averages_look_alikes(sim, tmp_path, capsys):
     assert ((sa - clean) ** 2).mean() < ((one - clean) ** 2).mean()  # exact views: averaging helps
     # an existing output is refused before the minutes of work the stack-aware mode takes
     assert main(["denoise", str(src), "-o", str(tmp_path / "sa.mrcs"), "--stack-aware"]) == 2
+
+
+def test_cluster_refines_labels_by_default_and_not_with_no_refine(sim, tmp_path, capsys):
+    src = str(sim / "cxcr4_snr0.1.mrcs")
+    assert main(["cluster", src, "-k", "4", "-o", str(tmp_path / "a.star")]) == 0
+    out = capsys.readouterr().out
+    assert "refined against denoised class averages" in out and "converged" in out
+    assert main(["cluster", src, "-k", "4", "--no-refine", "-o", str(tmp_path / "b.star")]) == 0
+    assert "refined" not in capsys.readouterr().out
+    truth = read_star(sim / "cxcr4_snr0.1.star")[0]["rlnClassNumber"]
+    from cdae_lite.metrics import clustering_scores
+
+    f1 = {n: clustering_scores(truth, read_star(tmp_path / f"{n}.star")[0]["rlnClassNumber"])["f1"] for n in "ab"}
+    assert f1["a"] >= f1["b"] - 0.05  # the loop does not undo a good clustering

@@ -72,3 +72,13 @@ def test_equalize_handles_images_of_tiny_range():
     img = (1000.0 + np.random.default_rng(0).normal(scale=1e-5, size=(1, 16, 16))).astype(np.float32)
     out = equalize_hist(img)
     assert np.all(np.isfinite(out)) and out.min() >= 0 and out.max() <= 1 and np.ptp(out) > 0.5
+
+
+def test_matched_f1_against_hand_computed_cases():
+    from cdae_lite.metrics import matched_scores
+
+    assert matched_scores([0, 0, 0, 1, 1, 1], [1, 1, 1, 0, 0, 0])["f1"] == 1.0  # names of clusters do not matter
+    # view 0: precision 2/2, recall 2/3 -> F1 0.8; view 1: precision 3/4, recall 3/3 -> F1 6/7
+    assert abs(matched_scores([0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 1, 1])["f1"] - (0.8 + 6 / 7) / 2) < 1e-12
+    # everything in one cluster: view 0 matched (P 1/2, R 1 -> 2/3), view 1 unmatched (0)
+    assert abs(matched_scores([0, 0, 1, 1], [5, 5, 5, 5])["f1"] - (2 / 3) / 2) < 1e-12

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ import torch.nn as nn
 
 from cdae_lite.cluster.align import align_classify
 from cdae_lite.cluster.methods import check_k, class_averages, flatten, hierarchical, kmeans
+from cdae_lite.cluster.refine import refine_file
 from cdae_lite.cluster.stream import ClusterReport, cluster_file
 from cdae_lite.denoise.inference import predict
 from cdae_lite.images import check_images
@@ -49,13 +51,28 @@ def cluster_stack(images: np.ndarray, k: int, method: str = "kmeans", model: nn.
 
 
 def cluster_path(path: str | os.PathLike, k: int, n_components: int = 10, method: str = "kmeans",
-                 model: nn.Module | None = None, seed: int = 0, device=None) -> ClusterReport:
+                 model: nn.Module | None = None, seed: int = 0, device=None, refine_with: nn.Module | None = None,
+                 max_iter: int = 20) -> ClusterReport:
     """Cluster the stack in a file: streamed on ``n_components`` principal components (k-means or Ward),
     or in memory on pixels (``n_components=0``) or by alignment (``method="align"``).
+
+    With ``refine_with`` (a denoiser; not for ``"align"``), the labels are then refined against
+    denoised class averages until they stop changing (:mod:`cdae_lite.cluster.refine`, one pass over
+    the file per round). With both ``model`` and ``refine_with``, the loop runs from the clusters of
+    the denoised images and from those of the raw images, and keeps the labels whose images correlate
+    best with their references (so denoising first can only help that score).
 
     Returns a :class:`~cdae_lite.cluster.stream.ClusterReport` with the labels and the class averages
     of the input images (``scores`` is empty for the in-memory path).
     """
+    if refine_with is not None and method != "align":
+        t0 = time.perf_counter()
+        starts = [cluster_path(path, k, n_components, method, m, seed, device) for m in
+                  ([model, None] if model is not None else [None])]
+        runs = [refine_file(path, r.labels, k, refine_with, max_iter, device) for r in starts]
+        best = int(np.argmax([r.mean_correlation[-1] for r in runs]))
+        return replace(starts[best], labels=runs[best].labels, averages=runs[best].averages,
+                       seconds=time.perf_counter() - t0, peak_rss_mb=peak_rss_mb(), refinement=runs[best])
     if method != "align" and n_components > 0:
         return cluster_file(path, k, n_components, method, model=model, seed=seed, device=device)
     t0 = time.perf_counter()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch.nn as nn
 
+from cdae_lite.cluster.refine import Refinement
 from cdae_lite.denoise.inference import predict
 from cdae_lite.images import evenly_spaced
 from cdae_lite.io.blocks import iter_blocks, opened_stack
@@ -37,15 +38,20 @@ class ClusterReport:
     pixel_size_A: float | None
     seconds: float
     peak_rss_mb: float
+    refinement: Refinement | None = None
 
     @property
     def sizes(self) -> list[int]:
         return np.bincount(self.labels, minlength=self.k).tolist()
 
     def summary(self) -> str:
+        r = self.refinement
+        how = "" if r is None else (f", refined against denoised class averages in {len(r.changed)} rounds "
+                                    f"({'converged' if r.converged else 'stopped before converging'}; "
+                                    f"labels changed per round {r.changed})")
         return (f"clustered {self.n_images} images into {self.k} classes of sizes {self.sizes} in "
                 f"{self.seconds:.1f} s ({self.n_images / max(self.seconds, 1e-9):.0f} images/s, "
-                f"peak memory {self.peak_rss_mb:.0f} MB)")
+                f"peak memory {self.peak_rss_mb:.0f} MB{how})")
 
 
 def cluster_file(input_path: str | os.PathLike, k: int, n_components: int = 10, method: str = "kmeans",

@@ -150,7 +150,7 @@ def run_general_eval(cfg: DenoiserEvaluation, models: dict, device=None) -> dict
                      for label, how in STACK_AWARE.items() if "general" in models}
     rows = score_denoisers(denoisers, stacks, cfg, stack_methods)
     return {"bm3d_sigma_factor": bm3d.sigma_factor, "bm3d_tuning": tuning.to_dict("records"), "rows": rows,
-            "margins_db": {f"{m} | {p} | {s}": v for m in denoisers if m != "BM3D (tuned)"
+            "margins_db": {f"{m} | {p} | {s}": v for m in [*denoisers, *stack_methods] if m != "BM3D (tuned)"
                            for (p, s), v in margins(rows, m).items()}}
 
 
