@@ -22,10 +22,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cdae_lite.paper",
                                  description="Run an experiment and record it under results/<profile>/.")
     ap.add_argument("experiment", choices=["cdae", "baselines", "clustering", "general", "general-cdae", "general-eval",
-                                           "gain", "all"],
+                                           "cluster-eval", "gain", "all"],
                     help="'all' runs cdae (first seed), baselines, clustering, then cdae for every seed; 'general' "
                          "trains the shipped general denoiser, 'general-cdae' the shipped general CDAE, "
-                         "'general-eval' scores both against a tuned BM3D")
+                         "'general-eval' scores both against a tuned BM3D, 'cluster-eval' scores cdae-lite cluster "
+                         "with and without denoising and refinement")
     ap.add_argument("--profile", choices=["quick", "full", "cpu"],
                     help="quick, full (the paper's scale), or cpu: " + CPU_PROFILE_NOTE + " Implies --cpu-budget.")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -58,6 +59,11 @@ def main(argv=None) -> int:
         from cdae_lite.paper.general_eval import record_general_eval
 
         print(f"wrote {record_general_eval(args.profile, args.device, args.out, args.notes)}")
+        return 0
+    if args.experiment == "cluster-eval":
+        from cdae_lite.paper.cluster_eval import record_cluster_eval
+
+        print(f"wrote {record_cluster_eval(args.profile, args.device, args.out, args.notes)}")
         return 0
     notes = args.notes
     if args.profile == "cpu":
