@@ -42,11 +42,14 @@ def test_denoise_cluster_evaluate(sim, tmp_path, capsys):
     assert main(["evaluate", "--estimate", str(tmp_path / "den.mrcs"), "--clean", str(sim / "cxcr4_clean.mrcs")]) == 0
     assert "PSNR" in capsys.readouterr().out
     assert main(["cluster", str(tmp_path / "den.mrcs"), "-k", "4", "--star", str(sim / "cxcr4_snr0.1.star"),
-                 "-o", str(tmp_path / "classes.star")]) == 0
+                 "-o", str(tmp_path / "classes.star"), "--by-position"]) == 0
     classes, _ = read_star(tmp_path / "classes.star")
     truth, _ = read_star(sim / "cxcr4_snr0.1.star")
     assert len(classes) == 80 and set(classes["rlnClassNumber"]) <= {1, 2, 3, 4}
     assert list(classes["rlnImageName"]) == list(truth["rlnImageName"])  # the input rows are kept
+    # without --by-position, a STAR naming another stack is refused
+    assert main(["cluster", str(tmp_path / "den.mrcs"), "-k", "4", "--star", str(sim / "cxcr4_snr0.1.star"),
+                 "-o", str(tmp_path / "other.star")]) == 2
     avgs, _ = read_stack(tmp_path / "classes_averages.mrcs")
     assert avgs.shape == (4, 16, 16)
     assert main(["evaluate", "--labels", str(tmp_path / "classes.star"), "--truth", str(sim / "cxcr4_snr0.1.star")]) == 0

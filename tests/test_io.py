@@ -161,3 +161,14 @@ def test_a_non_cubic_stack_flagged_as_volume_is_read_as_a_stack(tmp_path):
         m.set_data(np.arange(7 * 16 * 16, dtype=np.float32).reshape(7, 16, 16))
         m.set_volume()
     assert read_stack(tmp_path / "seven.mrc")[0].shape == (7, 16, 16)
+
+
+def test_star_image_names_map_to_stack_indices():
+    import pandas as pd
+
+    from cdae_lite.io.star import image_indices
+
+    rows = pd.DataFrame({"rlnImageName": ["000003@Extract/job7/a.mrcs", "1@a.mrcs", "000002@a.mrcs.gz"]})
+    assert image_indices(rows, "/data/a.mrcs", 3).tolist() == [2, 0, 1]  # folders and .gz do not matter
+    with pytest.raises(ValueError, match="no rlnImageName"):
+        image_indices(pd.DataFrame({"rlnDefocusU": [1.0]}), "a.mrcs", 3)

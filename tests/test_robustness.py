@@ -14,7 +14,7 @@ from cdae_lite.cli import main
 from cdae_lite.denoise.checkpoint import save_model
 from cdae_lite.denoise.models import AEConfig, DnCNNConfig, autoencoder, dncnn
 from cdae_lite.io.mrc import write_stack
-from cdae_lite.io.star import image_names, write_star
+from cdae_lite.io.star import image_names, read_star, write_star
 
 
 @pytest.fixture
@@ -184,13 +184,33 @@ def test_read_only_directory(env, capsys):
     assert rc == 2 and "not writable" in err
 
 
-def test_star_whose_rows_differ_from_the_stack(env, capsys):
+def test_star_rows_are_paired_with_images_by_name_not_position(env, capsys):
     tmp_path, stack, _ = env
-    write_star(tmp_path / "in.star", pd.DataFrame({"rlnImageName": image_names(5, "in.mrcs")}))
+    names = image_names(12, "in.mrcs")
+    write_star(tmp_path / "in.star", pd.DataFrame({"rlnImageName": names}))
+    write_star(tmp_path / "rev.star", pd.DataFrame({"rlnImageName": names[::-1][:7]}))  # reordered subset
+    for star in ("in", "rev"):
+        rc, err = _run(capsys, ["cluster", str(stack), "-k", "3", "--star", str(tmp_path / f"{star}.star"),
+                                "-o", str(tmp_path / f"{star}_classes.star"), "--no-refine"])
+        assert rc == 0, err
+    fwd, _ = read_star(tmp_path / "in_classes.star")
+    rev, _ = read_star(tmp_path / "rev_classes.star")
+    by_name = dict(zip(fwd["rlnImageName"], fwd["rlnClassNumber"]))
+    assert len(rev) == 7 and all(by_name[n] == c for n, c in zip(rev["rlnImageName"], rev["rlnClassNumber"]))
+
+
+@pytest.mark.parametrize("names, fragment", [
+    (image_names(12, "other.mrcs"), "names images of other.mrcs, not of in.mrcs"),
+    (image_names(13, "in.mrcs"), "names image 13 but in.mrcs holds images 1 to 12"),
+    (["in.mrcs"] * 12, "must be index@file"),
+])
+def test_star_naming_other_images_is_refused_before_any_work(env, capsys, names, fragment):
+    tmp_path, stack, _ = env
+    write_star(tmp_path / "in.star", pd.DataFrame({"rlnImageName": names}))
     before = _snapshot(tmp_path)
     rc, err = _run(capsys, ["cluster", str(stack), "-k", "2", "--star", str(tmp_path / "in.star"),
                             "-o", str(tmp_path / "classes.star")])
-    _check_failed(rc, err, "5 rows but", tmp_path, before, out="classes.star")
+    _check_failed(rc, err, fragment, tmp_path, before, out="classes.star")
 
 
 def test_checkpoint_of_an_unknown_architecture(env, capsys):

@@ -11,6 +11,8 @@ from cdae_lite.cli.common import add_command
 def run(args: argparse.Namespace) -> int:
     from cdae_lite.cluster import cluster_path, labels_table
     from cdae_lite.denoise import load_denoiser
+    import numpy as np
+
     from cdae_lite.io import check_target, opened_stack, read_star, write_stack, write_star
 
     out = Path(args.output)
@@ -20,13 +22,13 @@ def run(args: argparse.Namespace) -> int:
     particles, optics = read_star(args.star) if args.star else (None, {})
     if particles is not None:
         with opened_stack(args.input) as (_, _, data):  # the stack is checked (and its length read) first
-            if len(particles) != len(data):
-                raise ValueError(f"{args.star} has {len(particles)} rows but {args.input} holds {len(data)} images")
+            labels_table(np.zeros(len(data), np.int64), Path(args.input).name, particles, args.by_position)
     model = load_denoiser(args.denoise)[0] if args.denoise else None
     refs = (model or load_denoiser("general")[0]) if args.refine and args.method != "align" else None
     report = cluster_path(args.input, args.k, args.pca, args.method, model=model, seed=args.seed, device=args.device,
                           refine_with=refs)
-    write_star(out, labels_table(report.labels, Path(args.input).name, particles), optics, overwrite=args.overwrite)
+    write_star(out, labels_table(report.labels, Path(args.input).name, particles, args.by_position), optics,
+               overwrite=args.overwrite)
     write_stack(avg_path, report.averages, report.pixel_size_A, overwrite=args.overwrite)
     print(f"{report.summary()}: labels -> {out}, class averages -> {avg_path}")
     return 0
@@ -50,7 +52,11 @@ def add_parser(sub) -> None:
     p.add_argument("-k", type=int, required=True, help="number of classes")
     p.add_argument("-o", "--output", required=True, help="STAR file of class labels")
     p.add_argument("--averages", help="class averages .mrcs (default: beside the STAR file)")
-    p.add_argument("--star", help="the stack's STAR file, whose rows are copied with the labels added")
+    p.add_argument("--star", help="the stack's STAR file, whose rows are copied with the labels added (each row "
+                                  "paired with the image its rlnImageName names)")
+    p.add_argument("--by-position", action="store_true",
+                   help="pair --star rows with images by position (the stack was made image by image from the "
+                        "one the STAR file names, e.g. a denoised copy)")
     p.add_argument("--method", choices=["kmeans", "hierarchical", "align"], default="kmeans")
     p.add_argument("--pca", type=int, default=10, help="principal components (0: cluster pixels)")
     p.add_argument("--denoise", help="'shipped' or a checkpoint: denoise before clustering")

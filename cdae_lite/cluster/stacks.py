@@ -22,7 +22,7 @@ from cdae_lite.cluster.stream import ClusterReport, cluster_file
 from cdae_lite.denoise.inference import predict
 from cdae_lite.images import check_images
 from cdae_lite.io.mrc import read_stack
-from cdae_lite.io.star import image_names
+from cdae_lite.io.star import image_indices, image_names
 from cdae_lite.runtime import peak_rss_mb
 
 METHODS = ("kmeans", "hierarchical", "align")
@@ -83,12 +83,24 @@ def cluster_path(path: str | os.PathLike, k: int, n_components: int = 10, method
                          seconds=time.perf_counter() - t0, peak_rss_mb=peak_rss_mb())
 
 
-def labels_table(labels: np.ndarray, stack_name: str, particles: pd.DataFrame | None = None) -> pd.DataFrame:
+def labels_table(labels: np.ndarray, stack_name: str, particles: pd.DataFrame | None = None,
+                 by_position: bool = False) -> pd.DataFrame:
     """The STAR particles table of a clustering: ``particles`` (or ``rlnImageName`` rows ``i@stack_name``)
-    with ``rlnClassNumber`` = label + 1 (RELION counts classes from 1)."""
-    out = (pd.DataFrame({"rlnImageName": image_names(len(labels), stack_name)}) if particles is None
-           else particles.copy())
-    if len(out) != len(labels):
-        raise ValueError(f"{len(labels)} labels for {len(out)} particle rows")
-    out["rlnClassNumber"] = np.asarray(labels) + 1
+    with ``rlnClassNumber`` = label + 1 (RELION counts classes from 1).
+
+    Each row of ``particles`` gets the label of the image its ``rlnImageName`` names
+    (:func:`~cdae_lite.io.star.image_indices`), whatever the rows' order; a row naming another stack
+    raises ``ValueError``. ``by_position``: row i gets image i's label (for a stack made image by image
+    from the one the STAR file names, such as a denoised copy; the numbers of rows and images must match).
+    """
+    if particles is None:
+        out = pd.DataFrame({"rlnImageName": image_names(len(labels), stack_name)})
+        idx = np.arange(len(labels))
+    elif by_position:
+        if len(particles) != len(labels):
+            raise ValueError(f"{len(particles)} STAR rows for {len(labels)} images: cannot pair them by position")
+        out, idx = particles.copy(), np.arange(len(labels))
+    else:
+        out, idx = particles.copy(), image_indices(particles, stack_name, len(labels))
+    out["rlnClassNumber"] = np.asarray(labels)[idx] + 1
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cdae_lite.io.files import atomic_write
@@ -71,3 +72,37 @@ def read_star(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
 def image_names(n: int, stack_name: str) -> list[str]:
     """RELION image names ``000001@stack.mrcs`` ... for ``n`` images."""
     return [f"{i + 1:06d}@{stack_name}" for i in range(n)]
+
+
+def image_indices(particles: pd.DataFrame, stack_path: str | os.PathLike, n_images: int) -> np.ndarray:
+    """The 0-based index in the stack of the image each STAR row names (``rlnImageName`` = ``index@file``).
+
+    Rows are paired with images by name, not by position, so a STAR whose rows are in another order
+    (sorted by class, by defocus) still labels the right particles.
+
+    Raises
+    ------
+    ValueError
+        No ``rlnImageName`` column, a name that is not ``index@file``, a file other than the stack
+        (compared by file name, a ``.gz`` suffix ignored), or an index outside ``1..n_images``.
+    """
+    if "rlnImageName" not in particles.columns:
+        raise ValueError("the STAR file has no rlnImageName column: rows cannot be paired with images")
+    parts = particles["rlnImageName"].astype(str).str.split("@", n=1, expand=True)
+    if parts.shape[1] != 2 or parts[1].isna().any() or not parts[0].str.strip().str.isdigit().all():
+        bad = particles["rlnImageName"].iloc[0]
+        raise ValueError(f"rlnImageName must be index@file (e.g. 000001@particles.mrcs); got {bad!r}")
+
+    def bare(name: str) -> str:
+        name = Path(name.strip()).name
+        return name[:-3] if name.endswith(".gz") else name
+
+    stack = bare(str(stack_path))
+    others = sorted({f for f in parts[1].map(bare) if f != stack})
+    if others:
+        raise ValueError(f"the STAR file names images of {', '.join(others[:3])}, not of {stack}")
+    idx = parts[0].astype(np.int64).to_numpy() - 1
+    if idx.min() < 0 or idx.max() >= n_images:
+        raise ValueError(f"the STAR file names image {int(idx.max()) + 1 if idx.max() >= n_images else int(idx.min()) + 1}"
+                         f" but {stack} holds images 1 to {n_images}")
+    return idx
