@@ -328,3 +328,56 @@ def test_a_broken_model_never_writes_non_finite_pixels(env, capsys, tmp_path):
                             "--device", "gpu"])
     assert rc == 2 and err.strip().splitlines() == ["cdae-lite denoise: error: unknown device 'gpu': use cpu, cuda "
                                                     "or cuda:N"]  # one line, before any progress bar
+
+
+class _Signals(torch.nn.Module):
+    """A stand-in denoiser that sends this process a signal (or raises an error) on its second batch."""
+
+    def __init__(self, action):
+        super().__init__()
+        self.calls, self.action = 0, action
+
+    def forward(self, x):
+        self.calls += 1
+        if self.calls == 2:
+            self.action()
+        return x
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_a_signal_during_denoise_leaves_nothing_behind(env, capsys, monkeypatch, name):
+    import signal
+
+    import cdae_lite.denoise as den
+
+    tmp_path, stack, _ = env
+    sig = getattr(signal, name)
+    model = _Signals(lambda: os.kill(os.getpid(), sig))
+    monkeypatch.setattr(den, "load_denoiser", lambda spec: (model, {"architecture": "test"}, stack))
+    before, handler = _snapshot(tmp_path), signal.getsignal(sig)
+    rc, err = _run(capsys, ["denoise", str(stack), "-o", str(tmp_path / "out.mrcs"), "--batch-size", "4",
+                            "--no-invert", "--device", "cpu"])
+    assert rc == 128 + sig and f"stopped by {name}" in err and "Traceback" not in err
+    assert model.calls == 2 and not (tmp_path / "out.mrcs").exists()
+    assert _snapshot(tmp_path) == before and not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+    assert signal.getsignal(sig) == handler  # the previous handler is restored
+
+
+@pytest.mark.parametrize("error, fragment", [
+    (OSError(28, "No space left on device"), "no space left on device"),
+    (MemoryError(), "out of memory"),
+    (EOFError("Compressed file ended before the end-of-stream marker was reached"), "compressed file ended"),
+])
+def test_a_full_disk_or_memory_mid_run_is_one_line(env, capsys, monkeypatch, error, fragment):
+    import cdae_lite.denoise as den
+
+    tmp_path, stack, _ = env
+
+    def fail():
+        raise error
+
+    monkeypatch.setattr(den, "load_denoiser", lambda spec: (_Signals(fail), {"architecture": "test"}, stack))
+    before = _snapshot(tmp_path)
+    rc, err = _run(capsys, ["denoise", str(stack), "-o", str(tmp_path / "out.mrcs"), "--batch-size", "4",
+                            "--no-invert", "--device", "cpu"])
+    _check_failed(rc, err, fragment, tmp_path, before)

@@ -7,7 +7,10 @@ wrong shape, bad value) prints one line to stderr and exits with status 2; no tr
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 
 from cdae_lite.cli import cluster, denoise, evaluate, simulate, train
 from cdae_lite.cli.common import USER_ERRORS, Formatter
@@ -31,22 +34,64 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """Raised by SIGTERM or SIGHUP, so that partial outputs are cleaned up as for Ctrl-C."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum, frame):
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _cleanup_on_signals():
+    """SIGTERM and SIGHUP (a job scheduler's kill, a closed terminal) unwind like Ctrl-C while a command runs."""
+    names = [n for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {n: signal.signal(getattr(signal, n), _terminate) for n in names}
+    try:
+        yield
+    finally:
+        for n, handler in old.items():
+            signal.signal(getattr(signal, n), handler)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run ``cdae-lite`` with ``argv`` (default: the command line); returns the exit status."""
+    """Run ``cdae-lite`` with ``argv`` (default: the command line); returns the exit status.
+
+    0: done; 2: a mistake in the input, a full disk or too little memory (one line on stderr, nothing
+    written); 130 after Ctrl-C, 128 + N after signal N (SIGTERM, SIGHUP), with partial outputs removed.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    prefix = f"cdae-lite {args.command}"
     try:
-        return int(args.func(args) or 0)
+        with _cleanup_on_signals():
+            return int(args.func(args) or 0)
     except USER_ERRORS as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"cdae-lite {args.command}: error: {msg}", file=sys.stderr)
+        print(f"{prefix}: error: {msg}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"cdae-lite {args.command}: interrupted; no partial output was kept", file=sys.stderr)
-        return 130
+    except OSError as exc:  # a full disk, an I/O error, a broken gzip stream
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"{prefix}: error: {exc.strerror or exc}{where}; no partial output was kept", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"{prefix}: error: out of memory; try a smaller --batch-size (nothing was written)", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        what = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+        print(f"{prefix}: {what}; no partial output was kept", file=sys.stderr)
+        return 128 + int(signum)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import argparse
 
 #: Exceptions that mean "the user's input is wrong", reported in one line without a traceback.
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError,
-               NotADirectoryError, KeyError)
+               NotADirectoryError, KeyError, EOFError)
 
 
 class Formatter(argparse.RawDescriptionHelpFormatter):
