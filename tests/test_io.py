@@ -172,3 +172,18 @@ def test_star_image_names_map_to_stack_indices():
     assert image_indices(rows, "/data/a.mrcs", 3).tolist() == [2, 0, 1]  # folders and .gz do not matter
     with pytest.raises(ValueError, match="no rlnImageName"):
         image_indices(pd.DataFrame({"rlnDefocusU": [1.0]}), "a.mrcs", 3)
+
+
+def test_an_output_that_appears_while_writing_is_kept_not_replaced(tmp_path):
+    from cdae_lite.io.mrc import StackWriter
+
+    target = tmp_path / "out.mrcs"
+    with pytest.raises(FileExistsError, match="appeared while"):
+        with StackWriter(target, 2, 8, 1.0) as w:
+            w.write(0, np.ones((2, 8, 8), np.float32))
+            target.write_text("the other run's output")  # another run publishes first
+    assert target.read_text() == "the other run's output"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.mrcs"]  # no temporary left
+    with StackWriter(target, 2, 8, 1.0, overwrite=True) as w:  # asked to overwrite: replaced
+        w.write(0, np.ones((2, 8, 8), np.float32))
+    assert target.stat().st_size > 100

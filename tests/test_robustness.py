@@ -259,6 +259,40 @@ def test_simulate_with_a_bad_snr_creates_nothing(tmp_path, capsys, snr):
     assert not (tmp_path / "sim").exists()  # not even an empty folder
 
 
+def test_simulate_refuses_names_it_would_write_twice_or_over_an_existing_star(tmp_path, capsys, monkeypatch):
+    from cdae_lite.simulation import write
+
+    args = ["simulate", "--protein", "adk", "--size", "16", "--per-view", "2", "-o", str(tmp_path / "sim")]
+    rc, err = _run(capsys, [*args, "--snr", "0.1", "0.1000001"])  # both format as snr0.1
+    assert rc == 2 and "same file name twice" in err and not (tmp_path / "sim").exists()
+    (tmp_path / "sim").mkdir()
+    (tmp_path / "sim" / "adk_snr0.1.star").write_text("someone's labels\n")
+    monkeypatch.setattr(write, "simulate_blocks", lambda *a, **k: pytest.fail("simulated before checking outputs"))
+    rc, err = _run(capsys, [*args, "--snr", "0.1"])
+    assert rc == 2 and "adk_snr0.1.star exists" in err
+    assert sorted(p.name for p in (tmp_path / "sim").iterdir()) == ["adk_snr0.1.star"]  # no orphan .mrcs
+
+
+def test_simulate_that_fails_midway_leaves_no_folder(tmp_path, capsys, monkeypatch):
+    from cdae_lite.simulation import write
+
+    def broken(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(write, "simulate_blocks", broken)
+    rc, err = _run(capsys, ["simulate", "--protein", "adk", "--size", "16", "--per-view", "2", "--snr", "0.1",
+                            "-o", str(tmp_path / "new")])
+    assert rc == 2 and "No space left on device" in err and not (tmp_path / "new").exists()
+
+
+def test_cluster_refuses_averages_that_would_replace_the_labels(env, capsys):
+    tmp_path, stack, _ = env
+    before = _snapshot(tmp_path)
+    rc, err = _run(capsys, ["cluster", str(stack), "-k", "2", "-o", str(tmp_path / "c.star"),
+                            "--averages", str(tmp_path / "c.star")])
+    _check_failed(rc, err, "are the same file", tmp_path, before, out="c.star")
+
+
 def test_cluster_refuses_an_existing_output_before_doing_the_work(env, capsys, monkeypatch):
     from cdae_lite.cluster import stacks
 

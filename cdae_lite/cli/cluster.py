@@ -17,6 +17,8 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     avg_path = Path(args.averages) if args.averages else out.with_name(out.stem + "_averages.mrcs")
+    if avg_path.resolve() == out.resolve():
+        raise ValueError(f"--averages and -o are the same file ({out}): the averages would replace the labels")
     for p in (out, avg_path):  # before the work, not after it
         check_target(p, args.overwrite, protect=(args.input, args.star))
     particles, optics = read_star(args.star) if args.star else (None, {})

@@ -46,10 +46,34 @@ def temporary_beside(path: str | os.PathLike) -> str:
     return tmp
 
 
-def commit(tmp: str, path: str | os.PathLike) -> None:
-    """Give ``tmp`` ordinary permissions and rename it to ``path``."""
+def commit(tmp: str, path: str | os.PathLike, overwrite: bool = False) -> None:
+    """Give ``tmp`` ordinary permissions and publish it as ``path``.
+
+    Without ``overwrite`` the publication is no-clobber: a hard link that fails if ``path`` exists,
+    so a file that appeared at ``path`` while we worked (another run writing the same output) is
+    kept and this one is refused, whoever checked first. File systems without hard links fall back
+    to a check and a rename.
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists and ``overwrite`` is false.
+    """
     chmod_default(tmp)
-    os.replace(tmp, path)
+    if overwrite:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise FileExistsError(f"{path} appeared while this output was being written (another run?); "
+                              "it was kept and this output discarded") from None
+    except OSError:  # no hard links here (some network and FAT file systems)
+        if os.path.exists(path):
+            raise FileExistsError(f"{path} appeared while this output was being written; it was kept") from None
+        os.replace(tmp, path)
+        return
+    os.remove(tmp)
 
 
 @contextlib.contextmanager
@@ -72,7 +96,7 @@ def atomic_write(path: str | os.PathLike, overwrite: bool = False, protect: tupl
     tmp = temporary_beside(path)
     try:
         yield tmp
-        commit(tmp, path)
+        commit(tmp, path, overwrite)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

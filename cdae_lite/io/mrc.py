@@ -204,6 +204,7 @@ class StackWriter:
         self.path = Path(path)
         self.n, self.size, self.pixel_size_A = int(n), int(size), pixel_size_A
         check_target(self.path, overwrite, protect=tuple(Path(p) for p in protect))
+        self.overwrite = overwrite
         self._tmp = temporary_beside(self.path)
         self._file = None
         self._offset = 0
@@ -253,7 +254,7 @@ class StackWriter:
                         m.header.dmin, m.header.dmax = self._stats[0], self._stats[1]
                         m.header.dmean = mean
                         m.header.rms = float(np.sqrt(max(self._stats[3] / count - mean**2, 0.0)))
-                commit(self._tmp, self.path)
+                commit(self._tmp, self.path, self.overwrite)
         finally:
             if os.path.exists(self._tmp):
                 os.remove(self._tmp)

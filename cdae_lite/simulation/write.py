@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cdae_lite.io.files import check_target
 from cdae_lite.io.mrc import StackWriter
 from cdae_lite.io.star import write_star
 from cdae_lite.runtime import progress
@@ -56,17 +57,34 @@ def write_simulation(volume: np.ndarray, pixel_size_A: float, views_deg: np.ndar
     ValueError
         A non-positive or non-finite SNR (before anything is created on disk).
     """
-    snrs = tuple(float(s) for s in snrs)
+    snrs = tuple(dict.fromkeys(float(s) for s in snrs))  # the same SNR twice is written once
     bad = [s for s in snrs if not (np.isfinite(s) and s > 0)]
     if bad:
         raise ValueError(f"SNR must be a positive number, got {bad[0]}")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    meta, optics, px_out, blocks = simulate_blocks(volume, pixel_size_A, views_deg, config, snrs, device=device)
-    n, size = len(meta), config.image_size
     stems = {s: stack_stem(name, s) for s in snrs}
     if clean:
         stems[None] = stack_stem(name, None)
+    if len(set(stems.values())) < len(stems):
+        raise ValueError(f"SNRs {list(snrs)} give the same file name twice: give distinct SNRs")
+    made = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        for stem in stems.values():  # every output, .star included, checked before any work
+            for ext in (".mrcs", ".star"):
+                check_target(out / f"{stem}{ext}", overwrite)
+        return _simulate_into(out, stems, volume, pixel_size_A, views_deg, config, snrs, name, clean, overwrite,
+                              device)
+    except BaseException:
+        if made and not any(out.iterdir()):
+            out.rmdir()  # a failed run leaves no empty folder behind
+        raise
+
+
+def _simulate_into(out: Path, stems: dict, volume, pixel_size_A, views_deg, config, snrs, name, clean, overwrite,
+                   device) -> SimulationReport:
+    meta, optics, px_out, blocks = simulate_blocks(volume, pixel_size_A, views_deg, config, snrs, device=device)
+    n, size = len(meta), config.image_size
     t0 = time.perf_counter()
     writers = {s: StackWriter(out / f"{stem}.mrcs", n, size, px_out, overwrite=overwrite) for s, stem in stems.items()}
     sigmas = {s: np.zeros(n) for s in snrs}
