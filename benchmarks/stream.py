@@ -1,7 +1,7 @@
 """Streaming work on large .mrcs stacks: seconds, images/s and peak memory, 10^3 to 10^5+ images.
 
 Usage: ``python benchmarks/stream.py [--counts 1000 10000 100000] [--size 64] [--device cpu]
-[--steps simulate denoise cluster] [--workdir DIR] [--json out]``
+[--steps simulate denoise cluster] [--ranks 1 2] [--model general] [--workdir DIR] [--json out]``
 
 For each count, ``cdae-lite simulate`` writes a noisy stack (block by block), then ``cdae-lite
 denoise`` denoises it into a new stack and ``cdae-lite cluster`` clusters it (incremental PCA, then
@@ -9,6 +9,11 @@ k-means on the scores, then class averages). Every command runs in a fresh proce
 resident memory (``ru_maxrss`` of that process alone) is reported beside its time, so a row shows
 whether memory grows with the stack: it must stay flat. Uses an untrained model when the shipped
 one is missing (speed does not depend on the weights).
+
+``--ranks 1 2`` adds a denoise row per process count: ranks above 1 run the same command under
+``torchrun --standalone --nproc-per-node N`` (gloo on a CPU, NCCL on GPUs), each rank denoising a
+contiguous share into the one output; the row's peak memory is that of the largest single process
+(one rank), and its seconds include every rank's start-up.
 
 Stacks are written to a temporary folder and deleted, or kept in ``--workdir`` (where a stack that
 is already there is reused instead of simulated again).
@@ -53,6 +58,8 @@ def main():
     ap.add_argument("--steps", nargs="+", choices=["simulate", "denoise", "cluster"],
                     default=["simulate", "denoise", "cluster"])
     ap.add_argument("--k", type=int, default=4, help="classes for the clustering step")
+    ap.add_argument("--ranks", type=int, nargs="+", default=[1], help="processes for the denoise step (torchrun)")
+    ap.add_argument("--model", default="general", help="the model to denoise with ('general', 'cdae' or a path)")
     ap.add_argument("--workdir", help="keep the simulated stacks here (default: a temporary folder)")
     ap.add_argument("--json")
     a = ap.parse_args()
@@ -63,7 +70,9 @@ def main():
         tmp = Path(tmp)
         work = Path(a.workdir) if a.workdir else tmp
         work.mkdir(parents=True, exist_ok=True)
-        model = ROOT / "data" / "weights" / "cdae_general.pt"
+        from cdae_lite.denoise.checkpoint import SHIPPED_MODELS
+
+        model = ROOT / "data" / SHIPPED_MODELS[a.model] if a.model in SHIPPED_MODELS else Path(a.model)
         if not model.exists():
             model = tmp / "untrained.pt"
             subprocess.run([py, "-c", "from cdae_lite.denoise import save_model, cdae; "
@@ -78,12 +87,14 @@ def main():
                 _, dt, rss = measured(cli + ["simulate", "--protein", "proteasome", "--size", str(a.size),
                                              "--per-view", str(per_view), "--snr", "0.1", "-o", str(sim)])
                 rows.append(_row("simulate", 4 * per_view, a.size, stack, "cpu", dt, rss))
-            if "denoise" in a.steps:
+            for ranks in a.ranks if "denoise" in a.steps else []:
                 den = tmp / f"den{n}.mrcs"
-                out, dt, rss = measured(cli + ["denoise", str(stack), "-o", str(den), "--model", str(model),
-                                               "--device", a.device, "--batch-size", str(a.batch_size)])
+                launch = cli if ranks == 1 else [py, "-m", "torch.distributed.run", "--standalone",
+                                                 "--nproc-per-node", str(ranks), "-m", "cdae_lite.cli"]
+                out, dt, rss = measured(launch + ["denoise", str(stack), "-o", str(den), "--model", str(model),
+                                                  "--device", a.device, "--batch-size", str(a.batch_size)])
                 m = re.search(r"denoised (\d+) images .* in ([\d.]+) s", out)
-                rows.append(_row("denoise", int(m.group(1)), a.size, stack, a.device, dt, rss))
+                rows.append(_row("denoise", int(m.group(1)), a.size, stack, a.device, dt, rss, ranks))
                 den.unlink()
             if "cluster" in a.steps:
                 star = tmp / f"classes{n}.star"
@@ -97,10 +108,10 @@ def main():
                 rows, a.json)
 
 
-def _row(step, n, size, stack, device, seconds, rss):
+def _row(step, n, size, stack, device, seconds, rss, ranks=1):
     return {"step": step, "images": n, "size_px": size, "stack_MB": round(stack.stat().st_size / 2**20),
-            "device": device, "seconds": round(seconds, 1), "images_per_s": round(n / seconds),
-            "peak_rss_MB": round(rss)}
+            "device": device, "ranks": ranks, "seconds": round(seconds, 1), "images_per_s": round(n / seconds),
+            "peak_rss_MB_per_process": round(rss)}
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ __version__ = "0.1.0"
 REPOSITORY_URL = "https://github.com/cdae-lite/cdae-lite"
 
 #: Subpackages and modules, by stage.
-SUBMODULES = ("runtime", "images", "io", "simulation", "denoise", "cluster", "metrics", "plot", "paper", "cli")
+SUBMODULES = ("runtime", "distributed", "images", "io", "simulation", "denoise", "cluster", "metrics", "plot", "paper", "cli")
 
 #: The public functions and classes, and the module each comes from.
 _API = {

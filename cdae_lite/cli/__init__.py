@@ -73,24 +73,27 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     prefix = f"cdae-lite {args.command}"
+    from cdae_lite.distributed import is_main
+
+    say = print if is_main() else (lambda *a, **k: None)  # under torchrun, one message from rank 0
     try:
         with _cleanup_on_signals():
             return int(args.func(args) or 0)
     except USER_ERRORS as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"{prefix}: error: {msg}", file=sys.stderr)
+        say(f"{prefix}: error: {msg}", file=sys.stderr)
         return 2
     except OSError as exc:  # a full disk, an I/O error, a broken gzip stream
         where = f" ({exc.filename})" if exc.filename else ""
-        print(f"{prefix}: error: {exc.strerror or exc}{where}; no partial output was kept", file=sys.stderr)
+        say(f"{prefix}: error: {exc.strerror or exc}{where}; no partial output was kept", file=sys.stderr)
         return 2
     except MemoryError:
-        print(f"{prefix}: error: out of memory; try a smaller --batch-size (nothing was written)", file=sys.stderr)
+        say(f"{prefix}: error: out of memory; try a smaller --batch-size (nothing was written)", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
         what = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
-        print(f"{prefix}: {what}; no partial output was kept", file=sys.stderr)
+        say(f"{prefix}: {what}; no partial output was kept", file=sys.stderr)
         return 128 + int(signum)
 
 

@@ -8,6 +8,7 @@ from cdae_lite.cli.common import add_command, positive_int
 
 
 def run(args: argparse.Namespace) -> int:
+    from cdae_lite.distributed import is_main, launched, world
     from cdae_lite.denoise import StackAwareConfig, denoise_file, fine_tune_on_file, load_denoiser, recorded_gain
 
     model, meta, path = load_denoiser(args.model)
@@ -23,7 +24,9 @@ def run(args: argparse.Namespace) -> int:
                           equalize=args.equalize, overwrite=args.overwrite, resample=args.resample,
                           as_stack=args.as_stack, invert=args.invert, calibrate=calibrate, stack_aware=stack)
     how = f", stack-aware ({args.neighbours} look-alikes{', aligned' if args.align else ''})" if stack else ""
-    print(report.summary() + f" with model {path.name} ({meta['architecture']}){how}")
+    how += f", {world()[1]} processes (torchrun)" if launched() else ""
+    if is_main():  # under torchrun, one summary (rank 0's)
+        print(report.summary() + f" with model {path.name} ({meta['architecture']}){how}")
     return 0
 
 

@@ -20,6 +20,7 @@ import torch.nn as nn
 from cdae_lite.denoise.calibrate import apply_scale, stein_scale
 from cdae_lite.denoise.inference import predict
 from cdae_lite.denoise.stackaware import StackAwareConfig, stack_denoise
+from cdae_lite.distributed import is_main, launched, local_device, process_group, world, write_in_shares
 from cdae_lite.images import equalize_hist, evenly_spaced, particle_polarity, resample_images
 from cdae_lite.io.blocks import iter_blocks, opened_stack
 from cdae_lite.io.mrc import StackWriter
@@ -95,13 +96,28 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
     FileNotFoundError, ValueError, FileExistsError, PermissionError
         Unreadable input, NaN/Inf pixels (reported with the image index), output = input, existing
         output, unwritable directory. Nothing is written in any of these cases.
-    """
-    from tqdm.auto import tqdm
 
+    Notes
+    -----
+    Launched by ``torchrun`` with N processes (:mod:`cdae_lite.distributed`), each rank denoises a
+    contiguous share of the stack into the one output file and rank 0 publishes it; the output equals
+    the single-process one. Without torchrun it runs in this process.
+    """
     input_path, output_path = Path(input_path), Path(output_path)
-    device = get_device(device)  # a bad device name fails here, before any work
+    device = get_device(local_device(device))  # a bad device name fails here, before any work
     if calibrate and stack_aware is not None:
         raise ValueError("contrast calibration applies to single-image denoising, not to the stack-aware mode")
+    if stack_aware is not None and launched():
+        raise ValueError("the stack-aware mode runs in one process: launch it without torchrun")
+    with process_group(device):
+        return _denoise_file(model, input_path, output_path, batch_size, device, equalize, overwrite, resample,
+                             as_stack, invert, calibrate, sigma, sample_size, stack_aware)
+
+
+def _denoise_file(model, input_path: Path, output_path: Path, batch_size, device, equalize, overwrite, resample,
+                  as_stack, invert, calibrate, sigma, sample_size, stack_aware) -> StreamReport:
+    from tqdm.auto import tqdm
+
     if output_path.exists() and input_path.exists() and output_path.resolve() == input_path.resolve():
         raise ValueError(f"the output {output_path} is the input file: choose another output name")
     if output_path.exists() and not overwrite:  # before any work (the stack-aware mode takes minutes)
@@ -138,10 +154,11 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
             whole = resample_images(whole, resample) if resample else whole
             done = sign * stack_denoise(model, sign * whole, stack_aware, device=device, batch_size=batch_size)
             del whole
-        with StackWriter(output_path, n, out_size, px, overwrite=overwrite, protect=(input_path,)) as w:
-            bar = tqdm(total=n, desc="denoising", unit="img", disable=not progress_enabled(), file=sys.stderr)
+        def fill(w, lo, hi):
+            bar = tqdm(total=hi - lo, desc="denoising" + (f" (rank 0 of {world()[1]})" if launched() else ""),
+                       unit="img", disable=not (progress_enabled() and is_main()), file=sys.stderr)
             try:
-                for start, block in iter_blocks(plain, mrc, data, batch_size):
+                for start, block in iter_blocks(plain, mrc, data, batch_size, lo, hi):
                     if resample:
                         block = resample_images(block, resample)
                     out = run(block) if done is None else done[start:start + len(block)]
@@ -153,6 +170,15 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
                     bar.update(len(block))
             finally:
                 bar.close()  # ends the bar's line, so that an error message starts a line of its own
+
+        def writer(shared=None):
+            return StackWriter(output_path, n, out_size, px, overwrite=overwrite, protect=(input_path,), shared=shared)
+
+        if launched():
+            write_in_shares(writer, fill, n)
+        else:
+            with writer() as w:
+                fill(w, 0, n)
     dt = time.perf_counter() - t0
     return StreamReport(n_images=n, image_size=out_size, seconds=dt, images_per_s=n / max(dt, 1e-9),
                         peak_rss_mb=peak_rss_mb(), output=str(output_path), polarity=polarity, inverted=invert,

@@ -198,29 +198,49 @@ class StackWriter:
     """
 
     def __init__(self, path: str | os.PathLike, n: int, size: int, pixel_size_A: float | None,
-                 overwrite: bool = False, protect: tuple = ()):
+                 overwrite: bool = False, protect: tuple = (), shared: str | None = None):
         if n < 1 or size < 2:
             raise ValueError("a stack needs at least one image of at least 2x2 pixels")
         self.path = Path(path)
         self.n, self.size, self.pixel_size_A = int(n), int(size), pixel_size_A
-        check_target(self.path, overwrite, protect=tuple(Path(p) for p in protect))
         self.overwrite = overwrite
-        self._tmp = temporary_beside(self.path)
+        self.owner = shared is None  # a writer on another process's temporary file never publishes it
+        if self.owner:
+            check_target(self.path, overwrite, protect=tuple(Path(p) for p in protect))
+        self._tmp = temporary_beside(self.path) if self.owner else str(shared)
         self._file = None
         self._offset = 0
         self._stats = [np.inf, -np.inf, 0.0, 0.0]  # min, max, sum, sum of squares (float64)
         self.written = 0
 
+    @property
+    def temporary(self) -> str:
+        """The hidden file being written (other processes may write their share into it: ``shared=``)."""
+        return self._tmp
+
     def __enter__(self) -> "StackWriter":
-        # the header (and a file of the final size) via mrcfile; the data then by plain writes
-        with mrcfile.new_mmap(self._tmp, shape=(self.n, self.size, self.size), mrc_mode=2, overwrite=True) as m:
-            m.set_image_stack()
-            px = self.pixel_size_A or 0.0
-            m.voxel_size = (px, px, 1.0 if px else 0.0)
-            self._offset = int(m.header.nbytes + m.extended_header.nbytes)
-            self._dtype = m.data.dtype
+        if self.owner:  # the header (and a file of the final size) via mrcfile; the data then by plain writes
+            with mrcfile.new_mmap(self._tmp, shape=(self.n, self.size, self.size), mrc_mode=2, overwrite=True) as m:
+                m.set_image_stack()
+                px = self.pixel_size_A or 0.0
+                m.voxel_size = (px, px, 1.0 if px else 0.0)
+                self._offset = int(m.header.nbytes + m.extended_header.nbytes)
+                self._dtype = m.data.dtype
+        else:
+            with mrcfile.open(self._tmp, header_only=True, permissive=True) as m:
+                self._offset = int(m.header.nbytes + m.header.nsymbt)
+                self._dtype = np.dtype(np.float32)
         self._file = open(self._tmp, "r+b")
         return self
+
+    @property
+    def stats(self) -> tuple[list[float], int]:
+        """Running ``[min, max, sum, sum of squares]`` of the pixels written, and the images written."""
+        return list(self._stats), self.written
+
+    def set_stats(self, stats: list[float], written: int) -> None:
+        """Replace the running statistics (with those of every process that wrote into the file)."""
+        self._stats, self.written = list(stats), int(written)
 
     def write(self, start: int, block: np.ndarray) -> None:
         """Put ``block`` (b, size, size) at images ``start ... start + b - 1``."""
@@ -243,6 +263,10 @@ class StackWriter:
         self.written += b.shape[0]
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        if not self.owner:
+            if self._file is not None:
+                self._file.close()
+            return
         try:
             if self._file is not None:
                 self._file.close()

@@ -1,0 +1,155 @@
+"""Running past one process with PyTorch's own runtime: ``torch.distributed``, launched by ``torchrun``.
+
+``torchrun --nproc-per-node N $(which cdae-lite) denoise big.mrcs -o out.mrcs`` starts N copies of the
+command with ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT`` set. The
+helpers here read that environment, join the default process group (gloo on CPUs, NCCL on GPUs),
+split a stack into contiguous shares, and let the ranks agree on success, so that one rank's bad
+input stops all of them with one message. Launched without torchrun, everything runs in one process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+import torch
+import torch.distributed as dist
+
+
+def world() -> tuple[int, int]:
+    """``(rank, world size)`` from torchrun's environment; ``(0, 1)`` when not launched by torchrun."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def launched() -> bool:
+    """True in a process started by torchrun with more than one rank."""
+    return world()[1] > 1
+
+
+def is_main() -> bool:
+    """True on the rank that prints summaries and messages (rank 0, or the only process)."""
+    return world()[0] == 0
+
+
+def local_device(device: str | torch.device | None) -> str | torch.device | None:
+    """This rank's GPU (``cuda:LOCAL_RANK``) when CUDA is asked for or available; else ``device`` unchanged."""
+    if not launched():
+        return device
+    wants_cuda = (device is None and torch.cuda.is_available()) or str(device) == "cuda"
+    return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if wants_cuda else device
+
+
+@contextlib.contextmanager
+def process_group(device: torch.device) -> Iterator[None]:
+    """Join the default process group for the ``with`` block (gloo on a CPU, NCCL on a GPU), if launched
+    by torchrun and not yet joined; leave it afterwards."""
+    if not launched() or dist.is_initialized():
+        yield
+        return
+    dist.init_process_group("nccl" if torch.device(device).type == "cuda" else "gloo")
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
+
+
+def share(n: int, rank: int, size: int) -> tuple[int, int]:
+    """``(start, stop)`` of rank ``rank``'s contiguous share of ``n`` items among ``size`` ranks.
+
+    Shares differ by at most one item, earlier ranks take the extra ones, and a rank beyond the
+    items gets an empty share.
+
+    >>> [share(10, r, 4) for r in range(4)]
+    [(0, 3), (3, 6), (6, 8), (8, 10)]
+    >>> share(1, 1, 2)
+    (1, 1)
+    """
+    base, extra = divmod(n, size)
+    start = rank * base + min(rank, extra)
+    return start, start + base + (1 if rank < extra else 0)
+
+
+def broadcast(obj, src: int = 0):
+    """``obj`` of rank ``src`` on every rank (any picklable object)."""
+    box = [obj]
+    dist.broadcast_object_list(box, src=src)
+    return box[0]
+
+
+def first_error(error: BaseException | None) -> tuple[int, str] | None:
+    """Every rank says whether it failed; returns ``(rank, message)`` of the lowest failing rank, or None.
+
+    Every rank must call it at the same point (it is a collective), failed or not.
+    """
+    messages = [None] * dist.get_world_size()
+    dist.all_gather_object(messages, None if error is None else str(error))
+    return next(((r, m) for r, m in enumerate(messages) if m is not None), None)
+
+
+def reduce_stats(stats: list[float], count: int) -> tuple[list[float], int]:
+    """Combine running ``[min, max, sum, sum of squares]`` and a count over all ranks."""
+    t = torch.tensor([stats[0], -stats[1], stats[2], stats[3], float(count)], dtype=torch.float64)
+    lo = t[:2].clone()
+    dist.all_reduce(lo, op=dist.ReduceOp.MIN)
+    sums = t[2:].clone()
+    dist.all_reduce(sums, op=dist.ReduceOp.SUM)
+    return [float(lo[0]), -float(lo[1]), float(sums[0]), float(sums[1])], int(sums[2])
+
+
+def _stop(failed: tuple[int, str], own: BaseException | None):
+    if own is not None:
+        raise own  # the failing rank keeps its error's type (and so its exit status)
+    raise ValueError(f"rank {failed[0]} failed: {failed[1]}; nothing was written")
+
+
+def write_in_shares(open_writer, fill, n: int) -> None:
+    """Write one output file from every rank: each fills its contiguous share, rank 0 publishes it.
+
+    Parameters
+    ----------
+    open_writer : ``shared -> writer``: with ``shared=None`` (rank 0) a new
+        :class:`~cdae_lite.io.mrc.StackWriter` that owns a temporary file; with the path of that file
+        (the other ranks) a writer into it.
+    fill : ``(writer, start, stop) -> None`` writes items ``start .. stop - 1``.
+    n : number of items.
+
+    The ranks agree after opening and after writing: if any rank failed, rank 0 removes the
+    temporary file and every rank raises (the failing rank its own error, the others one naming it),
+    so nothing is published and the message is the failing rank's.
+    """
+    rank, size = world()
+    lo, hi = share(n, rank, size)
+    writer, error = None, None
+    try:
+        if rank == 0:
+            writer = open_writer(None).__enter__()
+    except Exception as exc:  # noqa: BLE001 (every rank must reach the agreement below)
+        error = exc
+    failed = first_error(error)
+    if failed:
+        _stop(failed, error)
+    tmp = broadcast(writer.temporary if rank == 0 else None)
+    try:
+        if rank != 0:
+            writer = open_writer(tmp).__enter__()
+        fill(writer, lo, hi)
+    except Exception as exc:  # noqa: BLE001
+        error = exc
+    failed = first_error(error)
+    stats = reduce_stats(*(writer.stats if writer is not None else ([float("inf"), float("-inf"), 0.0, 0.0], 0)))
+    if rank != 0 and writer is not None:
+        writer.__exit__(None, None, None)  # closes this rank's handle; never publishes
+    dist.barrier()  # every share is on disk before rank 0 publishes
+    if rank == 0:
+        try:
+            if failed is None:
+                writer.set_stats(*stats)
+                writer.__exit__(None, None, None)
+            else:
+                writer.__exit__(RuntimeError, None, None)  # removes the temporary file
+        except Exception as exc:  # noqa: BLE001 (e.g. the output appeared meanwhile)
+            error = exc
+    failed = failed or first_error(error if rank == 0 else None)
+    if failed:
+        _stop(failed, error)
