@@ -235,6 +235,38 @@ def test_checkpoint_whose_weights_belong_to_another_architecture(env, capsys):
     _check_failed(rc, err, "do not fit", tmp_path, before)
 
 
+@pytest.mark.parametrize("change, fragment", [
+    (lambda p: p.update(config=[4]), "its config is a list"),
+    (lambda p: p.update(config={"channels": "4"}), "does not describe a 'autoencoder' model"),
+    (lambda p: p.update(config={"channels": 10**5}), "do not fit"),  # refused before allocating 10^10 weights
+    (lambda p: p.update(state_dict={}), "holds no weights"),
+    (lambda p: p.pop("state_dict"), "holds no weights"),
+    (lambda p: p.update(architecture="cdae", n_blocks=10**9), "n_blocks must be a whole number"),
+    (lambda p: p.update(architecture="cdae", n_blocks="3"), "n_blocks must be a whole number"),
+    (lambda p: p.update(architecture="cdae") or p.pop("n_blocks"), "n_blocks must be a whole number"),
+])
+def test_crafted_checkpoint_fields_are_one_line(env, capsys, change, fragment):
+    tmp_path, stack, model = env
+    payload = torch.load(model, weights_only=True)
+    change(payload)
+    torch.save(payload, tmp_path / "crafted.pt")
+    before = _snapshot(tmp_path)
+    rc, err = _run(capsys, ["denoise", str(stack), "-o", str(tmp_path / "out.mrcs"), "--model",
+                            str(tmp_path / "crafted.pt")])
+    _check_failed(rc, err, fragment, tmp_path, before)
+
+
+def test_an_empty_checkpoint_file_and_a_bad_device_name(env, capsys):
+    tmp_path, stack, model = env
+    (tmp_path / "empty.pt").write_bytes(b"")
+    before = _snapshot(tmp_path)
+    rc, err = _run(capsys, ["denoise", str(stack), "-o", str(tmp_path / "out.mrcs"), "--model", str(tmp_path / "empty.pt")])
+    _check_failed(rc, err, "is not a cdae-lite checkpoint", tmp_path, before)
+    rc, err = _run(capsys, ["denoise", str(stack), "-o", str(tmp_path / "out.mrcs"), "--model", str(model),
+                            "--device", "gpu"])
+    _check_failed(rc, err, "unknown device 'gpu'", tmp_path, before)
+
+
 class _Evil:
     def __reduce__(self):
         return (os.system, ("touch /tmp/cdae-lite-pwned",))
@@ -415,3 +447,18 @@ def test_a_full_disk_or_memory_mid_run_is_one_line(env, capsys, monkeypatch, err
     rc, err = _run(capsys, ["denoise", str(stack), "-o", str(tmp_path / "out.mrcs"), "--batch-size", "4",
                             "--no-invert", "--device", "cpu"])
     _check_failed(rc, err, fragment, tmp_path, before)
+
+
+def test_a_negative_image_size_in_the_header_and_a_star_without_particles(env, capsys):
+    tmp_path, stack, _ = env
+    bad = tmp_path / "neg.mrcs"
+    bad.write_bytes(stack.read_bytes())
+    with mrcfile.open(bad, "r+", permissive=True) as m:
+        m.header.nx = -16
+    (tmp_path / "optics.star").write_text("\ndata_optics\n\nloop_\n_rlnOpticsGroup #1\n_rlnImagePixelSize #2\n1 2.0\n")
+    before = _snapshot(tmp_path)
+    rc, err = _run(capsys, ["cluster", str(bad), "-k", "2", "-o", str(tmp_path / "c.star")])
+    _check_failed(rc, err, "could not be read as MRC", tmp_path, before, out="c.star")
+    rc, err = _run(capsys, ["cluster", str(stack), "-k", "2", "--star", str(tmp_path / "optics.star"),
+                            "-o", str(tmp_path / "c.star")])
+    _check_failed(rc, err, "holds only an optics block", tmp_path, before, out="c.star")

@@ -64,6 +64,42 @@ def save_model(path: str | os.PathLike, model: nn.Module, architecture: str, con
     return Path(path)
 
 
+#: Most blocks a cascade or chain checkpoint may declare (the paper's CDAE has 3).
+MAX_BLOCKS = 32
+
+
+def _rebuild(path: Path, arch: str, payload: dict) -> nn.Module:
+    """The model a checkpoint describes, its fields checked and its shapes compared with the weights
+    on PyTorch's ``meta`` device (no memory) before anything is allocated."""
+    config, state = payload.get("config"), payload.get("state_dict")
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: its config is a {type(config).__name__}, not a dictionary of settings")
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{path} holds no weights (its state_dict is missing, empty or not tensors)")
+    kwargs = {}
+    if arch in ("cdae", "chain"):
+        n = payload.get("n_blocks")
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_BLOCKS:
+            raise ValueError(f"{path}: n_blocks must be a whole number from 1 to {MAX_BLOCKS}, got {n!r}")
+        kwargs["n_blocks"] = n
+    try:
+        with torch.device("meta"):
+            skeleton = build(arch, config, **kwargs)
+    except (TypeError, ValueError, KeyError, AttributeError, RuntimeError, OverflowError) as exc:
+        raise ValueError(f"{path}: its config {config} does not describe a '{arch}' model ({exc})") from exc
+    want = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in state.items()}
+    if want != got:
+        missing, extra = len(set(want) - set(got)), len(set(got) - set(want))
+        shape = sum(1 for k in set(want) & set(got) if want[k] != got[k])
+        raise ValueError(f"{path}: the weights do not fit a '{arch}' model with config {config} "
+                         f"({missing} tensors missing, {extra} unexpected, {shape} of another shape); the "
+                         "file is damaged or was made by another program")
+    model = build(arch, config, **kwargs)
+    model.load_state_dict(state)
+    return model
+
+
 def load_model(path: str | os.PathLike, expect: str | None = None) -> tuple[nn.Module, dict]:
     """Rebuild a model from a checkpoint; returns ``(model in eval mode, metadata)``.
 
@@ -87,7 +123,8 @@ def load_model(path: str | os.PathLike, expect: str | None = None) -> tuple[nn.M
             payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 -- weights_only never runs code; any failure means "not ours"
         reason = ("it holds objects that only code could rebuild, and cdae-lite never runs code from a file"
-                  if "weights only load failed" in str(exc).lower() else str(exc).splitlines()[0][:200])
+                  if "weights only load failed" in str(exc).lower()
+                  else (str(exc).splitlines() or [type(exc).__name__])[0][:200])
         raise ValueError(f"{path} is not a cdae-lite checkpoint: it cannot be loaded as plain weights ({reason})") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path} is not a cdae-lite checkpoint (no '{FORMAT}' marker)")
@@ -97,17 +134,7 @@ def load_model(path: str | os.PathLike, expect: str | None = None) -> tuple[nn.M
                          f"knows {sorted(ARCHITECTURES)}")
     if expect is not None and arch != expect:
         raise ValueError(f"{path} holds a '{arch}' model, but a '{expect}' model is needed")
-    kwargs = {"n_blocks": payload["n_blocks"]} if arch in ("cdae", "chain") else {}
-    model = build(arch, payload["config"], **kwargs)
-    try:
-        model.load_state_dict(payload["state_dict"])
-    except RuntimeError as exc:
-        want, got = model.state_dict(), payload["state_dict"]
-        missing, extra = len(set(want) - set(got)), len(set(got) - set(want))
-        shape = sum(1 for k in set(want) & set(got) if tuple(want[k].shape) != tuple(got[k].shape))
-        raise ValueError(f"{path}: the weights do not fit a '{arch}' model with config {payload['config']} "
-                         f"({missing} tensors missing, {extra} unexpected, {shape} of another shape); the "
-                         "file is damaged or was made by another program") from exc
+    model = _rebuild(path, arch, payload)
     model.eval()
     meta = {k: v for k, v in payload.items() if k != "state_dict"}
     return model, meta

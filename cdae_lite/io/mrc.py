@@ -95,8 +95,8 @@ def open_stack(path: str | os.PathLike, allow_volume: bool = False):
         if any(w in msg.lower() for w in ("too small", "truncated", "smaller", "mmap length is greater")):
             raise ValueError(f"{path} is truncated: the file is shorter than its header says ({msg})") from exc
         raise ValueError(f"{path} is not a valid MRC file ({msg})") from exc
-    except (OSError, EOFError) as exc:
-        raise ValueError(f"{path} could not be read as MRC ({exc})") from exc
+    except (OSError, EOFError, OverflowError) as exc:  # OverflowError: negative or absurd dimensions
+        raise ValueError(f"{path} could not be read as MRC ({exc}); is its header damaged?") from exc
     try:
         mode = int(mrc.header.mode)
         if mode not in READABLE_MODES:

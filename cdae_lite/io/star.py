@@ -64,7 +64,9 @@ def read_star(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
     optics_df = tables.get("optics")
     particles = tables.get("particles")
     if particles is None:
-        particles = next(v for k, v in tables.items() if k != "optics")
+        particles = next((v for k, v in tables.items() if k != "optics"), None)
+    if particles is None:
+        raise ValueError(f"{path} holds only an optics block: no particles table")
     optics = optics_df.iloc[0].to_dict() if optics_df is not None and len(optics_df) else {}
     return particles.reset_index(drop=True), optics
 
