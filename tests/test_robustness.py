@@ -462,3 +462,39 @@ def test_a_negative_image_size_in_the_header_and_a_star_without_particles(env, c
     rc, err = _run(capsys, ["cluster", str(stack), "-k", "2", "--star", str(tmp_path / "optics.star"),
                             "-o", str(tmp_path / "c.star")])
     _check_failed(rc, err, "holds only an optics block", tmp_path, before, out="c.star")
+
+
+def test_small_items_output_names_pixel_size_as_stack_and_bugs(env, capsys, monkeypatch):
+    tmp_path, stack, model = env
+    before = _snapshot(tmp_path)
+    for out, fragment in ((str(tmp_path) + "/newdir/", "is a folder"), (str(tmp_path / "o.mrcs.gz"), "ends in .gz")):
+        with pytest.raises(SystemExit) as stop:  # refused while the arguments are parsed
+            main(["denoise", str(stack), "-o", out, "--model", str(model)])
+        _check_failed(stop.value.code, capsys.readouterr().err, fragment, tmp_path, before)
+        with pytest.raises(IsADirectoryError if out.endswith("/") else ValueError, match=fragment):
+            from cdae_lite.denoise import denoise_file
+
+            denoise_file(None, stack, out)  # the library refuses too
+    assert not (tmp_path / "newdir").exists()
+    # a negative pixel size in the input is not copied to the output
+    neg = tmp_path / "negpx.mrcs"
+    neg.write_bytes(stack.read_bytes())
+    with mrcfile.open(neg, "r+", permissive=True) as m:
+        m.voxel_size = (-2.0, -2.0, 1.0)
+    assert _run(capsys, ["denoise", str(neg), "-o", str(tmp_path / "d.mrcs"), "--model", str(model)])[0] == 0
+    with mrcfile.open(tmp_path / "d.mrcs") as m:
+        assert float(m.voxel_size.x) == 0.0
+    assert mrcfile.validate(str(tmp_path / "d.mrcs"), print_file=open(os.devnull, "w"))
+    # cluster reads a cubic file flagged as a map with --as-stack, as denoise does
+    cube = write_stack(tmp_path / "cube.mrc", np.random.default_rng(2).normal(size=(16, 16, 16)).astype(np.float32), 1.0)
+    with mrcfile.open(cube, "r+") as m:
+        m.set_volume()
+    assert _run(capsys, ["cluster", str(cube), "-k", "2", "-o", str(tmp_path / "c.star")])[0] == 2
+    rc, err = _run(capsys, ["cluster", str(cube), "-k", "2", "-o", str(tmp_path / "c.star"), "--as-stack"])
+    assert rc == 0, err
+    # an unexpected exception is a bug: traceback and a request to report it, exit 1
+    import cdae_lite.denoise as den
+
+    monkeypatch.setattr(den, "load_denoiser", lambda spec: 1 / 0)
+    rc, err = _run(capsys, ["denoise", str(stack), "-o", str(tmp_path / "z.mrcs")])
+    assert rc == 1 and "ZeroDivisionError" in err and "please report it" in err.splitlines()[-1]

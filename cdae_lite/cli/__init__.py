@@ -90,6 +90,16 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         say(f"{prefix}: error: out of memory; try a smaller --batch-size (nothing was written)", file=sys.stderr)
         return 2
+    except Exception:  # not an expected failure: a bug; show where it happened
+        import traceback
+
+        from cdae_lite import REPOSITORY_URL
+
+        if is_main():
+            traceback.print_exc()
+        say(f"{prefix}: unexpected error (a bug in cdae-lite): please report it at {REPOSITORY_URL}/issues "
+            "with the command and the traceback above", file=sys.stderr)
+        return 1
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
         what = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cdae_lite.cli.common import add_command
+from cdae_lite.cli.common import add_command, output_file
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,12 +23,12 @@ def run(args: argparse.Namespace) -> int:
         check_target(p, args.overwrite, protect=(args.input, args.star))
     particles, optics = read_star(args.star) if args.star else (None, {})
     if particles is not None:
-        with opened_stack(args.input) as (_, _, data):  # the stack is checked (and its length read) first
+        with opened_stack(args.input, allow_volume=args.as_stack) as (_, _, data):  # the stack is checked (and its length read) first
             labels_table(np.zeros(len(data), np.int64), Path(args.input).name, particles, args.by_position)
     model = load_denoiser(args.denoise)[0] if args.denoise else None
     refs = (model or load_denoiser("general")[0]) if args.refine and args.method != "align" else None
     report = cluster_path(args.input, args.k, args.pca, args.method, model=model, seed=args.seed, device=args.device,
-                          refine_with=refs)
+                          refine_with=refs, as_stack=args.as_stack)
     write_star(out, labels_table(report.labels, Path(args.input).name, particles, args.by_position), optics,
                overwrite=args.overwrite)
     write_stack(avg_path, report.averages, report.pixel_size_A, overwrite=args.overwrite)
@@ -52,8 +52,8 @@ def add_parser(sub) -> None:
          "cdae-lite cluster particles.mrcs -k 10 --method align -o classes.star"])
     p.add_argument("input", help="stack to cluster")
     p.add_argument("-k", type=int, required=True, help="number of classes")
-    p.add_argument("-o", "--output", required=True, help="STAR file of class labels")
-    p.add_argument("--averages", help="class averages .mrcs (default: beside the STAR file)")
+    p.add_argument("-o", "--output", required=True, type=output_file, help="STAR file of class labels")
+    p.add_argument("--averages", type=output_file, help="class averages .mrcs (default: beside the STAR file)")
     p.add_argument("--star", help="the stack's STAR file, whose rows are copied with the labels added (each row "
                                   "paired with the image its rlnImageName names)")
     p.add_argument("--by-position", action="store_true",
@@ -65,6 +65,7 @@ def add_parser(sub) -> None:
     p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
                    help="refine labels against denoised class averages (not with --method align; "
                         "--no-refine: one clustering, as in the paper)")
+    p.add_argument("--as-stack", action="store_true", help="read a file flagged as a cubic 3D map as a stack")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device")
     p.add_argument("--overwrite", action="store_true")

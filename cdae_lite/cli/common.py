@@ -35,3 +35,14 @@ def add_command(sub, name: str, help: str, description: str, examples: list[str]
     """A subcommand parser with the shared formatter and an ``examples:`` epilog."""
     return sub.add_parser(name, formatter_class=Formatter, help=help, description=description,
                           epilog="examples:\n" + "\n".join(f"  {e}" for e in examples))
+
+
+def output_file(text: str) -> str:
+    """An argparse type for an output file name: not a folder, not ``.gz`` (outputs are uncompressed)."""
+    from cdae_lite.io.files import check_name
+
+    try:
+        check_name(text)
+    except (IsADirectoryError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text

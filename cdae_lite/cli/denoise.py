@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cdae_lite.cli.common import add_command, positive_int
+from cdae_lite.cli.common import add_command, output_file, positive_int
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,7 +41,7 @@ def add_parser(sub) -> None:
          "cdae-lite denoise particles.mrcs -o denoised.mrcs --stack-aware --neighbours 30",
          "cdae-lite denoise particles.mrcs -o denoised.mrcs --model cdae --no-invert"])
     p.add_argument("input", help="stack to denoise")
-    p.add_argument("-o", "--output", required=True, help="output stack (a new file)")
+    p.add_argument("-o", "--output", required=True, type=output_file, help="output stack (a new file)")
     p.add_argument("--model", default="general",
                    help="'general' (the shipped U-Net), 'cdae' (the shipped general cascade) or a checkpoint path")
     p.add_argument("--invert", action=argparse.BooleanOptionalAction,

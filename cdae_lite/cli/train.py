@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cdae_lite.cli.common import add_command, positive_int
+from cdae_lite.cli.common import add_command, output_file, positive_int
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +56,7 @@ def add_parser(sub) -> None:
     mode.add_argument("--target", help="clean stack paired with the input: train a single DAE")
     mode.add_argument("--ladder", nargs="+", help="stacks of rising SNR, the clean one last: train a CDAE")
     mode.add_argument("--start-from", help="'shipped' or a checkpoint to fine-tune on the input (no targets)")
-    p.add_argument("-o", "--output", required=True, help="checkpoint to write (.pt)")
+    p.add_argument("-o", "--output", required=True, type=output_file, help="checkpoint to write (.pt)")
     p.add_argument("--epochs", type=positive_int, default=20)
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)

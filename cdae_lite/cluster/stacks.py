@@ -52,7 +52,7 @@ def cluster_stack(images: np.ndarray, k: int, method: str = "kmeans", model: nn.
 
 def cluster_path(path: str | os.PathLike, k: int, n_components: int = 10, method: str = "kmeans",
                  model: nn.Module | None = None, seed: int = 0, device=None, refine_with: nn.Module | None = None,
-                 max_iter: int = 20) -> ClusterReport:
+                 max_iter: int = 20, as_stack: bool = False) -> ClusterReport:
     """Cluster the stack in a file: streamed on ``n_components`` principal components (k-means or Ward),
     or in memory on pixels (``n_components=0``) or by alignment (``method="align"``).
 
@@ -67,16 +67,16 @@ def cluster_path(path: str | os.PathLike, k: int, n_components: int = 10, method
     """
     if refine_with is not None and method != "align":
         t0 = time.perf_counter()
-        starts = [cluster_path(path, k, n_components, method, m, seed, device) for m in
+        starts = [cluster_path(path, k, n_components, method, m, seed, device, as_stack=as_stack) for m in
                   ([model, None] if model is not None else [None])]
-        runs = [refine_file(path, r.labels, k, refine_with, max_iter, device) for r in starts]
+        runs = [refine_file(path, r.labels, k, refine_with, max_iter, device, as_stack=as_stack) for r in starts]
         best = int(np.argmax([r.mean_correlation[-1] for r in runs]))
         return replace(starts[best], labels=runs[best].labels, averages=runs[best].averages,
                        seconds=time.perf_counter() - t0, peak_rss_mb=peak_rss_mb(), refinement=runs[best])
     if method != "align" and n_components > 0:
-        return cluster_file(path, k, n_components, method, model=model, seed=seed, device=device)
+        return cluster_file(path, k, n_components, method, model=model, seed=seed, device=device, as_stack=as_stack)
     t0 = time.perf_counter()
-    x, px = read_stack(path)
+    x, px = read_stack(path, allow_volume=as_stack)
     labels = cluster_stack(x, k, method, model, seed, device)
     return ClusterReport(n_images=len(x), k=k, labels=labels, scores=np.empty((len(x), 0), np.float32),
                          averages=class_averages(x, labels, k), pixel_size_A=px,

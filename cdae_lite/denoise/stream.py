@@ -23,6 +23,7 @@ from cdae_lite.denoise.stackaware import StackAwareConfig, stack_denoise
 from cdae_lite.distributed import is_main, launched, local_device, process_group, world, write_in_shares
 from cdae_lite.images import equalize_hist, evenly_spaced, particle_polarity, resample_images
 from cdae_lite.io.blocks import iter_blocks, opened_stack
+from cdae_lite.io.files import check_name
 from cdae_lite.io.mrc import StackWriter
 from cdae_lite.runtime import get_device, peak_rss_mb, progress_enabled
 
@@ -103,6 +104,7 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
     contiguous share of the stack into the one output file and rank 0 publishes it; the output equals
     the single-process one. Without torchrun it runs in this process.
     """
+    check_name(output_path)  # before Path() drops a trailing "/"
     input_path, output_path = Path(input_path), Path(output_path)
     device = get_device(local_device(device))  # a bad device name fails here, before any work
     if calibrate and stack_aware is not None:

@@ -18,8 +18,19 @@ def chmod_default(path: str | os.PathLike) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
+def check_name(path: str | os.PathLike) -> None:
+    """Raise unless ``path`` names a file cdae-lite can write: not a folder (``out/``), not ``.gz``."""
+    if str(path).endswith(("/", os.sep)) or Path(path).is_dir():
+        raise IsADirectoryError(f"the output {path} is a folder: give a file name")
+    if str(path).endswith(".gz"):
+        raise ValueError(f"the output {path} ends in .gz, but cdae-lite writes uncompressed files: drop the .gz "
+                         "(compress the file afterwards if you wish)")
+
+
 def check_target(path: str | os.PathLike, overwrite: bool = False, protect: tuple = ()) -> Path:
-    """Raise a clear error unless ``path`` can be written: not an input, not existing, a writable folder."""
+    """Raise a clear error unless ``path`` can be written: a file name (not a folder, not ``.gz``), not an
+    input, not existing, in a writable folder."""
+    check_name(path)
     path = Path(path)
     for p in protect:
         if p is not None and Path(p).exists() and path.resolve() == Path(p).resolve():

@@ -27,6 +27,16 @@ from cdae_lite.io.files import atomic_write, check_target, commit, temporary_bes
 READABLE_MODES = {0: "int8", 1: "int16", 2: "float32", 6: "uint16", 12: "float16"}
 
 
+def known_pixel_size(pixel_size_A: float | None) -> float | None:
+    """A pixel size worth writing (Angstrom): a positive finite number, else None ("unknown", stored as 0).
+
+    A negative or NaN pixel size read from a damaged header is not copied into a new file.
+    """
+    if pixel_size_A is None or not np.isfinite(pixel_size_A) or pixel_size_A <= 0:
+        return None
+    return float(pixel_size_A)
+
+
 def write_stack(path: str | os.PathLike, images: np.ndarray, pixel_size_A: float | None,
                 overwrite: bool = False) -> Path:
     """Write a stack as an MRC image stack (mode 2, float32), atomically.
@@ -44,7 +54,8 @@ def write_stack(path: str | os.PathLike, images: np.ndarray, pixel_size_A: float
         with mrcfile.new(tmp, overwrite=True) as mrc:
             mrc.set_data(imgs)
             mrc.set_image_stack()
-            mrc.voxel_size = (pixel_size_A or 0.0, pixel_size_A or 0.0, 1.0 if pixel_size_A else 0.0)
+            px = known_pixel_size(pixel_size_A) or 0.0
+            mrc.voxel_size = (px, px, 1.0 if px else 0.0)
     return path
 
 
@@ -202,7 +213,7 @@ class StackWriter:
         if n < 1 or size < 2:
             raise ValueError("a stack needs at least one image of at least 2x2 pixels")
         self.path = Path(path)
-        self.n, self.size, self.pixel_size_A = int(n), int(size), pixel_size_A
+        self.n, self.size, self.pixel_size_A = int(n), int(size), known_pixel_size(pixel_size_A)
         self.overwrite = overwrite
         self.owner = shared is None  # a writer on another process's temporary file never publishes it
         if self.owner:
