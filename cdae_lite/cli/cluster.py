@@ -9,10 +9,10 @@ from cdae_lite.cli.common import add_command, output_file
 
 
 def run(args: argparse.Namespace) -> int:
-    from cdae_lite.cluster import cluster_path, labels_table
-    from cdae_lite.denoise import load_denoiser
     import numpy as np
 
+    from cdae_lite.cluster import cluster_path, labels_table
+    from cdae_lite.denoise import load_denoiser
     from cdae_lite.io import check_target, opened_stack, read_star, write_stack, write_star
 
     out = Path(args.output)

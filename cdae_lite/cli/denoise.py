@@ -8,8 +8,8 @@ from cdae_lite.cli.common import add_command, output_file, positive_int
 
 
 def run(args: argparse.Namespace) -> int:
-    from cdae_lite.distributed import is_main, launched, world
     from cdae_lite.denoise import StackAwareConfig, denoise_file, fine_tune_on_file, load_denoiser, recorded_gain
+    from cdae_lite.distributed import is_main, launched, world
 
     model, meta, path = load_denoiser(args.model)
     gain = recorded_gain(meta)
