@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cdae_lite.cli.common import add_command, output_file
+from cdae_lite.cli.common import add_command, non_negative_int, output_file
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,7 +60,7 @@ def add_parser(sub) -> None:
                    help="pair --star rows with images by position (the stack was made image by image from the "
                         "one the STAR file names, e.g. a denoised copy)")
     p.add_argument("--method", choices=["kmeans", "hierarchical", "align"], default="kmeans")
-    p.add_argument("--pca", type=int, default=10, help="principal components (0: cluster pixels)")
+    p.add_argument("--pca", type=non_negative_int, default=10, help="principal components (0: cluster pixels)")
     p.add_argument("--denoise", help="'shipped' or a checkpoint: denoise before clustering")
     p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
                    help="refine labels against denoised class averages (not with --method align; "

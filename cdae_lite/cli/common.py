@@ -20,15 +20,24 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
         return text
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1 (``--batch-size 0`` is refused with a clear message)."""
+def _whole(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (``--batch-size 0`` is refused with a clear message)."""
+    return _whole(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer >= 0 (``--pca -1`` is refused with a clear message)."""
+    return _whole(text, 0)
 
 
 def add_command(sub, name: str, help: str, description: str, examples: list[str]) -> argparse.ArgumentParser:

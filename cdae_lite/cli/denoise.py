@@ -64,7 +64,7 @@ def add_parser(sub) -> None:
     p.add_argument("--fine-tune-images", type=int, default=10000, help="images used for fine-tuning")
     p.add_argument("--epochs", type=positive_int, default=10, help="fine-tuning epochs per block")
     p.add_argument("--equalize", action="store_true", help="histogram-equalise the output (values in [0, 1])")
-    p.add_argument("--resample", type=int, help="Fourier-resample images to this box size before denoising")
+    p.add_argument("--resample", type=positive_int, help="Fourier-resample images to this box size before denoising")
     p.add_argument("--as-stack", action="store_true", help="read a file flagged as a cubic 3D map as a stack")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=run)

@@ -65,6 +65,8 @@ def cluster_path(path: str | os.PathLike, k: int, n_components: int = 10, method
     Returns a :class:`~cdae_lite.cluster.stream.ClusterReport` with the labels and the class averages
     of the input images (``scores`` is empty for the in-memory path).
     """
+    if n_components < 0:
+        raise ValueError(f"n_components must be 0 (pixels) or more, got {n_components}")
     if refine_with is not None and method != "align":
         t0 = time.perf_counter()
         starts = [cluster_path(path, k, n_components, method, m, seed, device, as_stack=as_stack) for m in

@@ -133,7 +133,7 @@ def _denoise_file(model, input_path: Path, output_path: Path, batch_size, device
             batch_size = default_batch_size(max(size, out_size))
         elif batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if resample:
+        if resample is not None:
             from cdae_lite.denoise.inference import SIZE_MULTIPLE
 
             if resample < SIZE_MULTIPLE:
