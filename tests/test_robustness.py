@@ -498,3 +498,33 @@ def test_small_items_output_names_pixel_size_as_stack_and_bugs(env, capsys, monk
     monkeypatch.setattr(den, "load_denoiser", lambda spec: 1 / 0)
     rc, err = _run(capsys, ["denoise", str(stack), "-o", str(tmp_path / "z.mrcs")])
     assert rc == 1 and "ZeroDivisionError" in err and "please report it" in err.splitlines()[-1]
+
+
+def test_evaluate_pairs_labels_by_image_name_and_skips_constant_clean_images(env, capsys):
+    tmp_path, stack, _ = env
+    names = image_names(12, "in.mrcs")
+    truth = pd.DataFrame({"rlnImageName": names, "cdaeView": np.arange(12) % 3})
+    write_star(tmp_path / "truth.star", truth)
+    write_star(tmp_path / "labels.star", pd.DataFrame({"rlnImageName": names[::-1],
+                                                        "rlnClassNumber": (np.arange(12) % 3)[::-1] + 1}))
+    # reversed rows, the same labels per image: a perfect score (by position it would not be)
+    assert main(["evaluate", "--labels", str(tmp_path / "labels.star"), "--truth", str(tmp_path / "truth.star")]) == 0
+    assert "ari 1.000" in capsys.readouterr().out
+    x = np.random.default_rng(5).normal(size=(4, 16, 16)).astype(np.float32)
+    c = x.copy()
+    c[1] = 3.0
+    write_stack(tmp_path / "e.mrcs", x + 0.1, 1.0)
+    write_stack(tmp_path / "c.mrcs", c, 1.0)
+    assert main(["evaluate", "--estimate", str(tmp_path / "e.mrcs"), "--clean", str(tmp_path / "c.mrcs")]) == 0
+    out = capsys.readouterr().out
+    assert "over 3 images (1 constant clean images left out" in out and "nan" not in out
+
+
+def test_mrcfile_warnings_do_not_precede_the_error(env, capsys):
+    tmp_path, stack, _ = env
+    bad = tmp_path / "nz0.mrcs"
+    bad.write_bytes(stack.read_bytes())
+    with mrcfile.open(bad, "r+", permissive=True) as m:
+        m.header.nz = 0
+    rc, err = _run(capsys, ["denoise", str(bad), "-o", str(tmp_path / "o.mrcs")])
+    assert rc == 2 and err.strip().count("\n") == 0 and "holds no images" in err, err

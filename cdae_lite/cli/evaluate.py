@@ -8,6 +8,8 @@ from cdae_lite.cli.common import add_command
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from cdae_lite import metrics
     from cdae_lite.io import read_stack, read_star
 
@@ -20,8 +22,13 @@ def run(args: argparse.Namespace) -> int:
         clean, _ = read_stack(args.clean)
         if est.shape != clean.shape:
             raise ValueError(f"--estimate {est.shape} and --clean {clean.shape} differ in shape")
+        flat = np.ptp(clean.reshape(len(clean), -1), axis=1) == 0  # PSNR needs a peak: undefined for these
+        if flat.all():
+            raise ValueError(f"every image of {args.clean} is constant: PSNR is undefined")
+        est, clean = est[~flat], clean[~flat]
         p, s = metrics.summarize(metrics.psnr(est, clean)), metrics.ssim(est, clean)
-        print(f"PSNR {p['mean']:.2f} +/- {p['std']:.2f} dB, SSIM {s.mean():.3f} +/- {s.std():.3f} over {p['n']} images")
+        print(f"PSNR {p['mean']:.2f} +/- {p['std']:.2f} dB, SSIM {s.mean():.3f} +/- {s.std():.3f} over {p['n']} images"
+              + (f" ({int(flat.sum())} constant clean images left out: PSNR undefined)" if flat.any() else ""))
     if args.labels:
         if not args.truth:
             raise ValueError("--labels needs --truth (a STAR file with the true classes)")
@@ -30,7 +37,13 @@ def run(args: argparse.Namespace) -> int:
         for name, df, col in (("--labels", pred, "rlnClassNumber"), ("--truth", true, args.truth_column)):
             if col not in df:
                 raise ValueError(f"{name} has no {col} column")
-        if len(pred) != len(true):
+        if "rlnImageName" in pred and "rlnImageName" in true:  # pair rows by image, not by position
+            both = pred[["rlnImageName", "rlnClassNumber"]].merge(true[["rlnImageName", args.truth_column]],
+                                                                 on="rlnImageName", how="left")
+            if both[args.truth_column].isna().any() or len(both) != len(pred):
+                raise ValueError("--labels names images that --truth does not (or names one twice)")
+            pred, true = both, both
+        elif len(pred) != len(true):
             raise ValueError(f"--labels has {len(pred)} rows, --truth {len(true)}")
         sc = metrics.clustering_scores(true[args.truth_column].to_numpy(), pred["rlnClassNumber"].to_numpy())
         print("clustering: " + ", ".join(f"{k} {v:.3f}" for k, v in sc.items() if isinstance(v, float)))

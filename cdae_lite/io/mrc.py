@@ -15,6 +15,7 @@ SNR, noise sigma).
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import mrcfile
@@ -97,7 +98,9 @@ def open_stack(path: str | os.PathLike, allow_volume: bool = False):
     if path.suffix == ".gz" or path.suffix == ".bz2":
         raise ValueError(f"{path} is compressed: decompress it first (gunzip) to read it memory-mapped")
     try:
-        mrc = mrcfile.mmap(path, mode="r", permissive=False)
+        with warnings.catch_warnings():  # mrcfile's warnings precede our own message; the checks below decide
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mrc = mrcfile.mmap(path, mode="r", permissive=False)
     except ValueError as exc:
         msg = str(exc)
         if "mode" in msg.lower():
