@@ -178,3 +178,20 @@ def test_streamed_clustering_refuses_bad_input(pattern_stack, tmp_path, monkeypa
         m.set_data(bad)
     with pytest.raises(ValueError, match="image 150 holds NaN"):
         stream.cluster_file(tmp_path / "nan.mrcs", 3, block_size=64)
+
+
+def test_align_classify_uses_the_reference_denoiser_instead_of_the_low_pass(rng):
+    from cdae_lite.cluster.align import align_classify
+
+    yy, xx = np.mgrid[:16, :16] - 8
+    views = np.stack([np.exp(-((xx - 4) ** 2 + yy**2) / 6.0), np.exp(-(xx**2 + (yy - 4) ** 2) / 3.0 - (xx - 2) ** 2 / 9)])
+    x = (views[np.arange(40) % 2] + rng.normal(0, 0.05, (40, 16, 16))).astype(np.float32)
+    calls = []
+
+    def denoiser(refs):
+        calls.append(refs.shape)
+        return refs
+
+    labels, refs, _ = align_classify(x, 2, n_iter=3, reference_denoiser=denoiser)
+    assert calls == [(2, 16, 16)] * 3
+    assert len(np.unique(labels)) == 2

@@ -28,7 +28,7 @@ def _lowpass(refs: np.ndarray, sigma_px: float) -> np.ndarray:
 
 
 def align_classify(images, k: int, n_iter: int = 8, n_angles: int = 36, seed: int = 0,
-                   lowpass_px: float = 1.0, mask_radius: float | None = None):
+                   lowpass_px: float = 1.0, mask_radius: float | None = None, reference_denoiser=None):
     """Reference-free 2D classification with rotational alignment.
 
     1. Start from k-means on :func:`rotation_invariant_features`.
@@ -36,6 +36,10 @@ def align_classify(images, k: int, n_iter: int = 8, n_angles: int = 36, seed: in
        nearest the class centre (over ``n_angles`` rotations).
     3. Iterate: every image takes the (reference, rotation) of highest correlation; references are
        re-averaged from their rotated members and low-passed (``lowpass_px``) to resist noise.
+
+    With ``reference_denoiser`` (a function of a stack of images, e.g. the general model's
+    :func:`~cdae_lite.denoise.inference.predict`), the references are denoised by it instead of
+    low-passed (the learned counterpart of RELION's regularisation of its references).
 
     Returns
     -------
@@ -77,7 +81,7 @@ def align_classify(images, k: int, n_iter: int = 8, n_angles: int = 36, seed: in
         a_best = angles[sc.argmax(1).numpy()]
         refs[c] = rotate(x[members], -a_best).mean(0)
     for _ in range(n_iter):
-        refs = _lowpass(refs, lowpass_px)
+        refs = _lowpass(refs, lowpass_px) if reference_denoiser is None else normalise(reference_denoiser(refs))
         labels, ang, _ = best_rotation(refs)
         new = np.zeros_like(refs)
         for c in range(k):
