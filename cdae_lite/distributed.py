@@ -32,6 +32,13 @@ def is_main() -> bool:
     return world()[0] == 0
 
 
+def data_parallel() -> tuple[int, int]:
+    """``(rank, world size)`` of the initialised default process group, or ``(0, 1)`` when there is none."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
 def local_device(device: str | torch.device | None) -> str | torch.device | None:
     """This rank's GPU (``cuda:LOCAL_RANK``) when CUDA is asked for or available; else ``device`` unchanged."""
     if not launched():

@@ -140,11 +140,11 @@ def device_name(device=None) -> str:
     return f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
 
 
-def progress(total: int, desc: str, unit: str = "img"):
-    """A tqdm progress bar on stderr, silent when :func:`progress_enabled` is false."""
+def progress(total: int, desc: str, unit: str = "img", enabled: bool = True):
+    """A tqdm progress bar on stderr, silent when :func:`progress_enabled` or ``enabled`` is false."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, disable=not progress_enabled(), file=sys.stderr)
+    return tqdm(total=total, desc=desc, unit=unit, disable=not (enabled and progress_enabled()), file=sys.stderr)
 
 
 class ProfiledConfig:

@@ -122,3 +122,65 @@ def test_ranks_write_their_shares_or_all_stop(tmp_path, fail_rank):
     else:
         assert got == {0: "rank 1 failed: image 3 is broken; nothing was written", 1: "image 3 is broken"}
         assert list(tmp_path.iterdir()) == []  # no output, no temporary
+
+
+def test_data_parallel_training_equals_single_process_training(tmp_path):
+    rng = np.random.default_rng(7)
+    clean = rng.normal(size=(22, 16, 16)).astype(np.float32)
+    write_stack(tmp_path / "x.mrcs", clean + rng.normal(size=clean.shape).astype(np.float32), 1.0)
+    write_stack(tmp_path / "y.mrcs", clean, 1.0)
+    common = ["train", str(tmp_path / "x.mrcs"), "--target", str(tmp_path / "y.mrcs"), "--epochs", "2",
+              "--batch-size", "8", "--dropout", "0", "--device", "cpu"]  # 22 = 8 + 8 + 6: uneven shares
+    assert main([*common, "-o", str(tmp_path / "one.pt")]) == 0
+    run = torchrun(2, [*common, "-o", str(tmp_path / "two.pt")])
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.count("saved a") == 1  # rank 0 saves and says so
+    one = torch.load(tmp_path / "one.pt", weights_only=True)
+    two = torch.load(tmp_path / "two.pt", weights_only=True)
+    for k, v in one["state_dict"].items():
+        torch.testing.assert_close(two["state_dict"][k], v, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(two["record"]["history"]["train_loss"], one["record"]["history"]["train_loss"],
+                               rtol=1e-4)
+
+
+def _fresh_noise_rank(rank: int, size: int, port: int, out: str):
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(size), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    import torch.distributed as dist
+
+    from cdae_lite.denoise.models import DenoiserConfig, denoiser
+    from cdae_lite.denoise.synthetic import FreshNoiseConfig, fit_fresh_noise
+
+    torch.set_num_threads(1)
+    if size > 1:
+        dist.init_process_group("gloo")
+    torch.manual_seed(0)
+    model = denoiser(DenoiserConfig(channels=(8, 8, 8, 8)))
+    clean = np.random.default_rng(0).normal(size=(40, 16, 16)).astype(np.float32)
+    hist = fit_fresh_noise(model, clean, FreshNoiseConfig(batch_size=10, minutes=60, max_images=40, seed=3))
+    if rank == 0:
+        torch.save({"state": model.state_dict(), "seen": hist["images_seen"]}, out)
+    if size > 1:
+        dist.destroy_process_group()
+
+
+def test_fresh_noise_training_is_the_same_on_two_processes(tmp_path):
+    import socket
+
+    import torch.multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    for size in (1, 2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        procs = [ctx.Process(target=_fresh_noise_rank, args=(r, size, port, str(tmp_path / f"{size}.pt")))
+                 for r in range(size)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(120)
+            assert p.exitcode == 0
+    one, two = torch.load(tmp_path / "1.pt"), torch.load(tmp_path / "2.pt")
+    assert one["seen"] == two["seen"] == 40
+    for k, v in one["state"].items():
+        torch.testing.assert_close(two["state"][k], v, rtol=1e-4, atol=1e-5)

@@ -9,6 +9,15 @@ from cdae_lite.cli.common import add_command, output_file, positive_int
 
 
 def run(args: argparse.Namespace) -> int:
+    from cdae_lite.distributed import is_main, local_device, process_group
+    from cdae_lite.runtime import get_device
+
+    args.device = get_device(local_device(args.device))
+    with process_group(args.device):  # under torchrun: data-parallel training, rank 0 saves
+        return _train(args, is_main())
+
+
+def _train(args: argparse.Namespace, main_rank: bool) -> int:
     from cdae_lite.denoise import (AEConfig, FineTuneConfig, TrainConfig, finetune, ladder_pairs, load_denoiser,
                                    pretrain_cdae, pretrain_single, save_model)
     from cdae_lite.io import check_target, read_stack
@@ -36,8 +45,9 @@ def run(args: argparse.Namespace) -> int:
         model, rep = finetune(base, x, FineTuneConfig(k=args.k, train=cfg), device=args.device)
         arch, record["histories"], config = "cdae", [h.as_dict() for h in rep.histories], meta["config"]
         record["fine_tuned_from"] = args.start_from
-    save_model(args.output, model, arch, config, record, overwrite=args.overwrite, protect=inputs)
-    print(f"saved a '{arch}' model to {args.output}")
+    if main_rank:
+        save_model(args.output, model, arch, config, record, overwrite=args.overwrite, protect=inputs)
+        print(f"saved a '{arch}' model to {args.output}")
     return 0
 
 

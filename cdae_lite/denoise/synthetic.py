@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from cdae_lite.distributed import data_parallel, share
 from cdae_lite.images import check_images
 from cdae_lite.runtime import ProfiledConfig, get_device, progress, seed_everything
 
@@ -102,6 +103,34 @@ def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.flip(x, dims=(-1,)) if bool(torch.rand(1, generator=gen) < 0.5) else x
 
 
+class _NormalizedStep(nn.Module):
+    """``model.normalized_forward`` as a module's forward, so that DistributedDataParallel can wrap it."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model.normalized_forward(x)
+
+
+def _agree(value: float, size: int) -> float:
+    """Rank 0's ``value`` on every rank (itself in one process)."""
+    if size == 1:
+        return value
+    t = torch.tensor([value], dtype=torch.float64)
+    torch.distributed.broadcast(t, src=0)
+    return float(t[0])
+
+
+def _shared_sum(value: float, size: int) -> float:
+    if size == 1:
+        return value
+    t = torch.tensor([value], dtype=torch.float64)
+    torch.distributed.all_reduce(t)
+    return float(t[0])
+
+
 def fit_fresh_noise(model: nn.Module, clean: np.ndarray, config: FreshNoiseConfig = FreshNoiseConfig(),
                     device=None, on_checkpoint: Callable[[dict], None] | None = None,
                     checkpoint_minutes: float = 5.0, desc: str = "training") -> dict:
@@ -120,11 +149,22 @@ def fit_fresh_noise(model: nn.Module, clean: np.ndarray, config: FreshNoiseConfi
     -------
     dict -- ``loss`` (mean normalised MSE per logged step), ``images`` (images seen at each log),
     ``minutes``, ``images_seen``, ``images_per_s``.
+
+    Data-parallel under ``torchrun`` (an initialised process group): every rank draws the same batch
+    and noise and takes a contiguous share of it; gradients are averaged by
+    :class:`~torch.nn.parallel.DistributedDataParallel` with each share weighted by its size, and
+    rank 0's clock decides the learning rate and when to stop, so all ranks take the same steps.
+    ``on_checkpoint`` is called on rank 0 only.
     """
     x_all = torch.from_numpy(check_images(clean))
     dev = get_device(device)
     gen = seed_everything(config.seed)
     model.to(dev).train()
+    rank, size = data_parallel()
+    step = _NormalizedStep(model)
+    net = step if size == 1 else torch.nn.parallel.DistributedDataParallel(step)
+    if rank > 0:
+        on_checkpoint = None
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     fixed = None
     if config.fixed_noise:
@@ -134,10 +174,10 @@ def fit_fresh_noise(model: nn.Module, clean: np.ndarray, config: FreshNoiseConfi
     hist = {"loss": [], "images": [], "minutes": 0.0, "images_seen": 0, "images_per_s": 0.0}
     t0 = last_ckpt = time.perf_counter()
     seen, run_loss, run_n = 0, 0.0, 0
-    bar = progress(limit or int(budget), desc, unit="img" if limit else "s")
+    bar = progress(limit or int(budget), desc, unit="img" if limit else "s", enabled=rank == 0)
     try:
         while True:
-            elapsed = time.perf_counter() - t0
+            elapsed = _agree(time.perf_counter() - t0, size)  # rank 0's clock: the same steps everywhere
             if elapsed >= budget or (limit and seen >= limit):
                 break
             done = seen / limit if limit else elapsed / budget  # by images when capped: deterministic
@@ -151,14 +191,16 @@ def fit_fresh_noise(model: nn.Module, clean: np.ndarray, config: FreshNoiseConfi
                 if config.flips:
                     y = _augment(y, gen)
                 xn = add_fresh_noise(y, config.snr_min, config.snr_max, config.coloured_fraction, gen)[0]
-            xb, yb = xn[:, None].to(dev), y[:, None].to(dev)
-            out, m, s = model.normalized_forward(xb)
+            lo, hi = share(len(idx), rank, size)
+            part = slice(lo, hi) if hi > lo else slice(0, 1)  # an empty share still takes part (weight 0)
+            xb, yb = xn[part, None].to(dev), y[part, None].to(dev)
+            out, m, s = net(xb)
             loss = ((out - (yb - m) / s) ** 2).mean()  # the clean target in the input's normalised units
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss * ((hi - lo) * size / len(idx)) if size > 1 else loss).backward()
             opt.step()
             seen += len(idx)
-            run_loss, run_n = run_loss + float(loss.detach()) * len(idx), run_n + len(idx)
+            run_loss, run_n = run_loss + _shared_sum(float(loss.detach()) * (hi - lo), size), run_n + len(idx)
             bar.update(len(idx) if limit else int(time.perf_counter() - t0) - bar.n)
             if run_n >= 2000:
                 hist["loss"].append(run_loss / run_n)

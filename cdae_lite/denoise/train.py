@@ -20,6 +20,7 @@ import torch.nn as nn
 
 from cdae_lite.denoise.inference import predict
 from cdae_lite.denoise.models import AEConfig, Cascade, autoencoder, chain
+from cdae_lite.distributed import data_parallel, share
 from cdae_lite.images import check_images
 from cdae_lite.runtime import get_device, progress_enabled, seed_everything
 
@@ -123,6 +124,13 @@ def fit(model: nn.Module, inputs, targets, config: TrainConfig = TrainConfig(),
 
     With ``blind_spot_fraction > 0`` the inputs are masked as in Noise2Void (:func:`blind_spot`) and
     the loss counts only the masked pixels; pass the noisy images as both inputs and targets.
+
+    Data-parallel: when a ``torch.distributed`` process group is initialised (``torchrun``), every rank
+    draws the same batches and takes a contiguous share of each, the model is wrapped in
+    :class:`~torch.nn.parallel.DistributedDataParallel`, and each share's loss is weighted by its size,
+    so the averaged gradient is that of the whole batch: without dropout or blind-spot masks (whose
+    random draws then differ), the trained weights equal the single-process ones up to the order of
+    floating-point sums.
     """
     from tqdm.auto import tqdm
 
@@ -142,17 +150,22 @@ def fit(model: nn.Module, inputs, targets, config: TrainConfig = TrainConfig(),
     xt = torch.from_numpy(x)[:, None].to(dev).contiguous(memory_format=torch.channels_last)
     yt = torch.from_numpy(y)[:, None].to(dev).contiguous(memory_format=torch.channels_last)
     model.to(dev, memory_format=torch.channels_last)
+    rank, size = data_parallel()
+    net = model if size == 1 else torch.nn.parallel.DistributedDataParallel(model)
     opt = _optimizer(model, config)
     amp = config.amp and dev.type == "cuda"
     hist = History(n_train=len(tr_idx), n_val=n_val, device=str(dev))
     t0 = time.perf_counter()
-    bar = tqdm(range(config.epochs), desc=desc, disable=not progress_enabled(), leave=False)
+    bar = tqdm(range(config.epochs), desc=desc, disable=not progress_enabled() or rank > 0, leave=False)
     for _ in bar:
         model.train()
         order = tr_idx[torch.randperm(len(tr_idx), generator=gen)]
         total, count = 0.0, 0
         for i in range(0, len(order), config.batch_size):
-            b = order[i:i + config.batch_size].to(dev)
+            whole = order[i:i + config.batch_size]
+            lo, hi = share(len(whole), rank, size)
+            b = (whole[lo:hi] if hi > lo else whole[:1]).to(dev)  # an empty share still takes part (weight 0)
+            weight = (hi - lo) * size / len(whole)
             xb, yb = xt[b], yt[b]
             opt.zero_grad(set_to_none=True)
             if blind_spot_fraction > 0:
@@ -160,16 +173,20 @@ def fit(model: nn.Module, inputs, targets, config: TrainConfig = TrainConfig(),
             else:
                 xin, mask = xb, None
             with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):
-                out = model(xin)
+                out = net(xin)
             if mask is None:
                 loss = normalized_mse(out.float(), yb, xb)
             else:
                 s = xb.std(dim=(-2, -1), keepdim=True).clamp_min(1e-6)
                 loss = ((((out.float() - yb) / s) ** 2) * mask).sum() / mask.sum().clamp_min(1)
-            loss.backward()
+            (loss * weight if size > 1 else loss).backward()
             opt.step()
-            total += loss.item() * len(b)
-            count += len(b)
+            total += loss.item() * (hi - lo)
+            count += hi - lo
+        if size > 1:  # the epoch's loss over every rank's share
+            sums = torch.tensor([total, float(count)], dtype=torch.float64)
+            torch.distributed.all_reduce(sums)
+            total, count = float(sums[0]), int(sums[1])
         hist.train_loss.append(total / max(count, 1))
         if n_val:
             hist.val_loss.append(evaluate_loss(model, x[val_idx.numpy()], y[val_idx.numpy()], dev))

@@ -45,7 +45,14 @@ def main(argv=None) -> int:
         cfg = GeneralDenoiserConfig.for_profile("full" if args.profile in ("cpu", "full") else args.profile)
         if args.minutes:
             cfg = replace(cfg, train=replace(cfg.train, minutes=args.minutes))
-        print(f"wrote {train_general_denoiser(cfg, args.out, args.device)}")
+        from cdae_lite.distributed import is_main, local_device, process_group
+        from cdae_lite.runtime import get_device
+
+        device = get_device(local_device(args.device))
+        with process_group(device):  # torchrun --nproc-per-node N -m cdae_lite.paper general: data-parallel
+            path = train_general_denoiser(cfg, args.out, device)
+        if is_main():
+            print(f"wrote {path}")
         return 0
     if args.experiment == "general-cdae":
         print(f"wrote {train_general_model(GeneralModelConfig(), args.out, args.device)}")

@@ -30,6 +30,7 @@ import torch
 from cdae_lite.denoise.checkpoint import save_model
 from cdae_lite.denoise.models import DenoiserConfig, denoiser
 from cdae_lite.denoise.synthetic import FreshNoiseConfig, fit_fresh_noise
+from cdae_lite.distributed import is_main, world
 from cdae_lite.io.paths import data_dir, data_path
 from cdae_lite.runtime import ProfiledConfig, command_line, device_name, git_commit, progress
 from cdae_lite.simulation.config import SimulationConfig
@@ -177,6 +178,8 @@ def train_general_denoiser(cfg: GeneralDenoiserConfig = GeneralDenoiserConfig(),
     The checkpoint (default ``data/weights/denoiser_general.pt``) is rewritten every 5 minutes while
     training (``record["complete"]`` says whether the run finished), so a stopped run keeps its
     progress. Its record holds the config, the bank's composition, the loss curve and provenance.
+    Under ``torchrun`` (with the process group joined by the caller) the training is data-parallel
+    (:func:`~cdae_lite.denoise.synthetic.fit_fresh_noise`) and rank 0 writes the checkpoint.
     """
     t0 = time.perf_counter()
     path = Path(out) if out else data_dir() / "weights" / "denoiser_general.pt"
@@ -192,10 +195,12 @@ def train_general_denoiser(cfg: GeneralDenoiserConfig = GeneralDenoiserConfig(),
         save_model(path, model, "denoiser", asdict(cfg.net), {**record, "history": history}, overwrite=True)
 
     history = fit_fresh_noise(model, bank, cfg.train, device, on_checkpoint=save, desc="general denoiser")
-    record["gain"] = training_gain(model, cfg.size, device=device)
-    record["complete"] = True
-    record["seconds"] = time.perf_counter() - t0
-    save(history)
+    if is_main():  # under torchrun every rank trained the same weights; rank 0 measures and writes them
+        record["gain"] = training_gain(model, cfg.size, device=device)
+        record["complete"] = True
+        record["seconds"] = time.perf_counter() - t0
+        record["processes"] = world()[1]
+        save(history)
     return path
 
 
