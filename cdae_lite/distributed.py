@@ -113,17 +113,20 @@ def _stop(failed: tuple[int, str], own: BaseException | None):
 def write_in_shares(open_writer, fill, n: int) -> None:
     """Write one output file from every rank: each fills its contiguous share, rank 0 publishes it.
 
-    Parameters
-    ----------
-    open_writer : ``shared -> writer``: with ``shared=None`` (rank 0) a new
-        :class:`~cdae_lite.io.mrc.StackWriter` that owns a temporary file; with the path of that file
-        (the other ranks) a writer into it.
-    fill : ``(writer, start, stop) -> None`` writes items ``start .. stop - 1``.
-    n : number of items.
-
     The ranks agree after opening and after writing: if any rank failed, rank 0 removes the
     temporary file and every rank raises (the failing rank its own error, the others one naming it),
     so nothing is published and the message is the failing rank's.
+
+    Parameters
+    ----------
+    open_writer : callable
+        ``open_writer(shared)``: with ``shared=None`` (rank 0) a new
+        :class:`~cdae_lite.io.mrc.StackWriter` that owns a temporary file; with the path of that
+        file (the other ranks) a writer into it.
+    fill : callable
+        ``fill(writer, start, stop)`` writes items ``start`` to ``stop - 1``.
+    n : int
+        Number of items.
     """
     rank, size = world()
     lo, hi = share(n, rank, size)

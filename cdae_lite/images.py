@@ -206,7 +206,7 @@ def rotation_invariant_features(images, n_radii: int | None = None, n_angles: in
     becomes a cyclic shift along the angle, which ``|FFT over the angle|`` ignores. What is lost: the
     phases (so mirror images and some fine detail look alike). Invariance is approximate: resampling
     the Fourier grid on circles is inexact, so rotated copies of an image land near, not on, each
-    other. Good enough to start :func:`align_classify`, weak on its own at low SNR.
+    other. Good enough to start :func:`~cdae_lite.cluster.align.align_classify`, weak on its own at low SNR.
     """
     x = torch.from_numpy(normalise(images))
     n, s = x.shape[0], x.shape[-1]

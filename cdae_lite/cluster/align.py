@@ -31,7 +31,7 @@ def align_classify(images, k: int, n_iter: int = 8, n_angles: int = 36, seed: in
                    lowpass_px: float = 1.0, mask_radius: float | None = None, reference_denoiser=None):
     """Reference-free 2D classification with rotational alignment.
 
-    1. Start from k-means on :func:`rotation_invariant_features`.
+    1. Start from k-means on :func:`~cdae_lite.images.rotation_invariant_features`.
     2. Each class reference is its members' average after aligning every member to the member
        nearest the class centre (over ``n_angles`` rotations).
     3. Iterate: every image takes the (reference, rotation) of highest correlation; references are

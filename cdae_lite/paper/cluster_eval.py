@@ -1,7 +1,7 @@
 """Does denoising help clustering by view? ``cdae-lite cluster -k 4`` as a user runs it, scored.
 
 Each test protein is simulated in the paper's preset (exact views, no CTF) at several SNRs and
-written to a stack; the stack is clustered as the command line does it (:func:`cluster_path`:
+written to a stack; the stack is clustered as the command line does it (:func:`~cdae_lite.cluster.stacks.cluster_path`:
 incremental PCA + k-means), with and without ``--denoise`` (the shipped general model), with and
 without the refinement loop (:mod:`cdae_lite.cluster.refine`). F1 is matched per view (Hungarian)
 against the true views; the class sizes show whether a method lumps images into one class.
