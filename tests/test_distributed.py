@@ -98,7 +98,7 @@ def _rank(rank: int, port: int, out: str, fail_rank: int, results):
         dist.destroy_process_group()
 
 
-@pytest.mark.parametrize("fail_rank", [None, 1])
+@pytest.mark.parametrize("fail_rank", [1])  # success is the torchrun test above
 def test_ranks_write_their_shares_or_all_stop(tmp_path, fail_rank):
     import socket
 

@@ -18,19 +18,20 @@ def chmod_default(path: str | os.PathLike) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
-def check_name(path: str | os.PathLike) -> None:
-    """Raise unless ``path`` names a file cdae-lite can write: not a folder (``out/``), not ``.gz``."""
+def check_name(path: str | os.PathLike, compressed_ok: bool = False) -> None:
+    """Raise unless ``path`` names a file that can be written: not a folder (``out/``), and not ``.gz``
+    unless ``compressed_ok`` (stacks are written uncompressed; maps may be gzipped)."""
     if str(path).endswith(("/", os.sep)) or Path(path).is_dir():
         raise IsADirectoryError(f"the output {path} is a folder: give a file name")
-    if str(path).endswith(".gz"):
+    if str(path).endswith(".gz") and not compressed_ok:
         raise ValueError(f"the output {path} ends in .gz, but cdae-lite writes uncompressed files: drop the .gz "
                          "(compress the file afterwards if you wish)")
 
 
 def check_target(path: str | os.PathLike, overwrite: bool = False, protect: tuple = ()) -> Path:
-    """Raise a clear error unless ``path`` can be written: a file name (not a folder, not ``.gz``), not an
-    input, not existing, in a writable folder."""
-    check_name(path)
+    """Raise a clear error unless ``path`` can be written: a file name (not a folder), not an input, not
+    existing, in a writable folder."""
+    check_name(path, compressed_ok=True)  # .gz outputs are refused by the commands that write stacks
     path = Path(path)
     for p in protect:
         if p is not None and Path(p).exists() and path.resolve() == Path(p).resolve():
