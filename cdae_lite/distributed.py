@@ -94,14 +94,34 @@ def first_error(error: BaseException | None) -> tuple[int, str] | None:
     return next(((r, m) for r, m in enumerate(messages) if m is not None), None)
 
 
+def _reduced(values, op) -> list[float]:
+    """``values`` combined over the ranks of the initialised group by ``op`` (unchanged without one)."""
+    if data_parallel()[1] == 1:
+        return [float(v) for v in values]
+    t = torch.tensor([float(v) for v in values], dtype=torch.float64)
+    dist.all_reduce(t, op=op)
+    return t.tolist()
+
+
+def summed(*values: float) -> list[float]:
+    """Each value summed over the ranks (the values themselves in one process)."""
+    return _reduced(values, dist.ReduceOp.SUM)
+
+
+def from_rank0(value: float) -> float:
+    """Rank 0's ``value`` on every rank (``value`` itself in one process)."""
+    if data_parallel()[1] == 1:
+        return value
+    t = torch.tensor([value], dtype=torch.float64)
+    dist.broadcast(t, src=0)
+    return float(t[0])
+
+
 def reduce_stats(stats: list[float], count: int) -> tuple[list[float], int]:
     """Combine running ``[min, max, sum, sum of squares]`` and a count over all ranks."""
-    t = torch.tensor([stats[0], -stats[1], stats[2], stats[3], float(count)], dtype=torch.float64)
-    lo = t[:2].clone()
-    dist.all_reduce(lo, op=dist.ReduceOp.MIN)
-    sums = t[2:].clone()
-    dist.all_reduce(sums, op=dist.ReduceOp.SUM)
-    return [float(lo[0]), -float(lo[1]), float(sums[0]), float(sums[1])], int(sums[2])
+    lo, neg_hi = _reduced([stats[0], -stats[1]], dist.ReduceOp.MIN)
+    total, squares, n = summed(stats[2], stats[3], count)
+    return [lo, -neg_hi, total, squares], int(n)
 
 
 def _stop(failed: tuple[int, str], own: BaseException | None):

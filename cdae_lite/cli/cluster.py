@@ -23,8 +23,8 @@ def run(args: argparse.Namespace) -> int:
         check_target(p, args.overwrite, protect=(args.input, args.star))
     particles, optics = read_star(args.star) if args.star else (None, {})
     if particles is not None:
-        with opened_stack(args.input, allow_volume=args.as_stack) as (_, _, data):  # the stack is checked (and its length read) first
-            labels_table(np.zeros(len(data), np.int64), Path(args.input).name, particles, args.by_position)
+        with opened_stack(args.input, allow_volume=args.as_stack) as (_, _, data):  # checked before the work:
+            labels_table(np.zeros(len(data), np.int64), Path(args.input).name, particles, args.by_position)  # pairs
     model = load_denoiser(args.denoise)[0] if args.denoise else None
     refs = (model or load_denoiser("general")[0]) if args.refine and args.method != "align" else None
     report = cluster_path(args.input, args.k, args.pca, args.method, model=model, seed=args.seed, device=args.device,
@@ -43,7 +43,8 @@ def add_parser(sub) -> None:
         "components, or alignment-aware 2D classification for images rotated in plane), optionally after "
         "denoising, then (by default) refines the labels: every image takes the class whose average, denoised "
         "by the --denoise model or the shipped general model, it correlates with best, until no label changes "
-        "(chapter 5: at SNR 0.05 and below this corrects most of k-means' mistakes). Writes a STAR file with rlnClassNumber per image (copying the rows of --star when given) "
+        "(chapter 5: at SNR 0.05 and below this corrects most of k-means' mistakes). Writes a STAR file with "
+        "rlnClassNumber per image (copying the rows of --star when given) "
         "and the class averages of the raw images. k-means and Ward on principal components (the default) "
         "read the stack block by block in bounded memory (incremental PCA); --pca 0 and --method align hold "
         "the whole stack in memory.",

@@ -12,28 +12,7 @@ from cdae_lite.cluster.refine import Refinement, refine_file, refine_labels
 from cdae_lite.cluster.stacks import cluster_path, cluster_stack, labels_table
 from cdae_lite.cluster.stream import MAX_HIERARCHICAL_IMAGES, ClusterReport, cluster_file
 
-__all__ = [
-           "MAX_HIERARCHICAL_IMAGES",
-           "ClusterReport",
-           "Refinement",
-           "aae_features",
-           "align_classify",
-           "cae_features",
-           "check_k",
-           "class_averages",
-           "cluster_file",
-           "cluster_path",
-           "cluster_stack",
-           "correlation",
-           "dae_features",
-           "encoder_features",
-           "flatten",
-           "hierarchical",
-           "kmeans",
-           "labels_table",
-           "pca",
-           "refine_file",
-           "refine_labels",
-           "rotate",
-           "rotation_invariant_features",
-]
+__all__ = ["MAX_HIERARCHICAL_IMAGES", "ClusterReport", "Refinement", "aae_features", "align_classify", "cae_features",
+           "check_k", "class_averages", "cluster_file", "cluster_path", "cluster_stack", "correlation", "dae_features",
+           "encoder_features", "flatten", "hierarchical", "kmeans", "labels_table", "pca", "refine_file",
+           "refine_labels", "rotate", "rotation_invariant_features"]

@@ -58,8 +58,8 @@ def _class_sums(blocks, labels: np.ndarray, k: int) -> np.ndarray:
     return sums
 
 
-def _means(sums: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    return (sums / np.maximum(np.bincount(labels, minlength=k), 1)[:, None, None]).astype(np.float32)
+def _means(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    return (sums / np.maximum(counts, 1)[:, None, None]).astype(np.float32)
 
 
 def _one_round(blocks: Callable[[], Iterator[tuple[int, np.ndarray]]], labels: np.ndarray, k: int,
@@ -68,7 +68,7 @@ def _one_round(blocks: Callable[[], Iterator[tuple[int, np.ndarray]]], labels: n
     if sums is None:
         sums = _class_sums(blocks, labels, k)
     counts = np.bincount(labels, minlength=k)
-    refs = _means(sums, labels, k)
+    refs = _means(sums, counts)
     if model is not None:
         refs = predict(model, refs, device=device)
     rf = flatten(refs)
@@ -94,7 +94,7 @@ def _refine(blocks, labels, k: int, model, max_iter: int, device) -> Refinement:
         out.labels = new
         if out.changed[-1] == 0:
             break
-    out.averages = _means(sums, out.labels, k)
+    out.averages = _means(sums, np.bincount(out.labels, minlength=k))
     return out
 
 

@@ -8,9 +8,9 @@ This is the paper's idea (neighbour means, section 3.3) done with the tools we n
 1. every image is denoised on its own (the single-image model), and look-alikes are searched among
    the *denoised* images, where neighbours are far purer than among the raw ones;
 2. ``candidates`` nearest images in a feature space (the leading principal components of the
-   denoised images; with ``align``, their rotation-invariant features instead) are aligned to the image (in-plane rotation over
-   ``n_angles`` angles and shift, by FFT cross-correlation of the denoised images), and the
-   ``neighbours`` with the highest correlation are kept;
+   denoised images; with ``align``, their rotation-invariant features instead) are aligned to the
+   image (in-plane rotation over ``n_angles`` angles and shift, by FFT cross-correlation of the
+   denoised images), and the ``neighbours`` with the highest correlation are kept;
 3. the raw image and its aligned raw neighbours are averaged, and the average is denoised.
 
 The output is an estimate of each particle that borrows from others: heterogeneity finer than the

@@ -23,7 +23,7 @@ from cdae_lite.denoise.stackaware import StackAwareConfig, stack_denoise
 from cdae_lite.distributed import is_main, launched, local_device, process_group, world, write_in_shares
 from cdae_lite.images import equalize_hist, evenly_spaced, particle_polarity, resample_images
 from cdae_lite.io.blocks import iter_blocks, opened_stack
-from cdae_lite.io.files import check_name
+from cdae_lite.io.files import check_name, check_target
 from cdae_lite.io.mrc import StackWriter
 from cdae_lite.runtime import get_device, peak_rss_mb, progress_enabled
 
@@ -105,6 +105,7 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
     the single-process one. Without torchrun it runs in this process.
     """
     check_name(output_path)  # before Path() drops a trailing "/"
+    check_target(output_path, overwrite, protect=(input_path,))  # before any work (stack-aware takes minutes)
     input_path, output_path = Path(input_path), Path(output_path)
     device = get_device(local_device(device))  # a bad device name fails here, before any work
     if calibrate and stack_aware is not None:
@@ -120,10 +121,6 @@ def _denoise_file(model, input_path: Path, output_path: Path, batch_size, device
                   as_stack, invert, calibrate, sigma, sample_size, stack_aware) -> StreamReport:
     from tqdm.auto import tqdm
 
-    if output_path.exists() and input_path.exists() and output_path.resolve() == input_path.resolve():
-        raise ValueError(f"the output {output_path} is the input file: choose another output name")
-    if output_path.exists() and not overwrite:  # before any work (the stack-aware mode takes minutes)
-        raise FileExistsError(f"{output_path} exists; choose another name or pass overwrite")
     t0 = time.perf_counter()
     with opened_stack(input_path, as_stack) as (plain, mrc, data):
         n, size = data.shape[0], data.shape[-1]
@@ -156,14 +153,17 @@ def _denoise_file(model, input_path: Path, output_path: Path, batch_size, device
             whole = resample_images(whole, resample) if resample else whole
             done = sign * stack_denoise(model, sign * whole, stack_aware, device=device, batch_size=batch_size)
             del whole
+
         def fill(w, lo, hi):
             bar = tqdm(total=hi - lo, desc="denoising" + (f" (rank 0 of {world()[1]})" if launched() else ""),
                        unit="img", disable=not (progress_enabled() and is_main()), file=sys.stderr)
             try:
                 for start, block in iter_blocks(plain, mrc, data, batch_size, lo, hi):
-                    if resample:
-                        block = resample_images(block, resample)
-                    out = run(block) if done is None else done[start:start + len(block)]
+                    if done is not None:  # already denoised (and resampled) with the whole stack
+                        out = done[start:start + len(block)]
+                    else:
+                        block = resample_images(block, resample) if resample else block
+                        out = run(block)
                     if calibrate:
                         out = apply_scale(out, block, scale)
                     if equalize:

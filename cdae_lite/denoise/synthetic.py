@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from cdae_lite.distributed import data_parallel, share
+from cdae_lite.distributed import data_parallel, from_rank0, share, summed
 from cdae_lite.images import check_images
 from cdae_lite.runtime import ProfiledConfig, get_device, progress, seed_everything
 
@@ -114,23 +114,6 @@ class _NormalizedStep(nn.Module):
         return self.model.normalized_forward(x)
 
 
-def _agree(value: float, size: int) -> float:
-    """Rank 0's ``value`` on every rank (itself in one process)."""
-    if size == 1:
-        return value
-    t = torch.tensor([value], dtype=torch.float64)
-    torch.distributed.broadcast(t, src=0)
-    return float(t[0])
-
-
-def _shared_sum(value: float, size: int) -> float:
-    if size == 1:
-        return value
-    t = torch.tensor([value], dtype=torch.float64)
-    torch.distributed.all_reduce(t)
-    return float(t[0])
-
-
 def fit_fresh_noise(model: nn.Module, clean: np.ndarray, config: FreshNoiseConfig = FreshNoiseConfig(),
                     device=None, on_checkpoint: Callable[[dict], None] | None = None,
                     checkpoint_minutes: float = 5.0, desc: str = "training") -> dict:
@@ -177,7 +160,7 @@ def fit_fresh_noise(model: nn.Module, clean: np.ndarray, config: FreshNoiseConfi
     bar = progress(limit or int(budget), desc, unit="img" if limit else "s", enabled=rank == 0)
     try:
         while True:
-            elapsed = _agree(time.perf_counter() - t0, size)  # rank 0's clock: the same steps everywhere
+            elapsed = from_rank0(time.perf_counter() - t0)  # rank 0's clock: the same steps everywhere
             if elapsed >= budget or (limit and seen >= limit):
                 break
             done = seen / limit if limit else elapsed / budget  # by images when capped: deterministic
@@ -197,10 +180,10 @@ def fit_fresh_noise(model: nn.Module, clean: np.ndarray, config: FreshNoiseConfi
             out, m, s = net(xb)
             loss = ((out - (yb - m) / s) ** 2).mean()  # the clean target in the input's normalised units
             opt.zero_grad(set_to_none=True)
-            (loss * ((hi - lo) * size / len(idx)) if size > 1 else loss).backward()
+            (loss * ((hi - lo) * size / len(idx))).backward()  # weight 1 in one process
             opt.step()
             seen += len(idx)
-            run_loss, run_n = run_loss + _shared_sum(float(loss.detach()) * (hi - lo), size), run_n + len(idx)
+            run_loss, run_n = run_loss + summed(float(loss.detach()) * (hi - lo))[0], run_n + len(idx)
             bar.update(len(idx) if limit else int(time.perf_counter() - t0) - bar.n)
             if run_n >= 2000:
                 hist["loss"].append(run_loss / run_n)

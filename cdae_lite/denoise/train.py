@@ -20,7 +20,7 @@ import torch.nn as nn
 
 from cdae_lite.denoise.inference import predict
 from cdae_lite.denoise.models import AEConfig, Cascade, autoencoder, chain
-from cdae_lite.distributed import data_parallel, share
+from cdae_lite.distributed import data_parallel, share, summed
 from cdae_lite.images import check_images
 from cdae_lite.runtime import get_device, progress_enabled, seed_everything
 
@@ -179,14 +179,11 @@ def fit(model: nn.Module, inputs, targets, config: TrainConfig = TrainConfig(),
             else:
                 s = xb.std(dim=(-2, -1), keepdim=True).clamp_min(1e-6)
                 loss = ((((out.float() - yb) / s) ** 2) * mask).sum() / mask.sum().clamp_min(1)
-            (loss * weight if size > 1 else loss).backward()
+            (loss * weight).backward()  # weight 1 in one process
             opt.step()
             total += loss.item() * (hi - lo)
             count += hi - lo
-        if size > 1:  # the epoch's loss over every rank's share
-            sums = torch.tensor([total, float(count)], dtype=torch.float64)
-            torch.distributed.all_reduce(sums)
-            total, count = float(sums[0]), int(sums[1])
+        total, count = summed(total, count)  # the epoch's loss over every rank's share
         hist.train_loss.append(total / max(count, 1))
         if n_val:
             hist.val_loss.append(evaluate_loss(model, x[val_idx.numpy()], y[val_idx.numpy()], dev))

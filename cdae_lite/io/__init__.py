@@ -12,5 +12,5 @@ from cdae_lite.io.paths import cache_dir, data_dir, data_path, repo_root, result
 from cdae_lite.io.star import image_indices, image_names, read_star, write_star
 
 __all__ = ["READABLE_MODES", "StackWriter", "atomic_write", "cache_dir", "check_target", "data_dir", "data_path",
-           "gunzip_to", "image_indices", "image_names", "iter_blocks", "open_stack", "opened_stack", "plain_stack", "read_block",
-           "read_stack", "read_star", "repo_root", "results_dir", "stack_pixel_size", "write_stack", "write_star"]
+           "gunzip_to", "image_indices", "image_names", "iter_blocks", "open_stack", "opened_stack", "plain_stack",
+           "read_block", "read_stack", "read_star", "repo_root", "results_dir", "stack_pixel_size", "write_stack", "write_star"]

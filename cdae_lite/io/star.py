@@ -97,14 +97,14 @@ def image_indices(particles: pd.DataFrame, stack_path: str | os.PathLike, n_imag
 
     def bare(name: str) -> str:
         name = Path(name.strip()).name
-        return name[:-3] if name.endswith(".gz") else name
+        return name.removesuffix(".gz")
 
     stack = bare(str(stack_path))
     others = sorted({f for f in parts[1].map(bare) if f != stack})
     if others:
         raise ValueError(f"the STAR file names images of {', '.join(others[:3])}, not of {stack}")
     idx = parts[0].astype(np.int64).to_numpy() - 1
-    if idx.min() < 0 or idx.max() >= n_images:
-        raise ValueError(f"the STAR file names image {int(idx.max()) + 1 if idx.max() >= n_images else int(idx.min()) + 1}"
-                         f" but {stack} holds images 1 to {n_images}")
+    outside = idx[(idx < 0) | (idx >= n_images)]
+    if len(outside):
+        raise ValueError(f"the STAR file names image {int(outside.max()) + 1} but {stack} holds images 1 to {n_images}")
     return idx
