@@ -2,7 +2,8 @@
 
 - :mod:`~cdae_lite.denoise.models`: the paper's autoencoder, the cascade (CDAE), DnCNN, a U-Net;
 - :mod:`~cdae_lite.denoise.train` and :mod:`~cdae_lite.denoise.finetune`: pre-training on pairs and
-  the paper's fine-tuning on neighbour means (:mod:`~cdae_lite.denoise.neighbors`);
+  the paper's fine-tuning on neighbour means (:mod:`~cdae_lite.denoise.neighbors`), and better
+  targets and a label-free stopping score beyond the paper (:mod:`~cdae_lite.denoise.targets`);
 - :mod:`~cdae_lite.denoise.inference`, :mod:`~cdae_lite.denoise.checkpoint`,
   :mod:`~cdae_lite.denoise.stream`: applying, storing and streaming a model over a file;
 - :mod:`~cdae_lite.denoise.baselines`: classical filters (BM3D, NL-means, ...) behind one interface;
@@ -27,6 +28,8 @@ from cdae_lite.denoise.preprocess import phase_flip_star, prepare, star_ctf, sta
 from cdae_lite.denoise.stackaware import (Alignment, StackAwareConfig, aligned_average, find_lookalikes,
                                           stack_denoise)
 from cdae_lite.denoise.stream import StreamReport, denoise_file
+from cdae_lite.denoise.targets import (Neighbourhoods, TargetConfig, compare_targets, find_neighbourhoods,
+                                       heldout_means, neighbourhood_means, neighbourhood_purity, stopping_scores)
 from cdae_lite.denoise.synthetic import FreshNoiseConfig, add_fresh_noise, fit_fresh_noise
 from cdae_lite.denoise.train import (History, TrainConfig, blind_spot, fit, ladder_pairs, pretrain_cdae,
                                      pretrain_end_to_end, pretrain_single)
@@ -37,6 +40,7 @@ __all__ = ["AEConfig", "Alignment", "BM3D", "CLASSICAL", "Cascade", "Denoiser", 
            "add_fresh_noise", "aligned_average", "apply_scale", "autoencoder", "blind_spot", "block_outputs", "build", "cdae", "chain",
            "denoise_file", "denoiser", "describe", "dncnn", "estimate_noise_sigma", "find_lookalikes", "fine_tune_on_file", "finetune",
            "fit", "fit_fresh_noise", "knn", "ladder_pairs", "load_denoiser", "load_model", "mean_targets",
-           "n_parameters", "neighbor_means", "pca_features", "phase_flip_star", "predict", "prepare", "pretrain_cdae",
+           "n_parameters", "neighbor_means", "Neighbourhoods", "TargetConfig", "compare_targets",
+           "find_neighbourhoods", "heldout_means", "neighbourhood_means", "neighbourhood_purity", "stopping_scores", "pca_features", "phase_flip_star", "predict", "prepare", "pretrain_cdae",
            "pretrain_end_to_end", "pretrain_single", "purity", "recorded_gain", "save_model", "StackAwareConfig", "stack_denoise", "star_ctf",
            "star_pixel_size", "stein_scale", "tune", "unet"]

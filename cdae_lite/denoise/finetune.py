@@ -12,7 +12,9 @@ import torch.nn as nn
 
 from cdae_lite.denoise.inference import predict
 from cdae_lite.denoise.models import Cascade
-from cdae_lite.denoise.neighbors import knn, mean_targets, neighbor_means, pca_features, purity
+from cdae_lite.denoise.neighbors import knn, mean_targets, pca_features
+from cdae_lite.denoise.targets import (Neighbourhoods, TargetConfig, find_neighbourhoods, neighbourhood_means,
+                                       neighbourhood_purity)
 from cdae_lite.denoise.train import TrainConfig, fit
 from cdae_lite.images import check_images, evenly_spaced
 from cdae_lite.runtime import ProfiledConfig
@@ -29,12 +31,20 @@ class FineTuneConfig(ProfiledConfig):
         neighbours than 50 at SNR 0.1, where most components carry only noise).
     refresh_neighbors : bool -- beyond the paper: find neighbours again on each block's input (the
         previous block's output) instead of on the raw images only.
+    clusters : int | None -- beyond the paper: search neighbours only inside the image's k-means
+        cluster (this many clusters); see :mod:`cdae_lite.denoise.targets`.
+    min_k : int | None -- beyond the paper: keep the first ``min_k`` neighbours and the rest of the
+        ``k`` only within ``distance_factor`` times the ``min_k``-th one's distance.
+    distance_factor : float -- the threshold's factor.
     train : TrainConfig -- epochs etc. for each block.
     """
 
     k: int = 30
     n_components: int = 10
     refresh_neighbors: bool = False
+    clusters: int | None = None
+    min_k: int | None = None
+    distance_factor: float = 1.2
     train: TrainConfig = TrainConfig(epochs=10, lr=5e-4)
 
     @classmethod
@@ -49,6 +59,7 @@ class FineTuneReport:
     histories: list = field(default_factory=list)
     purity: list = field(default_factory=list)
     neighbors: list = field(default_factory=list)
+    kept: list = field(default_factory=list)
     targets: np.ndarray | None = None
 
 
@@ -57,23 +68,32 @@ def finetune(model: nn.Module, images, config: FineTuneConfig = FineTuneConfig()
     """Fine-tune a cascade (or a single network) on unlabelled images, block by block.
 
     Every image's target is the mean of its ``k`` nearest neighbours among the raw images (itself
-    excluded); blocks are fine-tuned in order, each on the previous fine-tuned block's output
+    excluded; the neighbourhoods can be changed by the config's fields beyond the paper); blocks are fine-tuned in order, each on the previous fine-tuned block's output
     (paper, Algorithm 1). ``labels`` are used only to report neighbour purity. The input model is not
     changed: a fine-tuned copy is returned.
     """
     x = check_images(images)
     model = copy.deepcopy(model if isinstance(model, Cascade) else Cascade([model]))
     report = FineTuneReport()
-    targets, idx = neighbor_means(x, config.k, config.n_components, seed=config.train.seed, device=device)
-    report.targets = targets
+    tcfg = TargetConfig(config.k, config.n_components, config.clusters, config.min_k, config.distance_factor,
+                        seed=config.train.seed)
+    paper_targets = config.clusters is None and config.min_k is None
     cur = x
     for i, block in enumerate(model.blocks):
-        if i > 0 and config.refresh_neighbors:
-            idx = knn(pca_features(cur, config.n_components, config.train.seed), config.k, device=device)
-            targets = mean_targets(x, idx)
-        report.neighbors.append(idx)
+        if i == 0 or config.refresh_neighbors:
+            feats = pca_features(cur, config.n_components, config.train.seed)
+            if paper_targets:
+                hoods = Neighbourhoods(knn(feats, config.k, device=device), np.ones((len(x), config.k), bool))
+                targets = mean_targets(x, hoods.indices)
+            else:
+                hoods = find_neighbourhoods(x, tcfg, features=feats, device=device)
+                targets = neighbourhood_means(x, hoods)
+        if i == 0:
+            report.targets = targets
+        report.neighbors.append(hoods.indices)
+        report.kept.append(hoods.keep)
         if labels is not None:
-            report.purity.append(float(purity(idx, labels).mean()))
+            report.purity.append(float(neighbourhood_purity(hoods, labels).mean()))
         cfg = replace(config.train, seed=config.train.seed + i)
         report.histories.append(fit(block, cur, targets, cfg, device, desc=f"fine-tune block {i + 1}"))
         cur = predict(block, cur, device=device)
