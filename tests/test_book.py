@@ -29,3 +29,14 @@ def test_book_builds_with_every_chapter_executed(tmp_path):
     assert chapters <= built, f"chapters not built: {sorted(chapters - built)}"
     api = {p.stem for p in (tmp_path / "_build" / "html" / "book" / "api").glob("*.html")}
     assert {"index", "simulation", "denoise", "cluster", "io", "paper", "cli", "foundations"} <= api, sorted(api)
+    html = tmp_path / "_build" / "html"
+    # formulas render offline: MathJax is served from the book, not from a CDN
+    assert (html / "_static" / "mathjax" / "tex-chtml.js").exists()
+    glossary = (html / "book" / "glossary.html").read_text()
+    assert "_static/mathjax/tex-chtml.js" in glossary and "cdn.jsdelivr" not in glossary
+    # the instructor's page carries the execution times measured in this build, one row per chapter
+    instructor = (html / "book" / "instructor.html").read_text()
+    assert all(f"book/{c}" in instructor for c in chapters), "execution table lacks chapters"
+    # the scorecard computed the quick column from the tables the chapters kept in this build
+    card = (html / "book" / "scorecard.html").read_text()
+    assert "quick (this build)" in card and "cpu (recorded)" in card
