@@ -64,3 +64,16 @@ def test_beyond_the_paper_rows_and_markdown(tmp_path, monkeypatch):
     assert extra.loc["general CDAE (paper preset) beats a tuned BM3D", "verdict"] == "fails"
     md = sc.markdown_table(extra.reset_index()).splitlines()
     assert md[0] == "| what | measured | verdict |" and md[1] == "|---|---|---|" and len(md) == 4
+
+
+def test_seed_differences_pair_seeds_and_give_the_spread():
+    from cdae_lite.paper.results import seed_differences
+
+    def rec(values):  # seed -> PSNR of "cdae" on adk
+        return {"metrics": {"per_seed": [{"seed": s, "psnr": [{"protein": "adk", "method": "cdae", "psnr_mean": v}]}
+                                         for s, v in values.items()]}}
+
+    d = seed_differences(rec({0: 21.0, 1: 22.0, 2: 20.0}), rec({0: 20.0, 1: 20.0, 5: 0.0}), "cdae")
+    assert d.loc["adk", "seeds"] == 2 and d.loc["adk", "mean"] == 1.5  # seeds 0 and 1 only
+    assert abs(d.loc["adk", "std"] - 0.7071) < 1e-3
+    assert seed_differences(rec({0: 1.0}), rec({0: 1.0}), "cdae_ft").empty

@@ -21,7 +21,7 @@ from cdae_lite.paper.general_cdae import GeneralModelConfig, general_training_pa
 from cdae_lite.paper.models import (cdae_pairs, dncnn_model, finetuned_model, learned_denoisers, noise2void_model,
                                     paper_data, pretrained_models)
 from cdae_lite.paper.results import (largest_recorded, load_result, provenance, record, recorded_blocks,
-                                     recorded_or_none, recorded_table)
+                                     recorded_or_none, recorded_table, seed_differences)
 from cdae_lite.paper.scorecard import CLAIMS, remember, remembered, score_claims
 from cdae_lite.paper.tables import (block_psnr_rows, class_average_ceiling, clustering_rows, diagnostics,
                                     mean_std_table, pivot, psnr_rows, score, verdict)
@@ -33,5 +33,5 @@ __all__ = ["BaselineExperiment", "CDAEExperiment", "CLAIMS", "CPU_BUDGET_NOTE", 
            "dncnn_model", "finetuned_model", "general_training_pairs", "largest_recorded", "learned_denoisers",
            "load_result", "mean_std_table", "noise2void_model", "paper_data", "pivot", "pretrained_models",
            "provenance", "psnr_rows", "record", "recorded_blocks", "recorded_or_none", "recorded_table", "remember", "remembered", "score_claims",
-           "run_baselines", "run_cdae", "run_clustering", "score", "table1", "train_general_denoiser",
+           "run_baselines", "run_cdae", "seed_differences", "run_clustering", "score", "table1", "train_general_denoiser",
            "train_general_model", "tuned_classical", "verdict"]

@@ -99,3 +99,30 @@ def recorded_or_none(experiment: str) -> tuple[dict | None, str]:
         return None, (f"No larger-scale result is recorded yet (`results/full/{experiment}.json` and "
                       f"`results/cpu/{experiment}.json` are missing).")
     return result, provenance(result)
+
+
+def seed_differences(a: dict, b: dict, method: str, key: str = "psnr", value: str = "psnr_mean") -> pd.DataFrame:
+    """Per protein, ``a - b`` of one method's value over the seeds both recordings hold.
+
+    Parameters
+    ----------
+    a, b : recorded results of the same experiment (e.g. a variant and the paper's version).
+    method : the method row compared (e.g. ``"cdae"`` pre-trained, ``"cdae_ft"`` fine-tuned).
+    key, value : which table of each seed and which column (``"gain_mean"`` for the gain).
+
+    Returns
+    -------
+    DataFrame indexed by protein with columns ``mean``, ``std`` (over seeds; 0 for one seed) and
+    ``seeds`` (how many); empty when no seed holds the method in both.
+    """
+    def per_seed(result):
+        return {r["seed"]: pivot(r[key], value=value)[method] for r in result["metrics"]["per_seed"]
+                if r[key] and any(row["method"] == method for row in r[key])}
+
+    pa, pb = per_seed(a), per_seed(b)
+    common = sorted(set(pa) & set(pb))
+    if not common:
+        return pd.DataFrame(columns=["mean", "std", "seeds"])
+    diffs = pd.DataFrame({s: pa[s] - pb[s] for s in common})
+    return pd.DataFrame({"mean": diffs.mean(axis=1), "std": diffs.std(axis=1, ddof=1).fillna(0.0),
+                         "seeds": len(common)})
