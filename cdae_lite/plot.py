@@ -1,6 +1,6 @@
 """Figures for the book: image galleries, curves and tables. Nothing here computes results.
 
-Importing this module sets matplotlib's figure resolution to :data:`DPI` (the book's figures are
+Importing this module sets matplotlib's figure resolution to ``DPI`` (the book's figures are
 shrunk to the column's width, and at matplotlib's default 100 dpi their labels blur).
 """
 
