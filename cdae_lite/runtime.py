@@ -147,6 +147,13 @@ def progress(total: int, desc: str, unit: str = "img", enabled: bool = True):
     return tqdm(total=total, desc=desc, unit=unit, disable=not (enabled and progress_enabled()), file=sys.stderr)
 
 
+def smoke() -> bool:
+    """Whether ``CDAE_SMOKE`` asks for the smoke path: the full profile's shapes and code paths (64 px,
+    the paper's networks and configs) with a handful of images and one epoch, so that branches taken
+    only at full scale are exercised in minutes on a CPU. Any value but empty or ``0`` turns it on."""
+    return os.environ.get("CDAE_SMOKE", "").strip() not in ("", "0")
+
+
 class ProfiledConfig:
     """What every experiment config shares: :meth:`full`, :meth:`quick`, :meth:`for_profile`, :meth:`as_dict`.
 
@@ -170,9 +177,17 @@ class ProfiledConfig:
         return cls(**overrides)
 
     @classmethod
+    def smoke_overrides(cls) -> dict:
+        """Field values of the smoke path (:func:`smoke`): sizes and epochs only, never shapes."""
+        return {}
+
+    @classmethod
     def for_profile(cls, profile: str | None = None, **overrides):
-        """:meth:`quick` or :meth:`full` according to :func:`get_profile`."""
-        return cls.quick(**overrides) if get_profile(profile) == "quick" else cls.full(**overrides)
+        """:meth:`quick` or :meth:`full` according to :func:`get_profile`; the full profile with
+        :meth:`smoke_overrides` when :func:`smoke` is on."""
+        if get_profile(profile) == "quick":
+            return cls.quick(**overrides)
+        return cls.full(**{**(cls.smoke_overrides() if smoke() else {}), **overrides})
 
     def as_dict(self) -> dict:
         """The config as plain nested dicts (for records and cache keys)."""

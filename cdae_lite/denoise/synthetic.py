@@ -57,6 +57,10 @@ class FreshNoiseConfig(ProfiledConfig):
     def quick_overrides(cls) -> dict:
         return {"minutes": 0.5}
 
+    @classmethod
+    def smoke_overrides(cls) -> dict:
+        return {"minutes": 0.05}
+
     def __post_init__(self):
         if not 0 < self.snr_min <= self.snr_max:
             raise ValueError("need 0 < snr_min <= snr_max")

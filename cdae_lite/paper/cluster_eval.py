@@ -48,6 +48,10 @@ class ClusterEvaluation(ProfiledConfig):
     def quick_overrides(cls) -> dict:
         return {"images_per_view": 40, "snrs": (0.1, 0.03)}
 
+    @classmethod
+    def smoke_overrides(cls) -> dict:
+        return {"images_per_view": 10, "snrs": (0.1,)}
+
 
 def run_cluster_eval(cfg: ClusterEvaluation, model, device=None) -> dict:
     """One row per (protein, SNR, setting): F1, ARI, class sizes and refinement rounds."""

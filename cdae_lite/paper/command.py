@@ -14,7 +14,7 @@ from cdae_lite.paper.configs import (CPU_BUDGET_NOTE, CPU_IMAGES_PER_VIEW, CPU_P
 from cdae_lite.paper.general import GeneralDenoiserConfig, train_general_denoiser
 from cdae_lite.paper.general_cdae import GeneralModelConfig, train_general_model
 from cdae_lite.paper.results import record
-from cdae_lite.runtime import get_profile
+from cdae_lite.runtime import get_profile, smoke
 from cdae_lite.simulation.config import SimulationConfig
 
 
@@ -41,6 +41,9 @@ def main(argv=None) -> int:
                     help="cdae: the variant without dropout before each block's output layer (recorded as "
                          "cdae_no_output_dropout)")
     args = ap.parse_args(argv)
+    if smoke():
+        ap.error("CDAE_SMOKE is set: the smoke path (a handful of images, one epoch) never writes recorded results; "
+                 "unset it")
     if args.experiment == "general":
         cfg = GeneralDenoiserConfig.for_profile("full" if args.profile in ("cpu", "full") else args.profile)
         if args.minutes:

@@ -36,6 +36,12 @@ class CDAEExperiment(ProfiledConfig):
         return {"sim": SimulationConfig.quick(), "pretrain": TrainConfig(epochs=20),
                 "finetune": FineTuneConfig.quick()}
 
+    @classmethod
+    def smoke_overrides(cls) -> dict:
+        # 64 px and the paper's networks; 10 images per view (k = 30 needs more than 30 per protein)
+        return {"sim": SimulationConfig(images_per_view=10), "pretrain": TrainConfig(epochs=1),
+                "finetune": FineTuneConfig(train=TrainConfig(epochs=1, lr=5e-4))}
+
 
 @dataclass(frozen=True)
 class BaselineExperiment(ProfiledConfig):
@@ -72,6 +78,13 @@ class BaselineExperiment(ProfiledConfig):
                 "n2v_train": TrainConfig(epochs=15, optimizer="adam", val_fraction=0.0),
                 "n_sweep": 16}
 
+    @classmethod
+    def smoke_overrides(cls) -> dict:
+        return {"cdae": CDAEExperiment.full(**CDAEExperiment.smoke_overrides()), "n_eval": 8, "n_tune": 8,
+                "dncnn_train": TrainConfig(epochs=1, optimizer="adam"),
+                "n2v_train": TrainConfig(epochs=1, optimizer="adam", val_fraction=0.0),
+                "snr_sweep": (0.1,), "n_sweep": 4}
+
 
 @dataclass(frozen=True)
 class ClusteringExperiment(ProfiledConfig):
@@ -99,6 +112,12 @@ class ClusteringExperiment(ProfiledConfig):
     def quick_overrides(cls) -> dict:
         return {"cdae": CDAEExperiment.quick(), "feature_train": TrainConfig(epochs=6),
                 "aae_iterations": 200, "snr_sweep": (0.03, 0.1, 0.3), "align_iterations": 5}
+
+    @classmethod
+    def smoke_overrides(cls) -> dict:
+        return {"cdae": CDAEExperiment.full(**CDAEExperiment.smoke_overrides()),
+                "feature_train": TrainConfig(epochs=1), "aae_iterations": 2, "snr_sweep": (0.1,),
+                "align_iterations": 1}
 
 
 #: Reductions applied by ``--cpu-budget`` so that the full profile runs on a 2-core CPU in hours, not

@@ -77,6 +77,11 @@ class GeneralDenoiserConfig(ProfiledConfig):
         return {"n_phantoms": 4, "images_per_structure": 60, "net": DenoiserConfig((8, 16, 16, 16)),
                 "train": FreshNoiseConfig(minutes=0.2)}
 
+    @classmethod
+    def smoke_overrides(cls) -> dict:
+        # the shipped network and box; a few structures and seconds of training
+        return {"n_phantoms": 2, "images_per_structure": 12, "train": FreshNoiseConfig(minutes=0.05)}
+
 
 def diameter_voxels(volume: np.ndarray, threshold: float = 0.1) -> float:
     """Diameter of a particle in a map: twice the largest distance from the box centre of a voxel above

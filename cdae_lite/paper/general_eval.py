@@ -58,6 +58,10 @@ class DenoiserEvaluation(ProfiledConfig):
     def quick_overrides(cls) -> dict:
         return {"images_per_view": 8, "n_images": 8, "n_tune": 4}
 
+    @classmethod
+    def smoke_overrides(cls) -> dict:
+        return {"images_per_view": 8, "n_images": 8, "n_tune": 4}
+
 
 def _sim(cfg: DenoiserEvaluation, preset: str) -> SimulationConfig:
     s = SimulationConfig(image_size=cfg.size, images_per_view=cfg.images_per_view, test_snr=cfg.snr,

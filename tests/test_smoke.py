@@ -1,0 +1,52 @@
+"""The full profile's code paths, exercised in minutes (issue 16): CDAE_SMOKE=1 with CDAE_PROFILE=full.
+
+The configs keep the paper's shapes (64 px, the paper's networks, k = 30) and shrink only the sample
+sizes and epochs, so branches taken only at full scale cannot rot unseen.
+"""
+
+import pytest
+
+from cdae_lite.paper import BaselineExperiment, CDAEExperiment, ClusteringExperiment, run_cdae
+from cdae_lite.paper.cluster_eval import ClusterEvaluation
+from cdae_lite.paper.general import GeneralDenoiserConfig
+from cdae_lite.paper.general_eval import DenoiserEvaluation
+
+
+@pytest.fixture
+def smoke_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("CDAE_SMOKE", "1")
+    monkeypatch.setenv("CDAE_PROFILE", "full")
+    monkeypatch.setenv("CDAE_CACHE", str(tmp_path))
+    monkeypatch.setenv("CDAE_PROGRESS", "0")
+
+
+def test_smoke_keeps_the_full_profiles_shapes_and_shrinks_only_sizes(smoke_env):
+    exp, full = CDAEExperiment.for_profile(), CDAEExperiment.full()
+    assert exp.sim.image_size == full.sim.image_size == 64 and exp.ae == full.ae
+    assert exp.finetune.k == full.finetune.k and exp.sim.train_snrs == full.sim.train_snrs
+    assert exp.sim.images_per_view * exp.sim.n_views > exp.finetune.k and exp.pretrain.epochs == 1
+    bx, cx = BaselineExperiment.for_profile(), ClusteringExperiment.for_profile()
+    assert bx.dncnn == BaselineExperiment.full().dncnn and bx.cdae == exp and cx.cdae == exp
+    assert GeneralDenoiserConfig.for_profile().net == GeneralDenoiserConfig.full().net
+    assert DenoiserEvaluation.for_profile().size == ClusterEvaluation.for_profile().size == 64
+    # the quick profile is untouched by the switch
+    assert CDAEExperiment.for_profile("quick") == CDAEExperiment.quick()
+
+
+def test_the_recording_command_refuses_the_smoke_path(smoke_env, capsys):
+    from cdae_lite.paper.command import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["cdae", "--profile", "cpu"])
+    assert e.value.code == 2 and "CDAE_SMOKE" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_cascade_experiment_runs_at_full_shapes(smoke_env):
+    exp = CDAEExperiment.for_profile()
+    out = run_cdae(exp, seeds=(0,), device="cpu", bm3d_images=4)
+    run = out["per_seed"][0]
+    methods = {r["method"] for r in run["psnr"]}
+    assert {"single", "cdae", "control", "single_ft", "cdae_ft", "bm3d_tuned"} <= methods
+    assert all("gain_mean" in r and "affine_psnr_mean" in r for r in run["psnr"])
+    assert len(run["blocks_ft"]) == 3 * 3  # three blocks for each of the three test proteins
