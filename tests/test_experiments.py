@@ -78,22 +78,19 @@ def test_data_hash_tells_stacks_apart():
     assert experiments.data_hash(a) != experiments.data_hash(a.reshape(4, 2, 4))
 
 
-def test_a_tiny_recorded_cdae_experiment_runs_end_to_end(monkeypatch, tmp_path):
-    # the code behind results/*/cdae.json, at a size that takes seconds: every row carries the diagnostics
+def test_the_recorded_cdae_experiment_runs_on_the_smoke_path(monkeypatch, tmp_path):
+    # the code behind results/*/cdae.json on the full profile's smoke path (issue 16): 64 px, the
+    # paper's networks and k = 30, 10 images per view and one epoch; every row carries the diagnostics
     from dataclasses import replace
 
-    from cdae_lite.denoise.finetune import FineTuneConfig
-    from cdae_lite.denoise.models import AEConfig
-    from cdae_lite.denoise.train import TrainConfig
     from cdae_lite.paper.cdae import run_cdae
-    from cdae_lite.simulation.config import SimulationConfig
 
     monkeypatch.setenv("CDAE_CACHE", str(tmp_path))
     monkeypatch.setenv("CDAE_PROGRESS", "0")
-    tiny = TrainConfig(epochs=1, batch_size=8)
-    exp = CDAEExperiment(sim=SimulationConfig(image_size=16, images_per_view=6), ae=AEConfig(channels=4),
-                         pretrain=tiny, finetune=FineTuneConfig(k=3, n_components=3, train=tiny))
-    res = run_cdae(replace(exp, ae=replace(exp.ae, output_dropout=False)), seeds=(0,), device="cpu", bm3d_images=4)
+    monkeypatch.setenv("CDAE_SMOKE", "1")
+    exp = CDAEExperiment.for_profile("full")
+    assert exp.sim.image_size == 64 and exp.ae == CDAEExperiment.full().ae and exp.finetune.k == 30
+    res = run_cdae(replace(exp, ae=replace(exp.ae, output_dropout=False)), seeds=(0,), device="cpu", bm3d_images=2)
     run = res["metrics"]["per_seed"][0] if "metrics" in res else res["per_seed"][0]
     methods = {r["method"] for r in run["psnr"]}
     assert {"raw", "single", "cdae", "control", "cdae_ft", "single_ft", "bm3d_known_sigma", "bm3d_tuned"} <= methods

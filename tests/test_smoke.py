@@ -1,12 +1,13 @@
 """The full profile's code paths, exercised in minutes (issue 16): CDAE_SMOKE=1 with CDAE_PROFILE=full.
 
 The configs keep the paper's shapes (64 px, the paper's networks, k = 30) and shrink only the sample
-sizes and epochs, so branches taken only at full scale cannot rot unseen.
+sizes and epochs, so branches taken only at full scale cannot rot unseen. The cascade experiment
+itself runs on that path in tests/test_experiments.py.
 """
 
 import pytest
 
-from cdae_lite.paper import BaselineExperiment, CDAEExperiment, ClusteringExperiment, run_cdae
+from cdae_lite.paper import BaselineExperiment, CDAEExperiment, ClusteringExperiment
 from cdae_lite.paper.cluster_eval import ClusterEvaluation
 from cdae_lite.paper.general import GeneralDenoiserConfig
 from cdae_lite.paper.general_eval import DenoiserEvaluation
@@ -39,14 +40,3 @@ def test_the_recording_command_refuses_the_smoke_path(smoke_env, capsys):
     with pytest.raises(SystemExit) as e:
         main(["cdae", "--profile", "cpu"])
     assert e.value.code == 2 and "CDAE_SMOKE" in capsys.readouterr().err
-
-
-@pytest.mark.slow
-def test_the_cascade_experiment_runs_at_full_shapes(smoke_env):
-    exp = CDAEExperiment.for_profile()
-    out = run_cdae(exp, seeds=(0,), device="cpu", bm3d_images=4)
-    run = out["per_seed"][0]
-    methods = {r["method"] for r in run["psnr"]}
-    assert {"single", "cdae", "control", "single_ft", "cdae_ft", "bm3d_tuned"} <= methods
-    assert all("gain_mean" in r and "affine_psnr_mean" in r for r in run["psnr"])
-    assert len(run["blocks_ft"]) == 3 * 3  # three blocks for each of the three test proteins
