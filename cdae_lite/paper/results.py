@@ -68,12 +68,13 @@ def recorded_table(result: dict, key: str = "psnr", methods: list[str] | None = 
     return out
 
 
-def recorded_blocks(result: dict, key: str = "blocks_ft", decimals: int = 2) -> pd.DataFrame:
+def recorded_blocks(result: dict, key: str = "blocks_ft", decimals: int = 2, value: str = "psnr_mean") -> pd.DataFrame:
     """PSNR (dB) after each CDAE block, proteins x blocks, averaged over the seeds that recorded it.
 
-    ``key``: ``"blocks"`` (pre-trained cascade) or ``"blocks_ft"`` (after fine-tuning).
+    ``key``: ``"blocks"`` (pre-trained cascade) or ``"blocks_ft"`` (after fine-tuning); ``value``:
+    another column of the block rows instead of the PSNR (``"gain_mean"``, ``"affine_psnr_mean"``).
     """
-    frames = [pd.DataFrame(run[key]).pivot_table(index="protein", columns="block", values="psnr_mean", sort=False)
+    frames = [pd.DataFrame(run[key]).pivot_table(index="protein", columns="block", values=value, sort=False)
               for run in result["metrics"]["per_seed"] if run.get(key)]
     if not frames:
         return pd.DataFrame()
