@@ -93,6 +93,24 @@ def test_denoise_handles_dark_particles_by_inverting_and_back(sim, tmp_path, cap
     assert abs(n + b).max() > 1e-3 * abs(b).max()  # without inversion the model sees another image
 
 
+def test_cluster_negates_dark_particles_for_the_denoisers(sim, tmp_path, capsys):
+    # denoised-space clustering of a dark stack must equal that of the bright stack it was made from
+    from cdae_lite.io.mrc import write_stack
+
+    bright, px = read_stack(sim / "cxcr4_snr0.1.mrcs")
+    write_stack(tmp_path / "dark.mrcs", -bright, px)
+    args = ["-k", "4", "--denoise", "shipped", "--no-refine", "--device", "cpu"]
+    assert main(["cluster", str(sim / "cxcr4_snr0.1.mrcs"), *args, "-o", str(tmp_path / "b.star")]) == 0
+    assert "particles dark" not in capsys.readouterr().out
+    assert main(["cluster", str(tmp_path / "dark.mrcs"), *args, "-o", str(tmp_path / "d.star")]) == 0
+    assert "particles dark: negated for the denoiser and back" in capsys.readouterr().out
+    b = read_star(tmp_path / "b.star")[0]["rlnClassNumber"].to_numpy()
+    d = read_star(tmp_path / "d.star")[0]["rlnClassNumber"].to_numpy()
+    assert (b == d).all()  # the same denoised images, so the same classes
+    assert main(["cluster", str(tmp_path / "dark.mrcs"), *args, "--no-invert", "-o", str(tmp_path / "n.star")]) == 0
+    assert "particles dark" not in capsys.readouterr().out
+
+
 def test_denoise_calibrates_the_shipped_cdae_by_default(sim, tmp_path, capsys):
     assert main(["denoise", str(sim / "cxcr4_snr0.1.mrcs"), "-o", str(tmp_path / "c.mrcs"), "--model", "cdae",
                  "--device", "cpu"]) == 0

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_denoiser(args.denoise)[0] if args.denoise else None
     refs = (model or load_denoiser("general")[0]) if args.refine and args.method != "align" else None
     report = cluster_path(args.input, args.k, args.pca, args.method, model=model, seed=args.seed, device=args.device,
-                          refine_with=refs, as_stack=args.as_stack)
+                          refine_with=refs, as_stack=args.as_stack, invert=args.invert)
     write_star(out, labels_table(report.labels, Path(args.input).name, particles, args.by_position), optics,
                overwrite=args.overwrite)
     write_stack(avg_path, report.averages, report.pixel_size_A, overwrite=args.overwrite)
@@ -66,6 +66,8 @@ def add_parser(sub) -> None:
     p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
                    help="refine labels against denoised class averages (not with --method align; "
                         "--no-refine: one clustering, as in the paper)")
+    p.add_argument("--invert", action=argparse.BooleanOptionalAction,
+                   help="particles are dark: negate them for the denoisers and back (default: detected)")
     p.add_argument("--as-stack", action="store_true", help="read a file flagged as a cubic 3D map as a stack")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device")

@@ -19,8 +19,9 @@ from cdae_lite.cluster.align import align_classify
 from cdae_lite.cluster.methods import check_k, class_averages, flatten, hierarchical, kmeans
 from cdae_lite.cluster.refine import refine_file
 from cdae_lite.cluster.stream import ClusterReport, cluster_file
-from cdae_lite.denoise.inference import predict
-from cdae_lite.images import check_images
+from cdae_lite.denoise.inference import Negated, predict
+from cdae_lite.images import check_images, evenly_spaced, particle_polarity
+from cdae_lite.io.blocks import opened_stack
 from cdae_lite.io.mrc import read_stack
 from cdae_lite.io.star import image_indices, image_names
 from cdae_lite.runtime import peak_rss_mb
@@ -52,7 +53,7 @@ def cluster_stack(images: np.ndarray, k: int, method: str = "kmeans", model: nn.
 
 def cluster_path(path: str | os.PathLike, k: int, n_components: int = 10, method: str = "kmeans",
                  model: nn.Module | None = None, seed: int = 0, device=None, refine_with: nn.Module | None = None,
-                 max_iter: int = 20, as_stack: bool = False) -> ClusterReport:
+                 max_iter: int = 20, as_stack: bool = False, invert: bool | None = None) -> ClusterReport:
     """Cluster the stack in a file: streamed on ``n_components`` principal components (k-means or Ward),
     or in memory on pixels (``n_components=0``) or by alignment (``method="align"``).
 
@@ -62,11 +63,24 @@ def cluster_path(path: str | os.PathLike, k: int, n_components: int = 10, method
     the denoised images and from those of the raw images, and keeps the labels whose images correlate
     best with their references (so denoising first can only help that score).
 
+    The denoisers were trained on bright particles: when the particles are dark on a lighter background
+    (``invert``; default: detected on 256 images spread over the stack,
+    :func:`~cdae_lite.images.particle_polarity`), every image is negated before a denoiser and negated
+    back after it (:class:`~cdae_lite.denoise.inference.Negated`); the class averages are always of
+    the input images as they are.
+
     Returns a :class:`~cdae_lite.cluster.stream.ClusterReport` with the labels and the class averages
     of the input images (``scores`` is empty for the in-memory path).
     """
     if n_components < 0:
         raise ValueError(f"n_components must be 0 (pixels) or more, got {n_components}")
+    if invert is None and (model is not None or refine_with is not None):
+        with opened_stack(path, as_stack) as (_, _, data):
+            invert = particle_polarity(np.asarray(data[evenly_spaced(data.shape[0], 256)], np.float32))[0] == "dark"
+    if invert and (model is not None or refine_with is not None):
+        model, refine_with = (None if m is None else Negated(m) for m in (model, refine_with))
+        return replace(cluster_path(path, k, n_components, method, model, seed, device, refine_with, max_iter,
+                                    as_stack, invert=False), inverted=True)
     if refine_with is not None and method != "align":
         t0 = time.perf_counter()
         starts = [cluster_path(path, k, n_components, method, m, seed, device, as_stack=as_stack) for m in

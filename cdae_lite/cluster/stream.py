@@ -39,6 +39,7 @@ class ClusterReport:
     seconds: float
     peak_rss_mb: float
     refinement: Refinement | None = None
+    inverted: bool = False
 
     @property
     def sizes(self) -> list[int]:
@@ -49,9 +50,10 @@ class ClusterReport:
         how = "" if r is None else (f", refined against denoised class averages in {len(r.changed)} rounds "
                                     f"({'converged' if r.converged else 'stopped before converging'}; "
                                     f"labels changed per round {r.changed})")
+        dark = ", particles dark: negated for the denoiser and back" if self.inverted else ""
         return (f"clustered {self.n_images} images into {self.k} classes of sizes {self.sizes} in "
                 f"{self.seconds:.1f} s ({self.n_images / max(self.seconds, 1e-9):.0f} images/s, "
-                f"peak memory {self.peak_rss_mb:.0f} MB{how})")
+                f"peak memory {self.peak_rss_mb:.0f} MB{how}{dark})")
 
 
 def cluster_file(input_path: str | os.PathLike, k: int, n_components: int = 10, method: str = "kmeans",

@@ -22,6 +22,18 @@ def pad_to_multiple(x: torch.Tensor, multiple: int = SIZE_MULTIPLE) -> tuple[tor
     return x, (ph, pw)
 
 
+class Negated(nn.Module):
+    """``-model(-x)``: a denoiser trained on bright particles applied to dark ones (negate the images,
+    denoise, negate back), usable wherever a model is (:func:`predict`, clustering, refinement)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.inner = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return -self.inner(-x)
+
+
 @torch.no_grad()
 def predict(model: nn.Module, images, batch_size: int = 256, device: str | torch.device | None = None,
             amp: bool | None = None, check: bool = True) -> np.ndarray:
