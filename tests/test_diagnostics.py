@@ -57,3 +57,17 @@ def test_stein_calibration_recovers_a_known_shrink_within_five_percent(shrink):
     assert abs(res["naive_scale"] * shrink / oracle - 1) > 0.1  # without Stein's correction: biased
     out = apply_scale(shrink * smooth(y), y, res["scale"])
     assert psnr(out, x).mean() >= psnr(shrink * smooth(y), x).mean() - 0.1
+
+
+def test_recorded_calibration_never_costs_a_shipped_model_more_than_a_tenth_of_a_db():
+    # issue 10's target, on the recorded evaluation (results/cpu/general.json): the Stein calibration
+    # of each shipped model on every test protein and the held-out one, both presets
+    import json
+    from pathlib import Path
+
+    rows = json.loads((Path(__file__).resolve().parents[1] / "results" / "cpu" / "general.json").read_text())
+    psnr_of = {(r["method"], r["protein"], r["preset"]): r["psnr"] for r in rows["metrics"]["rows"]}
+    pairs = [(k, (k[0] + " + calibration",) + k[1:]) for k in psnr_of if k[0] in ("general", "cdae")]
+    assert len(pairs) == 16  # two models x four structures x two presets
+    for plain, calibrated in pairs:
+        assert psnr_of[calibrated] >= psnr_of[plain] - 0.1, (plain, psnr_of[plain], psnr_of[calibrated])
