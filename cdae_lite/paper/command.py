@@ -22,11 +22,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cdae_lite.paper",
                                  description="Run an experiment and record it under results/<profile>/.")
     ap.add_argument("experiment", choices=["cdae", "baselines", "clustering", "general", "general-cdae", "general-eval",
-                                           "cluster-eval", "gain", "all"],
+                                           "cluster-eval", "targets", "gain", "all"],
                     help="'all' runs cdae (first seed), baselines, clustering, then cdae for every seed; 'general' "
                          "trains the shipped general denoiser, 'general-cdae' the shipped general CDAE, "
                          "'general-eval' scores both against a tuned BM3D, 'cluster-eval' scores cdae-lite cluster "
-                         "with and without denoising and refinement")
+                         "with and without denoising and refinement, 'targets' scores the fine-tuning targets' "
+                         "choices of neighbours")
     ap.add_argument("--profile", choices=["quick", "full", "cpu"],
                     help="quick, full (the paper's scale), or cpu: " + CPU_PROFILE_NOTE + " Implies --cpu-budget.")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -74,6 +75,11 @@ def main(argv=None) -> int:
         from cdae_lite.paper.cluster_eval import record_cluster_eval
 
         print(f"wrote {record_cluster_eval(args.profile, args.device, args.out, args.notes)}")
+        return 0
+    if args.experiment == "targets":
+        from cdae_lite.paper.targets_eval import record_targets_eval
+
+        print(f"wrote {record_targets_eval(args.profile, args.device, args.out, args.notes)}")
         return 0
     notes = args.notes
     if args.profile == "cpu":
