@@ -93,10 +93,25 @@ def test_the_recorded_cdae_experiment_runs_on_the_smoke_path(monkeypatch, tmp_pa
     res = run_cdae(replace(exp, ae=replace(exp.ae, output_dropout=False)), seeds=(0,), device="cpu", bm3d_images=2)
     run = res["metrics"]["per_seed"][0] if "metrics" in res else res["per_seed"][0]
     methods = {r["method"] for r in run["psnr"]}
-    assert {"raw", "single", "cdae", "control", "cdae_ft", "single_ft", "bm3d_known_sigma", "bm3d_tuned"} <= methods
+    assert {"raw", "single", "cdae", "control", "cdae_ft", "single_ft", "bm3d_known_sigma", "bm3d_tuned",
+            "cdae_ft_calibrated", "cdae_ft_calibrated_same_images"} <= methods
     assert all({"gain_mean", "affine_psnr_mean", "correlation_mean"} <= r.keys() for r in run["psnr"])
     assert [r["block"] for r in run["blocks_ft"] if r["protein"] == "adk"] == [1, 2, 3]
     assert run["bm3d_sigma_factor"] in (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
     for name, c in run["ceiling"].items():  # true-class averages beat the raw images by far
         raw = next(r["psnr_mean"] for r in run["psnr"] if r["protein"] == name and r["method"] == "raw")
         assert c["psnr_mean"] > raw + 3
+
+
+def test_cascade_variants_change_only_what_they_name():
+    from cdae_lite.paper.command import cdae_variant
+
+    exp = CDAEExperiment.full()
+    same, name = cdae_variant(exp)
+    assert same == exp and name == "cdae"
+    nod, name = cdae_variant(exp, no_output_dropout=True)
+    assert name == "cdae_no_output_dropout" and not nod.ae.output_dropout and nod.finetune == exp.finetune
+    both, name = cdae_variant(exp, True, True)
+    assert name == "cdae_no_output_dropout_better_targets"
+    assert (both.finetune.k, both.finetune.min_k, both.finetune.clusters) == (120, 30, exp.sim.n_views)
+    assert both.finetune.train == exp.finetune.train and both.sim == exp.sim

@@ -20,12 +20,14 @@ def run_cdae(exp: CDAEExperiment, seeds=(0,), device=None, bm3d_images: int = 64
     ``finetune_seeds``: fine-tune CDAE and the single DAE on each test protein, score them with and
     without histogram equalisation and per block, and run BM3D (known noise sigma, with the factor 1
     and with its factor tuned on the training protein) on ``bm3d_images`` images per protein as the
-    reference of the paper's quality claim. Every PSNR row carries the gain, correlation and
-    affine-fitted PSNR; ``ceiling`` holds the protocol's ceiling (true-class averages) per protein.
+    reference of the paper's quality claim, and the fine-tuned CDAE after the label-free Stein
+    calibration of its contrast (``cdae_ft_calibrated``, known noise sigma). Every PSNR row carries
+    the gain, correlation and affine-fitted PSNR; ``ceiling`` holds the protocol's ceiling (true-class averages) per protein.
     ``on_seed(result_so_far)`` is called after each seed (to save partial results). Default:
     everything for every seed.
     """
     from cdae_lite.denoise.baselines import BM3D, tune
+    from cdae_lite.denoise.calibrate import apply_scale, stein_scale
 
     finetune_seeds = tuple(seeds) if finetune_seeds is None else tuple(finetune_seeds)
     control_seeds = tuple(seeds) if control_seeds is None else tuple(control_seeds)
@@ -53,6 +55,9 @@ def run_cdae(exp: CDAEExperiment, seeds=(0,), device=None, bm3d_images: int = 64
                     ft_hist[f"{base}/{name}"] = rec["histories"]
                     if base == "cdae":
                         blocks_ft += block_psnr_rows(ft, x, stack.clean, name, device)
+                        scale = stein_scale(lambda a, m=ft: predict(m, a, device=device), x,
+                                            stack.noise_sigma())["scale"]
+                        est["cdae_ft_calibrated"] = apply_scale(est["cdae_ft"], x, scale)
             rows += psnr_rows(est, stack.clean, name)
             ceiling[name] = class_average_ceiling(x, stack.clean, stack.labels)
             if seed in finetune_seeds:
@@ -65,6 +70,7 @@ def run_cdae(exp: CDAEExperiment, seeds=(0,), device=None, bm3d_images: int = 64
                 rows += psnr_rows({"bm3d_known_sigma": BM3D().denoise(x[sub], sigma=sigma[sub]),
                                    "bm3d_tuned": bm3d_tuned.denoise(x[sub], sigma=sigma[sub]),
                                    "cdae_ft_same_images": est["cdae_ft"][sub],
+                                   "cdae_ft_calibrated_same_images": est["cdae_ft_calibrated"][sub],
                                    "single_ft_same_images": est["single_ft"][sub]}, stack.clean[sub], name)
                 rows_he += psnr_rows({k: v for k, v in est.items() if k.endswith("_ft")}, stack.clean, name, he=True)
         per_seed.append({"seed": seed, "psnr": rows, "psnr_he": rows_he, "blocks": blocks, "blocks_ft": blocks_ft,

@@ -18,6 +18,25 @@ from cdae_lite.runtime import get_profile, smoke
 from cdae_lite.simulation.config import SimulationConfig
 
 
+def cdae_variant(exp: CDAEExperiment, no_output_dropout: bool = False,
+                 better_targets: bool = False) -> tuple[CDAEExperiment, str]:
+    """The cascade experiment's variant and the name it is recorded under.
+
+    ``no_output_dropout``: no dropout before each block's output layer (``cdae_no_output_dropout``).
+    ``better_targets``: fine-tuning on up to 4k neighbours within 1.2 times the k-th one's distance,
+    inside the image's k-means cluster (suffix ``_better_targets``; chapter 3.4).
+    """
+    name = "cdae"
+    if no_output_dropout:
+        exp = replace(exp, ae=replace(exp.ae, output_dropout=False))
+        name = "cdae_no_output_dropout"
+    if better_targets:
+        k = exp.finetune.k
+        exp = replace(exp, finetune=replace(exp.finetune, k=4 * k, min_k=k, clusters=exp.sim.n_views))
+        name += "_better_targets"
+    return exp, name
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cdae_lite.paper",
                                  description="Run an experiment and record it under results/<profile>/.")
@@ -41,6 +60,10 @@ def main(argv=None) -> int:
     ap.add_argument("--no-output-dropout", action="store_true",
                     help="cdae: the variant without dropout before each block's output layer (recorded as "
                          "cdae_no_output_dropout)")
+    ap.add_argument("--better-targets", action="store_true",
+                    help="cdae: fine-tune on the better targets of chapter 3.4 (up to 4k neighbours within 1.2x the "
+                         "k-th one's distance, inside the image's k-means cluster) instead of the paper's k nearest "
+                         "(recorded with the suffix _better_targets)")
     args = ap.parse_args(argv)
     if smoke():
         ap.error("CDAE_SMOKE is set: the smoke path (a handful of images, one epoch) never writes recorded results; "
@@ -94,10 +117,7 @@ def main(argv=None) -> int:
         exp = CDAEExperiment.for_profile(profile)
         bx = BaselineExperiment.for_profile(profile, cdae=exp)
         cx = ClusteringExperiment.for_profile(profile, cdae=exp)
-    name = "cdae"
-    if args.no_output_dropout:
-        exp = replace(exp, ae=replace(exp.ae, output_dropout=False))
-        name = "cdae_no_output_dropout"
+    exp, name = cdae_variant(exp, args.no_output_dropout, args.better_targets)
     if args.cpu_budget:
         bx = replace(bx, dncnn=DnCNNConfig(depth=10, channels=48), dncnn_train=replace(bx.dncnn_train, epochs=10),
                      n2v_train=replace(bx.n2v_train, epochs=10))
