@@ -109,13 +109,17 @@ def peak_rss_mb() -> float:
     return r / 1024 / 1024 if sys.platform == "darwin" else r / 1024
 
 
-def git_commit() -> str:
-    """The git commit of this checkout (with "-dirty" when tracked files differ), or "unknown"."""
-    root = Path(__file__).resolve().parents[1]  # the checkout holding cdae_lite/
+def git_commit(root: Path | None = None) -> str:
+    """The git commit of this checkout (with "-dirty" when tracked files differ), or "unknown".
+
+    Changes under ``results/`` do not count: a recorded run rewrites its own result file there after
+    every seed, which says nothing about the code that ran.
+    """
+    root = root or Path(__file__).resolve().parents[1]  # the checkout holding cdae_lite/
     try:
         c = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
-        d = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                           capture_output=True, text=True, timeout=10)
+        d = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"],
+                           cwd=root, capture_output=True, text=True, timeout=10)
         return c.stdout.strip() + ("-dirty" if d.stdout.strip() else "") if c.returncode == 0 else "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"

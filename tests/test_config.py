@@ -35,3 +35,25 @@ def test_device_and_seed():
     assert torch.equal(torch.rand(3, generator=g1), torch.rand(3, generator=g2))
     with pytest.raises(ValueError):
         seed_everything(-1)
+
+
+def test_git_commit_is_dirty_for_code_changes_but_not_for_recorded_results(tmp_path):
+    import subprocess
+
+    from cdae_lite.runtime import git_commit
+
+    def git(*a):
+        subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "r.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    clean = git_commit(tmp_path)
+    assert len(clean) == 40 and not clean.endswith("-dirty")
+    (tmp_path / "results" / "r.json").write_text('{"seed": 0}')  # a recorded run saving after a seed
+    assert git_commit(tmp_path) == clean
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_commit(tmp_path) == clean + "-dirty"
