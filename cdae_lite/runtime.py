@@ -182,13 +182,13 @@ class ProfiledConfig:
 
     @classmethod
     def smoke_overrides(cls) -> dict:
-        """Field values of the smoke path (:func:`smoke`): sizes and epochs only, never shapes."""
+        """Field values of the smoke path (:func:`~cdae_lite.runtime.smoke`): sizes and epochs only, never shapes."""
         return {}
 
     @classmethod
     def for_profile(cls, profile: str | None = None, **overrides):
         """:meth:`quick` or :meth:`full` according to :func:`get_profile`; the full profile with
-        :meth:`smoke_overrides` when :func:`smoke` is on."""
+        :meth:`smoke_overrides` when :func:`~cdae_lite.runtime.smoke` is on."""
         if get_profile(profile) == "quick":
             return cls.quick(**overrides)
         return cls.full(**{**(cls.smoke_overrides() if smoke() else {}), **overrides})
