@@ -12,9 +12,7 @@ import torch.nn as nn
 
 from cdae_lite.denoise.inference import predict
 from cdae_lite.denoise.models import Cascade
-from cdae_lite.denoise.neighbors import knn, mean_targets, pca_features
-from cdae_lite.denoise.targets import (Neighbourhoods, TargetConfig, find_neighbourhoods, neighbourhood_means,
-                                       neighbourhood_purity)
+from cdae_lite.denoise.targets import TargetConfig, find_neighbourhoods, neighbourhood_means, neighbourhood_purity
 from cdae_lite.denoise.train import TrainConfig, fit
 from cdae_lite.images import check_images, evenly_spaced
 from cdae_lite.runtime import ProfiledConfig
@@ -77,17 +75,11 @@ def finetune(model: nn.Module, images, config: FineTuneConfig = FineTuneConfig()
     report = FineTuneReport()
     tcfg = TargetConfig(config.k, config.n_components, config.clusters, config.min_k, config.distance_factor,
                         seed=config.train.seed)
-    paper_targets = config.clusters is None and config.min_k is None
     cur = x
     for i, block in enumerate(model.blocks):
-        if i == 0 or config.refresh_neighbors:
-            feats = pca_features(cur, config.n_components, config.train.seed)
-            if paper_targets:
-                hoods = Neighbourhoods(knn(feats, config.k, device=device), np.ones((len(x), config.k), bool))
-                targets = mean_targets(x, hoods.indices)
-            else:
-                hoods = find_neighbourhoods(x, tcfg, features=feats, device=device)
-                targets = neighbourhood_means(x, hoods)
+        if i == 0 or config.refresh_neighbors:  # the neighbours are searched in the current block's input
+            hoods = find_neighbourhoods(cur, tcfg, device=device)
+            targets = neighbourhood_means(x, hoods)  # but the raw images are averaged
         if i == 0:
             report.targets = targets
         report.neighbors.append(hoods.indices)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.cluster import KMeans
 
-from cdae_lite.denoise.neighbors import knn, pca_features
+from cdae_lite.denoise.neighbors import knn, mean_targets, pca_features
 from cdae_lite.images import check_images
 from cdae_lite.metrics import psnr
 
@@ -127,10 +127,15 @@ def find_neighbourhoods(images, config: TargetConfig = TargetConfig(), features=
 
 
 def neighbourhood_means(images, hoods: Neighbourhoods) -> np.ndarray:
-    """Mean of each image's kept neighbours (itself excluded); float32 (n, size, size)."""
+    """Mean of each image's kept neighbours (itself excluded); float32 (n, size, size).
+
+    With every neighbour kept this is :func:`~cdae_lite.denoise.neighbors.mean_targets` (the paper's).
+    """
     x = check_images(images)
     if hoods.indices.shape[0] != len(x):
         raise ValueError(f"neighbourhoods of {hoods.indices.shape[0]} images for a stack of {len(x)}")
+    if hoods.keep.all():
+        return mean_targets(x, hoods.indices)
     out = np.empty_like(x)
     w = hoods.keep.astype(np.float32)
     for i in range(0, len(x), 512):
