@@ -105,7 +105,7 @@ class ClusteringExperiment(ProfiledConfig):
     n_pca: int = 10
     feature_train: TrainConfig = TrainConfig(epochs=20)
     aae_iterations: int = 1500
-    snr_sweep: tuple = (0.03, 0.05, 0.1, 0.2, 0.5)
+    snr_sweep: tuple = (0.02, 0.03, 0.05, 0.1, 0.2, 0.5)
     align_iterations: int = 8
 
     @classmethod
