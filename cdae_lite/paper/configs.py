@@ -33,7 +33,7 @@ class CDAEExperiment(ProfiledConfig):
 
     @classmethod
     def quick_overrides(cls) -> dict:
-        return {"sim": SimulationConfig.quick(), "pretrain": TrainConfig(epochs=20),
+        return {"sim": SimulationConfig.quick(), "pretrain": TrainConfig(epochs=12),
                 "finetune": FineTuneConfig.quick()}
 
     @classmethod
@@ -71,12 +71,12 @@ class BaselineExperiment(ProfiledConfig):
 
     @classmethod
     def quick_overrides(cls) -> dict:
-        return {"cdae": CDAEExperiment.quick(), "n_eval": 40, "n_tune": 32,
+        return {"cdae": CDAEExperiment.quick(), "n_eval": 24, "n_tune": 16,
                 "dncnn": DnCNNConfig(depth=8, channels=32),
                 "dncnn_train": TrainConfig(epochs=10, optimizer="adam"),
                 "n2v": UNetConfig(channels=16),
-                "n2v_train": TrainConfig(epochs=15, optimizer="adam", val_fraction=0.0),
-                "n_sweep": 16}
+                "n2v_train": TrainConfig(epochs=10, optimizer="adam", val_fraction=0.0),
+                "n_sweep": 8}
 
     @classmethod
     def smoke_overrides(cls) -> dict:
@@ -110,8 +110,8 @@ class ClusteringExperiment(ProfiledConfig):
 
     @classmethod
     def quick_overrides(cls) -> dict:
-        return {"cdae": CDAEExperiment.quick(), "feature_train": TrainConfig(epochs=6),
-                "aae_iterations": 200, "snr_sweep": (0.03, 0.1, 0.3), "align_iterations": 5}
+        return {"cdae": CDAEExperiment.quick(), "feature_train": TrainConfig(epochs=4),
+                "aae_iterations": 100, "snr_sweep": (0.03, 0.1, 0.3), "align_iterations": 5}
 
     @classmethod
     def smoke_overrides(cls) -> dict:
