@@ -205,3 +205,17 @@ def test_output_dropout_switch_changes_only_the_layer_before_the_output():
     variant.train()
     variant.encoder[-1].p = 0.0
     assert torch.equal(variant(x), variant(x))  # no dropout left in training either
+
+
+def test_for_polarity_negates_the_model_for_dark_particles_only():
+    from cdae_lite.denoise import Negated, for_polarity
+
+    yy, xx = np.mgrid[:32, :32] - 15.5
+    bright = np.repeat((np.hypot(yy, xx) < 6).astype(np.float32)[None], 3, 0)
+    model = torch.nn.Identity()
+    m, pol = for_polarity(model, bright)
+    assert pol == "bright" and m is model
+    m, pol = for_polarity(model, -bright)
+    assert pol == "dark" and isinstance(m, Negated)
+    assert isinstance(for_polarity(model, bright, invert=True)[0], Negated)
+    assert for_polarity(model, -bright, invert=False)[0] is model

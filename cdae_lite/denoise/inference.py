@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from cdae_lite.images import check_images
+from cdae_lite.images import check_images, particle_polarity
 from cdae_lite.runtime import get_device
 
 #: Image sizes must be multiples of this for every network in cdae_lite (three 2x poolings).
@@ -32,6 +32,25 @@ class Negated(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return -self.inner(-x)
+
+
+def for_polarity(model: nn.Module, images, invert: bool | None = None) -> tuple[nn.Module, str]:
+    """``model`` as it should meet ``images``: wrapped in :class:`Negated` when the particles are dark.
+
+    Parameters
+    ----------
+    model : a denoiser trained on bright particles (every shipped model is).
+    images : array (n, size, size) -- centred particles, or a sample of them.
+    invert : force (True) or forbid (False) the negation; None detects the polarity with
+        :func:`~cdae_lite.images.particle_polarity`, as ``cdae-lite denoise`` does.
+
+    Returns
+    -------
+    (model or Negated(model), "dark" or "bright" as detected)
+    """
+    polarity, _ = particle_polarity(images)
+    flip = polarity == "dark" if invert is None else bool(invert)
+    return (Negated(model) if flip else model), polarity
 
 
 @torch.no_grad()
