@@ -195,3 +195,17 @@ def test_align_classify_uses_the_reference_denoiser_instead_of_the_low_pass(rng)
     labels, refs, _ = align_classify(x, 2, n_iter=3, reference_denoiser=denoiser)
     assert calls == [(2, 16, 16)] * 3
     assert len(np.unique(labels)) == 2
+
+
+def test_spectral_clustering_follows_chains_of_neighbours_where_kmeans_cuts():
+    from sklearn.datasets import make_circles
+
+    from cdae_lite.cluster import kmeans, spectral
+    from cdae_lite.metrics import clustering_scores
+
+    x, truth = make_circles(n_samples=300, factor=0.4, noise=0.04, random_state=0)
+    assert clustering_scores(truth, spectral(x, 2, n_neighbors=10))["f1"] > 0.99
+    assert clustering_scores(truth, kmeans(x, 2))["f1"] < 0.7  # two rings: k-means cuts them in halves
+    np.testing.assert_array_equal(spectral(x, 2), spectral(x, 2))
+    with pytest.raises(ValueError, match="more than"):
+        spectral(x[:3], 4)

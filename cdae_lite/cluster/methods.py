@@ -1,9 +1,9 @@
-"""Clustering images by view: features, k-means, Ward, class averages."""
+"""Clustering images by view: features, k-means, Ward, spectral clustering of a kNN graph, class averages."""
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.cluster import AgglomerativeClustering, KMeans
+from sklearn.cluster import AgglomerativeClustering, KMeans, SpectralClustering
 from sklearn.decomposition import PCA
 
 from cdae_lite.images import check_images, normalise
@@ -42,6 +42,22 @@ def hierarchical(features, k: int, linkage: str = "ward") -> np.ndarray:
     f = np.asarray(features, np.float32).reshape(len(features), -1)
     check_k(len(f), k)
     return AgglomerativeClustering(n_clusters=k, linkage=linkage).fit_predict(f).astype(np.int64)
+
+
+def spectral(features, k: int, n_neighbors: int = 10, seed: int = 0) -> np.ndarray:
+    """Spectral clustering of the symmetrised ``n_neighbors``-nearest-neighbour graph; labels (n,), int64.
+
+    Groups images that are linked through chains of close neighbours, so a view whose images spread
+    along a curved or elongated cloud in feature space (a slow change of defocus, of a flexible part)
+    stays one cluster, where k-means would cut it. Use it on a few principal components (of the
+    raw or the denoised images), not on thousands of pixels.
+    """
+    f = np.asarray(features, np.float32).reshape(len(features), -1)
+    check_k(len(f), k)
+    nn = max(1, min(n_neighbors, len(f) - 1))
+    model = SpectralClustering(n_clusters=k, affinity="nearest_neighbors", n_neighbors=nn, random_state=seed,
+                               assign_labels="cluster_qr")
+    return model.fit_predict(f).astype(np.int64)
 
 
 def class_averages(images, labels, k: int | None = None) -> np.ndarray:

@@ -37,6 +37,9 @@ def cluster_methods(cx: ClusteringExperiment, stack: SimulatedStack, denoised: n
                                                              cx.cdae.finetune.n_components, device)[0], k, seed),
         "CDAE + k-means": lambda: cluster.kmeans(cluster.flatten(denoised), k, seed),
         "CDAE + HC": lambda: cluster.hierarchical(cluster.flatten(denoised), k),
+        # beyond the paper: the denoised images in a low-dimensional space
+        "CDAE + PCA + k-means": lambda: cluster.kmeans(cluster.pca(denoised, cx.n_pca, seed), k, seed),
+        "CDAE + PCA + spectral": lambda: cluster.spectral(cluster.pca(denoised, cx.n_pca, seed), k, seed=seed),
         "2D classification (aligned)": lambda: cluster.align_classify(x, k, cx.align_iterations, seed=seed)[0],
     }
     return {m: f() for m, f in todo.items() if include is None or m in include}
