@@ -61,3 +61,26 @@ def test_finetune_runs_end_to_end_and_leaves_the_input_model_alone(rng):
     assert len(rep.histories) == 3 and len(rep.purity) == 3 and rep.targets.shape == imgs.shape
     assert all((a == b).all() for a, b in zip(before, model.parameters()))
     assert any((a != b).any() for a, b in zip(model.parameters(), ft.parameters()))
+
+
+@pytest.mark.parametrize("invert, dark, negated", [(None, True, True), (None, False, False), (False, True, False),
+                                                   (True, False, True)])
+def test_fine_tune_on_file_gives_the_model_the_polarity_denoising_will(tmp_path, monkeypatch, invert, dark, negated):
+    import importlib
+
+    import torch
+
+    from cdae_lite.io.mrc import write_stack
+
+    ft = importlib.import_module("cdae_lite.denoise.finetune")  # the module; the package exports the function
+
+    yy, xx = np.mgrid[:16, :16] - 7.5
+    disk = (np.hypot(yy, xx) < 4).astype(np.float32)
+    stack = np.repeat(disk[None], 40, 0) + np.random.default_rng(0).normal(scale=0.1, size=(40, 16, 16)).astype(np.float32)
+    stack = -stack if dark else stack
+    path = tmp_path / "s.mrcs"
+    write_stack(path, stack, 1.0)
+    seen = {}
+    monkeypatch.setattr(ft, "finetune", lambda model, x, cfg, device=None: (seen.setdefault("x", x), None))
+    ft.fine_tune_on_file(torch.nn.Identity(), path, invert=invert)
+    np.testing.assert_allclose(seen["x"], -stack if negated else stack, atol=1e-6)

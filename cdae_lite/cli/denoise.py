@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     calibrate = calibrate and (stack is None or args.calibrate is True)
     if args.fine_tune:
         model = fine_tune_on_file(model, args.input, args.fine_tune_images, args.epochs, args.device,
-                                  as_stack=args.as_stack)
+                                  as_stack=args.as_stack, invert=args.invert)
     report = denoise_file(model, args.input, args.output, batch_size=args.batch_size, device=args.device,
                           equalize=args.equalize, overwrite=args.overwrite, resample=args.resample,
                           as_stack=args.as_stack, invert=args.invert, calibrate=calibrate, stack_aware=stack)
