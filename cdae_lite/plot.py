@@ -160,3 +160,16 @@ def confusion(matrix, row_names: Sequence[str], col_names: Sequence[str], title:
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def keep(fig, key: str) -> None:
+    """Keep a figure for the book's figure bank (``book/figure_bank.md``) under ``key``.
+
+    Uses myst-nb's ``glue`` (the figure is stored with the cell's outputs, not shown twice) when the
+    book's tools are installed; elsewhere (a plain notebook, Colab) it does nothing.
+    """
+    try:
+        from myst_nb import glue
+    except ImportError:
+        return
+    glue(key, fig, display=False)

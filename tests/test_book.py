@@ -40,3 +40,7 @@ def test_book_builds_with_every_chapter_executed(tmp_path):
     # the scorecard computed the quick column from the tables the chapters kept in this build
     card = (html / "book" / "scorecard.html").read_text()
     assert "quick (this build)" in card and "cpu (recorded)" in card
+    # the figure bank pastes the figures the chapters kept (plot.keep) in this build
+    bank = (html / "book" / "figure_bank.html").read_text()
+    kept = sum(nb.read_text().count("plot.keep(fig") for nb in (ROOT / "book").glob("*.ipynb"))
+    assert kept >= 10 and bank.count("<img") >= kept, (kept, bank.count("<img"))
