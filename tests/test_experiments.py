@@ -115,3 +115,25 @@ def test_cascade_variants_change_only_what_they_name():
     assert name == "cdae_no_output_dropout_better_targets"
     assert (both.finetune.k, both.finetune.min_k, both.finetune.clusters) == (120, 30, exp.sim.n_views)
     assert both.finetune.train == exp.finetune.train and both.sim == exp.sim
+
+
+def test_the_recorded_clustering_experiment_runs_on_the_smoke_path(monkeypatch, tmp_path):
+    # the code behind results/*/clustering.json (issue 12) on the full profile's smoke path: every method of
+    # Table 2 labels every image of every test protein, the sweep and the realistic preset are scored
+    from cdae_lite.paper.clustering import run_clustering
+    from cdae_lite.paper.configs import ClusteringExperiment
+
+    monkeypatch.setenv("CDAE_CACHE", str(tmp_path))
+    monkeypatch.setenv("CDAE_PROGRESS", "0")
+    monkeypatch.setenv("CDAE_SMOKE", "1")
+    cx = ClusteringExperiment.for_profile("full")
+    assert cx.cdae.sim.image_size == 64 and cx.sweep_finetune_epochs is None
+    res = run_clustering(cx, device="cpu")
+    t2 = res["table2"]
+    methods = {r["method"] for r in t2}
+    assert {"k-means (raw)", "PCA + k-means", "AAE + k-means", "CDAE + k-means", "CDAE + PCA + spectral",
+            "2D classification (aligned)"} <= methods
+    assert {r["protein"] for r in t2} == {"proteasome", "cxcr4", "adk"}
+    assert all(0 <= r["f1"] <= 1 and 0.25 <= r["largest_cluster"] <= 1 for r in t2)
+    assert {r["snr"] for r in res["snr_sweep"]} == set(cx.snr_sweep)
+    assert {r["protein"] for r in res["realistic"]} == {"proteasome", "cxcr4", "adk"}

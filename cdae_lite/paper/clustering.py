@@ -109,4 +109,5 @@ def run_clustering(cx: ClusteringExperiment, device=None) -> dict:
                           for c, v in mapping.items()}
     return {"table2": rows, "confusion": confusion, "class_average_correlation": avg_corr,
             "realistic": clustering_realistic(cx, list(tests), device),
-            "snr_sweep": clustering_snr_sweep(cx, pre["cdae"][0], device=device)}
+            "snr_sweep": clustering_snr_sweep(cx, pre["cdae"][0], finetune_epochs=cx.sweep_finetune_epochs,
+                                                   device=device)}

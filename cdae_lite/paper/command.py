@@ -121,7 +121,8 @@ def main(argv=None) -> int:
     if args.cpu_budget:
         bx = replace(bx, dncnn=DnCNNConfig(depth=10, channels=48), dncnn_train=replace(bx.dncnn_train, epochs=10),
                      n2v_train=replace(bx.n2v_train, epochs=10))
-        cx = replace(cx, feature_train=replace(cx.feature_train, epochs=10))
+        cx = replace(cx, feature_train=replace(cx.feature_train, epochs=10), aae_iterations=300,
+                     sweep_finetune_epochs=8)
         notes = (notes + " " + CPU_BUDGET_NOTE).strip()
     fts = args.seeds if args.finetune_seeds is None else args.finetune_seeds
     ctl = args.seeds if args.control_seeds is None else args.control_seeds
