@@ -91,15 +91,24 @@ def verdict(diffs: dict, subject: str, other: str, unit: str = "dB", decimals: i
     'CDAE is above BM3D on 1 of 2 proteins (adk +1.2 dB) and below on 1 (cxcr4 -0.4 dB).'
     >>> verdict({"adk": -2.0}, "CDAE", "BM3D")
     'CDAE is below BM3D on every protein (adk -2.0 dB).'
+    >>> verdict({"adk": -0.3, "cxcr4": 0.0001}, "CDAE", "PCA", unit="F1", decimals=3)
+    'CDAE is below PCA on 1 of 2 proteins (adk -0.300 F1); equal on cxcr4.'
     """
     def fmt(items):
         return ", ".join(f"{k} {v:+.{decimals}f} {unit}" for k, v in items)
 
-    up = [(k, float(v)) for k, v in diffs.items() if v > 0]
-    down = [(k, float(v)) for k, v in diffs.items() if v <= 0]
+    tie = 0.5 * 10 ** -decimals  # a difference that rounds to zero is a tie, not a loss
+    up = [(k, float(v)) for k, v in diffs.items() if v >= tie]
+    down = [(k, float(v)) for k, v in diffs.items() if v <= -tie]
+    equal = [k for k, v in diffs.items() if -tie < v < tie]
+    same = f"; equal on {', '.join(equal)}" if equal else ""
+    if not down and not up:
+        return f"{subject} equals {other} on every protein."
     if not down:
-        return f"{subject} is above {other} on every protein ({fmt(up)})."
+        return (f"{subject} is above {other} on every protein ({fmt(up)})." if not equal else
+                f"{subject} is above {other} on {len(up)} of {len(diffs)} proteins ({fmt(up)}){same}.")
     if not up:
-        return f"{subject} is below {other} on every protein ({fmt(down)})."
+        return (f"{subject} is below {other} on every protein ({fmt(down)})." if not equal else
+                f"{subject} is below {other} on {len(down)} of {len(diffs)} proteins ({fmt(down)}){same}.")
     return (f"{subject} is above {other} on {len(up)} of {len(diffs)} proteins ({fmt(up)}) "
-            f"and below on {len(down)} ({fmt(down)}).")
+            f"and below on {len(down)} ({fmt(down)}){same}.")
