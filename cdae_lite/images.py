@@ -187,6 +187,16 @@ def particle_polarity(images, radius_fraction: float = 0.25) -> tuple[str, float
     return ("dark" if score < 0 else "bright"), score
 
 
+def needs_inversion(images, invert: bool | None = None) -> tuple[bool, str]:
+    """Whether ``images`` must be negated for a model trained on bright particles, and their polarity.
+
+    ``invert`` forces (True) or forbids (False) the negation; None decides from
+    :func:`particle_polarity` (dark particles are negated). The polarity is always the detected one.
+    """
+    polarity, _ = particle_polarity(images)
+    return (polarity == "dark" if invert is None else bool(invert)), polarity
+
+
 def _polar_grid(size: int, n_radii: int, n_angles: int, full_circle: bool, r_min: float = 1.0) -> torch.Tensor:
     r = torch.linspace(r_min, size / 2 - 1, n_radii)
     t = torch.linspace(0, (2 if full_circle else 1) * np.pi, n_angles + 1)[:-1]

@@ -98,7 +98,7 @@ def fine_tune_on_file(model: nn.Module, path: str | os.PathLike, n_images: int =
 
     Reads the stack as :func:`cdae_lite.io.blocks.opened_stack` does (``.gz`` included; a cubic file flagged as
     a 3D map only with ``as_stack``). Dark particles (``invert``, default: detected by
-    :func:`~cdae_lite.images.particle_polarity`, as :func:`~cdae_lite.denoise.stream.denoise_file` does)
+    :func:`~cdae_lite.images.needs_inversion`, as :func:`~cdae_lite.denoise.stream.denoise_file` does)
     are negated first, so that the model is fine-tuned on the bright particles it will be given when the
     stack is denoised. Returns the fine-tuned copy; ``model`` is left unchanged.
 
@@ -107,7 +107,7 @@ def fine_tune_on_file(model: nn.Module, path: str | os.PathLike, n_images: int =
     ValueError
         The stack holds no more than ``k`` images, or any reading error of the stack.
     """
-    from cdae_lite.images import particle_polarity
+    from cdae_lite.images import needs_inversion
     from cdae_lite.io.blocks import opened_stack
 
     with opened_stack(path, allow_volume=as_stack) as (_, _, data):
@@ -115,7 +115,7 @@ def fine_tune_on_file(model: nn.Module, path: str | os.PathLike, n_images: int =
     cfg = FineTuneConfig(train=TrainConfig(epochs=epochs, lr=5e-4))
     if len(x) <= cfg.k:
         raise ValueError(f"fine-tuning needs more than k = {cfg.k} images; the stack has {len(x)}")
-    if (particle_polarity(x)[0] == "dark") if invert is None else invert:
+    if needs_inversion(x, invert)[0]:
         x = -x
     print(f"fine-tuning on {len(x)} images ({epochs} epochs per block)...", file=sys.stderr)
     return finetune(model, x, cfg, device=device)[0]

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from cdae_lite.images import check_images, particle_polarity
+from cdae_lite.images import check_images, needs_inversion
 from cdae_lite.runtime import get_device
 
 #: Image sizes must be multiples of this for every network in cdae_lite (three 2x poolings).
@@ -41,15 +41,14 @@ def for_polarity(model: nn.Module, images, invert: bool | None = None) -> tuple[
     ----------
     model : a denoiser trained on bright particles (every shipped model is).
     images : array (n, size, size) -- centred particles, or a sample of them.
-    invert : force (True) or forbid (False) the negation; None detects the polarity with
-        :func:`~cdae_lite.images.particle_polarity`, as ``cdae-lite denoise`` does.
+    invert : force (True) or forbid (False) the negation; None detects the polarity
+        (:func:`~cdae_lite.images.needs_inversion`), as ``cdae-lite denoise`` does.
 
     Returns
     -------
     (model or Negated(model), "dark" or "bright" as detected)
     """
-    polarity, _ = particle_polarity(images)
-    flip = polarity == "dark" if invert is None else bool(invert)
+    flip, polarity = needs_inversion(images, invert)
     return (Negated(model) if flip else model), polarity
 
 

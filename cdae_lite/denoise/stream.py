@@ -21,7 +21,7 @@ from cdae_lite.denoise.calibrate import apply_scale, stein_scale
 from cdae_lite.denoise.inference import predict
 from cdae_lite.denoise.stackaware import StackAwareConfig, stack_denoise
 from cdae_lite.distributed import is_main, launched, local_device, process_group, world, write_in_shares
-from cdae_lite.images import equalize_hist, evenly_spaced, particle_polarity, resample_images
+from cdae_lite.images import equalize_hist, evenly_spaced, needs_inversion, resample_images
 from cdae_lite.io.blocks import iter_blocks, opened_stack
 from cdae_lite.io.files import check_name, check_target
 from cdae_lite.io.mrc import StackWriter
@@ -139,8 +139,7 @@ def _denoise_file(model, input_path: Path, output_path: Path, batch_size, device
         sample = np.asarray(data[evenly_spaced(n, sample_size)], dtype=np.float32)
         if resample:
             sample = resample_images(sample, resample)
-        polarity, _ = particle_polarity(sample)
-        invert = polarity == "dark" if invert is None else bool(invert)
+        invert, polarity = needs_inversion(sample, invert)
         sign = -1.0 if invert else 1.0
 
         def run(x):
