@@ -99,3 +99,68 @@ def test_a_tiny_general_evaluation_runs_end_to_end_with_stack_aware_rows():
     assert all(np.isfinite(r["psnr"]) and np.isfinite(r["gain"]) for r in out["rows"])
     best = max(out["bm3d_tuning"], key=lambda r: r["psnr_mean"])
     assert out["bm3d_sigma_factor"] == best["value"]  # tuned on the training protein
+
+
+def test_noisy_targets_have_the_requested_snr_and_change_what_is_learnt():
+    from cdae_lite.denoise.synthetic import noisy_target
+
+    gen = torch.Generator().manual_seed(1)
+    clean = torch.randn(300, 32, 32)
+    snr = torch.full((300,), 0.4)
+    measured = clean.flatten(1).var(1) / (noisy_target(clean, snr, gen) - clean).flatten(1).var(1)
+    assert abs(float(measured.mean()) - 0.4) < 0.02
+    with pytest.raises(ValueError, match="target_snr_factor"):
+        FreshNoiseConfig(target_snr_factor=-1)
+    clean = _disks(64)
+    weights = []
+    for factor in (0.0, 4.0):
+        torch.manual_seed(0)
+        m = denoiser(TINY)
+        fit_fresh_noise(m, clean, FreshNoiseConfig(max_images=64, minutes=5, target_snr_factor=factor), "cpu")
+        weights.append(torch.cat([p.flatten() for p in m.parameters()]))
+    assert not torch.equal(*weights)  # same seed, same inputs: only the targets differ
+
+
+def test_the_training_structures_can_be_restricted_to_some_maps():
+    cfg = GeneralDenoiserConfig.quick(maps=("rubisco",), n_phantoms=0, images_per_structure=4, scales=1)
+    bank, rows = clean_bank(cfg, "cpu")
+    assert [r["structure"] for r in rows] == ["rubisco"] and len(bank) == 4
+    with pytest.raises(ValueError, match="maps must be among"):
+        GeneralDenoiserConfig(maps=("proteasome",))
+    with pytest.raises(ValueError, match="at least one structure"):
+        GeneralDenoiserConfig(maps=(), n_phantoms=0)
+
+
+def test_ablation_effects_are_differences_to_the_recipe_over_the_test_proteins():
+    from cdae_lite.paper.general_ablation import effects
+
+    rows = [{"protein": p, "preset": "paper", "method": m, "psnr": v}
+            for p, m, v in [("a", "recipe", 20.0), ("b", "recipe", 22.0), ("apo (held out)", "recipe", 18.0),
+                            ("a", "x", 21.0), ("b", "x", 20.0), ("apo (held out)", "x", 19.5)]]
+    out = {r["method"]: r for r in effects(rows)}
+    assert out["recipe"]["test_proteins_db"] == 0.0
+    assert out["x"]["test_proteins_db"] == pytest.approx(-0.5) and out["x"]["held_out_db"] == pytest.approx(1.5)
+
+
+def test_a_tiny_ablation_trains_and_scores_every_variant():
+    from cdae_lite.paper.general_ablation import RECIPE, GeneralAblation, run_ablation, variants
+    from cdae_lite.paper.general_eval import DenoiserEvaluation
+
+    cfg = GeneralAblation(recipe=GeneralDenoiserConfig(size=32, n_phantoms=1, images_per_structure=6, net=TINY,
+                                                       train=FreshNoiseConfig(minutes=5, max_images=64)),
+                          evaluation=DenoiserEvaluation(size=32, images_per_view=1, n_images=2, n_tune=2),
+                          speed_images=8)
+    names = list(variants(cfg))
+    assert len(names) == 8 and names[0] == RECIPE
+    partial = []
+    torch.manual_seed(0)
+    out = run_ablation(cfg, shipped=denoiser(TINY), device="cpu", on_row=lambda r: partial.append(len(r["training"])))
+    assert partial == list(range(1, 10))  # saved after every row, the shipped model last
+    methods = {r["method"] for r in out["rows"]}
+    assert {*names, "raw", "BM3D (tuned)", f"{RECIPE} + calibration", "shipped model"} == methods
+    assert len(out["rows"]) == 8 * len(methods)  # 4 proteins x 2 presets, each method once
+    seen = {t["method"]: t.get("images_seen") for t in out["training"]}
+    assert seen[RECIPE] == 64 and seen[names[-1]] == 128  # twice the training
+    rec = [e for e in out["effects"] if e["method"] == RECIPE]
+    assert rec and all(e["test_proteins_db"] == 0 for e in rec)
+    assert f"{RECIPE} | adk | paper" in out["margins_db"]

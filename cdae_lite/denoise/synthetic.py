@@ -39,6 +39,9 @@ class FreshNoiseConfig(ProfiledConfig):
         schedule follows the images seen, so a run that stops by images is deterministic.
     flips : bool -- random mirror and 90-degree rotations of the clean images.
     fixed_noise : bool -- ablation: one noise realisation per image, drawn once (the paper's way).
+    target_snr_factor : float -- ablation: 0 (default) trains towards the clean image; a positive
+        factor trains towards a noisy target, the clean image plus independent white noise at that
+        many times the input's SNR (the paper's ladder of noisy targets, 4x and 6x).
     seed : int
     """
 
@@ -51,6 +54,7 @@ class FreshNoiseConfig(ProfiledConfig):
     max_images: int = 0
     flips: bool = True
     fixed_noise: bool = False
+    target_snr_factor: float = 0.0
     seed: int = 0
 
     @classmethod
@@ -68,6 +72,8 @@ class FreshNoiseConfig(ProfiledConfig):
             raise ValueError("coloured_fraction must be in [0, 1]")
         if self.batch_size < 1 or self.lr <= 0 or self.minutes <= 0:
             raise ValueError("batch_size, lr and minutes must be positive")
+        if self.target_snr_factor < 0:
+            raise ValueError("target_snr_factor must be 0 (clean targets) or positive")
 
 
 def _coloured(shape: tuple, alpha: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -99,6 +105,13 @@ def add_fresh_noise(clean: torch.Tensor, snr_min: float, snr_max: float, coloure
         alpha = torch.rand(int(coloured.sum()), generator=gen) * 1.5
         noise[coloured] = _coloured(noise[coloured].shape, alpha, gen)
     return clean + noise * sigma[:, None, None], snr
+
+
+def noisy_target(clean: torch.Tensor, snr: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """``clean`` ``(n, s, s)`` plus independent white Gaussian noise at per-image SNRs ``snr`` ``(n,)``
+    (variance definition): a noisy training target instead of the clean image."""
+    sigma = torch.sqrt(clean.flatten(1).var(1) / snr)
+    return clean + torch.randn(clean.shape, generator=gen) * sigma[:, None, None]
 
 
 def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -177,7 +190,9 @@ def fit_fresh_noise(model: nn.Module, clean: np.ndarray, config: FreshNoiseConfi
             else:
                 if config.flips:
                     y = _augment(y, gen)
-                xn = add_fresh_noise(y, config.snr_min, config.snr_max, config.coloured_fraction, gen)[0]
+                xn, snr = add_fresh_noise(y, config.snr_min, config.snr_max, config.coloured_fraction, gen)
+                if config.target_snr_factor:
+                    y = noisy_target(y, snr * config.target_snr_factor, gen)
             lo, hi = share(len(idx), rank, size)
             part = slice(lo, hi) if hi > lo else slice(0, 1)  # an empty share still takes part (weight 0)
             xb, yb = xn[part, None].to(dev), y[part, None].to(dev)

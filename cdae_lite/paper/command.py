@@ -41,11 +41,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cdae_lite.paper",
                                  description="Run an experiment and record it under results/<profile>/.")
     ap.add_argument("experiment", choices=["cdae", "baselines", "clustering", "general", "general-cdae", "general-eval",
-                                           "cluster-eval", "targets", "gain", "all"],
+                                           "general-ablation", "cluster-eval", "targets", "gain", "all"],
                     help="'all' runs cdae (first seed), baselines, clustering, then cdae for every seed; 'general' "
                          "trains the shipped general denoiser, 'general-cdae' the shipped general CDAE, "
-                         "'general-eval' scores both against a tuned BM3D, 'cluster-eval' scores cdae-lite cluster "
-                         "with and without denoising and refinement, 'targets' scores the fine-tuning targets' "
+                         "'general-eval' scores both against a tuned BM3D, "
+                         "'general-ablation' trains and scores one change of the general denoiser's recipe at a "
+                         "time, 'cluster-eval' scores cdae-lite cluster with and without denoising and refinement, 'targets' scores the fine-tuning targets' "
                          "choices of neighbours")
     ap.add_argument("--profile", choices=["quick", "full", "cpu"],
                     help="quick, full (the paper's scale), or cpu: " + CPU_PROFILE_NOTE + " Implies --cpu-budget.")
@@ -93,6 +94,11 @@ def main(argv=None) -> int:
         from cdae_lite.paper.general_eval import record_general_eval
 
         print(f"wrote {record_general_eval(args.profile, args.device, args.out, args.notes)}")
+        return 0
+    if args.experiment == "general-ablation":
+        from cdae_lite.paper.general_ablation import record_ablation
+
+        print(f"wrote {record_ablation(args.profile, args.device, args.out, args.notes)}")
         return 0
     if args.experiment == "cluster-eval":
         from cdae_lite.paper.cluster_eval import record_cluster_eval

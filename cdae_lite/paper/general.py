@@ -52,6 +52,7 @@ class GeneralDenoiserConfig(ProfiledConfig):
     Attributes
     ----------
     size : int -- box, pixels.
+    maps : tuple of str -- the shipped maps trained on (keys of :data:`TRAINING_MAPS`).
     n_phantoms : int -- random pseudo-proteins besides the shipped maps.
     images_per_structure : int -- clean projections of each structure (spread over ``scales``).
     scales : int -- particle sizes per structure, diameters drawn uniformly in ``diameter_px``.
@@ -62,6 +63,7 @@ class GeneralDenoiserConfig(ProfiledConfig):
     """
 
     size: int = 64
+    maps: tuple = tuple(TRAINING_MAPS)
     n_phantoms: int = 40
     images_per_structure: int = 600
     scales: int = 3
@@ -71,6 +73,12 @@ class GeneralDenoiserConfig(ProfiledConfig):
     net: DenoiserConfig = DenoiserConfig()
     train: FreshNoiseConfig = FreshNoiseConfig(minutes=90.0)
     seed: int = 0
+
+    def __post_init__(self):
+        unknown = [m for m in self.maps if m not in TRAINING_MAPS]
+        if unknown or self.n_phantoms < 0 or (not self.maps and not self.n_phantoms):
+            raise ValueError(f"maps must be among {list(TRAINING_MAPS)} (got {list(self.maps)}) and there must be "
+                             "at least one structure")
 
     @classmethod
     def quick_overrides(cls) -> dict:
@@ -122,8 +130,8 @@ def stretched_phantom(size: int, seed: int) -> np.ndarray:
 def training_structures(cfg: GeneralDenoiserConfig) -> list[tuple[str, np.ndarray, float]]:
     """``(name, map, pixel size in A)`` of every training structure: the shipped maps, then phantoms."""
     out = []
-    for name, rel in TRAINING_MAPS.items():
-        vol, px = load_map(data_path(rel))
+    for name in cfg.maps:
+        vol, px = load_map(data_path(TRAINING_MAPS[name]))
         out.append((name, vol, float(px or 1.0)))
     out += [(f"phantom{i}", stretched_phantom(cfg.size, cfg.seed + 100 + i), 2.0) for i in range(cfg.n_phantoms)]
     return out

@@ -1,0 +1,236 @@
+"""What each part of the general denoiser's recipe is worth: an ablation on particles it never saw.
+
+Every variant changes one thing of the recipe (:class:`~cdae_lite.paper.general.GeneralDenoiserConfig`)
+and is trained from the same seed for the same number of images seen (the learning rate follows the
+images seen, so each run is deterministic and independent of the machine's speed), on a bank smaller
+than the shipped model's. All are scored on the same images as BM3D with its sigma factor tuned on
+the training protein (:mod:`cdae_lite.paper.general_eval`): the three test proteins in the paper's
+and the realistic preset, and the held-out apoferritin, which is reported but never used to choose.
+
+The rows: the recipe; fixed noise (one realisation per image, the paper's way); noisy targets (the
+clean image plus noise at 4x the input's SNR, the paper's first rung); one training structure
+(RuBisCO only, as many images); one particle size (every structure 40 px across); two other networks
+(a U-Net half as wide, the paper's autoencoder without output dropout); twice the training; the
+recipe with the label-free calibration; and the shipped model (far longer training on a larger bank).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from cdae_lite.denoise.models import AEConfig, DenoiserConfig, autoencoder, denoiser, n_parameters
+from cdae_lite.denoise.synthetic import FreshNoiseConfig, fit_fresh_noise
+from cdae_lite.paper.general import GeneralDenoiserConfig, clean_bank
+from cdae_lite.paper.general_eval import (DenoiserEvaluation, calibrated, evaluation_stacks, margins,
+                                          score_denoisers, tuned_bm3d)
+from cdae_lite.runtime import ProfiledConfig, seed_everything
+
+#: The row every other is compared with.
+RECIPE = "recipe"
+
+
+@dataclass(frozen=True)
+class GeneralAblation(ProfiledConfig):
+    """The ablation's shared budget (``python -m cdae_lite.paper general-ablation``).
+
+    Attributes
+    ----------
+    recipe : GeneralDenoiserConfig -- the reference recipe: the shipped one on a smaller bank
+        (``images_per_structure``) with a budget of images seen (``train.max_images``).
+    longer : int -- how many times more images the "longer training" row sees.
+    evaluation : DenoiserEvaluation -- the scored images (every image of a small stack per set).
+    speed_images : int -- images denoised to time each network's inference (one batch of 256).
+    """
+
+    recipe: GeneralDenoiserConfig = GeneralDenoiserConfig(
+        images_per_structure=150, train=FreshNoiseConfig(minutes=600.0, max_images=16000))
+    longer: int = 2
+    evaluation: DenoiserEvaluation = DenoiserEvaluation(images_per_view=16, n_images=64)
+    speed_images: int = 256
+
+    @classmethod
+    def quick_overrides(cls) -> dict:
+        return {"recipe": GeneralDenoiserConfig(n_phantoms=2, images_per_structure=12, net=DenoiserConfig((8, 16, 16, 16)),
+                                                train=FreshNoiseConfig(minutes=600.0, max_images=256)),
+                "evaluation": DenoiserEvaluation.quick(images_per_view=2), "speed_images": 16}
+
+    @classmethod
+    def smoke_overrides(cls) -> dict:
+        return cls.quick_overrides()
+
+
+def variants(cfg: GeneralAblation) -> dict[str, tuple[GeneralDenoiserConfig, Callable[[], torch.nn.Module]]]:
+    """``{row: (recipe variant, network factory)}``: the recipe and each single change of it."""
+    r = cfg.recipe
+    n_structures = len(r.maps) + r.n_phantoms
+    unet = (lambda net: lambda: denoiser(net))
+    return {
+        RECIPE: (r, unet(r.net)),
+        "fixed noise": (replace(r, train=replace(r.train, fixed_noise=True)), unet(r.net)),
+        "noisy targets (4x SNR)": (replace(r, train=replace(r.train, target_snr_factor=4.0)), unet(r.net)),
+        "RuBisCO only": (replace(r, maps=("rubisco",), n_phantoms=0,
+                                 images_per_structure=r.images_per_structure * n_structures), unet(r.net)),
+        "one particle size (40 px)": (replace(r, scales=1, diameter_px=(40.0, 40.0)), unet(r.net)),
+        "U-Net half as wide": (r, unet(DenoiserConfig(tuple(max(1, c // 2) for c in r.net.channels)))),
+        "paper's autoencoder (no output dropout)": (r, lambda: autoencoder(AEConfig(output_dropout=False))),
+        f"{cfg.longer}x the training": (replace(r, train=replace(r.train, max_images=r.train.max_images * cfg.longer)),
+                                       unet(r.net)),
+    }
+
+
+def images_per_second(model: torch.nn.Module, n: int, size: int, device=None) -> float:
+    """Inference speed of ``model`` on ``n`` random images of ``size`` pixels (after one warm-up batch)."""
+    from cdae_lite.denoise.inference import predict
+
+    x = np.random.default_rng(0).normal(size=(n, size, size)).astype(np.float32)
+    predict(model, x[:8], device=device)
+    t = time.perf_counter()
+    predict(model, x, device=device)
+    return n / (time.perf_counter() - t)
+
+
+def effects(rows: list[dict], reference: str = RECIPE) -> list[dict]:
+    """Per row and preset: the mean PSNR difference to ``reference`` over the three test proteins (the
+    held-out set apart), and the held-out set's difference, dB."""
+    by = {(r["protein"], r["preset"], r["method"]): r["psnr"] for r in rows}
+    out = []
+    for m in dict.fromkeys(r["method"] for r in rows):
+        for preset in dict.fromkeys(r["preset"] for r in rows):
+            tests = [by[(p, s, m)] - by[(p, s, reference)] for (p, s, mm) in by
+                     if mm == m and s == preset and "held out" not in p and (p, s, reference) in by]
+            held = [by[(p, s, m)] - by[(p, s, reference)] for (p, s, mm) in by
+                    if mm == m and s == preset and "held out" in p and (p, s, reference) in by]
+            if tests:
+                out.append({"method": m, "preset": preset, "test_proteins_db": float(np.mean(tests)),
+                            "held_out_db": float(held[0]) if held else float("nan")})
+    return out
+
+
+def run_ablation(cfg: GeneralAblation, shipped: torch.nn.Module | None = None, device=None,
+                 on_row: Callable[[dict], None] | None = None) -> dict:
+    """Train every variant, score it with BM3D on the same images; ``on_row(partial result)`` after each.
+
+    ``shipped``: the shipped general denoiser, scored as one more row when given. Returns
+    ``bm3d_sigma_factor``, ``rows`` (per set and method, :func:`~cdae_lite.metrics.image_scores`),
+    ``margins_db`` (each row minus BM3D), ``effects`` (each row minus the recipe) and ``training``
+    (per variant: parameters, bank images, images seen, minutes, inference images/s, loss curve).
+    """
+    bm3d, tuning = tuned_bm3d(cfg.evaluation, device)
+    stacks = evaluation_stacks(cfg.evaluation, device=device)
+    ev = cfg.evaluation
+    result = {"bm3d_sigma_factor": bm3d.sigma_factor, "bm3d_tuning": tuning.to_dict("records"), "rows": [],
+              "training": []}
+
+    def add(denoisers: dict) -> None:
+        rows = score_denoisers(denoisers, stacks, ev)
+        result["rows"] += [r for r in rows if not (result["rows"] and r["method"] in ("raw", "BM3D (tuned)"))]
+        result["margins_db"] = {f"{m} | {p} | {s}": v for m in dict.fromkeys(r["method"] for r in result["rows"])
+                                if m not in ("raw", "BM3D (tuned)") for (p, s), v in margins(result["rows"], m).items()}
+        result["effects"] = effects([r for r in result["rows"] if r["method"] not in ("raw", "BM3D (tuned)")])
+        if on_row is not None:
+            on_row(result)
+
+    from cdae_lite.denoise.inference import predict
+
+    def run(m):
+        return lambda x, s: predict(m, x, device=device)
+
+    banks: dict = {}
+    first = True
+    for name, (recipe, factory) in variants(cfg).items():
+        key = (recipe.maps, recipe.n_phantoms, recipe.images_per_structure, recipe.scales, recipe.diameter_px)
+        if key not in banks:
+            banks[key] = clean_bank(recipe, device)[0]
+        seed_everything(recipe.seed)
+        model = factory()
+        hist = fit_fresh_noise(model, banks[key], recipe.train, device, desc=f"ablation: {name}")
+        result["training"].append({"method": name, "parameters": n_parameters(model), "bank_images": len(banks[key]),
+                                   "images_seen": hist["images_seen"], "minutes": hist["minutes"],
+                                   "images_per_s_inference": images_per_second(model, cfg.speed_images, recipe.size,
+                                                                               device),
+                                   "loss": hist["loss"], "loss_images": hist["images"]})
+        denoisers = {"BM3D (tuned)": lambda x, s: bm3d.denoise(x, sigma=s)} if first else {}
+        denoisers[name] = run(model)
+        if name == RECIPE:
+            denoisers[f"{RECIPE} + calibration"] = calibrated(model, device)
+        add(denoisers)
+        first = False
+    if shipped is not None:
+        result["training"].append({"method": "shipped model", "parameters": n_parameters(shipped),
+                                   "images_per_s_inference": images_per_second(shipped, cfg.speed_images,
+                                                                               cfg.recipe.size, device)})
+        add({"shipped model": run(shipped)})
+    return result
+
+
+def record_ablation(profile: str | None = None, device=None, out=None, notes: str = ""):
+    """Run :func:`run_ablation` (the shipped model as the last row) and record
+    ``results/<profile>/general_ablation.json``, rewritten after every row."""
+    from cdae_lite.denoise.checkpoint import load_denoiser
+    from cdae_lite.paper.results import record
+    from cdae_lite.runtime import get_profile
+
+    profile_name = profile or get_profile()
+    cfg = GeneralAblation.quick() if profile_name == "quick" else GeneralAblation()
+    names = [*variants(cfg), "shipped model"]
+
+    def save(partial: dict):
+        done = list(dict.fromkeys(t["method"] for t in partial["training"]))
+        pending = [n for n in names if n not in done]
+        return record("general_ablation", profile_name, cfg.as_dict(), partial, [cfg.recipe.seed], device, out,
+                      (notes + (f" Rows {pending} had not finished when this file was written." if pending else "")
+                       ).strip())
+
+    return save(run_ablation(cfg, load_denoiser("general")[0], device, on_row=save))
+
+
+def ablation_verdicts(effects_: list[dict], reference: str = RECIPE, decimals: int = 1) -> list[str]:
+    """Sentences computed from :func:`effects`: each row's effect against ``reference`` (mean over the
+    test proteins, per preset, and on the held-out set), then which changes cost and which help.
+
+    A difference that rounds to zero at ``decimals`` is called no change.
+
+    >>> e = [{"method": "a", "preset": "paper", "test_proteins_db": -1.26, "held_out_db": -0.8},
+    ...      {"method": "b", "preset": "paper", "test_proteins_db": 0.31, "held_out_db": 0.02}]
+    >>> ablation_verdicts(e)[-1]
+    'Averaged over the presets, 1 change costs PSNR on the test proteins (a -1.3 dB) and 1 adds to it (b +0.3 dB).'
+    """
+    tie = 0.5 * 10 ** -decimals
+    rows: dict = {}
+    for e in effects_:
+        if e["method"] != reference:
+            rows.setdefault(e["method"], []).append(e)
+
+    def word(v: float) -> str:
+        return "no change" if abs(v) < tie else f"{v:+.{decimals}f} dB"
+
+    out = []
+    for m, es in rows.items():
+        per = ", ".join(f"{word(e['test_proteins_db'])} ({e['preset']} preset)" for e in es)
+        held = ", ".join(word(e["held_out_db"]) for e in es if np.isfinite(e["held_out_db"]))
+        out.append(f"{m}: {per} on the test proteins" + (f"; held-out set {held}." if held else "."))
+    mean = {m: float(np.mean([e["test_proteins_db"] for e in es])) for m, es in rows.items()}
+    cost = sorted(((m, v) for m, v in mean.items() if v <= -tie), key=lambda t: t[1])
+    gain = sorted(((m, v) for m, v in mean.items() if v >= tie), key=lambda t: -t[1])
+    same = [m for m, v in mean.items() if -tie < v < tie]
+
+    def fmt(items):
+        return ", ".join(f"{m} {v:+.{decimals}f} dB" for m, v in items)
+
+    parts = []
+    if cost:
+        parts.append(f"{len(cost)} change{'s' if len(cost) > 1 else ''} cost{'' if len(cost) > 1 else 's'} PSNR on "
+                     f"the test proteins ({fmt(cost)})")
+    if gain:
+        parts.append(f"{len(gain)} add{'' if len(gain) > 1 else 's'} to it ({fmt(gain)})")
+    if same:
+        parts.append(f"{len(same)} change{'s' if len(same) > 1 else ''} nothing ({', '.join(same)})")
+    if parts:
+        joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        out.append("Averaged over the presets, " + joined + ".")
+    return out
