@@ -1,7 +1,7 @@
 """Seconds each chapter takes to execute, top to bottom, in a chosen profile.
 
 Usage: ``python benchmarks/chapters.py [--profile quick|full] [--smoke] [--chapters 01 02 ...]
-[--cache DIR] [--json out]``
+[--cache DIR] [--cells N] [--json out]``
 
 Every chapter runs in a fresh kernel (nbclient), in book order, with ``CDAE_PROFILE`` set and, with
 ``--smoke``, ``CDAE_SMOKE=1``: the full profile's shapes and code paths (64 px, the paper's networks
@@ -25,8 +25,23 @@ from _common import print_table
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_chapter(path: Path, env: dict, timeout: int) -> tuple[float, str]:
-    """Execute one notebook in a fresh kernel; (seconds, 'ok' or the error's last line)."""
+def cell_seconds(nb) -> list[tuple[float, int, str]]:
+    """``(seconds, cell index, first line)`` of every executed code cell, from nbclient's timing metadata."""
+    from datetime import datetime
+
+    out = []
+    for i, cell in enumerate(nb.cells):
+        t = cell.get("metadata", {}).get("execution", {})
+        a, b = t.get("iopub.execute_input"), t.get("shell.execute_reply")
+        if cell.cell_type == "code" and a and b:
+            secs = (datetime.fromisoformat(b.replace("Z", "+00:00")) - datetime.fromisoformat(a.replace("Z", "+00:00")))
+            out.append((secs.total_seconds(), i, (cell.source.strip().splitlines() or [""])[0][:70]))
+    return out
+
+
+def run_chapter(path: Path, env: dict, timeout: int, cells: int = 0) -> tuple[float, str]:
+    """Execute one notebook in a fresh kernel; (seconds, 'ok' or the error's last line). With ``cells``,
+    print that many of its slowest code cells to stderr."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -40,6 +55,8 @@ def run_chapter(path: Path, env: dict, timeout: int) -> tuple[float, str]:
     except Exception as e:  # noqa: BLE001 -- report and go on with the next chapter
         return time.perf_counter() - start, (str(e).strip().splitlines() or [type(e).__name__])[-1][:120]
     finally:
+        for secs, i, first in sorted(cell_seconds(nb), reverse=True)[:cells]:
+            print(f"  {path.stem} cell {i}: {secs:.1f} s  {first}", file=sys.stderr)
         os.environ.clear()
         os.environ.update(old)
 
@@ -52,6 +69,7 @@ def main():
                                                   "(default: all, the scorecard last)")
     ap.add_argument("--cache", help="CDAE_CACHE for the runs (default: a new temporary folder)")
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    ap.add_argument("--cells", type=int, default=0, help="print each chapter's N slowest code cells")
     ap.add_argument("--json")
     a = ap.parse_args()
     chapters = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb")) + [ROOT / "book" / "scorecard.ipynb"]
@@ -62,7 +80,7 @@ def main():
            "CDAE_PROGRESS": "0"}
     rows = []
     for nb in chapters:
-        seconds, status = run_chapter(nb, env, a.timeout)
+        seconds, status = run_chapter(nb, env, a.timeout, a.cells)
         rows.append({"chapter": nb.stem, "profile": a.profile + (" (smoke)" if a.smoke else ""),
                      "seconds": round(seconds, 1), "status": status})
         print(f"{nb.stem}: {seconds:.1f} s, {status}", file=sys.stderr)

@@ -164,3 +164,11 @@ def test_a_tiny_ablation_trains_and_scores_every_variant():
     rec = [e for e in out["effects"] if e["method"] == RECIPE]
     assert rec and all(e["test_proteins_db"] == 0 for e in rec)
     assert f"{RECIPE} | adk | paper" in out["margins_db"]
+
+
+def test_mean_margins_leave_the_held_out_set_out():
+    from cdae_lite.paper.general_ablation import mean_margins
+
+    m = {"a | p1 | paper": 1.0, "a | p2 | paper": 2.0, "a | apo (held out) | paper": -5.0, "a | p1 | realistic": 3.0,
+         "b | p1 | paper": 9.0}
+    assert mean_margins(m, "a") == {"paper": 1.5, "realistic": 3.0}

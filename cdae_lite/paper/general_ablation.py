@@ -234,3 +234,14 @@ def ablation_verdicts(effects_: list[dict], reference: str = RECIPE, decimals: i
         joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
         out.append("Averaged over the presets, " + joined + ".")
     return out
+
+
+def mean_margins(margins_db: dict, method: str) -> dict:
+    """``{preset: mean over the test proteins of method's PSNR minus the tuned BM3D's}`` (dB), from the
+    ``"method | protein | preset"`` keys of a recorded ``margins_db``; the held-out set is left out."""
+    per: dict = {}
+    for key, v in margins_db.items():
+        m, protein, preset = key.split(" | ")
+        if m == method and "held out" not in protein:
+            per.setdefault(preset, []).append(v)
+    return {p: float(np.mean(v)) for p, v in per.items()}
