@@ -32,7 +32,7 @@ SUBMODULES = ("runtime", "distributed", "images", "io", "simulation", "denoise",
 
 #: The public functions and classes, and the module each comes from.
 _API = {
-    "cdae_lite.runtime": ["get_device", "get_profile", "seed_everything"],
+    "cdae_lite.runtime": ["by_profile", "get_device", "get_profile", "seed_everything"],
     "cdae_lite.images": ["check_images", "equalize_hist", "evenly_spaced", "normalise", "resample_images"],
     "cdae_lite.io": ["data_path", "read_stack", "read_star", "write_stack", "write_star"],
     "cdae_lite.simulation": ["CTFParams", "Projector", "SimulatedStack", "SimulationConfig", "add_noise", "apply_ctf",

@@ -158,6 +158,18 @@ def smoke() -> bool:
     return os.environ.get("CDAE_SMOKE", "").strip() not in ("", "0")
 
 
+def by_profile(quick, full, smoke_value=None, profile: str | None = None):
+    """A chapter's size for the current profile: ``quick``, ``full``, or on the smoke path
+    (:func:`smoke` with the full profile) ``smoke_value`` (default: ``quick``).
+
+    >>> by_profile(12, 48, profile="quick"), by_profile(12, 48, profile="full")
+    (12, 48)
+    """
+    if get_profile(profile) == "quick":
+        return quick
+    return (quick if smoke_value is None else smoke_value) if smoke() else full
+
+
 class ProfiledConfig:
     """What every experiment config shares: :meth:`full`, :meth:`quick`, :meth:`for_profile`, :meth:`as_dict`.
 

@@ -45,3 +45,13 @@ def test_the_recording_command_refuses_the_smoke_path(smoke_env, capsys):
     with pytest.raises(SystemExit) as e:
         main(["cdae", "--profile", "cpu"])
     assert e.value.code == 2 and "CDAE_SMOKE" in capsys.readouterr().err
+
+
+def test_chapter_sizes_follow_the_profile_and_the_smoke_path(monkeypatch):
+    from cdae_lite import by_profile
+
+    monkeypatch.delenv("CDAE_SMOKE", raising=False)
+    assert by_profile(12, 48, profile="full") == 48 and by_profile(12, 48, profile="quick") == 12
+    monkeypatch.setenv("CDAE_SMOKE", "1")
+    assert by_profile(12, 48, profile="full") == 12 and by_profile(150, 400, 2, profile="full") == 2
+    assert by_profile(150, 400, 2, profile="quick") == 150  # the switch leaves the quick profile alone
