@@ -48,8 +48,9 @@ def test_book_builds_with_every_chapter_executed(tmp_path):
 
 @pytest.mark.book
 @pytest.mark.skipif(os.environ.get("CDAE_SMOKE_BOOK", "") != "1",
-                    reason="every chapter on the full profile's smoke path takes about 15 minutes on 2 CPU cores, "
-                           "beyond CI's budget: run it with CDAE_SMOKE_BOOK=1 pytest tests/test_book.py -k smoke")
+                    reason="every chapter on the full profile's smoke path took 710 s on one CPU thread "
+                           "(results/cpu/chapters_smoke.json), beyond CI's budget beside the quick book: run it with "
+                           "CDAE_SMOKE_BOOK=1 pytest tests/test_book.py -k smoke")
 def test_every_chapter_runs_on_the_full_profiles_smoke_path(monkeypatch, tmp_path):
     # issue 16: the full profile's shapes and code paths (64 px, the paper's networks, recorded results)
     # with a handful of images, so that a branch only the full profile takes cannot rot unseen
