@@ -29,8 +29,11 @@ def test_smoke_keeps_the_full_profiles_shapes_and_shrinks_only_sizes(smoke_env):
     # every neighbour search of the chapters fits in a protein's stack (chapter 3's better targets: up to 4k)
     from cdae_lite.paper.targets_eval import TargetEvaluation
 
-    largest = max(c.k for c, _ in TargetEvaluation(k=exp.finetune.k).choices(exp.sim.n_views).values())
-    assert exp.sim.images_per_view * exp.sim.n_views > largest
+    n = exp.sim.images_per_view * exp.sim.n_views
+    largest = max(c.k for c, _ in TargetEvaluation(k=exp.finetune.k).choices(exp.sim.n_views, n).values())
+    assert n > largest and n > exp.finetune.k
+    uncapped = max(c.k for c, _ in TargetEvaluation(k=exp.finetune.k).choices(exp.sim.n_views).values())
+    assert uncapped == 4 * exp.finetune.k  # the cap applies only where the stack is smaller
     bx, cx = BaselineExperiment.for_profile(), ClusteringExperiment.for_profile()
     assert bx.dncnn == BaselineExperiment.full().dncnn and bx.cdae == exp and cx.cdae == exp
     assert GeneralDenoiserConfig.for_profile().net == GeneralDenoiserConfig.full().net

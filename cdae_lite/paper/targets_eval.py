@@ -52,9 +52,14 @@ class TargetEvaluation(ProfiledConfig):
     def smoke_overrides(cls) -> dict:
         return {"images_per_view": 10}
 
-    def choices(self, n_views: int) -> dict:
-        """name -> (TargetConfig, feature name or None), the paper's first."""
+    def choices(self, n_views: int, n_images: int | None = None) -> dict:
+        """name -> (TargetConfig, feature name or None), the paper's first.
+
+        ``n_images``: the stack's size, when known; the larger neighbourhoods ("up to ``max_factor * k``")
+        are then capped at ``n_images - 1`` (a small stack, e.g. on the smoke path, holds fewer)."""
         k, nc, big = self.k, self.n_components, self.max_factor * self.k
+        if n_images is not None:
+            big = max(k, min(big, n_images - 1))
         return {"paper (k nearest, raw)": (TargetConfig(k, nc), None),
                 "cluster-restricted": (TargetConfig(k, nc, clusters=n_views), None),
                 f"up to {big}, threshold": (TargetConfig(big, nc, min_k=k, distance_factor=self.distance_factor), None),
