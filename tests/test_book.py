@@ -48,7 +48,7 @@ def test_book_builds_with_every_chapter_executed(tmp_path):
 
 @pytest.mark.book
 @pytest.mark.skipif(os.environ.get("CDAE_SMOKE_BOOK", "") != "1",
-                    reason="every chapter on the full profile's smoke path took 710 s on one CPU thread "
+                    reason="every chapter on the full profile's smoke path took 591 s on one CPU thread "
                            "(results/cpu/chapters_smoke.json), beyond CI's budget beside the quick book: run it with "
                            "CDAE_SMOKE_BOOK=1 pytest tests/test_book.py -k smoke")
 def test_every_chapter_runs_on_the_full_profiles_smoke_path(monkeypatch, tmp_path):
