@@ -63,7 +63,8 @@ def test_every_chapter_runs_on_the_full_profiles_smoke_path(monkeypatch, tmp_pat
     for path in sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb")) + [ROOT / "book" / "scorecard.ipynb"]:
         nb = nbformat.read(path, as_version=4)
         try:
-            NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+            NotebookClient(nb, timeout=1800, kernel_name="python3",
+                           resources={"metadata": {"path": str(ROOT)}}).execute()
         except Exception as e:  # noqa: BLE001 -- collect every chapter's failure, then report them all
             failed[path.stem] = (str(e).strip().splitlines() or [type(e).__name__])[-1][:300]
     assert not failed, failed

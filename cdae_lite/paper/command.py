@@ -46,8 +46,8 @@ def main(argv=None) -> int:
                          "trains the shipped general denoiser, 'general-cdae' the shipped general CDAE, "
                          "'general-eval' scores both against a tuned BM3D, "
                          "'general-ablation' trains and scores one change of the general denoiser's recipe at a "
-                         "time, 'cluster-eval' scores cdae-lite cluster with and without denoising and refinement, 'targets' scores the fine-tuning targets' "
-                         "choices of neighbours")
+                         "time, 'cluster-eval' scores cdae-lite cluster with and without denoising and refinement, "
+                         "'targets' scores the fine-tuning targets' choices of neighbours")
     ap.add_argument("--profile", choices=["quick", "full", "cpu"],
                     help="quick, full (the paper's scale), or cpu: " + CPU_PROFILE_NOTE + " Implies --cpu-budget.")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])

@@ -55,7 +55,8 @@ class GeneralAblation(ProfiledConfig):
 
     @classmethod
     def quick_overrides(cls) -> dict:
-        return {"recipe": GeneralDenoiserConfig(n_phantoms=2, images_per_structure=12, net=DenoiserConfig((8, 16, 16, 16)),
+        return {"recipe": GeneralDenoiserConfig(n_phantoms=2, images_per_structure=12,
+                                                net=DenoiserConfig((8, 16, 16, 16)),
                                                 train=FreshNoiseConfig(minutes=600.0, max_images=256)),
                 "evaluation": DenoiserEvaluation.quick(images_per_view=2), "speed_images": 16}
 
@@ -96,15 +97,13 @@ def images_per_second(model: torch.nn.Module, n: int, size: int, device=None) ->
 
 def effects(rows: list[dict], reference: str = RECIPE) -> list[dict]:
     """Per row and preset: the mean PSNR difference to ``reference`` over the three test proteins (the
-    held-out set apart), and the held-out set's difference, dB."""
-    by = {(r["protein"], r["preset"], r["method"]): r["psnr"] for r in rows}
+    held-out set apart), and the held-out set's difference, dB (from :func:`~cdae_lite.paper.general_eval.margins`)."""
     out = []
     for m in dict.fromkeys(r["method"] for r in rows):
-        for preset in dict.fromkeys(r["preset"] for r in rows):
-            tests = [by[(p, s, m)] - by[(p, s, reference)] for (p, s, mm) in by
-                     if mm == m and s == preset and "held out" not in p and (p, s, reference) in by]
-            held = [by[(p, s, m)] - by[(p, s, reference)] for (p, s, mm) in by
-                    if mm == m and s == preset and "held out" in p and (p, s, reference) in by]
+        diff = margins(rows, m, reference)
+        for preset in dict.fromkeys(s for _, s in diff):
+            tests = [v for (p, s), v in diff.items() if s == preset and "held out" not in p]
+            held = [v for (p, s), v in diff.items() if s == preset and "held out" in p]
             if tests:
                 out.append({"method": m, "preset": preset, "test_proteins_db": float(np.mean(tests)),
                             "held_out_db": float(held[0]) if held else float("nan")})
@@ -126,12 +125,14 @@ def run_ablation(cfg: GeneralAblation, shipped: torch.nn.Module | None = None, d
     result = {"bm3d_sigma_factor": bm3d.sigma_factor, "bm3d_tuning": tuning.to_dict("records"), "rows": [],
               "training": []}
 
+    references = ("raw", "BM3D (tuned)")  # scored once, with the first row
+
     def add(denoisers: dict) -> None:
         rows = score_denoisers(denoisers, stacks, ev)
-        result["rows"] += [r for r in rows if not (result["rows"] and r["method"] in ("raw", "BM3D (tuned)"))]
+        result["rows"] += [r for r in rows if not (result["rows"] and r["method"] in references)]
         result["margins_db"] = {f"{m} | {p} | {s}": v for m in dict.fromkeys(r["method"] for r in result["rows"])
-                                if m not in ("raw", "BM3D (tuned)") for (p, s), v in margins(result["rows"], m).items()}
-        result["effects"] = effects([r for r in result["rows"] if r["method"] not in ("raw", "BM3D (tuned)")])
+                                if m not in references for (p, s), v in margins(result["rows"], m).items()}
+        result["effects"] = effects([r for r in result["rows"] if r["method"] not in references])
         if on_row is not None:
             on_row(result)
 
@@ -141,7 +142,6 @@ def run_ablation(cfg: GeneralAblation, shipped: torch.nn.Module | None = None, d
         return lambda x, s: predict(m, x, device=device)
 
     banks: dict = {}
-    first = True
     for name, (recipe, factory) in variants(cfg).items():
         key = (recipe.maps, recipe.n_phantoms, recipe.images_per_structure, recipe.scales, recipe.diameter_px)
         if key not in banks:
@@ -154,12 +154,11 @@ def run_ablation(cfg: GeneralAblation, shipped: torch.nn.Module | None = None, d
                                    "images_per_s_inference": images_per_second(model, cfg.speed_images, recipe.size,
                                                                                device),
                                    "loss": hist["loss"], "loss_images": hist["images"]})
-        denoisers = {"BM3D (tuned)": lambda x, s: bm3d.denoise(x, sigma=s)} if first else {}
+        denoisers = {} if result["rows"] else {"BM3D (tuned)": lambda x, s: bm3d.denoise(x, sigma=s)}
         denoisers[name] = run(model)
         if name == RECIPE:
             denoisers[f"{RECIPE} + calibration"] = calibrated(model, device)
         add(denoisers)
-        first = False
     if shipped is not None:
         result["training"].append({"method": "shipped model", "parameters": n_parameters(shipped),
                                    "images_per_s_inference": images_per_second(shipped, cfg.speed_images,
