@@ -22,7 +22,7 @@ def test_environment_yml_and_pyproject_list_the_same_packages():
     conda_names = set()
     for dep in env["dependencies"]:
         if isinstance(dep, dict):
-            conda_names |= {_name(d) for d in dep["pip"] if not d.startswith("-e")}
+            conda_names |= {_name(d) for d in dep["pip"] if not d.startswith("-")}  # -e ., --extra-index-url
         elif _name(dep) not in ("python", "pip"):
             conda_names.add(_name(dep))
     assert conda_names == pip_names, (sorted(conda_names - pip_names), sorted(pip_names - conda_names))
@@ -73,3 +73,12 @@ def test_the_shipped_general_denoiser_loads_and_keeps_contrast():
     x = np.random.default_rng(0).normal(size=(2, 64, 64)).astype(np.float32)
     y = predict(model, x, device="cpu")
     assert y.shape == x.shape and np.isfinite(y).all() and y.std() < x.std()
+
+
+def test_binder_and_conda_take_the_cpu_build_of_torch():
+    # Binder builds the launch button's environment from environment.yml: PyPI's torch wheel for Linux is a
+    # multi-GB CUDA build, the CPU index's is a few hundred MB; pip prefers 2.13.0+cpu when both are offered
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in pip
+    assert pip.index("--extra-index-url https://download.pytorch.org/whl/cpu") < pip.index("torch==2.13.0")
