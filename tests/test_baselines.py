@@ -24,11 +24,7 @@ def test_shape_dtype_determinism_and_nan(stack, d):
     sig = stack.meta["cdaeNoiseSigma_0.1"].to_numpy()[:4]
     a, b = d.denoise(x, sigma=sig), d.denoise(x, sigma=sig)
     assert a.shape == x.shape and a.dtype == np.float32
-    if d.name == "BM3D":
-        # the bm3d package's compiled core sums in threads: equal to float precision, not bitwise
-        assert np.allclose(a, b, rtol=1e-5, atol=1e-6)
-    else:
-        assert np.array_equal(a, b)
+    assert np.array_equal(a, b)  # BM3D too: one thread per call, so no reduction order to vary
     bad = x.copy()
     bad[1, 3, 3] = np.nan
     with pytest.raises(ValueError, match="NaN"):
@@ -43,6 +39,18 @@ def test_bm3d_improves_psnr_on_a_tiny_noisy_image(stack):
     # estimated sigma works too, and is close to the truth
     est = baselines._sigmas(x, None)
     assert np.allclose(est, sig, rtol=0.25)
+
+
+def test_bm3d_with_one_thread_per_image_equals_the_packages_default_in_parallel_or_not(stack):
+    import bm3d
+
+    x = stack.noisy[0.1][:5]
+    sig = stack.meta["cdaeNoiseSigma_0.1"].to_numpy()[:5]
+    default = np.stack([bm3d.bm3d(i.astype(np.float64), s) for i, s in zip(x, sig)]).astype(np.float32)
+    serial, parallel = baselines.BM3D(n_jobs=1).denoise(x, sigma=sig), baselines.BM3D(n_jobs=2).denoise(x, sigma=sig)
+    assert np.array_equal(serial, parallel)
+    # the package's default sums in threads: equal to float precision, not bitwise
+    assert np.allclose(serial, default, rtol=1e-5, atol=1e-5 * np.abs(default).max())
 
 
 def test_ctf_aware_wiener_beats_the_plain_one_on_ctf_data():

@@ -219,3 +219,25 @@ def test_for_polarity_negates_the_model_for_dark_particles_only():
     assert pol == "dark" and isinstance(m, Negated)
     assert isinstance(for_polarity(model, bright, invert=True)[0], Negated)
     assert for_polarity(model, -bright, invert=False)[0] is model
+
+
+def test_the_cpu_dropout_keeps_each_element_with_probability_1_minus_p_and_rescales():
+    from cdae_lite.denoise.models import Dropout
+
+    x = torch.ones(200, 32, 16, 16)
+    layer = Dropout(0.5).train()
+    torch.manual_seed(0)
+    y = layer(x)
+    kept = y != 0
+    assert set(torch.unique(y).tolist()) == {0.0, 2.0}  # dropped, or kept and scaled by 1 / (1 - p)
+    assert abs(kept.float().mean().item() - 0.5) < 0.005 and abs(y.mean().item() - 1.0) < 0.01
+    torch.manual_seed(0)
+    assert torch.equal(layer(x), y)  # seeded: the same mask
+    assert torch.equal(layer.eval()(x), x)  # evaluation: identity
+    assert torch.equal(Dropout(0.0).train()(x), x)
+    g = torch.ones(4, 8, requires_grad=True)
+    torch.manual_seed(1)
+    out = Dropout(0.25).train()(g)
+    out.sum().backward()  # the gradient flows through the kept elements only, scaled like them
+    assert torch.equal(g.grad, (out.detach() != 0).float() / 0.75)
+    assert abs((Dropout(0.25).train()(x) != 0).float().mean().item() - 0.75) < 0.005  # keeps 1 - p, not p

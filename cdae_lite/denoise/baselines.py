@@ -170,7 +170,12 @@ class BM3D(Denoiser):
     def _one(self, img, sigma):
         import bm3d
 
-        return bm3d.bm3d(img.astype(np.float64), sigma_psd=max(float(sigma) * self.sigma_factor, 1e-6))
+        # one thread per call: the library's default (all cores) burns a second core for no gain on a
+        # small image (0.6 s of CPU for 0.3 s of wall time at 32 px); images run in parallel instead
+        profile = bm3d.BM3DProfile()
+        profile.num_threads = 1
+        return bm3d.bm3d(img.astype(np.float64), sigma_psd=max(float(sigma) * self.sigma_factor, 1e-6),
+                         profile=profile)
 
 
 @dataclass

@@ -18,6 +18,23 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` with a faster mask on the CPU.
+
+    Each element is kept with probability ``1 - p`` and scaled by ``1 / (1 - p)``, as in
+    ``nn.Dropout``; on the CPU the mask is drawn as ``rand >= p`` (uniform numbers are filled about
+    three times faster than ``bernoulli_``, which made dropout a fifth of the CPU time of training the
+    paper's autoencoder). Elsewhere (CUDA's fused kernel) it is ``nn.Dropout`` itself. In evaluation
+    mode, or with ``p = 0``, it returns its input.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0 or x.device.type != "cpu":
+            return super().forward(x)
+        keep = torch.rand_like(x) >= self.p
+        return x * keep.to(x.dtype) * (1.0 / (1.0 - self.p))
+
+
 @dataclass(frozen=True)
 class AEConfig:
     """Architecture of one autoencoder block (section 3.5 and Figure 2 of the paper).
@@ -60,11 +77,11 @@ class ConvAutoencoder(nn.Module):
             enc += [nn.Conv2d(cin, c, k, padding=p), nn.ReLU(inplace=True),
                     nn.Conv2d(c, c, k, padding=p), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
             cin = c
-        self.encoder = nn.Sequential(*enc, nn.Dropout(config.dropout))
+        self.encoder = nn.Sequential(*enc, Dropout(config.dropout))
         dec = []
         for _ in range(3):
             dec += [nn.ConvTranspose2d(c, c, k, stride=2, padding=p, output_padding=1), nn.ReLU(inplace=True)]
-        last = nn.Dropout(config.dropout) if config.output_dropout else nn.Identity()  # same layer indices
+        last = Dropout(config.dropout) if config.output_dropout else nn.Identity()  # same layer indices
         self.decoder = nn.Sequential(*dec, last, nn.Conv2d(c, 1, k, padding=p))
         self.config = config
 
