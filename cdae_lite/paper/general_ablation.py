@@ -95,18 +95,25 @@ def images_per_second(model: torch.nn.Module, n: int, size: int, device=None) ->
     return n / (time.perf_counter() - t)
 
 
+def _test_means(diff: dict) -> dict:
+    """``{preset: mean over the test proteins}`` of ``{(protein, preset): dB}``; the held-out set is left out."""
+    per: dict = {}
+    for (protein, preset), v in diff.items():
+        if "held out" not in protein:
+            per.setdefault(preset, []).append(v)
+    return {preset: float(np.mean(v)) for preset, v in per.items()}
+
+
 def effects(rows: list[dict], reference: str = RECIPE) -> list[dict]:
     """Per row and preset: the mean PSNR difference to ``reference`` over the three test proteins (the
     held-out set apart), and the held-out set's difference, dB (from :func:`~cdae_lite.paper.general_eval.margins`)."""
     out = []
     for m in dict.fromkeys(r["method"] for r in rows):
         diff = margins(rows, m, reference)
-        for preset in dict.fromkeys(s for _, s in diff):
-            tests = [v for (p, s), v in diff.items() if s == preset and "held out" not in p]
+        for preset, mean in _test_means(diff).items():
             held = [v for (p, s), v in diff.items() if s == preset and "held out" in p]
-            if tests:
-                out.append({"method": m, "preset": preset, "test_proteins_db": float(np.mean(tests)),
-                            "held_out_db": float(held[0]) if held else float("nan")})
+            out.append({"method": m, "preset": preset, "test_proteins_db": mean,
+                        "held_out_db": float(held[0]) if held else float("nan")})
     return out
 
 
@@ -238,9 +245,5 @@ def ablation_verdicts(effects_: list[dict], reference: str = RECIPE, decimals: i
 def mean_margins(margins_db: dict, method: str) -> dict:
     """``{preset: mean over the test proteins of method's PSNR minus the tuned BM3D's}`` (dB), from the
     ``"method | protein | preset"`` keys of a recorded ``margins_db``; the held-out set is left out."""
-    per: dict = {}
-    for key, v in margins_db.items():
-        m, protein, preset = key.split(" | ")
-        if m == method and "held out" not in protein:
-            per.setdefault(preset, []).append(v)
-    return {p: float(np.mean(v)) for p, v in per.items()}
+    parsed = ((key.split(" | "), v) for key, v in margins_db.items())
+    return _test_means({(protein, preset): v for (m, protein, preset), v in parsed if m == method})
