@@ -92,3 +92,20 @@ def test_fourier_projector_agrees_with_an_independent_real_space_projector():
         f = project(vol, [angles[0]], [angles[1]], [angles[2]], device="cpu")[0]
         r = project_real_space(vol, *angles)
         assert np.linalg.norm(f - r) / np.linalg.norm(r) < 0.03, angles
+
+
+@pytest.mark.parametrize("n, pad", [(12, 4), (9, 3), (11, 2)])
+def test_padded_transform_is_the_centred_fft_of_the_centred_padded_map(rng, n, pad):
+    # the projector fills its transform by block copies; it must equal the textbook definition:
+    # fftshift(fftn(ifftshift(map zero-padded to p, centre voxel at p // 2))), index p repeating index 0
+    vol = rng.normal(size=(n, n, n)).astype(np.float32)
+    proj = Projector(vol, device="cpu", pad=pad, gridding_correction=False)
+    p = n * pad
+    padded = np.zeros((p, p, p), np.float32)
+    o = p // 2 - n // 2
+    padded[o:o + n, o:o + n, o:o + n] = vol * spherical_mask(n)
+    ft = np.fft.fftshift(np.fft.fftn(np.fft.ifftshift(padded)))
+    ft = np.pad(ft, ((0, 1),) * 3, mode="wrap")
+    got = proj._ft[0].numpy()
+    np.testing.assert_allclose(got[0], ft.real, atol=1e-3 * np.abs(ft).max())
+    np.testing.assert_allclose(got[1], ft.imag, atol=1e-3 * np.abs(ft).max())

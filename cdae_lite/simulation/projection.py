@@ -30,6 +30,23 @@ from cdae_lite.runtime import get_device
 from cdae_lite.simulation.rotations import euler_to_matrix
 
 
+def _paste_wrapped(dst, src, start: int) -> None:
+    """``dst[(start + i) % p, (start + j) % p, (start + k) % p] = src[i, j, k]`` over the last three
+    axes (NumPy arrays or torch tensors, ``dst`` cubic of side ``p``, ``src`` no larger), by at most
+    eight block copies: a circular shift (``roll``) without allocating the rolled array."""
+    p = dst.shape[-1]
+
+    def pieces(m: int):
+        a = start % p
+        if a + m <= p:
+            return ((slice(a, a + m), slice(0, m)),)  # (destination, source)
+        return ((slice(a, p), slice(0, p - a)), (slice(0, a + m - p), slice(p - a, m)))
+
+    for dz, sz in pieces(src.shape[-3]):
+        for dy, sy in pieces(src.shape[-2]):
+            for dx, sx in pieces(src.shape[-1]):
+                dst[..., dz, dy, dx] = src[..., sz, sy, sx]
+
 def check_map(volume: np.ndarray) -> np.ndarray:
     """Validate a 3D map and return it as a C-contiguous float32 array.
 
@@ -108,17 +125,23 @@ class Projector:
             coords = (np.arange(n) - n // 2) / p
             s = np.sinc(coords) ** 2
             vol = vol / (s[:, None, None] * s[None, :, None] * s[None, None, :])
+        # the map zero-padded to p voxels, centred, then ifftshift-ed: its centre voxel at index 0
         padded = np.zeros((p, p, p), np.float32)
-        o = p // 2 - n // 2
-        padded[o:o + n, o:o + n, o:o + n] = vol
-        vt = torch.from_numpy(padded).to(self.device)
-        ft = torch.fft.fftshift(torch.fft.fftn(torch.fft.ifftshift(vt)))
-        # frequencies run from -p/2 (index 0) to p/2 - 1; the DFT is periodic, so append index p
-        # (= index 0) on each axis to make +p/2, the Nyquist frequency of the half plane, reachable
-        for dim in range(3):
-            ft = torch.cat([ft, ft.narrow(dim, 0, 1)], dim=dim)
-        # (1, 2, p+1, p+1, p+1): real and imaginary parts as two channels for grid_sample
-        self._ft = torch.stack([ft.real, ft.imag])[None].contiguous()
+        _paste_wrapped(padded, vol, -(n // 2))
+        ft = torch.fft.fftn(torch.from_numpy(padded).to(self.device))
+        del padded
+        # (1, 2, p+1, p+1, p+1): real and imaginary parts as two channels for grid_sample, fftshift-ed
+        # so that frequencies run from -p/2 (index 0) to p/2 - 1; the DFT is periodic, so index p
+        # repeats index 0 on each axis to make +p/2, the Nyquist frequency of the half plane, reachable.
+        # Filled by copies into one buffer (no intermediate arrays of the padded transform's size).
+        self._ft = torch.empty((1, 2, p + 1, p + 1, p + 1), dtype=torch.float32, device=self.device)
+        parts = torch.view_as_real(ft)
+        for c in range(2):
+            _paste_wrapped(self._ft[0, c, :p, :p, :p], parts[..., c], p // 2)
+        del ft, parts
+        self._ft[..., p, :, :] = self._ft[..., 0, :, :]
+        self._ft[..., :, p, :] = self._ft[..., :, 0, :]
+        self._ft[..., :, :, p] = self._ft[..., :, :, 0]
         # half plane of image frequencies: ky in fftshift order, kx = 0 ... n // 2 (rfft layout)
         ky = _centered_freqs(n).to(self.device, torch.float32)
         kx = torch.arange(n // 2 + 1, device=self.device, dtype=torch.float32)
