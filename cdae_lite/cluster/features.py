@@ -65,7 +65,7 @@ def aae_features(images, latent: int = 8, iterations: int = 1500, batch_size: in
     x = torch.from_numpy(normalise(images))[:, None]
     seed_everything(seed)
     gen = torch.Generator().manual_seed(seed)
-    model = AdversarialAutoencoder(x.shape[-1], latent).to(dev)
+    model = AdversarialAutoencoder(x.shape[-1], latent).to(dev, memory_format=torch.channels_last)
     ae_params = list(model.enc.parameters()) + list(model.dec_in.parameters()) + list(model.dec.parameters())
     opt_ae = torch.optim.RMSprop(ae_params, lr=lr, alpha=0.9)
     opt_d = torch.optim.RMSprop(model.disc.parameters(), lr=lr / 5, alpha=0.9)
@@ -73,23 +73,24 @@ def aae_features(images, latent: int = 8, iterations: int = 1500, batch_size: in
     rec_hist, d_hist = [], []
     for _ in trange(iterations, desc="AAE", disable=not progress_enabled(), leave=False):
         idx = torch.randint(0, len(x), (batch_size,), generator=gen)
-        xb = x[idx].to(dev)
+        xb = x[idx].to(dev).contiguous(memory_format=torch.channels_last)
         # 1. reconstruction
         opt_ae.zero_grad()
         rec = F.mse_loss(model(xb), xb)
         rec.backward()
         opt_ae.step()
-        # 2. discriminator: prior samples are "real", codes are "fake"
-        z_fake = model.encode(xb).detach()
-        z_real = torch.randn(z_fake.shape, generator=gen).to(dev)
+        # 2. discriminator: prior samples are "real", codes are "fake". The encoder does not change
+        # until step 3, so step 3 reuses these codes (and their graph) instead of encoding again.
+        z = model.encode(xb)
+        z_real = torch.randn(z.shape, generator=gen).to(dev)
         opt_d.zero_grad()
         d_loss = (F.binary_cross_entropy_with_logits(model.disc(z_real), torch.ones(len(xb), 1, device=dev))
-                  + F.binary_cross_entropy_with_logits(model.disc(z_fake), torch.zeros(len(xb), 1, device=dev)))
+                  + F.binary_cross_entropy_with_logits(model.disc(z.detach()), torch.zeros(len(xb), 1, device=dev)))
         d_loss.backward()
         opt_d.step()
         # 3. the encoder learns to fool the discriminator
         opt_g.zero_grad()
-        g_loss = F.binary_cross_entropy_with_logits(model.disc(model.encode(xb)), torch.ones(len(xb), 1, device=dev))
+        g_loss = F.binary_cross_entropy_with_logits(model.disc(z), torch.ones(len(xb), 1, device=dev))
         g_loss.backward()
         opt_g.step()
         rec_hist.append(rec.item())
