@@ -172,3 +172,18 @@ def test_mean_margins_leave_the_held_out_set_out():
     m = {"a | p1 | paper": 1.0, "a | p2 | paper": 2.0, "a | apo (held out) | paper": -5.0, "a | p1 | realistic": 3.0,
          "b | p1 | paper": 9.0}
     assert mean_margins(m, "a") == {"paper": 1.5, "realistic": 3.0}
+
+
+def test_training_that_stops_by_images_gives_the_same_weights_twice():
+    # chapter 7's quick profile trains this way, so its numbers are the same on any machine
+    clean = np.random.default_rng(0).normal(size=(12, 16, 16)).astype(np.float32)
+    cfg = FreshNoiseConfig(batch_size=4, minutes=5, max_images=40, seed=1)
+    weights = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        m = denoiser(TINY)
+        hist = fit_fresh_noise(m, clean, cfg, "cpu")
+        weights.append(m.state_dict())
+    assert hist["images_seen"] == 40
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert GeneralDenoiserConfig.quick().train.max_images > 0  # the quick profile stops by images

@@ -83,7 +83,8 @@ class GeneralDenoiserConfig(ProfiledConfig):
     @classmethod
     def quick_overrides(cls) -> dict:
         return {"n_phantoms": 4, "images_per_structure": 60, "net": DenoiserConfig((8, 16, 16, 16)),
-                "train": FreshNoiseConfig(minutes=0.2)}
+                # stops by images (deterministic: the same numbers on any machine), a few seconds on 2 cores
+                "train": FreshNoiseConfig(minutes=1.0, max_images=12_000)}
 
     @classmethod
     def smoke_overrides(cls) -> dict:
