@@ -77,3 +77,21 @@ def test_seed_differences_pair_seeds_and_give_the_spread():
     assert d.loc["adk", "seeds"] == 2 and d.loc["adk", "mean"] == 1.5  # seeds 0 and 1 only
     assert abs(d.loc["adk", "std"] - 0.7071) < 1e-3
     assert seed_differences(rec({0: 1.0}), rec({0: 1.0}), "cdae_ft").empty
+
+
+def test_scale_agreement_counts_signs_against_the_recorded_run_and_prices_each_variant():
+    from cdae_lite.paper.scorecard import SCALE_CONCLUSIONS, scale_agreement
+
+    def row(variant, seconds, protein, sign):
+        return {"variant": variant, "seconds": seconds, "protein": protein,
+                **{c: sign[i] for i, c in enumerate(SCALE_CONCLUSIONS)}}
+
+    rows = [row("quick", 100, "a", [1, 1, 1, 1, 1]), row("quick", 100, "b", [1, -1, -1, -1, 0]),
+            row("big", 250, "a", [-1, -1, -1, -1, -1]), row("big", 250, "b", [-1, -1, -1, -1, -1]),
+            row("recorded", "", "a", [-1, 1, -1, 1, -1]), row("recorded", "", "b", [-1, -1, -1, 1, 0.0])]
+    t = scale_agreement(rows)
+    assert list(t.index) == ["quick", "big"]
+    assert t.loc["quick", "cost"] == 1.0 and t.loc["big", "cost"] == 2.5
+    assert t.loc["quick", ["pretrained", "ft_gain", "ft", "vs_bm3d", "clustering"]].tolist() == [0, 2, 1, 1, 1]
+    assert t.loc["big", ["pretrained", "ft_gain", "ft", "vs_bm3d", "clustering"]].tolist() == [2, 1, 2, 0, 2]
+    assert t.loc["big", "total"] == 7 and t.loc["quick", "proteins"] == 2

@@ -85,7 +85,11 @@ def recorded_blocks(result: dict, key: str = "blocks_ft", decimals: int = 2, val
 
 
 def provenance(result: dict) -> str:
-    """One paragraph saying where a recorded result came from (for the book)."""
+    """One paragraph saying where a recorded result (or benchmark table) came from (for the book)."""
+    if "benchmark" in result:  # python benchmarks/<name>.py --json results/<profile>/<name>.json
+        return (f"Recorded benchmark: {result['benchmark']}. Created {result['created']} on {result['machine']}, "
+                f"torch {result['torch']}, commit `{result['commit'][:12]}"
+                f"{'-dirty' if result['commit'].endswith('-dirty') else ''}`. Command: `{result['command']}`.")
     return (f"Recorded result `{result['experiment']}` ({result['profile']} profile): created "
             f"{result['created']} on {result['device']}, torch {result['torch']}, commit "
             f"`{result['commit'][:12]}{'-dirty' if result['commit'].endswith('-dirty') else ''}`, seeds "

@@ -250,6 +250,36 @@ def beyond_the_paper(profile: str = "cpu") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["what", "measured", "verdict"])
 
 
+#: The conclusions that ``benchmarks/quick_scale.py`` compares across scales, worded as claims.
+SCALE_CONCLUSIONS = {"pretrained": "pre-trained CDAE beats the single DAE",
+                     "ft_gain": "fine-tuning adds more to the cascade than to the single DAE",
+                     "ft": "fine-tuned CDAE beats the fine-tuned single DAE",
+                     "vs_bm3d": "fine-tuned CDAE beats a tuned BM3D",
+                     "clustering": "k-means on CDAE's output beats k-means on the raw images"}
+
+
+def scale_agreement(rows: list[dict]) -> pd.DataFrame:
+    """How well each scale of ``benchmarks/quick_scale.py`` agrees with the recorded run, and its cost.
+
+    ``rows``: the benchmark's rows (one per variant and protein, the recorded run's rows last, their
+    ``seconds`` empty). Returns one row per variant, in order: ``seconds``, ``cost`` (relative to the
+    first variant, the quick profile), and per conclusion of :data:`SCALE_CONCLUSIONS` the number of
+    proteins on which its sign (positive favours the claim) is the recorded run's, then ``total``.
+    """
+    frame = pd.DataFrame(rows)
+    recorded = frame[frame["seconds"] == ""].set_index("protein")
+    runs = frame[frame["seconds"] != ""]
+    out = []
+    for variant, part in runs.groupby("variant", sort=False):
+        part = part.set_index("protein")
+        agree = {c: int(((part[c] > 0) == (recorded.loc[part.index, c] > 0)).sum()) for c in SCALE_CONCLUSIONS}
+        out.append({"variant": variant, "seconds": int(part["seconds"].iloc[0]), **agree,
+                    "total": sum(agree.values()), "proteins": len(part)})
+    table = pd.DataFrame(out).set_index("variant")
+    table.insert(1, "cost", (table["seconds"] / table["seconds"].iloc[0]).round(2))
+    return table
+
+
 def markdown_table(frame: pd.DataFrame) -> str:
     """A DataFrame as a Markdown table (columns as they are, no index), for a chapter's text output."""
     cells = [[str(c) for c in frame.columns]] + [[str(v) for v in row] for row in frame.itertuples(index=False)]
