@@ -187,3 +187,47 @@ def test_training_that_stops_by_images_gives_the_same_weights_twice():
     assert hist["images_seen"] == 40
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
     assert GeneralDenoiserConfig.quick().train.max_images > 0  # the quick profile stops by images
+
+
+def test_a_warm_start_continues_from_the_checkpoint_and_records_it(tmp_path, monkeypatch):
+    from cdae_lite.paper import general as g
+
+    net = DenoiserConfig((4, 4, 4, 4))
+    start = denoiser(net)
+    with torch.no_grad():
+        for p in start.parameters():
+            p.fill_(0.01)
+    init = save_model(tmp_path / "start.pt", start, "denoiser", {"channels": [4, 4, 4, 4]}, {"command": "earlier run"})
+    cfg = GeneralDenoiserConfig(size=16, maps=(), n_phantoms=1, images_per_structure=2, scales=1, net=net,
+                                diameter_px=(6.0, 10.0), train=FreshNoiseConfig(minutes=5, max_images=4, lr=1e-12),
+                                init=str(init))
+    monkeypatch.setattr(g, "training_gain", lambda *a, **k: 1.0)  # 64-px RuBisCO: not what this test checks
+    model, meta = load_model(g.train_general_denoiser(cfg, tmp_path / "next.pt", "cpu"))
+    w = torch.cat([p.flatten() for p in model.parameters()])
+    assert torch.allclose(w, torch.full_like(w, 0.01), atol=1e-6)  # a learning rate of ~0 kept the start's weights
+    rec = meta["record"]["init"]
+    assert rec["path"] == "start.pt" and rec["record"]["command"] == "earlier run" and len(rec["sha256"]) == 64
+    with pytest.raises(ValueError, match="not the denoiser"):
+        g.train_general_denoiser(GeneralDenoiserConfig(size=16, net=TINY, init=str(init)), tmp_path / "x.pt", "cpu")
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_the_validation_structures_are_in_no_training_bank():
+    from cdae_lite.paper.general import VALIDATION
+
+    def seeds(cfg):
+        return {cfg.seed + 100 + i for i in range(cfg.n_phantoms)}
+
+    assert not VALIDATION.maps
+    # the shipped model's bank (seed 0) and its continuation's (seed 50, 80 phantoms)
+    assert not seeds(VALIDATION) & (seeds(GeneralDenoiserConfig()) | seeds(GeneralDenoiserConfig(seed=50, n_phantoms=80)))
+
+
+def test_validation_psnr_ranks_a_denoiser_above_the_identity():
+    from cdae_lite.paper.general import validation_psnr
+
+    cfg = GeneralDenoiserConfig(size=32, maps=(), n_phantoms=2, images_per_structure=4, scales=1,
+                                diameter_px=(12.0, 20.0), seed=800)
+    identity, smooth = torch.nn.Identity(), torch.nn.AvgPool2d(5, stride=1, padding=2, count_include_pad=False)
+    a, b = validation_psnr(identity, cfg, device="cpu"), validation_psnr(smooth, cfg, device="cpu")
+    assert b > a + 3 and validation_psnr(identity, cfg, device="cpu") == a  # seeded: the same number twice

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import os
 import shutil
 import tempfile
@@ -119,3 +120,12 @@ def gunzip_to(path: Path, dest: Path) -> Path:
     with gzip.open(path, "rb") as f, open(dest, "wb") as g:
         shutil.copyfileobj(f, g)
     return dest
+
+
+def sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes (read in 1 MiB chunks): names exactly which file a result came from."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

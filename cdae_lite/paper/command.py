@@ -58,6 +58,10 @@ def main(argv=None) -> int:
     ap.add_argument("--out", help="output JSON (default results/<profile>/<experiment>.json)")
     ap.add_argument("--notes", default="")
     ap.add_argument("--minutes", type=float, help="general: training time (default: the config's)")
+    ap.add_argument("--init", help="general: start from this checkpoint ('general' = the shipped one) instead of "
+                                   "random weights, on a new bank (--seeds S: the bank's and training's seed)")
+    ap.add_argument("--lr", type=float, help="general: peak learning rate (default: the config's)")
+    ap.add_argument("--phantoms", type=int, help="general: pseudo-proteins in the bank (default: the config's)")
     ap.add_argument("--no-output-dropout", action="store_true",
                     help="cdae: the variant without dropout before each block's output layer (recorded as "
                          "cdae_no_output_dropout)")
@@ -71,8 +75,11 @@ def main(argv=None) -> int:
                  "unset it")
     if args.experiment == "general":
         cfg = GeneralDenoiserConfig.for_profile("full" if args.profile in ("cpu", "full") else args.profile)
-        if args.minutes:
-            cfg = replace(cfg, train=replace(cfg.train, minutes=args.minutes))
+        train = {k: v for k, v in {"minutes": args.minutes, "lr": args.lr, "seed": args.seeds[0]}.items()
+                 if v is not None}
+        top = {k: v for k, v in {"init": args.init, "seed": args.seeds[0], "n_phantoms": args.phantoms}.items()
+               if v is not None}
+        cfg = replace(cfg, train=replace(cfg.train, **train), **top)
         from cdae_lite.distributed import is_main, local_device, process_group
         from cdae_lite.runtime import get_device
 

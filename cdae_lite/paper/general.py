@@ -59,7 +59,9 @@ class GeneralDenoiserConfig(ProfiledConfig):
     max_shift_px : float -- random shifts, pixels.
     defocus_range_A : CTF defocus range (half of each structure's scales have a CTF).
     net : DenoiserConfig. train : FreshNoiseConfig (its ``minutes`` sets the training time).
-    seed : int
+    seed : int -- seeds the bank (structures' sizes, views, phantoms ``seed + 100 + i``) and training.
+    init : str -- a checkpoint of the same network to start from ("" trains from random weights; a
+        warm start continues an earlier run on a new bank, its record kept under ``record["init"]``).
     """
 
     size: int = 64
@@ -73,6 +75,7 @@ class GeneralDenoiserConfig(ProfiledConfig):
     net: DenoiserConfig = DenoiserConfig()
     train: FreshNoiseConfig = FreshNoiseConfig(minutes=90.0)
     seed: int = 0
+    init: str = ""
 
     def __post_init__(self):
         unknown = [m for m in self.maps if m not in TRAINING_MAPS]
@@ -185,6 +188,21 @@ def training_gain(model, size: int = 64, n_images: int = 64, snr: float = 0.1, s
     return float(np.nanmean(gain(predict(model, s.noisy[snr], device=device), s.clean)))
 
 
+def _initial_model(cfg: GeneralDenoiserConfig) -> tuple[torch.nn.Module, dict | None]:
+    """A new network for ``cfg.net``, or the checkpoint ``cfg.init`` (``"general"`` or a path) with what made it."""
+    if not cfg.init:
+        return denoiser(cfg.net), None
+    from cdae_lite.denoise.checkpoint import load_denoiser
+    from cdae_lite.io.files import sha256
+
+    model, meta, path = load_denoiser(cfg.init)
+    if meta["architecture"] != "denoiser" or tuple(meta["config"]["channels"]) != tuple(cfg.net.channels):
+        raise ValueError(f"init {path} holds a {meta['architecture']} {meta['config']}, not the denoiser {cfg.net}")
+    old = {k: v for k, v in meta["record"].items() if k not in ("bank", "history")}
+    return model, {"path": str(path.name), "sha256": sha256(path), "record": old,
+                   "images_seen": meta["record"].get("history", {}).get("images_seen")}
+
+
 def train_general_denoiser(cfg: GeneralDenoiserConfig = GeneralDenoiserConfig(), out: str | Path | None = None,
                            device=None) -> Path:
     """Make the clean bank, train the general denoiser on it with fresh noise, write the checkpoint.
@@ -197,9 +215,9 @@ def train_general_denoiser(cfg: GeneralDenoiserConfig = GeneralDenoiserConfig(),
     """
     t0 = time.perf_counter()
     path = Path(out) if out else data_dir() / "weights" / "denoiser_general.pt"
+    model, init = _initial_model(cfg)  # before the bank: a wrong checkpoint fails at once
     bank, rows = clean_bank(cfg, device)
-    model = denoiser(cfg.net)
-    record = {"what": "general denoiser (beyond the paper): see GeneralDenoiserConfig", "config": cfg.as_dict(),
+    record = {"init": init, "what": "general denoiser (beyond the paper): see GeneralDenoiserConfig", "config": cfg.as_dict(),
               "bank": rows, "bank_images": int(len(bank)), "bank_seconds": time.perf_counter() - t0,
               "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
               "device": device_name(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
@@ -228,3 +246,24 @@ def add_recorded_gain(spec: str, device=None) -> str:
     save_model(path, model, meta["architecture"], meta["config"],
                {**meta["record"], "gain": g, "gain_command": command_line()}, overwrite=True)
     return f"{path}: gain {g:.3f} on the training protein (SNR 0.1, 64 px)"
+
+
+#: Structures for choosing between general denoisers (e.g. whether a longer run replaces the shipped one):
+#: pseudo-proteins whose seeds (900-915) no training bank uses, so that no test protein and no held-out
+#: structure takes part in the choice.
+VALIDATION = GeneralDenoiserConfig(maps=(), n_phantoms=16, images_per_structure=48, scales=3,
+                                   diameter_px=(25.0, 50.0), seed=800)
+
+
+def validation_psnr(model, cfg: GeneralDenoiserConfig = VALIDATION, snr: float = 0.1, seed: int = 4242,
+                    device=None) -> float:
+    """Mean PSNR (dB) of ``model`` on the clean bank of ``cfg`` (default :data:`VALIDATION`) with white
+    noise at ``snr`` (one seeded realisation): the label that selects a model, never a test protein."""
+    from cdae_lite.denoise.inference import predict
+    from cdae_lite.metrics import psnr
+
+    clean, _ = clean_bank(cfg, device)
+    gen = torch.Generator().manual_seed(seed)
+    sigma = np.sqrt(clean.reshape(len(clean), -1).var(1) / snr).astype(np.float32)
+    noisy = clean + torch.randn(clean.shape, generator=gen).numpy() * sigma[:, None, None]
+    return float(np.mean(psnr(predict(model, noisy, device=device), clean)))
