@@ -47,13 +47,11 @@ def test_book_builds_with_every_chapter_executed(tmp_path):
 
 
 @pytest.mark.book
-@pytest.mark.skipif(os.environ.get("CDAE_SMOKE_BOOK", "") != "1",
-                    reason="every chapter on the full profile's smoke path took 591 s on one CPU thread "
-                           "(results/cpu/chapters_smoke.json), beyond CI's budget beside the quick book: run it with "
-                           "CDAE_SMOKE_BOOK=1 pytest tests/test_book.py -k smoke")
 def test_every_chapter_runs_on_the_full_profiles_smoke_path(monkeypatch, tmp_path):
     # issue 16: the full profile's shapes and code paths (64 px, the paper's networks, recorded results)
-    # with a handful of images, so that a branch only the full profile takes cannot rot unseen
+    # with a handful of images, so that a branch only the full profile takes cannot rot unseen. Part of the
+    # README's test command: 685 s on 2 cores beside a training run (benchmarks/chapters.py --profile full
+    # --smoke), a few minutes alone; python benchmarks/chapters.py --profile full --smoke times each chapter
     import nbformat
     from nbclient import NotebookClient
 
