@@ -131,13 +131,18 @@ def stretched_phantom(size: int, seed: int) -> np.ndarray:
     return affine_transform(vol, mat, offset=centre - mat @ centre, order=1).astype(np.float32)
 
 
+def phantom_seeds(cfg: GeneralDenoiserConfig) -> list[int]:
+    """Seeds of the bank's pseudo-proteins (:func:`stretched_phantom`), in order: ``cfg.seed + 100 + i``."""
+    return [cfg.seed + 100 + i for i in range(cfg.n_phantoms)]
+
+
 def training_structures(cfg: GeneralDenoiserConfig) -> list[tuple[str, np.ndarray, float]]:
     """``(name, map, pixel size in A)`` of every training structure: the shipped maps, then phantoms."""
     out = []
     for name in cfg.maps:
         vol, px = load_map(data_path(TRAINING_MAPS[name]))
         out.append((name, vol, float(px or 1.0)))
-    out += [(f"phantom{i}", stretched_phantom(cfg.size, cfg.seed + 100 + i), 2.0) for i in range(cfg.n_phantoms)]
+    out += [(f"phantom{i}", stretched_phantom(cfg.size, seed), 2.0) for i, seed in enumerate(phantom_seeds(cfg))]
     return out
 
 
