@@ -40,6 +40,17 @@ def test_fresh_noise_has_the_requested_snrs_and_colour():
     assert low(col) > 1.5 * low(white)  # coloured noise carries more power at low frequencies
 
 
+def test_a_high_snr_share_draws_that_share_above_snr_max_and_none_beyond_its_top():
+    clean = torch.randn(2000, 16, 16)
+    plain = add_fresh_noise(clean, 0.02, 0.3, 0.0, torch.Generator().manual_seed(1))[1]
+    _, snr = add_fresh_noise(clean, 0.02, 0.3, 0.0, torch.Generator().manual_seed(1), 0.25, 3.0)
+    high = snr > 0.3
+    assert 0.2 < high.float().mean() < 0.3 and snr.max() <= 3.0 and snr[high].max() > 2.0
+    assert torch.equal(snr[~high], plain[~high])  # the low-SNR draws are the plain run's
+    with pytest.raises(ValueError, match="high_snr"):
+        FreshNoiseConfig(high_snr_fraction=0.2, high_snr_max=0.1)
+
+
 def _disks(n=256, size=32, seed=0):
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:size, :size]

@@ -61,6 +61,8 @@ def main(argv=None) -> int:
     ap.add_argument("--init", help="general: start from this checkpoint ('general' = the shipped one) instead of "
                                    "random weights, on a new bank (--seeds S: the bank's and training's seed)")
     ap.add_argument("--lr", type=float, help="general: peak learning rate (default: the config's)")
+    ap.add_argument("--high-snr-fraction", type=float,
+                    help="general: share of training images at SNR 0.3-3 (default: the config's)")
     ap.add_argument("--phantoms", type=int, help="general: pseudo-proteins in the bank (default: the config's)")
     ap.add_argument("--no-output-dropout", action="store_true",
                     help="cdae: the variant without dropout before each block's output layer (recorded as "
@@ -75,7 +77,8 @@ def main(argv=None) -> int:
                  "unset it")
     if args.experiment == "general":
         cfg = GeneralDenoiserConfig.for_profile("full" if args.profile in ("cpu", "full") else args.profile)
-        train = {k: v for k, v in {"minutes": args.minutes, "lr": args.lr, "seed": args.seeds[0]}.items()
+        train = {k: v for k, v in {"minutes": args.minutes, "lr": args.lr, "seed": args.seeds[0],
+                                   "high_snr_fraction": args.high_snr_fraction}.items()
                  if v is not None}
         top = {k: v for k, v in {"init": args.init, "seed": args.seeds[0], "n_phantoms": args.phantoms}.items()
                if v is not None}
