@@ -235,10 +235,25 @@ def test_the_validation_structures_are_in_no_training_bank():
 
 
 def test_validation_psnr_ranks_a_denoiser_above_the_identity():
-    from cdae_lite.paper.general import validation_psnr
+    from cdae_lite.paper.general_select import validation_psnr
 
     cfg = GeneralDenoiserConfig(size=32, maps=(), n_phantoms=2, images_per_structure=4, scales=1,
                                 diameter_px=(12.0, 20.0), seed=800)
     identity, smooth = torch.nn.Identity(), torch.nn.AvgPool2d(5, stride=1, padding=2, count_include_pad=False)
     a, b = validation_psnr(identity, cfg, device="cpu"), validation_psnr(smooth, cfg, device="cpu")
     assert b > a + 3 and validation_psnr(identity, cfg, device="cpu") == a  # seeded: the same number twice
+
+
+def test_a_candidate_replaces_the_shipped_model_only_when_it_wins_at_every_snr():
+    from cdae_lite.paper.general_select import replaces, selection_verdict, validation_table
+
+    cfg = GeneralDenoiserConfig(size=32, maps=(), n_phantoms=2, images_per_structure=4, scales=1,
+                                diameter_px=(12.0, 20.0), seed=800)
+    identity, smooth = torch.nn.Identity(), torch.nn.AvgPool2d(5, stride=1, padding=2, count_include_pad=False)
+    table = validation_table({"identity": identity, "smooth": smooth}, (0.1, 100.0), cfg, device="cpu")
+    # smoothing wins at SNR 0.1 and loses at SNR 100 (it blurs an almost clean image): no replacement
+    assert table["smooth"]["0.1"] > table["identity"]["0.1"] and table["smooth"]["100.0"] < table["identity"]["100.0"]
+    assert not replaces(table, "smooth", "identity") and not replaces(table, "identity", "smooth")
+    assert "does not replace" in selection_verdict(table, "smooth", "identity")
+    low = validation_table({"identity": identity, "smooth": smooth}, (0.1,), cfg, device="cpu")
+    assert replaces(low, "smooth", "identity") and selection_verdict(low, "smooth", "identity").startswith("smooth replaces")

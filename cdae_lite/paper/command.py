@@ -41,12 +41,13 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cdae_lite.paper",
                                  description="Run an experiment and record it under results/<profile>/.")
     ap.add_argument("experiment", choices=["cdae", "baselines", "clustering", "general", "general-cdae", "general-eval",
-                                           "general-ablation", "cluster-eval", "targets", "gain", "all"],
+                                           "general-ablation", "general-select", "cluster-eval", "targets", "gain", "all"],
                     help="'all' runs cdae (first seed), baselines, clustering, then cdae for every seed; 'general' "
                          "trains the shipped general denoiser, 'general-cdae' the shipped general CDAE, "
                          "'general-eval' scores both against a tuned BM3D, "
                          "'general-ablation' trains and scores one change of the general denoiser's recipe at a "
-                         "time, 'cluster-eval' scores cdae-lite cluster with and without denoising and refinement, "
+                         "time, 'general-select' compares a candidate checkpoint (--init PATH) with the shipped general "
+                         "denoiser on the validation pseudo-proteins, 'cluster-eval' scores cdae-lite cluster with and without denoising and refinement, "
                          "'targets' scores the fine-tuning targets' choices of neighbours")
     ap.add_argument("--profile", choices=["quick", "full", "cpu"],
                     help="quick, full (the paper's scale), or cpu: " + CPU_PROFILE_NOTE + " Implies --cpu-budget.")
@@ -104,6 +105,13 @@ def main(argv=None) -> int:
         from cdae_lite.paper.general_eval import record_general_eval
 
         print(f"wrote {record_general_eval(args.profile, args.device, args.out, args.notes)}")
+        return 0
+    if args.experiment == "general-select":
+        from cdae_lite.paper.general_select import record_selection
+
+        if not args.init:
+            ap.error("general-select: give the candidate checkpoint with --init PATH")
+        print(f"wrote {record_selection(args.init, 'general', args.profile or 'cpu', args.device, args.out, args.notes)}")
         return 0
     if args.experiment == "general-ablation":
         from cdae_lite.paper.general_ablation import record_ablation

@@ -259,16 +259,3 @@ def add_recorded_gain(spec: str, device=None) -> str:
 VALIDATION = GeneralDenoiserConfig(maps=(), n_phantoms=16, images_per_structure=48, scales=3,
                                    diameter_px=(25.0, 50.0), seed=800)
 
-
-def validation_psnr(model, cfg: GeneralDenoiserConfig = VALIDATION, snr: float = 0.1, seed: int = 4242,
-                    device=None) -> float:
-    """Mean PSNR (dB) of ``model`` on the clean bank of ``cfg`` (default :data:`VALIDATION`) with white
-    noise at ``snr`` (one seeded realisation): the label that selects a model, never a test protein."""
-    from cdae_lite.denoise.inference import predict
-    from cdae_lite.metrics import psnr
-
-    clean, _ = clean_bank(cfg, device)
-    gen = torch.Generator().manual_seed(seed)
-    sigma = np.sqrt(clean.reshape(len(clean), -1).var(1) / snr).astype(np.float32)
-    noisy = clean + torch.randn(clean.shape, generator=gen).numpy() * sigma[:, None, None]
-    return float(np.mean(psnr(predict(model, noisy, device=device), clean)))
