@@ -45,7 +45,7 @@ def validation_table(models: dict, snrs=SELECTION_SNRS, cfg: GeneralDenoiserConf
 
 def validation_psnr(model, cfg: GeneralDenoiserConfig = VALIDATION, snr: float = 0.1, seed: int = 4242,
                     device=None) -> float:
-    """Mean PSNR (dB) of ``model`` on the clean bank of ``cfg`` (default :data:`VALIDATION`) with white
+    """Mean PSNR (dB) of ``model`` on the clean bank of ``cfg`` (default :data:`~cdae_lite.paper.general.VALIDATION`) with white
     noise at ``snr`` (one seeded realisation): the label that selects a model, never a test protein."""
     return validation_table({"m": model}, (snr,), cfg, seed, device)["m"][str(float(snr))]
 
