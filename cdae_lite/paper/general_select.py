@@ -17,6 +17,9 @@ from cdae_lite.paper.general import VALIDATION, GeneralDenoiserConfig, clean_ban
 #: The SNRs a replacement must win at.
 SELECTION_SNRS = (0.1, 1.0, 3.0)
 
+#: The seed of the validation noise (one realisation per SNR).
+NOISE_SEED = 4242
+
 
 def _noisy(clean: np.ndarray, snr: float, seed: int) -> np.ndarray:
     """``clean`` (n, s, s) plus one seeded realisation of white noise at ``snr`` (variance definition)."""
@@ -26,7 +29,7 @@ def _noisy(clean: np.ndarray, snr: float, seed: int) -> np.ndarray:
 
 
 def validation_table(models: dict, snrs=SELECTION_SNRS, cfg: GeneralDenoiserConfig = VALIDATION,
-                     seed: int = 4242, device=None) -> dict[str, dict[str, float]]:
+                     seed: int = NOISE_SEED, device=None) -> dict[str, dict[str, float]]:
     """Mean PSNR (dB) of each model on the validation bank at each SNR: ``{name: {str(snr): dB}}``.
 
     The bank is made once; every model sees the same noisy images (noise seed ``seed`` at every SNR).
@@ -43,7 +46,7 @@ def validation_table(models: dict, snrs=SELECTION_SNRS, cfg: GeneralDenoiserConf
     return table
 
 
-def validation_psnr(model, cfg: GeneralDenoiserConfig = VALIDATION, snr: float = 0.1, seed: int = 4242,
+def validation_psnr(model, cfg: GeneralDenoiserConfig = VALIDATION, snr: float = 0.1, seed: int = NOISE_SEED,
                     device=None) -> float:
     """Mean PSNR (dB) of ``model`` on the clean bank of ``cfg`` (default :data:`~cdae_lite.paper.general.VALIDATION`) with white
     noise at ``snr`` (one seeded realisation): the label that selects a model, never a test protein."""
@@ -78,4 +81,4 @@ def record_selection(candidate: str, shipped: str = "general", profile: str = "c
     metrics = {"psnr": table, "files": files, "replaces": replaces(table, "candidate", "shipped"),
                "verdict": selection_verdict(table, "candidate", "shipped")}
     return record("general_selection", profile, {"validation": VALIDATION.as_dict(), "snrs": list(SELECTION_SNRS),
-                                                 "noise_seed": 4242}, metrics, [VALIDATION.seed], device, out, notes)
+                                                 "noise_seed": NOISE_SEED}, metrics, [VALIDATION.seed], device, out, notes)
