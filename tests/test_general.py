@@ -154,13 +154,13 @@ def test_ablation_effects_are_differences_to_the_recipe_over_the_test_proteins()
 
 
 def test_a_tiny_ablation_trains_and_scores_every_variant():
-    from cdae_lite.paper.general_ablation import RECIPE, GeneralAblation, run_ablation, variants
+    from cdae_lite.paper.general_ablation import RECIPE, SYMMETRIZED, GeneralAblation, run_ablation, variants
     from cdae_lite.paper.general_eval import DenoiserEvaluation
 
     cfg = GeneralAblation(recipe=GeneralDenoiserConfig(size=32, n_phantoms=1, images_per_structure=6, net=TINY,
                                                        train=FreshNoiseConfig(minutes=5, max_images=64)),
                           evaluation=DenoiserEvaluation(size=32, images_per_view=1, n_images=2, n_tune=2),
-                          speed_images=8)
+                          speed_images=8, seeds=(0,))
     names = list(variants(cfg))
     assert len(names) == 8 and names[0] == RECIPE
     partial = []
@@ -168,13 +168,52 @@ def test_a_tiny_ablation_trains_and_scores_every_variant():
     out = run_ablation(cfg, shipped=denoiser(TINY), device="cpu", on_row=lambda r: partial.append(len(r["training"])))
     assert partial == list(range(1, 10))  # saved after every row, the shipped model last
     methods = {r["method"] for r in out["rows"]}
-    assert {*names, "raw", "BM3D (tuned)", f"{RECIPE} + calibration", "shipped model"} == methods
+    assert {*names, "raw", "BM3D (tuned)", f"{RECIPE} + calibration", SYMMETRIZED, "shipped model"} == methods
     assert len(out["rows"]) == 8 * len(methods)  # 4 proteins x 2 presets, each method once
     seen = {t["method"]: t.get("images_seen") for t in out["training"]}
     assert seen[RECIPE] == 64 and seen[names[-1]] == 128  # twice the training
     rec = [e for e in out["effects"] if e["method"] == RECIPE]
     assert rec and all(e["test_proteins_db"] == 0 for e in rec)
     assert f"{RECIPE} | adk | paper" in out["margins_db"]
+
+
+def test_seeded_effects_are_paired_differences_averaged_over_seeds():
+    from cdae_lite.paper.general_ablation import seeded_effects
+
+    def row(protein, method, psnr, seed):
+        return {"protein": protein, "preset": "paper", "method": method, "psnr": psnr, "seed": seed}
+
+    rows = [row("a", "recipe", 20.0, 0), row("b", "recipe", 22.0, 0), row("apo (held out)", "recipe", 18.0, 0),
+            row("a", "recipe", 21.0, 1), row("b", "recipe", 23.0, 1), row("apo (held out)", "recipe", 18.0, 1),
+            row("a", "x", 20.5, 0), row("b", "x", 22.5, 0), row("apo (held out)", "x", 19.0, 0),  # +0.5 on seed 0
+            row("a", "x", 22.5, 1), row("b", "x", 24.5, 1), row("apo (held out)", "x", 18.0, 1),  # +1.5 on seed 1
+            row("a", "fixed", 22.0, None), row("b", "fixed", 24.0, None), row("apo (held out)", "fixed", 18.0, None)]
+    out = {e["method"]: e for e in seeded_effects(rows)}
+    assert out["x"]["test_proteins_db_seeds"] == pytest.approx([0.5, 1.5])
+    assert out["x"]["test_proteins_db"] == pytest.approx(1.0) and out["x"]["n_seeds"] == 2
+    assert out["x"]["test_proteins_db_std"] == pytest.approx(np.std([0.5, 1.5], ddof=1))
+    assert out["x"]["held_out_db"] == pytest.approx(0.5)
+    # a row without a seed is compared with the recipe of every seed
+    assert out["fixed"]["test_proteins_db_seeds"] == pytest.approx([2.0, 1.0])
+    assert out["recipe"]["test_proteins_db"] == 0 and out["recipe"]["test_proteins_db_std"] == 0
+
+
+def test_an_ablation_over_two_seeds_trains_every_row_twice_and_pairs_the_effects():
+    from cdae_lite.paper.general_ablation import RECIPE, GeneralAblation, run_ablation, variants
+    from cdae_lite.paper.general_eval import DenoiserEvaluation
+
+    cfg = GeneralAblation(recipe=GeneralDenoiserConfig(size=32, n_phantoms=1, images_per_structure=6, net=TINY,
+                                                       train=FreshNoiseConfig(minutes=5, max_images=64)),
+                          evaluation=DenoiserEvaluation(size=32, images_per_view=1, n_images=2, n_tune=2),
+                          speed_images=8, seeds=(0, 1))
+    out = run_ablation(cfg, device="cpu")
+    assert [(t["method"], t["seed"]) for t in out["training"]] == [(n, k) for k in (0, 1) for n in variants(cfg)]
+    recipe = {k: [r["psnr"] for r in out["rows"] if r["method"] == RECIPE and r["seed"] == k] for k in (0, 1)}
+    assert len(recipe[0]) == 8 and recipe[0] != recipe[1]  # two seeds, two different networks
+    assert all(e["n_seeds"] == 2 and len(e["test_proteins_db_seeds"]) == 2 for e in out["effects"])
+    assert {r["seed"] for r in out["rows"] if r["method"] in ("raw", "BM3D (tuned)")} == {None}
+    with pytest.raises(ValueError, match="seeds must be distinct"):
+        GeneralAblation(seeds=(1, 1))
 
 
 def test_mean_margins_leave_the_held_out_set_out():
@@ -256,4 +295,5 @@ def test_a_candidate_replaces_the_shipped_model_only_when_it_wins_at_every_snr()
     assert not replaces(table, "smooth", "identity") and not replaces(table, "identity", "smooth")
     assert "does not replace" in selection_verdict(table, "smooth", "identity")
     low = validation_table({"identity": identity, "smooth": smooth}, (0.1,), cfg, device="cpu")
-    assert replaces(low, "smooth", "identity") and selection_verdict(low, "smooth", "identity").startswith("smooth replaces")
+    assert replaces(low, "smooth", "identity")
+    assert selection_verdict(low, "smooth", "identity").startswith("smooth replaces")

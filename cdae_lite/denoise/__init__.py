@@ -20,7 +20,7 @@ from cdae_lite.denoise.calibrate import apply_scale, estimate_noise_sigma, stein
 from cdae_lite.denoise.checkpoint import (SHIPPED_MODEL, SHIPPED_MODELS, load_denoiser, load_model, recorded_gain,
                                           save_model)
 from cdae_lite.denoise.finetune import FineTuneConfig, FineTuneReport, fine_tune_on_file, finetune
-from cdae_lite.denoise.inference import Negated, block_outputs, for_polarity, predict
+from cdae_lite.denoise.inference import Negated, Symmetrized, block_outputs, for_polarity, predict
 from cdae_lite.denoise.models import (AEConfig, Cascade, DenoiserConfig, DnCNNConfig, UNetConfig, autoencoder, build,
                                       cdae, chain, denoiser, describe, dncnn, n_parameters, unet)
 from cdae_lite.denoise.neighbors import knn, mean_targets, neighbor_means, pca_features, purity
@@ -36,7 +36,7 @@ from cdae_lite.denoise.train import (History, TrainConfig, blind_spot, fit, ladd
 
 __all__ = ["AEConfig", "Alignment", "BM3D", "CLASSICAL", "Cascade", "Denoiser", "DenoiserConfig", "DnCNNConfig", "FineTuneConfig",
            "FineTuneReport", "FreshNoiseConfig", "Negated", "for_polarity", "Gaussian", "History", "Identity", "Learned", "NLMeans",
-           "SHIPPED_MODEL", "SHIPPED_MODELS", "StreamReport", "TV", "TrainConfig", "UNetConfig", "Wavelet", "Wiener",
+           "SHIPPED_MODEL", "SHIPPED_MODELS", "StreamReport", "Symmetrized", "TV", "TrainConfig", "UNetConfig", "Wavelet", "Wiener",
            "add_fresh_noise", "aligned_average", "apply_scale", "autoencoder", "blind_spot", "block_outputs", "build", "cdae", "chain",
            "denoise_file", "denoiser", "describe", "dncnn", "estimate_noise_sigma", "find_lookalikes", "fine_tune_on_file", "finetune",
            "fit", "fit_fresh_noise", "knn", "ladder_pairs", "load_denoiser", "load_model", "mean_targets",

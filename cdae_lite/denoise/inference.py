@@ -34,6 +34,43 @@ class Negated(nn.Module):
         return -self.inner(-x)
 
 
+class Symmetrized(nn.Module):
+    """The mean of ``model`` over the symmetries of the square: each image is flipped and, when square,
+    transposed (8 transforms; 4 flips for non-square images), denoised, transformed back, and the
+    outputs averaged. A denoiser trained with random flips and rotations treats each transform as a
+    new input, so its errors partly average out; the price is ``transforms`` times the inference time.
+
+    Parameters
+    ----------
+    model : a denoiser mapping (n, 1, h, w) to (n, 1, h, w).
+    transforms : 8 (flips and transposes), 4 (flips only) or 2 (identity and transpose).
+    """
+
+    def __init__(self, model: nn.Module, transforms: int = 8):
+        super().__init__()
+        if transforms not in (2, 4, 8):
+            raise ValueError(f"transforms must be 2, 4 or 8, got {transforms}")
+        self.inner, self.transforms = model, transforms
+
+    def _ops(self, square: bool) -> list[tuple[tuple[int, ...], bool]]:
+        """(dims to flip, transpose) pairs; their own inverses when undone in reverse order."""
+        flips = [(), (-1,), (-2,), (-2, -1)]
+        if self.transforms == 2:
+            return [((), False), ((), True)] if square else [((), False)]
+        ops = [(f, False) for f in flips]
+        return ops + [(f, True) for f in flips] if self.transforms == 8 and square else ops
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ops = self._ops(x.shape[-1] == x.shape[-2])
+        out = torch.zeros_like(x)
+        for dims, transpose in ops:
+            y = x.transpose(-2, -1) if transpose else x
+            y = self.inner(y.flip(dims) if dims else y)
+            y = y.flip(dims) if dims else y
+            out = out + (y.transpose(-2, -1) if transpose else y)
+        return out / len(ops)
+
+
 def for_polarity(model: nn.Module, images, invert: bool | None = None) -> tuple[nn.Module, str]:
     """``model`` as it should meet ``images``: wrapped in :class:`Negated` when the particles are dark.
 

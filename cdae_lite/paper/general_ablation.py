@@ -33,6 +33,9 @@ from cdae_lite.runtime import ProfiledConfig, seed_everything
 #: The row every other is compared with.
 RECIPE = "recipe"
 
+#: The recipe's network averaged over the 8 flips and transposes at test time (no training of its own).
+SYMMETRIZED = f"{RECIPE}, symmetrised x8 at test time"
+
 
 @dataclass(frozen=True)
 class GeneralAblation(ProfiledConfig):
@@ -45,6 +48,9 @@ class GeneralAblation(ProfiledConfig):
     longer : int -- how many times more images the "longer training" row sees.
     evaluation : DenoiserEvaluation -- the scored images (every image of a small stack per set).
     speed_images : int -- images denoised to time each network's inference (one batch of 256).
+    seeds : tuple of int -- training seeds: every row is trained once per seed (``recipe.seed + k``
+        initialises the network, ``recipe.train.seed + k`` draws its noise and batches; the bank stays
+        the same), and each effect is the mean of the paired differences to the recipe of the same seed.
     """
 
     recipe: GeneralDenoiserConfig = GeneralDenoiserConfig(
@@ -52,13 +58,18 @@ class GeneralAblation(ProfiledConfig):
     longer: int = 2
     evaluation: DenoiserEvaluation = DenoiserEvaluation(images_per_view=16, n_images=64)
     speed_images: int = 256
+    seeds: tuple = (0, 1, 2)
+
+    def __post_init__(self):
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct and at least one, got {list(self.seeds)}")
 
     @classmethod
     def quick_overrides(cls) -> dict:
         return {"recipe": GeneralDenoiserConfig(n_phantoms=2, images_per_structure=12,
                                                 net=DenoiserConfig((8, 16, 16, 16)),
                                                 train=FreshNoiseConfig(minutes=600.0, max_images=256)),
-                "evaluation": DenoiserEvaluation.quick(images_per_view=2), "speed_images": 16}
+                "evaluation": DenoiserEvaluation.quick(images_per_view=2), "speed_images": 16, "seeds": (0,)}
 
     @classmethod
     def smoke_overrides(cls) -> dict:
@@ -117,60 +128,99 @@ def effects(rows: list[dict], reference: str = RECIPE) -> list[dict]:
     return out
 
 
+def _spread(values: list[float]) -> dict:
+    """Mean, sample standard deviation (0 for one value) and count of ``values``."""
+    v = np.asarray(values, float)
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else 0.0, "n": int(v.size)}
+
+
+def seeded_effects(rows: list[dict], reference: str = RECIPE) -> list[dict]:
+    """:func:`effects` of rows trained with several seeds (key ``"seed"``; rows without one, such as
+    the shipped model, take part in every seed's comparison): per row and preset, the mean over seeds of
+    the paired difference to the reference of the same seed, with its standard deviation over seeds
+    (``*_std``), the per-seed values (``test_proteins_db_seeds``) and ``n_seeds``."""
+    seeds = sorted({r["seed"] for r in rows if r.get("seed") is not None})
+    fixed = [r for r in rows if r.get("seed") is None]
+    per_seed = ([effects([r for r in rows if r.get("seed") == k] + fixed, reference) for k in seeds]
+                or [effects(rows, reference)])
+    out = []
+    for first in per_seed[0]:
+        same = [e for es in per_seed for e in es if (e["method"], e["preset"]) == (first["method"], first["preset"])]
+        test, held = _spread([e["test_proteins_db"] for e in same]), _spread([e["held_out_db"] for e in same])
+        out.append({"method": first["method"], "preset": first["preset"], "test_proteins_db": test["mean"],
+                    "held_out_db": held["mean"], "test_proteins_db_std": test["std"], "held_out_db_std": held["std"],
+                    "test_proteins_db_seeds": [e["test_proteins_db"] for e in same], "n_seeds": test["n"]})
+    return out
+
+
 def run_ablation(cfg: GeneralAblation, shipped: torch.nn.Module | None = None, device=None,
                  on_row: Callable[[dict], None] | None = None) -> dict:
-    """Train every variant, score it with BM3D on the same images; ``on_row(partial result)`` after each.
+    """Train every variant once per seed of ``cfg.seeds``, score it with BM3D on the same images;
+    ``on_row(partial result)`` after each.
 
     ``shipped``: the shipped general denoiser, scored as one more row when given. Returns
-    ``bm3d_sigma_factor``, ``rows`` (per set and method, :func:`~cdae_lite.metrics.image_scores`),
-    ``margins_db`` (each row minus BM3D), ``effects`` (each row minus the recipe) and ``training``
-    (per variant: parameters, bank images, images seen, minutes, inference images/s, loss curve).
+    ``bm3d_sigma_factor``, ``seeds``, ``rows`` (per set, method and seed,
+    :func:`~cdae_lite.metrics.image_scores`; ``seed`` is None for raw, BM3D and the shipped model),
+    ``margins_db`` (each row minus BM3D, mean over seeds), ``effects`` (:func:`seeded_effects`: each
+    row minus the recipe of the same seed) and ``training`` (per variant and seed: parameters, bank
+    images, images seen, minutes, inference images/s, loss curve).
     """
     bm3d, tuning = tuned_bm3d(cfg.evaluation, device)
     stacks = evaluation_stacks(cfg.evaluation, device=device)
     ev = cfg.evaluation
     result = {"bm3d_sigma_factor": bm3d.sigma_factor, "bm3d_tuning": tuning.to_dict("records"), "rows": [],
-              "training": []}
+              "training": [], "seeds": list(cfg.seeds)}
 
     references = ("raw", "BM3D (tuned)")  # scored once, with the first row
 
-    def add(denoisers: dict) -> None:
+    def add(denoisers: dict, seed: int | None) -> None:
         rows = score_denoisers(denoisers, stacks, ev)
-        result["rows"] += [r for r in rows if not (result["rows"] and r["method"] in references)]
-        result["margins_db"] = {f"{m} | {p} | {s}": v for m in dict.fromkeys(r["method"] for r in result["rows"])
-                                if m not in references for (p, s), v in margins(result["rows"], m).items()}
-        result["effects"] = effects([r for r in result["rows"] if r["method"] not in references])
+        rows = [r for r in rows if not (result["rows"] and r["method"] in references)]
+        result["rows"] += [{**r, "seed": None if r["method"] in references else seed} for r in rows]
+        scored = [r for r in result["rows"] if r["method"] not in references]
+        result["margins_db"] = {}  # each row minus BM3D, mean over the seeds scored so far
+        for m in dict.fromkeys(r["method"] for r in scored):
+            per = [margins([r for r in result["rows"] if r["method"] in references
+                            or (r["method"] == m and r["seed"] == k)], m)
+                   for k in dict.fromkeys(r["seed"] for r in scored if r["method"] == m)]
+            result["margins_db"].update({f"{m} | {p} | {s}": float(np.mean([d[(p, s)] for d in per]))
+                                         for (p, s) in per[0]})
+        result["effects"] = seeded_effects(scored)
         if on_row is not None:
             on_row(result)
 
-    from cdae_lite.denoise.inference import predict
+    from cdae_lite.denoise.inference import Symmetrized, predict
 
     def run(m):
         return lambda x, s: predict(m, x, device=device)
 
     banks: dict = {}
-    for name, (recipe, factory) in variants(cfg).items():
-        key = (recipe.maps, recipe.n_phantoms, recipe.images_per_structure, recipe.scales, recipe.diameter_px)
-        if key not in banks:
-            banks[key] = clean_bank(recipe, device)[0]
-        seed_everything(recipe.seed)
-        model = factory()
-        hist = fit_fresh_noise(model, banks[key], recipe.train, device, desc=f"ablation: {name}")
-        result["training"].append({"method": name, "parameters": n_parameters(model), "bank_images": len(banks[key]),
-                                   "images_seen": hist["images_seen"], "minutes": hist["minutes"],
-                                   "images_per_s_inference": images_per_second(model, cfg.speed_images, recipe.size,
-                                                                               device),
-                                   "loss": hist["loss"], "loss_images": hist["images"]})
-        denoisers = {} if result["rows"] else {"BM3D (tuned)": lambda x, s: bm3d.denoise(x, sigma=s)}
-        denoisers[name] = run(model)
-        if name == RECIPE:
-            denoisers[f"{RECIPE} + calibration"] = calibrated(model, device)
-        add(denoisers)
+    for k in cfg.seeds:
+        for name, (recipe, factory) in variants(cfg).items():
+            key = (recipe.maps, recipe.n_phantoms, recipe.images_per_structure, recipe.scales, recipe.diameter_px)
+            if key not in banks:
+                banks[key] = clean_bank(recipe, device)[0]
+            seed_everything(recipe.seed + k)
+            model = factory()
+            hist = fit_fresh_noise(model, banks[key], replace(recipe.train, seed=recipe.train.seed + k), device,
+                                   desc=f"ablation: {name}, seed {k}")
+            result["training"].append({"method": name, "seed": k, "parameters": n_parameters(model),
+                                       "bank_images": len(banks[key]), "images_seen": hist["images_seen"],
+                                       "minutes": hist["minutes"],
+                                       "images_per_s_inference": images_per_second(model, cfg.speed_images,
+                                                                                   recipe.size, device),
+                                       "loss": hist["loss"], "loss_images": hist["images"]})
+            denoisers = {} if result["rows"] else {"BM3D (tuned)": lambda x, s: bm3d.denoise(x, sigma=s)}
+            denoisers[name] = run(model)
+            if name == RECIPE:
+                denoisers[f"{RECIPE} + calibration"] = calibrated(model, device)
+                denoisers[SYMMETRIZED] = run(Symmetrized(model, 8))
+            add(denoisers, k)
     if shipped is not None:
-        result["training"].append({"method": "shipped model", "parameters": n_parameters(shipped),
+        result["training"].append({"method": "shipped model", "seed": None, "parameters": n_parameters(shipped),
                                    "images_per_s_inference": images_per_second(shipped, cfg.speed_images,
                                                                                cfg.recipe.size, device)})
-        add({"shipped model": run(shipped)})
+        add({"shipped model": run(shipped)}, None)
     return result
 
 
@@ -183,12 +233,13 @@ def record_ablation(profile: str | None = None, device=None, out=None, notes: st
 
     profile_name = profile or get_profile()
     cfg = GeneralAblation.quick() if profile_name == "quick" else GeneralAblation()
-    names = [*variants(cfg), "shipped model"]
+    names = [(n, k) for k in cfg.seeds for n in variants(cfg)] + [("shipped model", None)]
 
     def save(partial: dict):
-        done = list(dict.fromkeys(t["method"] for t in partial["training"]))
-        pending = [n for n in names if n not in done]
-        return record("general_ablation", profile_name, cfg.as_dict(), partial, [cfg.recipe.seed], device, out,
+        done = {(t["method"], t["seed"]) for t in partial["training"]}
+        pending = [f"{n} (seed {k})" if k is not None else n for n, k in names if (n, k) not in done]
+        return record("general_ablation", profile_name, cfg.as_dict(), partial,
+                      [cfg.recipe.seed + k for k in cfg.seeds], device, out,
                       (notes + (f" Rows {pending} had not finished when this file was written." if pending else "")
                        ).strip())
 
@@ -196,15 +247,29 @@ def record_ablation(profile: str | None = None, device=None, out=None, notes: st
 
 
 def ablation_verdicts(effects_: list[dict], reference: str = RECIPE, decimals: int = 1) -> list[str]:
-    """Sentences computed from :func:`effects`: each row's effect against ``reference`` (mean over the
-    test proteins, per preset, and on the held-out set), then which changes cost and which help.
+    """Sentences computed from :func:`effects` or :func:`seeded_effects`: each row's effect against
+    ``reference`` (mean over the test proteins, per preset, and on the held-out set), then which
+    changes cost and which help.
 
-    A difference that rounds to zero at ``decimals`` is called no change.
+    A difference that rounds to zero at ``decimals`` is called no change. With several seeds each
+    effect is given as mean ± standard deviation over seeds, and a change counts as a cost or a help
+    only when its mean over the presets is more than twice its standard error (the per-seed means'
+    standard deviation over the square root of the number of seeds); otherwise it is within the
+    seeds' spread.
 
     >>> e = [{"method": "a", "preset": "paper", "test_proteins_db": -1.26, "held_out_db": -0.8},
     ...      {"method": "b", "preset": "paper", "test_proteins_db": 0.31, "held_out_db": 0.02}]
     >>> ablation_verdicts(e)[-1]
     'Averaged over the presets, 1 change costs PSNR on the test proteins (a -1.3 dB) and 1 adds to it (b +0.3 dB).'
+    >>> e = [{"method": "a", "preset": "paper", "test_proteins_db": -0.3, "held_out_db": 0.1,
+    ...       "test_proteins_db_std": 0.4, "test_proteins_db_seeds": [0.1, -0.2, -0.8], "n_seeds": 3}]
+    >>> v = ablation_verdicts(e)
+    >>> v[0]
+    'a: -0.3 ± 0.4 dB (paper preset) on the test proteins; held-out set +0.1 dB.'
+    >>> v[1].startswith("Averaged over the presets, 1 change is within the spread of 3 training seeds")
+    True
+    >>> v[1].endswith("(a -0.3 ± 0.3 dB, mean ± standard error).")
+    True
     """
     tie = 0.5 * 10 ** -decimals
     rows: dict = {}
@@ -212,18 +277,26 @@ def ablation_verdicts(effects_: list[dict], reference: str = RECIPE, decimals: i
         if e["method"] != reference:
             rows.setdefault(e["method"], []).append(e)
 
-    def word(v: float) -> str:
+    def word(v: float, std: float | None = None) -> str:
+        if std:
+            return f"{v:+.{decimals}f} ± {std:.{decimals}f} dB"
         return "no change" if abs(v) < tie else f"{v:+.{decimals}f} dB"
 
     out = []
     for m, es in rows.items():
-        per = ", ".join(f"{word(e['test_proteins_db'])} ({e['preset']} preset)" for e in es)
+        per = ", ".join(f"{word(e['test_proteins_db'], e.get('test_proteins_db_std'))} ({e['preset']} preset)"
+                        for e in es)
         held = ", ".join(word(e["held_out_db"]) for e in es if np.isfinite(e["held_out_db"]))
         out.append(f"{m}: {per} on the test proteins" + (f"; held-out set {held}." if held else "."))
-    mean = {m: float(np.mean([e["test_proteins_db"] for e in es])) for m, es in rows.items()}
-    cost = sorted(((m, v) for m, v in mean.items() if v <= -tie), key=lambda t: t[1])
-    gain = sorted(((m, v) for m, v in mean.items() if v >= tie), key=lambda t: -t[1])
-    same = [m for m, v in mean.items() if -tie < v < tie]
+    mean, se = {}, {}
+    for m, es in rows.items():
+        seeds = np.mean([e.get("test_proteins_db_seeds", [e["test_proteins_db"]]) for e in es], axis=0)
+        mean[m] = float(seeds.mean())
+        se[m] = float(seeds.std(ddof=1) / np.sqrt(seeds.size)) if seeds.size > 1 else 0.0
+    n = max(len(es[0].get("test_proteins_db_seeds", [0])) for es in rows.values()) if rows else 1
+    cost = sorted(((m, v) for m, v in mean.items() if v <= -tie and v < -2 * se[m]), key=lambda t: t[1])
+    gain = sorted(((m, v) for m, v in mean.items() if v >= tie and v > 2 * se[m]), key=lambda t: -t[1])
+    same = [m for m in mean if m not in dict(cost) and m not in dict(gain)]
 
     def fmt(items):
         return ", ".join(f"{m} {v:+.{decimals}f} dB" for m, v in items)
@@ -234,7 +307,12 @@ def ablation_verdicts(effects_: list[dict], reference: str = RECIPE, decimals: i
                      f"the test proteins ({fmt(cost)})")
     if gain:
         parts.append(f"{len(gain)} add{'' if len(gain) > 1 else 's'} to it ({fmt(gain)})")
-    if same:
+    if same and n > 1:
+        parts.append(f"{len(same)} change{'s are' if len(same) > 1 else ' is'} within the spread of {n} "
+                     "training seeds ("
+                     + ", ".join(f"{m} {mean[m]:+.{decimals}f} ± {se[m]:.{decimals}f} dB" for m in same)
+                     + ", mean ± standard error)")
+    elif same:
         parts.append(f"{len(same)} change{'s' if len(same) > 1 else ''} nothing ({', '.join(same)})")
     if parts:
         joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
