@@ -1,5 +1,6 @@
 """The command line end to end: simulate, train, denoise, cluster, evaluate."""
 
+import numpy as np
 import pytest
 
 from cdae_lite.cli import main
@@ -128,13 +129,29 @@ def test_denoise_stack_aware_averages_look_alikes(sim, tmp_path, capsys):
     assert main(["denoise", str(src), "-o", str(tmp_path / "one.mrcs"), "--device", "cpu"]) == 0
     assert main(["denoise", str(src), "-o", str(tmp_path / "sa.mrcs"), "--stack-aware", "--neighbours", "10",
                  "--no-align", "--device", "cpu"]) == 0
-    assert "stack-aware (10 look-alikes)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "stack-aware (10 look-alikes), symmetrised over 8 flips and transposes" in out
     one, sa = read_stack(tmp_path / "one.mrcs")[0], read_stack(tmp_path / "sa.mrcs")[0]
     clean = read_stack(sim / "cxcr4_clean.mrcs")[0][:len(one)]
     assert sa.shape == one.shape
     assert ((sa - clean) ** 2).mean() < ((one - clean) ** 2).mean()  # exact views: averaging helps
     # an existing output is refused before the minutes of work the stack-aware mode takes
     assert main(["denoise", str(src), "-o", str(tmp_path / "sa.mrcs"), "--stack-aware"]) == 2
+
+
+def test_denoise_symmetrize_averages_the_model_over_flips_on_request_only(sim, tmp_path, capsys):
+    src = sim / "cxcr4_snr0.1.mrcs"
+    assert main(["denoise", str(src), "-o", str(tmp_path / "one.mrcs"), "--device", "cpu"]) == 0
+    assert "symmetrised" not in capsys.readouterr().out  # single images: off by default (8x the time)
+    assert main(["denoise", str(src), "-o", str(tmp_path / "sym.mrcs"), "--symmetrize", "8", "--device", "cpu"]) == 0
+    assert "symmetrised over 8 flips and transposes" in capsys.readouterr().out
+    one, sym = read_stack(tmp_path / "one.mrcs")[0], read_stack(tmp_path / "sym.mrcs")[0]
+    assert main(["denoise", str(src), "-o", str(tmp_path / "one.mrcs"), "--symmetrize", "8", "--overwrite",
+                 "--device", "cpu"]) == 0
+    np.testing.assert_allclose(read_stack(tmp_path / "one.mrcs")[0], sym, atol=1e-5)  # seeded: the same again
+    assert np.abs(one - sym).max() > 1e-3
+    with pytest.raises(SystemExit):
+        main(["denoise", str(src), "-o", str(tmp_path / "x.mrcs"), "--symmetrize", "3"])
 
 
 def test_cluster_refines_labels_by_default_and_not_with_no_refine(sim, tmp_path, capsys):

@@ -65,8 +65,28 @@ def test_stack_denoise_with_an_identity_model_is_the_aligned_average(rng):
     np.testing.assert_allclose(out, aligned_average(x, find_lookalikes(x, cfg, [3, 4]), [3, 4]), atol=1e-5)
 
 
+def test_stack_denoise_symmetrises_only_the_final_denoising(rng):
+    from cdae_lite.denoise.inference import Symmetrized, predict
+
+    class Lopsided(torch.nn.Module):  # neither flip- nor transpose-equivariant
+        def forward(self, a):
+            return 0.8 * a + 0.2 * a.roll(1, -1) + 0.1 * a.roll(2, -2)
+
+    p = patterns()
+    x = p[np.arange(60) % 2] + rng.normal(0, 0.3, (60, 32, 32)).astype(np.float32)
+    cfg = StackAwareConfig(neighbours=5, candidates=10, align=False)
+    avg = aligned_average(x, find_lookalikes(predict(Lopsided(), x), cfg, [3, 4]), [3, 4])  # search: plain model
+    out = stack_denoise(Lopsided(), x, cfg, queries=[3, 4])
+    np.testing.assert_allclose(out, predict(Symmetrized(Lopsided(), 8), avg), atol=1e-5)
+    plain = stack_denoise(Lopsided(), x, StackAwareConfig(neighbours=5, candidates=10, align=False, symmetrize=1), [3, 4])
+    np.testing.assert_allclose(plain, predict(Lopsided(), avg), atol=1e-5)
+    assert np.abs(plain - out).max() > 1e-3
+
+
 def test_bad_configurations_are_refused():
     with pytest.raises(ValueError, match="neighbours <= candidates"):
         StackAwareConfig(neighbours=50, candidates=10)
+    with pytest.raises(ValueError, match="symmetrize must be 1, 2, 4 or 8"):
+        StackAwareConfig(symmetrize=3)
     with pytest.raises(ValueError, match="needs more than 30 images"):
         find_lookalikes(np.zeros((10, 16, 16), np.float32) + np.arange(16, dtype=np.float32), StackAwareConfig())

@@ -8,22 +8,27 @@ from cdae_lite.cli.common import add_command, output_file, positive_int
 
 
 def run(args: argparse.Namespace) -> int:
-    from cdae_lite.denoise import StackAwareConfig, denoise_file, fine_tune_on_file, load_denoiser, recorded_gain
+    from cdae_lite.denoise import (StackAwareConfig, Symmetrized, denoise_file, fine_tune_on_file, load_denoiser,
+                                   recorded_gain)
     from cdae_lite.distributed import is_main, launched, world
 
     model, meta, path = load_denoiser(args.model)
     gain = recorded_gain(meta)
     calibrate = (gain is not None and abs(gain - 1) > 0.1) if args.calibrate is None else args.calibrate
-    stack = (StackAwareConfig(neighbours=args.neighbours, candidates=max(100, args.neighbours), align=args.align)
-             if args.stack_aware else None)
+    symmetrize = args.symmetrize or (8 if args.stack_aware else 1)
+    stack = (StackAwareConfig(neighbours=args.neighbours, candidates=max(100, args.neighbours), align=args.align,
+                              symmetrize=symmetrize) if args.stack_aware else None)
     calibrate = calibrate and (stack is None or args.calibrate is True)
     if args.fine_tune:
         model = fine_tune_on_file(model, args.input, args.fine_tune_images, args.epochs, args.device,
                                   as_stack=args.as_stack, invert=args.invert)
+    if stack is None and symmetrize > 1:
+        model = Symmetrized(model, symmetrize)
     report = denoise_file(model, args.input, args.output, batch_size=args.batch_size, device=args.device,
                           equalize=args.equalize, overwrite=args.overwrite, resample=args.resample,
                           as_stack=args.as_stack, invert=args.invert, calibrate=calibrate, stack_aware=stack)
     how = f", stack-aware ({args.neighbours} look-alikes{', aligned' if args.align else ''})" if stack else ""
+    how += f", symmetrised over {symmetrize} flips and transposes" if symmetrize > 1 else ""
     how += f", {world()[1]} processes (torchrun)" if launched() else ""
     if is_main():  # under torchrun, one summary (rank 0's)
         print(report.summary() + f" with model {path.name} ({meta['architecture']}){how}")
@@ -59,6 +64,9 @@ def add_parser(sub) -> None:
     p.add_argument("--align", action=argparse.BooleanOptionalAction, default=True,
                    help="search in-plane rotations and shifts of look-alikes (--no-align: particles not "
                         "rotated in plane, e.g. the paper's simulated views)")
+    p.add_argument("--symmetrize", type=int, choices=(1, 2, 4, 8),
+                   help="average the model over this many flips and transposes of each image (N times the "
+                        "model's time; default 8 with --stack-aware, where the search dominates, else 1)")
     p.add_argument("--fine-tune", action="store_true",
                    help="first fine-tune the model on this stack (paper, section 3.3: 30-neighbour means)")
     p.add_argument("--fine-tune-images", type=int, default=10000, help="images used for fine-tuning")

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from cdae_lite.denoise.inference import predict
+from cdae_lite.denoise.inference import Symmetrized, predict
 from cdae_lite.denoise.neighbors import knn, pca_features
 from cdae_lite.images import check_images, normalise, rotate_images, rotation_invariant_features
 
@@ -45,6 +45,11 @@ class StackAwareConfig:
     max_shift_px : int | None -- largest shift searched, pixels (default: box / 8).
     n_components : int -- principal components of the feature space the candidates are found in
         (without ``align``).
+    symmetrize : int -- the averages are denoised by the model averaged over this many flips and
+        transposes (:class:`~cdae_lite.denoise.inference.Symmetrized`: 8, 4 or 2; 1 turns it off). It
+        costs little beside the search; the default was chosen on the validation pseudo-proteins at
+        SNR 1 and 3 (what an average of about 31 images is), where the symmetrised shipped model scores
+        higher than the plain one, never on a test protein.
     """
 
     neighbours: int = 30
@@ -53,11 +58,14 @@ class StackAwareConfig:
     n_angles: int = 36
     max_shift_px: int | None = None
     n_components: int = 10
+    symmetrize: int = 8
 
     def __post_init__(self):
         if self.neighbours < 1 or self.candidates < self.neighbours or self.n_angles < 1:
             raise ValueError("need 1 <= neighbours <= candidates and n_angles >= 1, got "
                              f"neighbours={self.neighbours}, candidates={self.candidates}, n_angles={self.n_angles}")
+        if self.symmetrize not in (1, 2, 4, 8):
+            raise ValueError(f"symmetrize must be 1, 2, 4 or 8, got {self.symmetrize}")
 
 
 @dataclass
@@ -158,7 +166,8 @@ def aligned_average(images, alignment: Alignment, queries=None) -> np.ndarray:
 
 def stack_denoise(model: nn.Module, images, config: StackAwareConfig = StackAwareConfig(), queries=None,
                   device=None, batch_size: int = 256) -> np.ndarray:
-    """Stack-aware denoising: denoise, find aligned look-alikes, average the raw images, denoise the average.
+    """Stack-aware denoising: denoise, find aligned look-alikes, average the raw images, denoise the average
+    (with the model symmetrised over ``config.symmetrize`` flips and transposes).
 
     Parameters
     ----------
@@ -173,4 +182,5 @@ def stack_denoise(model: nn.Module, images, config: StackAwareConfig = StackAwar
     x = check_images(images)
     d0 = predict(model, x, batch_size=batch_size, device=device)
     al = find_lookalikes(d0, config, queries)
-    return predict(model, aligned_average(x, al, queries), batch_size=batch_size, device=device)
+    final = model if config.symmetrize == 1 else Symmetrized(model, config.symmetrize)
+    return predict(final, aligned_average(x, al, queries), batch_size=batch_size, device=device)
