@@ -297,3 +297,25 @@ def test_a_candidate_replaces_the_shipped_model_only_when_it_wins_at_every_snr()
     low = validation_table({"identity": identity, "smooth": smooth}, (0.1,), cfg, device="cpu")
     assert replaces(low, "smooth", "identity")
     assert selection_verdict(low, "smooth", "identity").startswith("smooth replaces")
+
+
+def test_selection_can_score_the_candidate_symmetrised(monkeypatch, tmp_path):
+    import json
+
+    from cdae_lite.denoise import Symmetrized
+    from cdae_lite.paper import general_select
+
+    seen = {}
+
+    def fake_table(models, device=None):
+        seen.update(models)
+        return {"candidate": {"0.1": 2.0, "1.0": 3.0, "3.0": 4.0}, "shipped": {"0.1": 1.0, "1.0": 2.0, "3.0": 3.0}}
+
+    monkeypatch.setattr(general_select, "validation_table", fake_table)
+    path = general_select.record_selection("general", out=tmp_path / "sel.json", symmetrize=8)
+    assert isinstance(seen["candidate"], Symmetrized) and seen["candidate"].transforms == 8
+    assert not isinstance(seen["shipped"], Symmetrized)
+    rec = json.loads(path.read_text())
+    assert rec["config"]["symmetrize"] == 8 and rec["metrics"]["replaces"] is True
+    general_select.record_selection("general", out=tmp_path / "plain.json")
+    assert not isinstance(seen["candidate"], Symmetrized)

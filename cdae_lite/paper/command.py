@@ -65,6 +65,8 @@ def main(argv=None) -> int:
     ap.add_argument("--high-snr-fraction", type=float,
                     help="general: share of training images at SNR 0.3-3 (default: the config's)")
     ap.add_argument("--phantoms", type=int, help="general: pseudo-proteins in the bank (default: the config's)")
+    ap.add_argument("--symmetrize", type=int, choices=(1, 2, 4, 8), default=1,
+                    help="general-select: score the candidate averaged over this many flips and transposes")
     ap.add_argument("--no-output-dropout", action="store_true",
                     help="cdae: the variant without dropout before each block's output layer (recorded as "
                          "cdae_no_output_dropout)")
@@ -111,7 +113,9 @@ def main(argv=None) -> int:
 
         if not args.init:
             ap.error("general-select: give the candidate checkpoint with --init PATH")
-        print(f"wrote {record_selection(args.init, 'general', args.profile or 'cpu', args.device, args.out, args.notes)}")
+        path = record_selection(args.init, "general", args.profile or "cpu", args.device, args.out, args.notes,
+                                args.symmetrize)
+        print(f"wrote {path}")
         return 0
     if args.experiment == "general-ablation":
         from cdae_lite.paper.general_ablation import record_ablation

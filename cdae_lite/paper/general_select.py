@@ -67,18 +67,27 @@ def selection_verdict(table: dict[str, dict[str, float]], candidate: str, shippe
 
 
 def record_selection(candidate: str, shipped: str = "general", profile: str = "cpu", device=None, out=None,
-                     notes: str = ""):
+                     notes: str = "", symmetrize: int = 1):
     """Score a candidate checkpoint and the shipped model on the validation bank and record
-    ``results/<profile>/general_selection.json`` (the table, the verdict, both files' SHA-256)."""
+    ``results/<profile>/general_selection.json`` (the table, the verdict, both files' SHA-256).
+
+    ``symmetrize`` > 1 scores the candidate averaged over that many flips and transposes
+    (:class:`~cdae_lite.denoise.inference.Symmetrized`): with ``candidate="general"``, whether
+    symmetrising the shipped model helps."""
     from cdae_lite.denoise.checkpoint import load_denoiser
+    from cdae_lite.denoise.inference import Symmetrized
     from cdae_lite.io.files import sha256
     from cdae_lite.paper.results import record
 
     loaded = {"candidate": load_denoiser(candidate), "shipped": load_denoiser(shipped)}
-    table = validation_table({k: v[0] for k, v in loaded.items()}, device=device)
+    models = {k: v[0] for k, v in loaded.items()}
+    if symmetrize > 1:
+        models["candidate"] = Symmetrized(models["candidate"], symmetrize)
+    table = validation_table(models, device=device)
     files = {k: {"file": str(v[2]), "sha256": sha256(v[2]),
                  "images_seen": v[1]["record"].get("history", {}).get("images_seen")} for k, v in loaded.items()}
     metrics = {"psnr": table, "files": files, "replaces": replaces(table, "candidate", "shipped"),
                "verdict": selection_verdict(table, "candidate", "shipped")}
     return record("general_selection", profile, {"validation": VALIDATION.as_dict(), "snrs": list(SELECTION_SNRS),
-                                                 "noise_seed": NOISE_SEED}, metrics, [VALIDATION.seed], device, out, notes)
+                                                 "noise_seed": NOISE_SEED, "symmetrize": symmetrize},
+                  metrics, [VALIDATION.seed], device, out, notes)
