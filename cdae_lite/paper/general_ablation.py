@@ -246,6 +246,25 @@ def record_ablation(profile: str | None = None, device=None, out=None, notes: st
     return save(run_ablation(cfg, load_denoiser("general")[0], device, on_row=save))
 
 
+def overall_effect(effects_: list[dict], method: str) -> tuple[float, float, int]:
+    """A row's effect averaged over the presets: (mean over seeds, its standard error, seeds), dB.
+
+    Per seed the test-protein effects of the presets are averaged; the standard error is the standard
+    deviation of those per-seed means over the square root of their number (0 for one seed).
+
+    >>> e = [{"method": "a", "preset": "paper", "test_proteins_db": 0.5, "test_proteins_db_seeds": [0.4, 0.6]},
+    ...      {"method": "a", "preset": "realistic", "test_proteins_db": 0.3, "test_proteins_db_seeds": [0.2, 0.4]}]
+    >>> tuple(round(v, 2) for v in overall_effect(e, "a"))
+    (0.4, 0.1, 2)
+    """
+    es = [e for e in effects_ if e["method"] == method]
+    if not es:
+        raise KeyError(f"no effect recorded for {method!r}")
+    seeds = np.mean([e.get("test_proteins_db_seeds", [e["test_proteins_db"]]) for e in es], axis=0)
+    se = float(seeds.std(ddof=1) / np.sqrt(seeds.size)) if seeds.size > 1 else 0.0
+    return float(seeds.mean()), se, int(seeds.size)
+
+
 def ablation_verdicts(effects_: list[dict], reference: str = RECIPE, decimals: int = 1) -> list[str]:
     """Sentences computed from :func:`effects` or :func:`seeded_effects`: each row's effect against
     ``reference`` (mean over the test proteins, per preset, and on the held-out set), then which
@@ -289,10 +308,8 @@ def ablation_verdicts(effects_: list[dict], reference: str = RECIPE, decimals: i
         held = ", ".join(word(e["held_out_db"]) for e in es if np.isfinite(e["held_out_db"]))
         out.append(f"{m}: {per} on the test proteins" + (f"; held-out set {held}." if held else "."))
     mean, se = {}, {}
-    for m, es in rows.items():
-        seeds = np.mean([e.get("test_proteins_db_seeds", [e["test_proteins_db"]]) for e in es], axis=0)
-        mean[m] = float(seeds.mean())
-        se[m] = float(seeds.std(ddof=1) / np.sqrt(seeds.size)) if seeds.size > 1 else 0.0
+    for m in rows:
+        mean[m], se[m], _ = overall_effect(effects_, m)
     n = max(len(es[0].get("test_proteins_db_seeds", [0])) for es in rows.values()) if rows else 1
     cost = sorted(((m, v) for m, v in mean.items() if v <= -tie and v < -2 * se[m]), key=lambda t: t[1])
     gain = sorted(((m, v) for m, v in mean.items() if v >= tie and v > 2 * se[m]), key=lambda t: -t[1])
