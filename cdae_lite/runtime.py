@@ -113,16 +113,20 @@ def git_commit(root: Path | None = None) -> str:
     """The git commit of this checkout (with "-dirty" when tracked files differ), or "unknown".
 
     Changes under ``results/`` do not count: a recorded run rewrites its own result file there after
-    every seed, which says nothing about the code that ran.
+    every seed, which says nothing about the code that ran. A copy of the tree without ``.git`` (a
+    GPU machine that was sent the working tree) reports ``CDAE_COMMIT`` from the environment with
+    " (stated)" appended, since nothing there can check it, or "unknown".
     """
     root = root or Path(__file__).resolve().parents[1]  # the checkout holding cdae_lite/
+    stated = os.environ.get("CDAE_COMMIT", "").strip()
+    unknown = f"{stated} (stated)" if stated else "unknown"
     try:
         c = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
         d = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"],
                            cwd=root, capture_output=True, text=True, timeout=10)
-        return c.stdout.strip() + ("-dirty" if d.stdout.strip() else "") if c.returncode == 0 else "unknown"
+        return c.stdout.strip() + ("-dirty" if d.stdout.strip() else "") if c.returncode == 0 else unknown
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return unknown
 
 
 def command_line() -> str:

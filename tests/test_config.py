@@ -57,3 +57,24 @@ def test_git_commit_is_dirty_for_code_changes_but_not_for_recorded_results(tmp_p
     assert git_commit(tmp_path) == clean
     (tmp_path / "code.py").write_text("x = 2\n")
     assert git_commit(tmp_path) == clean + "-dirty"
+
+
+def test_a_copied_tree_without_git_reports_the_stated_commit(tmp_path, monkeypatch):
+    from cdae_lite.runtime import git_commit
+
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))  # no repository above the copy either
+    monkeypatch.delenv("CDAE_COMMIT", raising=False)
+    assert git_commit(copy) == "unknown"
+    monkeypatch.setenv("CDAE_COMMIT", "1732cd0")
+    assert git_commit(copy) == "1732cd0 (stated)"
+    import subprocess
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "code.py").write_text("x = 1\n")
+    for a in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c"]):
+        subprocess.run(["git", *a], cwd=repo, check=True, capture_output=True)
+    sha = git_commit(repo)  # in a repository what git says wins over the stated commit
+    assert len(sha) == 40 and "stated" not in sha

@@ -319,3 +319,21 @@ def test_selection_can_score_the_candidate_symmetrised(monkeypatch, tmp_path):
     assert rec["config"]["symmetrize"] == 8 and rec["metrics"]["replaces"] is True
     general_select.record_selection("general", out=tmp_path / "plain.json")
     assert not isinstance(seen["candidate"], Symmetrized)
+
+
+def test_the_training_command_sets_the_network_widths(monkeypatch, capsys):
+    from cdae_lite.paper import command
+
+    seen = []
+    monkeypatch.setattr(command, "train_general_denoiser", lambda cfg, out, device: seen.append(cfg) or "x.pt")
+    wide = ["--channels", "64", "128", "256", "256", "--batch-size", "256", "--minutes", "3"]
+    assert command.main(["general", "--profile", "full", *wide]) == 0
+    assert seen[0].net == DenoiserConfig((64, 128, 256, 256))
+    assert seen[0].train.batch_size == 256 and seen[0].train.minutes == 3
+    full = GeneralDenoiserConfig.full()
+    assert command.main(["general", "--profile", "full"]) == 0  # the defaults are unchanged
+    assert seen[1].net == full.net and seen[1].train.batch_size == full.train.batch_size
+    with pytest.raises(SystemExit):
+        command.main(["general", "--channels", "64", "128", "256"])  # a width per level and the bottleneck
+    with pytest.raises(ValueError, match="4 positive widths"):
+        command.main(["general", "--channels", "64", "0", "256", "256"])

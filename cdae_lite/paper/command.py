@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from cdae_lite.denoise.models import DnCNNConfig
+from cdae_lite.denoise.models import DenoiserConfig, DnCNNConfig
 from cdae_lite.paper.baselines import run_baselines
 from cdae_lite.paper.cdae import run_cdae
 from cdae_lite.paper.clustering import run_clustering
@@ -62,9 +62,14 @@ def main(argv=None) -> int:
     ap.add_argument("--init", help="general: start from this checkpoint ('general' = the shipped one) instead of "
                                    "random weights, on a new bank (--seeds S: the bank's and training's seed)")
     ap.add_argument("--lr", type=float, help="general: peak learning rate (default: the config's)")
+    ap.add_argument("--batch-size", type=int, help="general: images per step (default: the config's, 32; "
+                                                   "larger on a GPU, e.g. 256)")
     ap.add_argument("--high-snr-fraction", type=float,
                     help="general: share of training images at SNR 0.3-3 (default: the config's)")
     ap.add_argument("--phantoms", type=int, help="general: pseudo-proteins in the bank (default: the config's)")
+    ap.add_argument("--channels", type=int, nargs=4, metavar="C",
+                    help="general: the U-Net's widths, three levels and the bottleneck (default: the config's, "
+                         "32 64 128 128); wider on a GPU, e.g. 64 128 256 256")
     ap.add_argument("--symmetrize", type=int, choices=(1, 2, 4, 8), default=1,
                     help="general-select: score the candidate averaged over this many flips and transposes")
     ap.add_argument("--no-output-dropout", action="store_true",
@@ -81,10 +86,11 @@ def main(argv=None) -> int:
     if args.experiment == "general":
         cfg = GeneralDenoiserConfig.for_profile("full" if args.profile in ("cpu", "full") else args.profile)
         train = {k: v for k, v in {"minutes": args.minutes, "lr": args.lr, "seed": args.seeds[0],
-                                   "high_snr_fraction": args.high_snr_fraction}.items()
+                                   "high_snr_fraction": args.high_snr_fraction, "batch_size": args.batch_size}.items()
                  if v is not None}
-        top = {k: v for k, v in {"init": args.init, "seed": args.seeds[0], "n_phantoms": args.phantoms}.items()
-               if v is not None}
+        net = DenoiserConfig(tuple(args.channels)) if args.channels else None
+        top = {k: v for k, v in {"init": args.init, "seed": args.seeds[0], "n_phantoms": args.phantoms,
+                                 "net": net}.items() if v is not None}
         cfg = replace(cfg, train=replace(cfg.train, **train), **top)
         from cdae_lite.distributed import is_main, local_device, process_group
         from cdae_lite.runtime import get_device
