@@ -26,10 +26,13 @@ prepare)
     python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
         --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
         --platform manylinux2014_x86_64 -d .whl "${WHEELS[@]}"
-    git rev-parse HEAD > .whl/COMMIT
+    # the commit as cdae_lite.runtime.git_commit words it: "-dirty" when tracked files outside results/ differ
+    commit=$(git rev-parse HEAD)
     if [ -n "$(git status --porcelain --untracked-files=no -- . ':(exclude)results')" ]; then
-        echo "warning: uncommitted changes; the GPU records will name $(cat .whl/COMMIT) (stated)" >&2
+        commit="$commit-dirty"
+        echo "warning: uncommitted changes; the GPU records will name $commit (stated)" >&2
     fi
+    echo "$commit" > .whl/COMMIT
     ls .whl
     echo "now: run with carry [\".whl\"]: OUT=\$OUT MINUTES=5 bash benchmarks/gpu_session.sh run"
     ;;

@@ -37,20 +37,22 @@ def test_device_and_seed():
         seed_everything(-1)
 
 
-def test_git_commit_is_dirty_for_code_changes_but_not_for_recorded_results(tmp_path):
+def _committed_repo(path, files: dict):
+    """A git repository at ``path`` holding ``files`` ({relative path: text}) in one commit."""
     import subprocess
 
+    for name, text in files.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(text)
+    for a in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c"]):
+        subprocess.run(["git", *a], cwd=path, check=True, capture_output=True)
+    return path
+
+
+def test_git_commit_is_dirty_for_code_changes_but_not_for_recorded_results(tmp_path):
     from cdae_lite.runtime import git_commit
 
-    def git(*a):
-        subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)
-
-    git("init", "-q")
-    (tmp_path / "results").mkdir()
-    (tmp_path / "results" / "r.json").write_text("{}")
-    (tmp_path / "code.py").write_text("x = 1\n")
-    git("add", ".")
-    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    _committed_repo(tmp_path, {"results/r.json": "{}", "code.py": "x = 1\n"})
     clean = git_commit(tmp_path)
     assert len(clean) == 40 and not clean.endswith("-dirty")
     (tmp_path / "results" / "r.json").write_text('{"seed": 0}')  # a recorded run saving after a seed
@@ -69,12 +71,6 @@ def test_a_copied_tree_without_git_reports_the_stated_commit(tmp_path, monkeypat
     assert git_commit(copy) == "unknown"
     monkeypatch.setenv("CDAE_COMMIT", "1732cd0")
     assert git_commit(copy) == "1732cd0 (stated)"
-    import subprocess
-
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "code.py").write_text("x = 1\n")
-    for a in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c"]):
-        subprocess.run(["git", *a], cwd=repo, check=True, capture_output=True)
-    sha = git_commit(repo)  # in a repository what git says wins over the stated commit
+    (tmp_path / "repo").mkdir()
+    sha = git_commit(_committed_repo(tmp_path / "repo", {"code.py": "x = 1\n"}))  # git wins over the stated commit
     assert len(sha) == 40 and "stated" not in sha
