@@ -42,7 +42,7 @@ _API = {
                           "finetune", "load_denoiser", "load_model", "predict", "pretrain_cdae", "pretrain_single",
                           "save_model", "StackAwareConfig", "stack_denoise"],
     "cdae_lite.cluster": ["class_averages", "cluster_file", "cluster_stack", "hierarchical", "kmeans", "pca"],
-    "cdae_lite.metrics": ["clustering_scores", "psnr", "ssim"],
+    "cdae_lite.metrics": ["clustering_scores", "psnr", "ssim", "view_fidelity"],
 }
 _WHERE = {name: module for module, names in _API.items() for name in names}
 

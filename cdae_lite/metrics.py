@@ -21,6 +21,10 @@ faithful image at half its contrast loses about 6 dB). Three numbers tell them a
   ``a * estimate + b`` onto the reference, i.e. what the estimate would score with its contrast and
   offset put right. ``affine PSNR - PSNR`` is the part of the loss that is contrast and offset.
 
+And whether an output still tells the views apart (:func:`view_fidelity`): an output that turns
+every view into the same centred blob can score a good PSNR on a mostly empty box; it is marked
+**collapsed** and never called best.
+
 Without a truth (real particles), :func:`support_mask` takes a particle's support from a trusted
 estimate and :func:`outside_ratio` measures how much an output shows outside it.
 """
@@ -178,6 +182,78 @@ def image_scores(estimate, reference) -> dict:
     return {"psnr": float(np.mean(psnr(estimate, reference))), "gain": float(np.nanmean(gain(estimate, reference))),
             "correlation": float(np.nanmean(correlation(estimate, reference))),
             "affine_psnr": float(np.mean(affine_psnr(estimate, reference))), "n": int(len(check_images(estimate)))}
+
+
+COLLAPSE_CORRELATION = 0.99  # outputs of two views alike above this (their clean images less): collapsed
+CHANCE_TOLERANCE = 0.1  # view accuracy within this of chance (1 / number of views): collapsed
+
+
+def view_fidelity(estimate, clean, labels, per_view: int = 16) -> dict:
+    """Does each output still show its own view? A measure that a collapsed output (a blob) cannot pass.
+
+    Each estimate is correlated (Pearson) with up to ``per_view`` clean images of every true view
+    (evenly spaced within the view, never its own clean image); a view's score is its best
+    correlation. The output is **correct** when its own view scores best, and its **margin** is its
+    own view's score minus the best other view's. The outputs are **collapsed** when they cannot tell
+    the views apart: accuracy within :data:`CHANCE_TOLERANCE` of chance, or the mean outputs of two
+    views correlating at :data:`COLLAPSE_CORRELATION` or more while their clean means correlate less.
+
+    Parameters
+    ----------
+    estimate, clean : arrays (n, size, size) -- outputs and the clean images, any units.
+    labels : array (n,), int -- each image's true view.
+    per_view : int -- clean images per view used as references.
+
+    Returns
+    -------
+    dict -- ``correct`` (n,) bool, ``margin`` (n,) float, ``accuracy`` and ``mean_margin`` (means),
+    ``chance``, ``separation`` (the highest correlation between two views' mean outputs, ``nan`` for
+    one view), ``clean_separation`` (the same pair's clean means) and ``collapsed`` (bool).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> views = rng.normal(size=(3, 16, 16)); lab = np.repeat(np.arange(3), 8)
+    >>> clean = views[lab] + 0.1 * rng.normal(size=(24, 16, 16))
+    >>> blob = np.tile(views[:1], (24, 1, 1))
+    >>> view_fidelity(clean, clean, lab)["accuracy"], view_fidelity(blob, clean, lab)["collapsed"]
+    (1.0, True)
+    """
+    e, c = _pair(estimate, clean)
+    lab = np.asarray(labels).ravel()
+    if lab.shape != (len(e),):
+        raise ValueError(f"{lab.size} labels for {len(e)} images")
+    views = np.unique(lab)
+    z = _centred(e, e)[0]
+    z /= np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-300)
+    zc = _centred(c, c)[0]
+    zc /= np.maximum(np.linalg.norm(zc, axis=1, keepdims=True), 1e-300)
+    scores = np.full((len(e), len(views)), -np.inf)
+    for k, v in enumerate(views):
+        members = np.flatnonzero(lab == v)
+        refs = members[np.linspace(0, len(members) - 1, min(per_view, len(members))).round().astype(int)]
+        corr = z @ zc[refs].T
+        corr[refs[None, :] == np.arange(len(e))[:, None]] = -np.inf  # never an image's own clean image
+        scores[:, k] = corr.max(axis=1)
+    own = np.searchsorted(views, lab)
+    other = scores.copy()
+    other[np.arange(len(e)), own] = -np.inf
+    margin = scores[np.arange(len(e)), own] - other.max(axis=1) if len(views) > 1 else np.zeros(len(e))
+    correct = margin > 0
+    sep, clean_sep = np.nan, np.nan
+    if len(views) > 1:
+        mo = np.stack([e[lab == v].mean(0) for v in views])
+        mc = np.stack([c[lab == v].mean(0) for v in views])
+        co, cc = (np.corrcoef(m.reshape(len(views), -1)) for m in (mo, mc))
+        co[np.diag_indices(len(views))] = -np.inf
+        a, b = np.unravel_index(np.argmax(co), co.shape)
+        sep, clean_sep = float(co[a, b]), float(cc[a, b])
+    chance = 1.0 / len(views)
+    accuracy = float(correct.mean())
+    collapsed = len(views) > 1 and (accuracy <= chance + CHANCE_TOLERANCE
+                                    or (sep >= COLLAPSE_CORRELATION and clean_sep < COLLAPSE_CORRELATION))
+    return {"correct": correct, "margin": margin, "accuracy": accuracy, "mean_margin": float(margin.mean()),
+            "chance": chance, "separation": sep, "clean_separation": clean_sep, "collapsed": bool(collapsed)}
 
 
 def ssim(estimate, reference, he: bool = False) -> np.ndarray:

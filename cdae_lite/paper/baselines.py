@@ -50,7 +50,7 @@ def table1(bx: BaselineExperiment, tests: dict, methods_for: dict) -> tuple[list
     rows, outputs, runtime = [], {}, {}
     for name, s in tests.items():
         idx = evenly_spaced(len(s), bx.n_eval)
-        x, c = s.noisy[min(s.noisy)][idx], s.clean[idx]
+        x, c, lab = s.noisy[min(s.noisy)][idx], s.clean[idx], s.labels[idx]
         sigma = s.noise_sigma()[idx]
         outputs[name] = {}
         for m, d in {"raw": baselines.Identity(), **methods_for[name]}.items():
@@ -58,10 +58,10 @@ def table1(bx: BaselineExperiment, tests: dict, methods_for: dict) -> tuple[list
             out = d.denoise(x, sigma=sigma)
             runtime.setdefault(m, []).append((time.perf_counter() - t) / len(x))
             outputs[name][m] = out
-            rows.append({"protein": name, "method": m, **score(out, c)})
+            rows.append({"protein": name, "method": m, **score(out, c, lab)})
         out = baselines.BM3D().denoise(x)  # noise sigma estimated from each image
         outputs[name]["BM3D (estimated sigma)"] = out
-        rows.append({"protein": name, "method": "BM3D (estimated sigma)", **score(out, c)})
+        rows.append({"protein": name, "method": "BM3D (estimated sigma)", **score(out, c, lab)})
     return rows, outputs, {m: float(np.mean(v)) for m, v in runtime.items()}
 
 

@@ -46,7 +46,7 @@ def run_cdae(exp: CDAEExperiment, seeds=(0,), device=None, bm3d_images: int = 64
             est = {"raw": x}
             for m in which:
                 est[m] = predict(models[m][0], x, device=device)
-            blocks += block_psnr_rows(models["cdae"][0], x, stack.clean, name, device)
+            blocks += block_psnr_rows(models["cdae"][0], x, stack.clean, name, device, stack.labels)
             if seed in finetune_seeds:
                 for base in ("single", "cdae"):
                     ft, rec = finetuned_model(e, base, models[base][0], stack, device)
@@ -54,11 +54,11 @@ def run_cdae(exp: CDAEExperiment, seeds=(0,), device=None, bm3d_images: int = 64
                     purity[name] = rec["purity"][0]
                     ft_hist[f"{base}/{name}"] = rec["histories"]
                     if base == "cdae":
-                        blocks_ft += block_psnr_rows(ft, x, stack.clean, name, device)
+                        blocks_ft += block_psnr_rows(ft, x, stack.clean, name, device, stack.labels)
                         scale = stein_scale(lambda a, m=ft: predict(m, a, device=device), x,
                                             stack.noise_sigma())["scale"]
                         est["cdae_ft_calibrated"] = apply_scale(est["cdae_ft"], x, scale)
-            rows += psnr_rows(est, stack.clean, name)
+            rows += psnr_rows(est, stack.clean, name, labels=stack.labels)
             ceiling[name] = class_average_ceiling(x, stack.clean, stack.labels)
             if seed in finetune_seeds:
                 if bm3d_tuned is None:
@@ -71,7 +71,8 @@ def run_cdae(exp: CDAEExperiment, seeds=(0,), device=None, bm3d_images: int = 64
                                    "bm3d_tuned": bm3d_tuned.denoise(x[sub], sigma=sigma[sub]),
                                    "cdae_ft_same_images": est["cdae_ft"][sub],
                                    "cdae_ft_calibrated_same_images": est["cdae_ft_calibrated"][sub],
-                                   "single_ft_same_images": est["single_ft"][sub]}, stack.clean[sub], name)
+                                   "single_ft_same_images": est["single_ft"][sub]}, stack.clean[sub], name,
+                                  labels=stack.labels[sub])
                 rows_he += psnr_rows({k: v for k, v in est.items() if k.endswith("_ft")}, stack.clean, name, he=True)
         per_seed.append({"seed": seed, "psnr": rows, "psnr_he": rows_he, "blocks": blocks, "blocks_ft": blocks_ft,
                          "purity": purity, "ceiling": ceiling,

@@ -18,7 +18,7 @@ from cdae_lite.denoise.baselines import tune
 from cdae_lite.denoise.stackaware import StackAwareConfig, stack_denoise
 from cdae_lite.images import evenly_spaced
 from cdae_lite.io.paths import data_path
-from cdae_lite.metrics import image_scores
+from cdae_lite.metrics import image_scores, view_fidelity
 from cdae_lite.paper.general import HELD_OUT
 from cdae_lite.runtime import ProfiledConfig
 from cdae_lite.simulation.config import SimulationConfig
@@ -104,11 +104,13 @@ def score_denoisers(denoisers: dict[str, Callable], stacks: dict, cfg: DenoiserE
     rows = []
     for (protein, preset), s in stacks.items():
         idx = evenly_spaced(len(s), cfg.n_images)
-        x, c, sigma = s.noisy[cfg.snr][idx], s.clean[idx], s.noise_sigma(cfg.snr)[idx]
+        x, c, sigma, lab = s.noisy[cfg.snr][idx], s.clean[idx], s.noise_sigma(cfg.snr)[idx], s.labels[idx]
         for name, fn in {"raw": lambda a, b: a, **denoisers, **(stack_methods or {})}.items():
             t = time.perf_counter()
             out = fn(s.noisy[cfg.snr], idx) if name in (stack_methods or {}) else fn(x, sigma)
+            v = view_fidelity(out, c, lab)
             rows.append({"protein": protein, "preset": preset, "method": name, **image_scores(out, c),
+                         "view_accuracy": v["accuracy"], "view_margin": v["mean_margin"], "collapsed": v["collapsed"],
                          "seconds_per_image": (time.perf_counter() - t) / len(x)})
     return rows
 

@@ -9,21 +9,29 @@ from cdae_lite import metrics
 from cdae_lite.denoise.inference import block_outputs
 
 
-def diagnostics(estimate: np.ndarray, clean: np.ndarray) -> dict:
+def diagnostics(estimate: np.ndarray, clean: np.ndarray, labels: np.ndarray | None = None) -> dict:
     """Means of the gain, the correlation and the affine-fitted PSNR (an oracle) of a stack of estimates:
-    the numbers that tell contrast loss from structural loss (:mod:`cdae_lite.metrics`)."""
+    the numbers that tell contrast loss from structural loss (:mod:`cdae_lite.metrics`). With the true
+    views ``labels`` (n,), also the view fidelity (:func:`~cdae_lite.metrics.view_fidelity`):
+    ``view_accuracy``, ``view_margin`` and ``collapsed``."""
     s = metrics.image_scores(estimate, clean)
-    return {"gain_mean": s["gain"], "correlation_mean": s["correlation"], "affine_psnr_mean": s["affine_psnr"]}
+    out = {"gain_mean": s["gain"], "correlation_mean": s["correlation"], "affine_psnr_mean": s["affine_psnr"]}
+    if labels is not None:
+        v = metrics.view_fidelity(estimate, clean, labels)
+        out.update(view_accuracy=v["accuracy"], view_margin=v["mean_margin"], collapsed=v["collapsed"])
+    return out
 
 
-def psnr_rows(estimates: dict[str, np.ndarray], clean: np.ndarray, protein: str, he: bool = False) -> list[dict]:
+def psnr_rows(estimates: dict[str, np.ndarray], clean: np.ndarray, protein: str, he: bool = False,
+              labels: np.ndarray | None = None) -> list[dict]:
     """One row per method: protein, method, PSNR mean, std and n (optionally after HE), and without HE
-    the :func:`diagnostics` (gain, correlation, affine-fitted PSNR)."""
+    the :func:`diagnostics` (gain, correlation, affine-fitted PSNR; with the true views ``labels``, the
+    view fidelity too)."""
     rows = []
     for name, est in estimates.items():
         s = metrics.summarize(metrics.psnr(est, clean, he=he))
         rows.append({"protein": protein, "method": name, "psnr_mean": s["mean"], "psnr_std": s["std"],
-                     "n": s["n"], "he": he, **({} if he else diagnostics(est, clean))})
+                     "n": s["n"], "he": he, **({} if he else diagnostics(est, clean, labels))})
     return rows
 
 
@@ -43,12 +51,13 @@ def mean_std_table(frames: list[pd.DataFrame], decimals: int = 2) -> pd.DataFram
     return out
 
 
-def score(estimate: np.ndarray, clean: np.ndarray) -> dict:
-    """PSNR (without and with HE), SSIM and the :func:`diagnostics` of a stack of estimates: means, stds, n."""
+def score(estimate: np.ndarray, clean: np.ndarray, labels: np.ndarray | None = None) -> dict:
+    """PSNR (without and with HE), SSIM and the :func:`diagnostics` of a stack of estimates: means, stds, n
+    (with the true views ``labels``, the view fidelity too)."""
     p, ph, ss = metrics.psnr(estimate, clean), metrics.psnr(estimate, clean, he=True), metrics.ssim(estimate, clean)
     return {"psnr_mean": float(p.mean()), "psnr_std": float(p.std()), "psnr_he_mean": float(ph.mean()),
             "psnr_he_std": float(ph.std()), "ssim_mean": float(ss.mean()), "n": int(len(p)),
-            **diagnostics(estimate, clean)}
+            **diagnostics(estimate, clean, labels)}
 
 
 def clustering_rows(labels: dict[str, np.ndarray], truth: np.ndarray, protein: str) -> list[dict]:
@@ -62,11 +71,12 @@ def clustering_rows(labels: dict[str, np.ndarray], truth: np.ndarray, protein: s
     return rows
 
 
-def block_psnr_rows(cascade, images: np.ndarray, clean: np.ndarray, protein: str, device=None) -> list[dict]:
+def block_psnr_rows(cascade, images: np.ndarray, clean: np.ndarray, protein: str, device=None,
+                    labels: np.ndarray | None = None) -> list[dict]:
     """One row per cascade block: protein, block (1-based), mean PSNR (dB) of its output and its
-    :func:`diagnostics` (gain, correlation, affine-fitted PSNR)."""
+    :func:`diagnostics` (gain, correlation, affine-fitted PSNR; view fidelity with ``labels``)."""
     return [{"protein": protein, "block": i, "psnr_mean": float(metrics.psnr(out, clean).mean()),
-             **diagnostics(out, clean)}
+             **diagnostics(out, clean, labels)}
             for i, out in enumerate(block_outputs(cascade, images, device=device), 1)]
 
 
@@ -81,11 +91,58 @@ def class_average_ceiling(noisy: np.ndarray, clean: np.ndarray, labels: np.ndarr
     avg = np.empty_like(noisy, dtype=np.float32)
     for c in np.unique(lab):
         avg[lab == c] = noisy[lab == c].mean(axis=0)
-    return {"psnr_mean": float(metrics.psnr(avg, clean).mean()), **diagnostics(avg, clean)}
+    return {"psnr_mean": float(metrics.psnr(avg, clean).mean()), **diagnostics(avg, clean, lab)}
 
 
-def verdict(diffs: dict, subject: str, other: str, unit: str = "dB", decimals: int = 1) -> str:
+def collapsed_table(rows: list[dict]) -> pd.DataFrame:
+    """Rows of :func:`psnr_rows` (with labels) as a proteins x methods table of bools: collapsed outputs."""
+    return pivot([{**r, "collapsed": float(bool(r.get("collapsed", False)))} for r in rows], "collapsed") > 0
+
+
+def collapsed_proteins(collapsed: pd.DataFrame | None, *methods: str) -> list[str]:
+    """The proteins (rows of ``collapsed``) where any of ``methods`` collapsed; [] without a table."""
+    if collapsed is None:
+        return []
+    cols = [m for m in methods if m in collapsed]
+    return [str(p) for p in collapsed.index if cols and bool(collapsed.loc[p, cols].any())]
+
+
+def best_methods(table: pd.DataFrame, collapsed: pd.DataFrame | None = None, exclude=("raw",)) -> dict:
+    """The highest-scoring method per protein (``table``: proteins x methods) among those whose output
+    did not collapse (``collapsed``: same shape, bools); ``None`` where every method collapsed.
+
+    >>> t = pd.DataFrame({"blob": [20.0], "BM3D": [18.0]}, index=["adk"])
+    >>> best_methods(t, pd.DataFrame({"blob": [True], "BM3D": [False]}, index=["adk"]))
+    {'adk': 'BM3D'}
+    """
+    t = table.drop(columns=[c for c in exclude if c in table])
+    if collapsed is not None:
+        t = t.mask(collapsed.reindex(index=t.index, columns=t.columns).fillna(False).astype(bool))
+    return {str(p): (None if row.isna().all() else str(row.idxmax())) for p, row in t.iterrows()}
+
+
+def denoising_table(rows: list[dict], decimals: int = 2) -> pd.DataFrame:
+    """The table every denoising comparison shows: PSNR, gain, affine-fitted PSNR and view accuracy
+    (proteins x methods under each), with ``collapsed`` written beside the view accuracy of a collapsed
+    output. Values are strings rounded to ``decimals`` (at most 3) for display."""
+    parts = {"PSNR (dB)": "psnr_mean", "gain": "gain_mean", "affine PSNR (oracle, dB)": "affine_psnr_mean",
+             "view accuracy": "view_accuracy"}
+    have = {k: v for k, v in parts.items() if any(v in r for r in rows)}
+    tables = {k: pivot(rows, v) for k, v in have.items()}
+    d = min(decimals, 3)
+    shown = {k: t.map(lambda x: "" if pd.isna(x) else f"{x:.{d}f}") for k, t in tables.items()}
+    if "view accuracy" in shown and any("collapsed" in r for r in rows):
+        flags = collapsed_table(rows).reindex_like(tables["view accuracy"]).fillna(False)
+        shown["view accuracy"] = shown["view accuracy"].where(~flags, shown["view accuracy"] + " collapsed")
+    return pd.concat(shown, axis=1)
+
+
+def verdict(diffs: dict, subject: str, other: str, unit: str = "dB", decimals: int = 1,
+            collapsed=(), item: str = "protein") -> str:
     """One sentence comparing two methods from their per-protein differences (``subject - other``).
+
+    Proteins in ``collapsed`` (where either output collapsed: :func:`collapsed_proteins`) get no
+    verdict: a collapsed output is never above anything. ``item`` names what the keys are.
 
     >>> verdict({"adk": 1.23, "cxcr4": -0.4}, "CDAE", "BM3D")
     'CDAE is above BM3D on 1 of 2 proteins (adk +1.2 dB) and below on 1 (cxcr4 -0.4 dB).'
@@ -93,22 +150,33 @@ def verdict(diffs: dict, subject: str, other: str, unit: str = "dB", decimals: i
     'CDAE is below BM3D on every protein (adk -2.0 dB).'
     >>> verdict({"adk": -0.3, "cxcr4": 0.0001}, "CDAE", "PCA", unit="F1", decimals=3)
     'CDAE is below PCA on 1 of 2 proteins (adk -0.300 F1); equal on cxcr4.'
+    >>> verdict({"adk": 1.0, "cxcr4": 2.0}, "CDAE", "BM3D", collapsed=["cxcr4"])
+    'CDAE is above BM3D on 1 of 2 proteins (adk +1.0 dB); no verdict on cxcr4 (a collapsed output).'
+    >>> verdict({"adk/paper": 1.0}, "U-Net", "BM3D", item="set")
+    'U-Net is above BM3D on every set (adk/paper +1.0 dB).'
     """
     def fmt(items):
         return ", ".join(f"{k} {v:+.{decimals}f} {unit}" for k, v in items)
 
+    gone = [k for k in diffs if k in set(collapsed)]
+    void = f"; no verdict on {', '.join(gone)} (a collapsed output)" if gone else ""
+    n, items = len(diffs), f"{item}s"
+    diffs = {k: v for k, v in diffs.items() if k not in set(gone)}
+    if not diffs:
+        return f"No verdict between {subject} and {other}: an output collapsed on every {item} ({', '.join(gone)})."
+    every = f"every {item}" if not gone else f"{len(diffs)} of {n} {items}"
     tie = 0.5 * 10 ** -decimals  # a difference that rounds to zero is a tie, not a loss
     up = [(k, float(v)) for k, v in diffs.items() if v >= tie]
     down = [(k, float(v)) for k, v in diffs.items() if v <= -tie]
     equal = [k for k, v in diffs.items() if -tie < v < tie]
     same = f"; equal on {', '.join(equal)}" if equal else ""
     if not down and not up:
-        return f"{subject} equals {other} on every protein."
+        return f"{subject} equals {other} on {every}{void}."
     if not down:
-        return (f"{subject} is above {other} on every protein ({fmt(up)})." if not equal else
-                f"{subject} is above {other} on {len(up)} of {len(diffs)} proteins ({fmt(up)}){same}.")
+        return (f"{subject} is above {other} on {every} ({fmt(up)}){void}." if not equal else
+                f"{subject} is above {other} on {len(up)} of {n} {items} ({fmt(up)}){same}{void}.")
     if not up:
-        return (f"{subject} is below {other} on every protein ({fmt(down)})." if not equal else
-                f"{subject} is below {other} on {len(down)} of {len(diffs)} proteins ({fmt(down)}){same}.")
-    return (f"{subject} is above {other} on {len(up)} of {len(diffs)} proteins ({fmt(up)}) "
-            f"and below on {len(down)} ({fmt(down)}){same}.")
+        return (f"{subject} is below {other} on {every} ({fmt(down)}){void}." if not equal else
+                f"{subject} is below {other} on {len(down)} of {n} {items} ({fmt(down)}){same}{void}.")
+    return (f"{subject} is above {other} on {len(up)} of {n} {items} ({fmt(up)}) "
+            f"and below on {len(down)} ({fmt(down)}){same}{void}.")

@@ -1,0 +1,79 @@
+"""View fidelity (issue 33): a denoiser whose outputs no longer tell the views apart is collapsed, and a
+collapsed output is never best, whatever its PSNR."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cdae_lite.metrics import psnr, view_fidelity
+from cdae_lite.paper.tables import (best_methods, collapsed_proteins, collapsed_table, denoising_table, psnr_rows,
+                                    verdict)
+
+
+def _views(rng, n_views=4, per_view=20, size=24, noise=0.0):
+    """Centred disks of one size with a view-specific off-centre blob: a mostly empty box, like a particle."""
+    yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
+    base = (np.hypot(yy, xx) < size / 4).astype(float)
+    views = []
+    for v in range(n_views):
+        a = 2 * np.pi * v / n_views
+        views.append(base + 1.5 * (np.hypot(yy - 3 * np.sin(a), xx - 3 * np.cos(a)) < 2))
+    lab = np.repeat(np.arange(n_views), per_view)
+    clean = np.stack(views)[lab] + 0.02 * rng.normal(size=(len(lab), size, size))
+    return clean.astype(np.float32), lab
+
+
+def test_faithful_outputs_are_accurate_and_a_blob_is_collapsed_though_its_psnr_is_higher():
+    rng = np.random.default_rng(0)
+    clean, lab = _views(rng)
+    noisy = clean + 1.2 * rng.normal(size=clean.shape)
+    blob = np.tile(clean.mean(0), (len(clean), 1, 1))  # every view turned into the same centred average
+    faithful = view_fidelity(clean + 0.3 * rng.normal(size=clean.shape), clean, lab)
+    collapsed = view_fidelity(blob, clean, lab)
+    assert faithful["accuracy"] > 0.9 and not faithful["collapsed"] and faithful["mean_margin"] > 0
+    assert collapsed["collapsed"] and collapsed["accuracy"] <= 0.25 + 0.1
+    assert collapsed["separation"] == pytest.approx(1.0) and collapsed["clean_separation"] < 0.99
+    # the trap the measure exists for: on a mostly empty box the blob wins on PSNR against the noisy input
+    assert psnr(blob, clean).mean() > psnr(noisy, clean).mean()
+
+
+def test_two_views_merged_is_collapsed_even_when_accuracy_is_above_chance():
+    rng = np.random.default_rng(1)
+    clean, lab = _views(rng)
+    out = clean.copy()
+    out[lab == 1] = clean[lab == 0][: (lab == 1).sum()]  # view 1 comes out as view 0
+    v = view_fidelity(out, clean, lab)
+    assert v["accuracy"] == pytest.approx(0.75) and v["collapsed"]
+
+
+def test_view_fidelity_never_uses_an_images_own_clean_image():
+    # one image per view: no other clean image of its view exists, so nothing can be matched to it
+    rng = np.random.default_rng(2)
+    clean, lab = _views(rng, per_view=1)
+    v = view_fidelity(clean, clean, lab)
+    assert not v["correct"].any()
+
+
+def test_view_fidelity_refuses_wrong_labels():
+    clean, lab = _views(np.random.default_rng(3))
+    with pytest.raises(ValueError, match="labels"):
+        view_fidelity(clean, clean, lab[:-1])
+
+
+def test_tables_mark_collapsed_outputs_and_never_crown_them():
+    rng = np.random.default_rng(4)
+    clean, lab = _views(rng)
+    est = {"raw": clean + 1.2 * rng.normal(size=clean.shape), "blob": np.tile(clean.mean(0), (len(clean), 1, 1)),
+           "smooth": clean + 0.5 * rng.normal(size=clean.shape)}
+    rows = psnr_rows(est, clean, "toy", labels=lab)
+    table = pd.DataFrame(rows).pivot_table(index="protein", columns="method", values="psnr_mean")
+    ct = collapsed_table(rows)
+    assert ct.loc["toy", "blob"] and not ct.loc["toy", "smooth"]
+    assert table.loc["toy", "blob"] > table.loc["toy", "smooth"]  # PSNR alone would crown the blob
+    assert best_methods(table, ct) == {"toy": "smooth"}
+    assert collapsed_proteins(ct, "blob", "smooth") == ["toy"] and collapsed_proteins(ct, "smooth") == []
+    shown = denoising_table(rows)
+    assert shown.loc["toy", ("view accuracy", "blob")].endswith("collapsed")
+    assert "collapsed" not in shown.loc["toy", ("view accuracy", "smooth")]
+    diffs = (table["blob"] - table["smooth"]).to_dict()
+    assert "no verdict" in verdict(diffs, "blob", "smooth", collapsed=collapsed_proteins(ct, "blob", "smooth")).lower()
