@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from html_checks import book_problems, page_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,6 +46,9 @@ def test_book_builds_with_every_chapter_executed(tmp_path):
     bank = (html / "book" / "figure_bank.html").read_text()
     kept = sum(nb.read_text().count("plot.keep(fig") for nb in (ROOT / "book").glob("*.ipynb"))
     assert kept >= 10 and bank.count("<img") >= kept, (kept, bank.count("<img"))
+    # every table renders as a table, and no printed table cell has more than 3 decimals (issue 33)
+    problems = book_problems(html)
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.book
@@ -66,3 +71,41 @@ def test_every_chapter_runs_on_the_full_profiles_smoke_path(monkeypatch, tmp_pat
         except Exception as e:  # noqa: BLE001 -- collect every chapter's failure, then report them all
             failed[path.stem] = (str(e).strip().splitlines() or [type(e).__name__])[-1][:300]
     assert not failed, failed
+
+
+# What MyST-NB made of `display(Markdown(table))` in a tiny book built with this repository's settings
+# (its outputs are CommonMark, which has no tables; smart quotes then turn "---" into em dashes).
+RAW_TABLE_OUTPUT = """<div class="cell_output docutils container">
+<p>| claim | quick | cpu |
+|\u2014|\u2014|\u2014|
+| a | holds | fails |</p>
+</div>"""
+
+
+def test_the_html_check_passes_a_legible_page():
+    frame = pd.DataFrame({"PSNR (dB)": [18.55, 20.123], "verdict": ["holds", "fails"]}, index=["adk", "cxcr4"])
+    page = ("<p>A sentence with a | in it, and |x| = 2.</p><p>|x| is the modulus.</p>"
+            '<table class="table"><tr><th class="head"><p>claim</p></th></tr><tr><td><p>1.234</p></td></tr></table>'
+            + frame.to_html() + "<td>version 1.2.34567, 10.5 s</td>")
+    assert page_problems(page, "good") == []
+
+
+def test_the_html_check_fails_on_a_raw_pipe_table_and_on_long_decimals():
+    (raw,) = page_problems(RAW_TABLE_OUTPUT, "scorecard")
+    assert raw.startswith("scorecard: a Markdown table printed as text: '| claim | quick | cpu |")
+    assert len(page_problems("<p>|---|---|</p>", "p")) == 1  # a separator row alone, before smart quotes
+    assert len(page_problems("<p>The table: | a | b | c |</p><p>|\u2014|\u2014|</p>", "p")) == 1
+    frame = pd.DataFrame({"PSNR (dB)": [18.55, 20.1234567]})  # pandas prints 18.550000
+    problems = page_problems(frame.to_html(), "04_baselines")
+    assert problems and all(p.startswith("04_baselines: a table cell prints") for p in problems)
+    assert "18.550000" in problems[0]
+    assert page_problems("<table><tr><th>0.12345</th><td>-3.0001 dB</td></tr></table>", "x") == [
+        "x: a table cell prints 0.12345 (more than 3 decimals): '0.12345'",
+        "x: a table cell prints -3.0001 (more than 3 decimals): '-3.0001 dB'"]
+
+
+def test_the_html_check_reads_every_chapter_page(tmp_path):
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "good.html").write_text("<p>fine</p>")
+    (tmp_path / "book" / "scorecard.html").write_text(RAW_TABLE_OUTPUT)
+    assert [p.split(":")[0] for p in book_problems(tmp_path)] == ["scorecard"]

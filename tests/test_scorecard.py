@@ -9,6 +9,14 @@ def psnr_table(single, cdae):
     return pd.DataFrame({"single": single, "cdae": cdae}, index=["proteasome", "cxcr4", "adk"])
 
 
+PROTEINS = ["proteasome", "cxcr4", "adk"]
+
+
+def flags(**collapsed):
+    """A proteins x methods table of bools: ``method=[proteins where it collapsed]``."""
+    return pd.DataFrame({m: [p in ps for p in PROTEINS] for m, ps in collapsed.items()}, index=PROTEINS)
+
+
 def test_verdicts_are_worded_from_the_signs():
     assert sc.word({"a": 1.0, "b": 0.5}, "dB")[1] == "holds"
     assert sc.word({"a": -1.0, "b": 0.0}, "dB")[1] == "fails"
@@ -16,11 +24,23 @@ def test_verdicts_are_worded_from_the_signs():
     assert verdict == "mixed (2 of 3)" and measured == "a +1.23, b -0.50, c +2.00 (dB)"
 
 
+def test_a_collapsed_output_gets_no_verdict_and_no_data_is_said():
+    measured, verdict = sc.word({"a": 1.0, "b": 3.0}, "dB", collapsed=["b"])
+    assert measured == "a +1.00, b +3.00 collapsed (dB)"
+    assert verdict == "mixed (1 of 2); no verdict on b (collapsed)"  # favoured everywhere, yet no "holds"
+    assert sc.word({"a": 1.0}, "dB", collapsed=["a"])[1] == "collapsed (no verdict)"
+    assert sc.word({"a": -1.0, "b": 2.0}, "dB", collapsed=["b"])[1] == "fails; no verdict on b (collapsed)"
+    assert sc.word({"a": 1.0}, "dB", collapsed=None)[1] == f"holds ({sc.NO_FIDELITY})"
+    assert sc.word({"a": 1.0}, "dB", collapsed=[])[1] == "holds"
+
+
 def test_live_tables_round_trip_and_are_forgotten_when_the_code_changes(tmp_path, monkeypatch):
     monkeypatch.setenv("CDAE_CACHE", str(tmp_path))
-    sc.remember("ch2", {"psnr": psnr_table([20, 21, 22], [21, 20, 23])}, "quick")
+    sc.remember("ch2", {"psnr": psnr_table([20, 21, 22], [21, 20, 23]), "collapsed": flags(single=[], cdae=[])},
+                "quick")
     kept = sc.remembered("quick")
     assert kept["ch2"]["psnr"].loc["cxcr4", "cdae"] == 20
+    assert not kept["ch2"]["collapsed"].to_numpy().any()
     card = sc.score_claims(kept, profiles=())
     row = card[card["claim"].str.startswith("The pre-trained cascade")].iloc[0]
     assert row["verdict"] == "mixed (2 of 3)" and "cxcr4 -1.00" in row["measured"]
@@ -31,39 +51,102 @@ def test_live_tables_round_trip_and_are_forgotten_when_the_code_changes(tmp_path
     assert sc.remembered("quick") == {}
 
 
-def test_recorded_results_are_read_per_profile(tmp_path, monkeypatch):
-    monkeypatch.setenv("CDAE_RESULTS", str(tmp_path))
+def test_a_collapsed_method_that_would_have_won_cannot_make_a_claim_hold(tmp_path, monkeypatch):
+    monkeypatch.setenv("CDAE_CACHE", str(tmp_path))
+    # the cascade is above the single DAE on every protein, but collapsed on cxcr4
+    sc.remember("ch2", {"psnr": psnr_table([20, 20, 20], [21, 25, 21]),
+                        "collapsed": flags(single=[], cdae=["cxcr4"])}, "quick")
+    # Table 1 (methods x proteins): CDAE is above BM3D everywhere, but collapsed everywhere; Wiener would
+    # be the best other method on adk, but its output collapsed there: the best other is BM3D
+    table1 = pd.DataFrame({p: {"raw": 5.0, "BM3D": 20.0, "Wiener": 30.0 if p == "adk" else 10.0,
+                               "CDAE (fine-tuned)": 22.0} for p in PROTEINS})
+    sc.remember("ch4", {"table1": table1,
+                        "collapsed": flags(**{"CDAE (fine-tuned)": PROTEINS, "BM3D": [], "Wiener": ["adk"]})},
+                "quick")
+    card = sc.score_claims(sc.remembered("quick"), profiles=()).set_index("claim")
+    row = card.loc["The pre-trained cascade denoises better than a single DAE"]
+    assert row["verdict"] == "mixed (2 of 3); no verdict on cxcr4 (collapsed)"
+    assert "cxcr4 +5.00 collapsed" in row["measured"]
+    assert card.loc["Fine-tuned CDAE beats BM3D", "verdict"] == "collapsed (no verdict)"
+    every = card.loc["Fine-tuned CDAE beats every other method of Table 1"]
+    assert every["verdict"] == "collapsed (no verdict)"
+    assert "adk +2.00 collapsed" in every["measured"]  # against BM3D, not the collapsed Wiener (-8.00)
+    assert not card["verdict"].str.startswith("holds").any()
+    # the same tables without the collapse flags would have made both claims hold
+    sc.remember("ch2", {"psnr": psnr_table([20, 20, 20], [21, 25, 21])}, "quick")
+    blind = sc.score_claims(sc.remembered("quick"), profiles=()).set_index("claim")
+    assert blind.loc["The pre-trained cascade denoises better than a single DAE", "verdict"] == \
+        f"holds ({sc.NO_FIDELITY})"
+
+
+def write_recorded(root, fidelity: bool):
     rows = [{"protein": p, "method": m, "psnr_mean": v, "n": 10, "he": False}
             for p, vals in {"adk": (20, 25, 22, 26)}.items()
             for m, v in zip(("single", "single_ft", "cdae", "cdae_ft"), vals)]
     he = [dict(r, psnr_mean=r["psnr_mean"] - 10, he=True) for r in rows]
     table1 = [{"protein": "adk", "method": m, "psnr_mean": v} for m, v in
               (("raw", 5), ("BM3D", 27), ("Wiener", 24), ("CDAE (fine-tuned)", 26))]
-    (tmp_path / "cpu").mkdir()
-    (tmp_path / "cpu" / "cdae.json").write_text(json.dumps(
+    if fidelity:  # a newer recording: the cascade's output collapsed, nothing else did
+        rows = [dict(r, collapsed=r["method"] == "cdae") for r in rows]
+        table1 = [dict(r, collapsed=False) for r in table1]
+    (root / "cpu").mkdir(exist_ok=True)
+    (root / "cpu" / "cdae.json").write_text(json.dumps(
         {"metrics": {"per_seed": [{"psnr": rows, "psnr_he": he, "finetuned": True}]}}))
-    (tmp_path / "cpu" / "baselines.json").write_text(json.dumps({"metrics": {"table1": table1}}))
+    (root / "cpu" / "baselines.json").write_text(json.dumps({"metrics": {"table1": table1}}))
+
+
+def test_recorded_results_are_read_per_profile(tmp_path, monkeypatch):
+    monkeypatch.setenv("CDAE_RESULTS", str(tmp_path))
+    write_recorded(tmp_path, fidelity=False)
     card = sc.score_claims(None, profiles=("cpu", "full")).set_index("claim")
     assert set(card["scale"]) == {"cpu (recorded)"}  # no full-profile files: no full rows
-    assert card.loc["The pre-trained cascade denoises better than a single DAE", "verdict"] == "holds"
+    # recordings made before the view-fidelity measure: the verdict says it rests on PSNR alone
+    assert card.loc["The pre-trained cascade denoises better than a single DAE", "verdict"] == \
+        f"holds ({sc.NO_FIDELITY})"
     assert card.loc["After fine-tuning, the cascade beats the single DAE", "measured"] == "adk +1.00 (dB)"
-    assert card.loc["Fine-tuned CDAE beats BM3D", "verdict"] == "fails"
+    assert card.loc["Fine-tuned CDAE beats BM3D", "verdict"] == f"fails ({sc.NO_FIDELITY})"
     assert card.loc["Fine-tuned CDAE beats every other method of Table 1", "measured"].startswith("adk -1.00")
     assert card.loc["Histogram equalisation raises CDAE's PSNR", "measured"] == "adk -10.00 (dB)"
     assert card.filter(like="clustering", axis=0)["measured"].iloc[0] == "not measured at this scale"
+    write_recorded(tmp_path, fidelity=True)
+    card = sc.score_claims(None, profiles=("cpu",)).set_index("claim")
+    assert card.loc["The pre-trained cascade denoises better than a single DAE", "verdict"] == \
+        "collapsed (no verdict)"
+    assert card.loc["After fine-tuning, the cascade beats the single DAE", "verdict"] == "holds"
+    assert card.loc["Fine-tuned CDAE beats BM3D", "verdict"] == "fails"
 
 
-def test_beyond_the_paper_rows_and_markdown(tmp_path, monkeypatch):
+def test_the_summary_counts_verdicts_and_names_the_scales_without_view_fidelity():
+    card = pd.DataFrame({"claim": ["x", "y", "x", "y"], "scale": ["quick", "quick", "cpu (recorded)", "cpu (recorded)"],
+                         "verdict": ["holds", "collapsed (no verdict)", f"fails ({sc.NO_FIDELITY})",
+                                     f"fails ({sc.NO_FIDELITY})"]})
+    lines = sc.verdict_summary(card)
+    assert lines[0] == ("quick: 1 of 2 claims hold, 0 fail, 0 are mixed, 1 have no verdict (a collapsed output), "
+                        "0 not measured.")
+    assert lines[2].startswith("cpu (recorded): 2 of these verdicts rest on PSNR alone")
+    # y has no verdict in the quick build: not counted as differing
+    assert len(lines) == 4 and lines[3] == "Claims whose verdict differs between quick and cpu (recorded): x."
+
+
+def test_beyond_the_paper_rows(tmp_path, monkeypatch):
     monkeypatch.setenv("CDAE_RESULTS", str(tmp_path))
     (tmp_path / "cpu").mkdir()
     margins = {"general | adk | paper": 1.5, "general | apo | paper": -0.5, "cdae | adk | paper": -2.0,
                "cdae | apo | paper": -1.0}
     (tmp_path / "cpu" / "general.json").write_text(json.dumps({"metrics": {"margins_db": margins}}))
     extra = sc.beyond_the_paper("cpu").set_index("what")
-    assert extra.loc["general denoiser (paper preset) beats a tuned BM3D", "verdict"] == "mixed (1 of 2)"
+    assert extra.loc["general denoiser (paper preset) beats a tuned BM3D", "verdict"] == \
+        f"mixed (1 of 2) ({sc.NO_FIDELITY})"
+    assert extra.loc["general CDAE (paper preset) beats a tuned BM3D", "verdict"] == f"fails ({sc.NO_FIDELITY})"
+    # with view fidelity in the rows: the general denoiser collapsed on apo, BM3D nowhere
+    rows = [{"protein": p, "preset": "paper", "method": m, "collapsed": m == "general" and p == "apo"}
+            for p in ("adk", "apo") for m in ("general", "cdae", "BM3D (tuned)")]
+    margins["general | apo | paper"] = 3.0  # it would now be above BM3D everywhere
+    (tmp_path / "cpu" / "general.json").write_text(json.dumps({"metrics": {"margins_db": margins, "rows": rows}}))
+    extra = sc.beyond_the_paper("cpu").set_index("what")
+    assert extra.loc["general denoiser (paper preset) beats a tuned BM3D", "verdict"] == \
+        "mixed (1 of 2); no verdict on apo (collapsed)"
     assert extra.loc["general CDAE (paper preset) beats a tuned BM3D", "verdict"] == "fails"
-    md = sc.markdown_table(extra.reset_index()).splitlines()
-    assert md[0] == "| what | measured | verdict |" and md[1] == "|---|---|---|" and len(md) == 4
 
 
 def test_seed_differences_pair_seeds_and_give_the_spread():
@@ -95,3 +178,16 @@ def test_scale_agreement_counts_signs_against_the_recorded_run_and_prices_each_v
     assert t.loc["quick", ["pretrained", "ft_gain", "ft", "vs_bm3d", "clustering"]].tolist() == [0, 2, 1, 1, 1]
     assert t.loc["big", ["pretrained", "ft_gain", "ft", "vs_bm3d", "clustering"]].tolist() == [2, 1, 2, 0, 2]
     assert t.loc["big", "total"] == 7 and t.loc["quick", "proteins"] == 2
+
+
+def test_scale_verdicts_say_where_a_larger_scale_agrees_less():
+    from cdae_lite.paper.scorecard import SCALE_CONCLUSIONS, scale_verdicts
+
+    agree = pd.DataFrame([[3, 1, 1, 0, 3], [0, 2, 3, 3, 1], [3, 2, 2, 3, 3]], columns=list(SCALE_CONCLUSIONS),
+                         index=["32 px", "64 px a", "64 px b"])
+    lines = scale_verdicts(agree)
+    assert lines[0].startswith("64 px a agrees with the recorded run on more proteins than 32 px for 3 of 5")
+    assert "on fewer for 2 (pre-trained CDAE beats the single DAE; k-means" in lines[0]
+    assert lines[1].endswith("on fewer for 0.")
+    assert lines[2].startswith("The scale is therefore not a measured reason") and "64 px a agrees less" in lines[2]
+    assert scale_verdicts(agree.iloc[[0, 2]])[-1] == "No larger scale agrees less often than 32 px on any conclusion."

@@ -3,7 +3,8 @@
 Each chapter keeps the tables it computed (:func:`remember`, in the cache beside the trained models,
 stamped with the package's code hash so a table of older code is never shown); the recorded runs are
 read from ``results/``. :func:`score_claims` turns both into one row per claim and scale: the measured
-differences per protein and a verdict worded from their signs.
+differences per protein and a verdict worded from their signs, none on a protein where a compared output
+collapsed (:func:`~cdae_lite.metrics.view_fidelity`), and a note where a scale carries no view fidelity.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import pandas as pd
 from cdae_lite.io.paths import cache_dir
 from cdae_lite.paper.cache import code_hash
 from cdae_lite.paper.results import load_result
-from cdae_lite.paper.tables import pivot
+from cdae_lite.paper.tables import collapsed_proteins, collapsed_table, pivot
+
+#: Written after a verdict whose scale kept no view fidelity: a collapsed output is not ruled out there.
+NO_FIDELITY = "no view-fidelity data"
 
 
 def _store(profile: str):
@@ -53,8 +57,17 @@ def _seed_mean(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames).groupby(level=0, sort=False).mean()
 
 
+def _recorded_flags(row_lists: list[list[dict]]) -> pd.DataFrame | None:
+    """Proteins x methods: collapsed in any of the recorded row lists; None when a row has no view fidelity."""
+    rows = [r for part in row_lists for r in part]
+    if not rows or not all("collapsed" in r for r in rows):
+        return None
+    return pd.concat([collapsed_table(part) for part in row_lists if part]).groupby(level=0, sort=False).max()
+
+
 def recorded_tables(profile: str) -> dict[str, dict[str, pd.DataFrame]]:
-    """The recorded runs of ``profile`` as the same tables the chapters keep."""
+    """The recorded runs of ``profile`` as the same tables the chapters keep (with ``collapsed``, proteins x
+    methods, only when the recording carries view fidelity)."""
     out: dict[str, dict[str, pd.DataFrame]] = {}
     cdae = load_result("cdae", profile)
     if cdae is not None:
@@ -66,10 +79,15 @@ def recorded_tables(profile: str) -> dict[str, dict[str, pd.DataFrame]]:
                           "psnr_he": _seed_mean([pivot(r["psnr_he"]) for r in ft])}
             if "bm3d_tuned" in out["ch3"]["psnr"]:  # BM3D with its factor tuned, on the same images
                 out["ch3"]["bm3d"] = out["ch3"]["psnr"][["cdae_ft_same_images", "bm3d_tuned"]]
+        for chapter, part in (("ch2", runs), ("ch3", ft)):
+            if chapter in out and (flags := _recorded_flags([r["psnr"] for r in part])) is not None:
+                out[chapter]["collapsed"] = flags
     base = load_result("baselines", profile)
     if base is not None:
         rows = pd.DataFrame(base["metrics"]["table1"])
         out["ch4"] = {"table1": rows.pivot_table(index="method", columns="protein", values="psnr_mean", sort=False)}
+        if (flags := _recorded_flags([base["metrics"]["table1"]])) is not None:
+            out["ch4"]["collapsed"] = flags
     clus = load_result("clustering", profile)
     if clus is not None:
         rows = pd.DataFrame(clus["metrics"]["table2"])
@@ -83,8 +101,9 @@ def recorded_tables(profile: str) -> dict[str, dict[str, pd.DataFrame]]:
 class Claim:
     """A claim of the paper, where the book tests it, and how to measure it from the kept tables.
 
-    ``measure(tables) -> (differences per protein, unit)`` or None when its tables are missing; a
-    positive difference means the claim holds for that protein.
+    ``measure(tables) -> (differences per protein, unit, collapsed)`` or None when its tables are
+    missing; a positive difference favours the claim. ``collapsed``: the proteins where a compared output
+    collapsed (no verdict there), None when the tables carry no view fidelity.
     """
 
     claim: str
@@ -96,13 +115,29 @@ def _get(tables, chapter, name):
     return tables.get(chapter, {}).get(name)
 
 
+def _flag_table(tables, chapter: str, methods) -> pd.DataFrame | None:
+    """The chapter's kept ``collapsed`` table (proteins x methods, bools) restricted to ``methods``; None
+    when the chapter kept none or it lacks one of them (no view fidelity for that method)."""
+    c = _get(tables, chapter, "collapsed")
+    if c is None:
+        return None
+    return c[list(methods)].astype(bool) if set(methods) <= set(c.columns) else None
+
+
+def _flags(tables, chapter: str, *methods: str) -> list[str] | None:
+    """Proteins on which any of ``methods`` collapsed in ``chapter``; None without view fidelity."""
+    flags = _flag_table(tables, chapter, methods)
+    return None if flags is None else collapsed_proteins(flags, *methods)
+
+
 def difference(chapter: str, table: str, a: str, b: str) -> Callable:
-    """A measure: column ``a`` minus column ``b`` of a kept table (proteins x methods), in dB."""
+    """A measure: column ``a`` minus column ``b`` of a kept table (proteins x methods), in dB, with the
+    proteins on which either output collapsed."""
     def measure(tables):
         t = _get(tables, chapter, table)
         if t is None or a not in t or b not in t:
             return None
-        return (t[a] - t[b]).to_dict(), "dB"
+        return (t[a] - t[b]).to_dict(), "dB", _flags(tables, chapter, a, b)
     return measure
 
 
@@ -110,7 +145,7 @@ def _he(tables):
     t, he = _get(tables, "ch3", "psnr"), _get(tables, "ch3", "psnr_he")
     if t is None or he is None or "cdae_ft" not in he:
         return None
-    return (he["cdae_ft"] - t["cdae_ft"]).to_dict(), "dB"
+    return (he["cdae_ft"] - t["cdae_ft"]).to_dict(), "dB", _flags(tables, "ch3", "cdae_ft")
 
 
 _CDAE = "CDAE (fine-tuned)"
@@ -122,25 +157,35 @@ def _vs_bm3d(tables):
     t, same = _get(tables, "ch4", "table1"), _get(tables, "ch3", "bm3d")
     tuned = t is not None and "BM3D (factor 1)" in t.index
     if same is not None and not tuned:
-        return (same["cdae_ft_same_images"] - same["bm3d_tuned"]).to_dict(), "dB, BM3D tuned"
+        return ((same["cdae_ft_same_images"] - same["bm3d_tuned"]).to_dict(), "dB, BM3D tuned",
+                _flags(tables, "ch3", "cdae_ft_same_images", "bm3d_tuned"))
     if t is None or _CDAE not in t.index or "BM3D" not in t.index:
         return None
-    return (t.loc[_CDAE] - t.loc["BM3D"]).to_dict(), "dB, BM3D tuned" if tuned else "dB, BM3D factor 1"
+    return ((t.loc[_CDAE] - t.loc["BM3D"]).to_dict(), "dB, BM3D tuned" if tuned else "dB, BM3D factor 1",
+            _flags(tables, "ch4", _CDAE, "BM3D"))
 
 
 def _vs_all(tables):
-    t = _get(tables, "ch4", "table1")
+    """CDAE minus the best other method of Table 1 whose output did not collapse, per protein."""
+    t, unit = _get(tables, "ch4", "table1"), "dB over the best other method"
     if t is None or _CDAE not in t.index:
         return None
     others = t.drop(index=[m for m in t.index if m == "raw" or "CDAE" in m or "DAE" in m])
-    return (t.loc[_CDAE] - others.max()).to_dict(), "dB over the best other method"
+    flags = _flag_table(tables, "ch4", [_CDAE, *others.index])
+    if flags is None:
+        return (t.loc[_CDAE] - others.max()).to_dict(), unit, None
+    flags = flags.reindex(t.columns).fillna(False).astype(bool)  # proteins x methods
+    best = others.mask(flags[list(others.index)].T).max()  # a collapsed output is never the best other
+    gone = [p for p in t.columns if flags.loc[p, _CDAE] or pd.isna(best[p])]
+    return (t.loc[_CDAE] - best.fillna(others.max())).to_dict(), unit + " that did not collapse", gone
 
 
 def _clustering(tables):
     t = _get(tables, "ch5", "f1")
     if t is None or "CDAE + k-means" not in t.index or "k-means (raw)" not in t.index:
         return None
-    return (t.loc["CDAE + k-means"] - t.loc["k-means (raw)"]).to_dict(), "F1"
+    # F1 scores the clustering itself: a collapsed output fails it, no view-fidelity flag needed
+    return (t.loc["CDAE + k-means"] - t.loc["k-means (raw)"]).to_dict(), "F1", ()
 
 
 def _collapse(tables):
@@ -150,7 +195,7 @@ def _collapse(tables):
     others = big["adk"].drop(index=[m for m in big.index if "CDAE" in m])
     # holds when every other method puts most images into one cluster while CDAE does not
     return {"adk": float(min(others.min() - 0.5, 0.5 - big.loc["CDAE + k-means", "adk"]))}, \
-        "share margin (other methods' smallest largest-cluster share - 0.5, or 0.5 - CDAE's)"
+        "share margin (other methods' smallest largest-cluster share - 0.5, or 0.5 - CDAE's)", ()
 
 
 CLAIMS = [
@@ -168,11 +213,27 @@ CLAIMS = [
 ]
 
 
-def word(diffs: dict, unit: str) -> tuple[str, str]:
-    """``(measured, verdict)``: the differences per protein, and 'holds', 'fails' or 'mixed (n of m)'."""
-    measured = ", ".join(f"{k} {v:+.2f}" if unit != "F1" else f"{k} {v:+.3f}" for k, v in diffs.items())
-    up = sum(v > 0 for v in diffs.values())
-    verdict = "holds" if up == len(diffs) else "fails" if up == 0 else f"mixed ({up} of {len(diffs)})"
+def word(diffs: dict, unit: str, collapsed=()) -> tuple[str, str]:
+    """``(measured, verdict)``: the differences per protein, and 'holds', 'fails' or 'mixed (n of m)'.
+
+    Proteins in ``collapsed`` are marked so and get no verdict: a claim holds only when it is favoured
+    on every protein and no output collapsed ('collapsed (no verdict)' when every protein collapsed).
+    ``collapsed=None`` means the tables carry no view fidelity: the verdict says so (:data:`NO_FIDELITY`).
+
+    >>> word({"adk": 1.0, "apo": 2.0}, "dB", collapsed=["apo"])
+    ('adk +1.00, apo +2.00 collapsed (dB)', 'mixed (1 of 2); no verdict on apo (collapsed)')
+    >>> word({"adk": 1.0}, "dB", collapsed=None)[1]
+    'holds (no view-fidelity data)'
+    """
+    gone = [k for k in diffs if k in set(collapsed or ())]
+    fmt = "{:+.3f}" if unit == "F1" else "{:+.2f}"
+    measured = ", ".join(f"{k} {fmt.format(v)}" + (" collapsed" if k in gone else "") for k, v in diffs.items())
+    kept = {k: v for k, v in diffs.items() if k not in gone}
+    up = sum(v > 0 for v in kept.values())
+    verdict = ("collapsed (no verdict)" if not kept else "holds" if up == len(diffs) else "fails" if up == 0
+               else f"mixed ({up} of {len(diffs)})")
+    verdict += (f"; no verdict on {', '.join(gone)} (collapsed)" if gone and kept else "") + \
+        (f" ({NO_FIDELITY})" if collapsed is None else "")
     return f"{measured} ({unit})", verdict
 
 
@@ -190,13 +251,11 @@ def score_claims(live: dict | None = None, live_label: str = "quick (this build)
     Returns
     -------
     DataFrame with columns claim, scale, measured, verdict, where; a scale without the tables a claim
-    needs says 'not measured at this scale'.
+    needs says 'not measured at this scale'. Verdicts follow :func:`word`: no verdict on a protein
+    where a compared output collapsed, and a note where the scale carries no view fidelity.
     """
     sources = {live_label: live} if live else {}
-    for p in profiles:
-        rec = recorded_tables(p)
-        if rec:
-            sources[f"{p} (recorded)"] = rec
+    sources.update({f"{p} (recorded)": rec for p in profiles if (rec := recorded_tables(p))})
     rows = []
     for c in CLAIMS:
         for scale, tables in sources.items():
@@ -206,37 +265,77 @@ def score_claims(live: dict | None = None, live_label: str = "quick (this build)
     return pd.DataFrame(rows)
 
 
-def beyond_the_paper(profile: str = "cpu") -> pd.DataFrame:
-    """What the book adds, from the recorded files of ``profile``: one row per method and preset.
+def verdict_summary(card: pd.DataFrame) -> list[str]:
+    """Sentences on :func:`score_claims`'s table: per scale, how many claims hold, fail, are mixed, have
+    no verdict (collapsed) or were not measured, and which verdicts rest on PSNR alone; then the claims
+    whose verdict differs between scales (among those with a verdict at every scale)."""
+    out, first = [], card["verdict"].str.split(" ").str[0]
+    for scale, part in card.groupby("scale", sort=False):
+        n = first[part.index].value_counts()
+        out.append(f"{scale}: {n.get('holds', 0)} of {len(part)} claims hold, {n.get('fails', 0)} fail, "
+                   f"{n.get('mixed', 0)} are mixed, {n.get('collapsed', 0)} have no verdict (a collapsed "
+                   f"output), {n.get('-', 0)} not measured.")
+        if blind := int(part["verdict"].str.contains(NO_FIDELITY, regex=False).sum()):
+            out.append(f"{scale}: {blind} of these verdicts rest on PSNR alone: its tables carry no view "
+                       "fidelity, so a collapsed output is not ruled out there"
+                       + (" (re-record the run to add it)." if "recorded" in scale else "."))
+    scales = list(dict.fromkeys(card["scale"]))
+    if len(scales) > 1:  # first words compared, on claims with a verdict at every scale
+        differ = [c for c, v in first.groupby(card["claim"], sort=False) if not {"-", "collapsed"} & set(v)
+                  and v.nunique() > 1]
+        out.append(f"Claims whose verdict differs between {' and '.join(scales)}: "
+                   + ("; ".join(differ) if differ else "none") + ".")
+    return out
 
-    Rows: the recorded cascade variants (without output dropout; with better targets) against BM3D
-    with its sigma factor tuned, on the same images; the general denoisers' margins over BM3D with its sigma factor tuned on the training protein
-    (``general.json``: test proteins and the held-out structure), and ``cdae-lite cluster``'s worst F1
-    over the test proteins per SNR, without and with denoising and refinement (``cluster_eval.json``).
-    Columns: what, measured, verdict ('holds' when above the reference everywhere).
-    """
+
+def _variant_rows(profile: str) -> list[dict]:
+    """The recorded cascade variants (chapter 2.6) against BM3D with its factor tuned, on the same images."""
     rows = []
     for name, label in (("cdae_no_output_dropout", "fine-tuned cascade without dropout before the output"),
                         ("cdae_no_output_dropout_better_targets", "the same, fine-tuned on chapter 3.4's better targets")):
         variant = load_result(name, profile)
-        if variant is not None:
-            ft = [r for r in variant["metrics"]["per_seed"] if r.get("finetuned")]
-            p = _seed_mean([pivot(r["psnr"]) for r in ft]) if ft else None
-            if p is not None and {"cdae_ft_same_images", "bm3d_tuned"} <= set(p.columns):
-                measured, verdict = word((p["cdae_ft_same_images"] - p["bm3d_tuned"]).to_dict(), "dB over tuned BM3D")
-                rows.append({"what": f"{label} beats a tuned BM3D", "measured": measured, "verdict": verdict})
+        ft = [r for r in variant["metrics"]["per_seed"] if r.get("finetuned")] if variant is not None else []
+        p = _seed_mean([pivot(r["psnr"]) for r in ft]) if ft else None
+        if p is not None and {"cdae_ft_same_images", "bm3d_tuned"} <= set(p.columns):
+            flags = _recorded_flags([r["psnr"] for r in ft])
+            gone = None if flags is None else collapsed_proteins(flags, "cdae_ft_same_images", "bm3d_tuned")
+            measured, verdict = word((p["cdae_ft_same_images"] - p["bm3d_tuned"]).to_dict(), "dB over tuned BM3D", gone)
+            rows.append({"what": f"{label} beats a tuned BM3D", "measured": measured, "verdict": verdict})
+    return rows
+
+
+def _general_rows(general: dict) -> list[dict]:
+    """``general.json``'s margins over tuned BM3D, one row per method and preset; proteins where the
+    method's or BM3D's output collapsed get no verdict (rows without view fidelity: noted)."""
+    scored = general["metrics"].get("rows", [])
+    flags = {(r["method"], r["protein"], r["preset"]): bool(r["collapsed"]) for r in scored if "collapsed" in r}
+    fidelity = bool(scored) and len(flags) == len(scored)
+    by: dict[tuple, dict] = {}
+    for key, margin in general["metrics"]["margins_db"].items():
+        method, protein, preset = (s.strip() for s in key.split("|"))
+        by.setdefault((method, preset), {})[protein] = margin
+    rows = []
+    for (method, preset), margins in by.items():
+        gone = [p for p in margins if flags.get((method, p, preset)) or flags.get(("BM3D (tuned)", p, preset))]
+        name = method.replace("general", "general denoiser", 1) if method.startswith("general") else \
+            method.replace("cdae", "general CDAE", 1)
+        measured, verdict = word(margins, "dB over tuned BM3D", gone if fidelity else None)
+        rows.append({"what": f"{name} ({preset} preset) beats a tuned BM3D", "measured": measured, "verdict": verdict})
+    return rows
+
+
+def beyond_the_paper(profile: str = "cpu") -> pd.DataFrame:
+    """What the book adds, from the recorded files of ``profile``: one row per method and preset.
+
+    Rows: the recorded cascade variants (without output dropout; with better targets) and the general
+    denoisers (``general.json``: test proteins and the held-out structure) against BM3D with its sigma
+    factor tuned, and ``cdae-lite cluster``'s worst F1 over the test proteins per SNR, without and with
+    denoising and refinement (``cluster_eval.json``). Columns: what, measured, verdict (:func:`word`).
+    """
+    rows = _variant_rows(profile)
     general = load_result("general", profile)
     if general is not None:
-        by: dict[tuple, dict] = {}
-        for key, margin in general["metrics"]["margins_db"].items():
-            method, protein, preset = (s.strip() for s in key.split("|"))
-            name = method.replace("general", "general denoiser", 1) if method.startswith("general") else \
-                method.replace("cdae", "general CDAE", 1)
-            by.setdefault((name, preset), {})[protein] = margin
-        for (method, preset), margins in by.items():
-            measured, verdict = word(margins, "dB over tuned BM3D")
-            rows.append({"what": f"{method} ({preset} preset) beats a tuned BM3D", "measured": measured,
-                         "verdict": verdict})
+        rows += _general_rows(general)
     loop = load_result("cluster_eval", profile)
     if loop is not None:
         from cdae_lite.paper.cluster_eval import worst_f1
@@ -280,8 +379,21 @@ def scale_agreement(rows: list[dict]) -> pd.DataFrame:
     return table
 
 
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A DataFrame as a Markdown table (columns as they are, no index), for a chapter's text output."""
-    cells = [[str(c) for c in frame.columns]] + [[str(v) for v in row] for row in frame.itertuples(index=False)]
-    return "\n".join(["| " + " | ".join(cells[0]) + " |", "|" + "---|" * len(frame.columns)]
-                     + ["| " + " | ".join(r) + " |" for r in cells[1:]])
+def scale_verdicts(agree: pd.DataFrame) -> list[str]:
+    """Sentences computed from :func:`scale_agreement`'s table: per larger scale, the conclusions on which it
+    agrees with the recorded run on more or on fewer proteins than the first row (the quick profile), and
+    whether that makes the scale a measured reason for the quick verdicts' disagreements."""
+    quick, out, worse = agree.index[0], [], []
+    for v in agree.index[1:]:
+        d = {name: int(agree.loc[v, c]) - int(agree.loc[quick, c]) for c, name in SCALE_CONCLUSIONS.items()}
+        more, fewer = [c for c in d if d[c] > 0], [c for c in d if d[c] < 0]
+        out.append(f"{v} agrees with the recorded run on more proteins than {quick} for {len(more)} of {len(d)} "
+                   f"conclusions{' (' + '; '.join(more) + ')' if more else ''}, on fewer for {len(fewer)}"
+                   f"{' (' + '; '.join(fewer) + ')' if fewer else ''}.")
+        worse += [v] if fewer else []
+    if worse:
+        out.append(f"The scale is therefore not a measured reason for every disagreement: {' and '.join(worse)} "
+                   f"agree{'s' if len(worse) == 1 else ''} less often than {quick} on some conclusions.")
+    elif len(agree) > 1:
+        out.append(f"No larger scale agrees less often than {quick} on any conclusion.")
+    return out
