@@ -21,9 +21,8 @@ faithful image at half its contrast loses about 6 dB). Three numbers tell them a
   ``a * estimate + b`` onto the reference, i.e. what the estimate would score with its contrast and
   offset put right. ``affine PSNR - PSNR`` is the part of the loss that is contrast and offset.
 
-And whether an output still tells the views apart (:func:`view_fidelity`): an output that turns
-every view into the same centred blob can score a good PSNR on a mostly empty box; it is marked
-**collapsed** and never called best.
+An output that turns every view into one centred blob can score a good PSNR on a mostly empty box:
+:func:`view_fidelity` tells whether outputs still tell the views apart, or are **collapsed**.
 
 Without a truth (real particles), :func:`support_mask` takes a particle's support from a trusted
 estimate and :func:`outside_ratio` measures how much an output shows outside it.
@@ -188,15 +187,36 @@ COLLAPSE_CORRELATION = 0.99  # outputs of two views alike above this (their clea
 CHANCE_TOLERANCE = 0.1  # view accuracy within this of chance (1 / number of views): collapsed
 
 
+def _unit_rows(x: np.ndarray) -> np.ndarray:  # each image centred and scaled to norm 1, flattened
+    z = _centred(x, x)[0]
+    return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-300)
+
+
+def _view_margins(z: np.ndarray, zc: np.ndarray, lab: np.ndarray, views: np.ndarray, per_view: int) -> np.ndarray:
+    """Own view's best correlation minus the best other view's, per image (see :func:`view_fidelity`)."""
+    scores = np.full((len(z), len(views)), -np.inf)
+    for k, v in enumerate(views):
+        members = np.flatnonzero(lab == v)
+        refs = members[np.linspace(0, len(members) - 1, min(per_view, len(members))).round().astype(int)]
+        corr = z @ zc[refs].T
+        corr[refs[None, :] == np.arange(len(z))[:, None]] = -np.inf  # never an image's own clean image
+        scores[:, k] = corr.max(axis=1)
+    own = (np.arange(len(z)), np.searchsorted(views, lab))
+    mine, scores[own] = scores[own].copy(), -np.inf
+    return mine - scores.max(axis=1)
+
+
 def view_fidelity(estimate, clean, labels, per_view: int = 16) -> dict:
     """Does each output still show its own view? A measure that a collapsed output (a blob) cannot pass.
 
-    Each estimate is correlated (Pearson) with up to ``per_view`` clean images of every true view
-    (evenly spaced within the view, never its own clean image); a view's score is its best
-    correlation. The output is **correct** when its own view scores best, and its **margin** is its
-    own view's score minus the best other view's. The outputs are **collapsed** when they cannot tell
-    the views apart: accuracy within :data:`CHANCE_TOLERANCE` of chance, or the mean outputs of two
-    views correlating at :data:`COLLAPSE_CORRELATION` or more while their clean means correlate less.
+    Each estimate is correlated with up to ``per_view`` clean images of every true view (evenly
+    spaced, never its own clean image); a view scores its best correlation. An output is **correct**
+    when its own view scores best; its **margin** is that score minus the best other view's. Scored
+    alike, the clean images give the accuracy these views allow (``clean_accuracy``: below 1 for
+    symmetry mates or in-plane rotations). Outputs are **collapsed** when they cannot tell apart views
+    that the clean images can: accuracy within :data:`CHANCE_TOLERANCE` of chance while the clean
+    accuracy is above chance by twice that, or two views' mean outputs correlating at
+    :data:`COLLAPSE_CORRELATION` or more while their clean means correlate less.
 
     Parameters
     ----------
@@ -206,9 +226,9 @@ def view_fidelity(estimate, clean, labels, per_view: int = 16) -> dict:
 
     Returns
     -------
-    dict -- ``correct`` (n,) bool, ``margin`` (n,) float, ``accuracy`` and ``mean_margin`` (means),
-    ``chance``, ``separation`` (the highest correlation between two views' mean outputs, ``nan`` for
-    one view), ``clean_separation`` (the same pair's clean means) and ``collapsed`` (bool).
+    dict -- ``correct`` (n,) bool, ``margin`` (n,), ``accuracy``, ``mean_margin``, ``clean_accuracy``,
+    ``chance``, ``separation`` (highest correlation of two views' mean outputs; ``nan`` for one view),
+    ``clean_separation`` (the same pair's clean means) and ``collapsed``.
 
     Examples
     --------
@@ -219,41 +239,25 @@ def view_fidelity(estimate, clean, labels, per_view: int = 16) -> dict:
     >>> view_fidelity(clean, clean, lab)["accuracy"], view_fidelity(blob, clean, lab)["collapsed"]
     (1.0, True)
     """
-    e, c = _pair(estimate, clean)
-    lab = np.asarray(labels).ravel()
+    (e, c), lab = _pair(estimate, clean), np.asarray(labels).ravel()
     if lab.shape != (len(e),):
         raise ValueError(f"{lab.size} labels for {len(e)} images")
     views = np.unique(lab)
-    z = _centred(e, e)[0]
-    z /= np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-300)
-    zc = _centred(c, c)[0]
-    zc /= np.maximum(np.linalg.norm(zc, axis=1, keepdims=True), 1e-300)
-    scores = np.full((len(e), len(views)), -np.inf)
-    for k, v in enumerate(views):
-        members = np.flatnonzero(lab == v)
-        refs = members[np.linspace(0, len(members) - 1, min(per_view, len(members))).round().astype(int)]
-        corr = z @ zc[refs].T
-        corr[refs[None, :] == np.arange(len(e))[:, None]] = -np.inf  # never an image's own clean image
-        scores[:, k] = corr.max(axis=1)
-    own = np.searchsorted(views, lab)
-    other = scores.copy()
-    other[np.arange(len(e)), own] = -np.inf
-    margin = scores[np.arange(len(e)), own] - other.max(axis=1) if len(views) > 1 else np.zeros(len(e))
-    correct = margin > 0
-    sep, clean_sep = np.nan, np.nan
+    zc, sep, clean_sep = _unit_rows(c), np.nan, np.nan
+    margin = _view_margins(_unit_rows(e), zc, lab, views, per_view) if len(views) > 1 else np.zeros(len(e))
+    clean_acc = float((_view_margins(zc, zc, lab, views, per_view) > 0).mean()) if len(views) > 1 else 0.0
     if len(views) > 1:
-        mo = np.stack([e[lab == v].mean(0) for v in views])
-        mc = np.stack([c[lab == v].mean(0) for v in views])
-        co, cc = (np.corrcoef(m.reshape(len(views), -1)) for m in (mo, mc))
+        co, cc = (np.corrcoef(np.stack([x[lab == v].mean(0).ravel() for v in views])) for x in (e, c))
         co[np.diag_indices(len(views))] = -np.inf
         a, b = np.unravel_index(np.argmax(co), co.shape)
         sep, clean_sep = float(co[a, b]), float(cc[a, b])
-    chance = 1.0 / len(views)
-    accuracy = float(correct.mean())
-    collapsed = len(views) > 1 and (accuracy <= chance + CHANCE_TOLERANCE
-                                    or (sep >= COLLAPSE_CORRELATION and clean_sep < COLLAPSE_CORRELATION))
-    return {"correct": correct, "margin": margin, "accuracy": accuracy, "mean_margin": float(margin.mean()),
-            "chance": chance, "separation": sep, "clean_separation": clean_sep, "collapsed": bool(collapsed)}
+    chance, accuracy = 1.0 / len(views), float((margin > 0).mean())
+    collapsed = len(views) > 1 and (
+        (accuracy <= chance + CHANCE_TOLERANCE < clean_acc - CHANCE_TOLERANCE)
+        or (sep >= COLLAPSE_CORRELATION > clean_sep))
+    return {"correct": margin > 0, "margin": margin, "accuracy": accuracy, "mean_margin": float(margin.mean()),
+            "clean_accuracy": clean_acc, "chance": chance, "separation": sep, "clean_separation": clean_sep,
+            "collapsed": bool(collapsed)}
 
 
 def ssim(estimate, reference, he: bool = False) -> np.ndarray:
@@ -288,7 +292,7 @@ def frc(estimate, reference) -> np.ndarray:
 def frc_resolution(curves: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """First ring where each FRC curve falls below ``threshold``, in cycles per box (n,)."""
     c = np.asarray(curves)
-    below = c < threshold
+    below = c < threshold  # the first ring (the mean) never counts
     below[:, 0] = False
     first = np.where(below.any(axis=1), below.argmax(axis=1), c.shape[1])
     return first.astype(float)
@@ -297,21 +301,17 @@ def frc_resolution(curves: np.ndarray, threshold: float = 0.5) -> np.ndarray:
 def summarize(values: np.ndarray) -> dict:
     """Mean, standard deviation and count of per-image values (infinite values counted apart)."""
     v = np.asarray(values, np.float64)
-    finite = v[np.isfinite(v)]
-    return {"mean": float(finite.mean()) if finite.size else float("nan"),
-            "std": float(finite.std()) if finite.size else float("nan"),
+    f = v[np.isfinite(v)]
+    return {"mean": float(f.mean()) if f.size else np.nan, "std": float(f.std()) if f.size else np.nan,
             "n": int(v.size), "n_infinite": int((~np.isfinite(v)).sum())}
 
 
 # ------------------------------------------------------------------------------------ clustering
-# Two definitions of precision / recall / F1 for a clustering against true views:
-#
-# pairwise (pair counting): over all pairs of images, a pair is a true positive when both images
-#   share a cluster and a view; precision = TP / (pairs sharing a cluster), recall = TP / (pairs
-#   sharing a view). One big cluster has recall 1 and precision 1/K.
-# matched (per class after Hungarian matching): clusters are matched one-to-one to views so that the
-#   most images agree; precision, recall and F1 are computed per view and averaged (macro). One big
-#   cluster then scores accuracy 1/K. The book's tables use the matched scores and also report ARI.
+# Two definitions of precision / recall / F1 for a clustering against true views. Pairwise (pair
+# counting): a pair of images is a true positive when it shares a cluster and a view; precision = TP /
+# (pairs sharing a cluster), recall = TP / (pairs sharing a view); one big cluster has recall 1 and
+# precision 1/K. Matched: clusters matched one-to-one to views (Hungarian) so that most images agree,
+# P/R/F1 per view, macro-averaged; one big cluster scores accuracy 1/K. The book's tables use these.
 
 
 def _labels(labels_true, labels_pred) -> tuple[np.ndarray, np.ndarray]:

@@ -77,3 +77,13 @@ def test_tables_mark_collapsed_outputs_and_never_crown_them():
     assert "collapsed" not in shown.loc["toy", ("view accuracy", "smooth")]
     diffs = (table["blob"] - table["smooth"]).to_dict()
     assert "no verdict" in verdict(diffs, "blob", "smooth", collapsed=collapsed_proteins(ct, "blob", "smooth")).lower()
+
+
+def test_views_the_clean_images_cannot_tell_apart_do_not_make_an_output_collapsed():
+    # four 'views' that are one image (symmetry mates): the clean images themselves score chance, so an
+    # output that is as good as the clean images is not collapsed, and the measure says why (clean_accuracy)
+    rng = np.random.default_rng(5)
+    clean, lab = _views(rng)
+    mates = np.repeat(clean[lab == 0][:1], len(lab), axis=0) + 0.02 * rng.normal(size=clean.shape)
+    v = view_fidelity(mates, mates, lab)
+    assert v["clean_accuracy"] < 0.5 and v["accuracy"] < 0.5 and not v["collapsed"]
