@@ -6,6 +6,7 @@ shrunk to the column's width, and at matplotlib's default 100 dpi their labels b
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -15,60 +16,108 @@ DPI = 150  # dots per inch of every figure shown in a notebook or saved
 plt.rcParams.update({"figure.dpi": DPI, "savefig.dpi": DPI})
 
 
+#: The most panels a gallery puts in one row: wider rows shrink each panel and its title below legibility.
+MAX_COLUMNS = 6
+
+
+def _panels(a: np.ndarray, titles, ncols, row_labels):
+    """Lay out a gallery: rows of ``(image or None, title or None)``, a label and a scaling group per row.
+
+    A 4D array wider than :data:`MAX_COLUMNS` is cut into blocks of columns placed one under the other
+    (every row of the first block, then every row of the next), each block with its own column titles.
+    """
+    def title(i):
+        return titles[i] if titles is not None and i < len(titles) else None
+
+    def label(i):
+        return row_labels[i] if row_labels is not None and i < len(row_labels) else None
+
+    if a.ndim == 3:
+        ncols = ncols or min(len(a), MAX_COLUMNS)
+        if ncols > MAX_COLUMNS:
+            raise ValueError(f"at most {MAX_COLUMNS} panels per row (got ncols={ncols}): their titles would be "
+                             "unreadable; pass a (rows, cols, h, w) array to wrap columns, or fewer columns")
+        nrows = int(np.ceil(len(a) / ncols))
+        rows = [[(a[i], title(i)) if i < len(a) else (None, None) for i in range(r * ncols, (r + 1) * ncols)]
+                for r in range(nrows)]
+        return rows, [label(r) for r in range(nrows)], list(range(nrows))
+    if a.ndim != 4:
+        raise ValueError(f"images must be (n, h, w) or (rows, cols, h, w), got {a.shape}")
+    n_rows, n_cols = a.shape[:2]
+    width = int(np.ceil(n_cols / np.ceil(n_cols / MAX_COLUMNS)))  # balanced blocks: 9 columns -> 5 + 4
+    rows, labels, groups = [], [], []
+    for start in range(0, n_cols, width):
+        for r in range(n_rows):
+            rows.append([(a[r, c], title(c) if r == 0 else None) if c < n_cols else (None, None)
+                         for c in range(start, start + width)])
+            labels.append(label(r))
+            groups.append(r)
+    return rows, labels, groups
+
+
+def wrap_label(text: str, height_in: float, fontsize: float = 8.0) -> str:
+    """Break a row label into lines no longer than the row is tall, so that labels of adjacent rows
+    never overlap (a vertical label longer than its row runs into its neighbours').
+
+    >>> wrap_label("proteasome: class average", 1.4).splitlines()
+    ['proteasome: class', 'average']
+    """
+    width = max(6, int(height_in * 72 / (0.62 * fontsize)))  # characters per line: ~0.62 em per character
+    return textwrap.fill(text, width, break_long_words=True)
+
+
 def gallery(images, titles: Sequence[str] | None = None, ncols: int | None = None,
             row_labels: Sequence[str] | None = None, size: float = 1.6, scale: str = "image",
             cmap: str = "gray", suptitle: str | None = None):
-    """Show images in a grid.
+    """Show images in a grid of at most :data:`MAX_COLUMNS` panels per row.
 
     Parameters
     ----------
     images : array (n, h, w) or (rows, cols, h, w)
-        A 4D array is laid out as rows x cols.
+        A 4D array is laid out as rows x cols; with more than :data:`MAX_COLUMNS` columns its columns are
+        wrapped into blocks, one under the other, each with its column titles and row labels.
     titles : list of str, optional -- one per image (column titles for a 4D array).
-    row_labels : list of str, optional -- one per row.
+    ncols : int, optional -- panels per row of a 3D array (at most :data:`MAX_COLUMNS`).
+    row_labels : list of str, optional -- one per row; wrapped to the row's height.
     scale : {"image", "row", "all"} -- grey levels stretched per image, per row or over all images.
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If ``ncols`` exceeds :data:`MAX_COLUMNS`, the array is neither 3D nor 4D, or ``scale`` is unknown.
     """
+    if scale not in ("image", "row", "all"):
+        raise ValueError(f"scale must be 'image', 'row' or 'all', got {scale!r}")
     a = np.asarray(images, np.float32)
-    if a.ndim == 2:
-        a = a[None]
-    if a.ndim == 3:
-        ncols = ncols or min(len(a), 8)
-        nrows = int(np.ceil(len(a) / ncols))
-        grid = [[a[r * ncols + c] if r * ncols + c < len(a) else None for c in range(ncols)]
-                for r in range(nrows)]
-    elif a.ndim == 4:
-        nrows, ncols = a.shape[:2]
-        grid = [[a[r, c] for c in range(ncols)] for r in range(nrows)]
-    else:
-        raise ValueError(f"images must be (n, h, w) or (rows, cols, h, w), got {a.shape}")
+    a = a[None] if a.ndim == 2 else a
+    rows, labels, groups = _panels(a, titles, ncols, row_labels)
+    nrows, ncols = len(rows), len(rows[0])
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)),
                              squeeze=False)
     lim_all = (np.percentile(a, 0.5), np.percentile(a, 99.5))
-    for r in range(nrows):
-        row = [g for g in grid[r] if g is not None]
-        lim_row = (np.percentile(row, 0.5), np.percentile(row, 99.5)) if row else None
-        for c in range(ncols):
+    lim_group = {}  # grey levels per row of the input (a wrapped row's blocks share them)
+    for g in set(groups) if scale == "row" else ():
+        imgs = [img for row, gr in zip(rows, groups) if gr == g for img, _ in row if img is not None]
+        lim_group[g] = (np.percentile(imgs, 0.5), np.percentile(imgs, 99.5))
+    for r, row in enumerate(rows):
+        for c, (img, t) in enumerate(row):
             ax = axes[r, c]
             ax.set_xticks([])
             ax.set_yticks([])
             for sp in ax.spines.values():
                 sp.set_visible(False)
-            img = grid[r][c]
             if img is None:
                 continue
-            lim = {"image": (img.min(), img.max()), "row": lim_row, "all": lim_all}[scale]
+            lim = {"image": (img.min(), img.max()), "all": lim_all}.get(scale) or lim_group[groups[r]]
             ax.imshow(img, cmap=cmap, vmin=lim[0], vmax=lim[1], interpolation="nearest")
-            i = r * ncols + c
-            if titles is not None:
-                t = titles[c] if a.ndim == 4 else (titles[i] if i < len(titles) else "")
-                if a.ndim == 3 or r == 0:
-                    ax.set_title(t, fontsize=8)
-            if row_labels is not None and c == 0:
-                ax.set_ylabel(row_labels[r], fontsize=8)
+            if t is not None:
+                ax.set_title(t, fontsize=8)
+            if c == 0 and labels[r] is not None:
+                ax.set_ylabel(wrap_label(labels[r], size), fontsize=8)
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
     fig.tight_layout()
@@ -162,14 +211,24 @@ def confusion(matrix, row_names: Sequence[str], col_names: Sequence[str], title:
     return fig
 
 
-def keep(fig, key: str) -> None:
+def keep(fig, key: str, caption: str | None = None) -> None:
     """Keep a figure for the book's figure bank (``book/figure_bank.md``) under ``key``.
 
     Uses myst-nb's ``glue`` (the figure is stored with the cell's outputs, not shown twice) when the
     book's tools are installed; elsewhere (a plain notebook, Colab) it does nothing.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    key : str -- the figure's name in the figure bank.
+    caption : str, optional -- its caption, built by the calling cell from the data it plots (so that
+        the caption cannot describe another figure); kept as text under ``key + "-caption"``, which the
+        figure bank pastes with the ``glue:text`` role (``NN_chapter.ipynb::key-caption:s``).
     """
     try:
         from myst_nb import glue
     except ImportError:
         return
     glue(key, fig, display=False)
+    if caption is not None:
+        glue(f"{key}-caption", caption, display=False)
