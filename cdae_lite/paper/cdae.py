@@ -1,9 +1,12 @@
-"""Chapters 2 and 3 as one function: pre-training, fine-tuning and their scores over seeds."""
+"""Chapters 2 and 3 as one function: pre-training, fine-tuning and their scores over seeds; and the
+sentences those chapters print from their numbers (which outputs collapsed, whether a measured
+comparison confirms chapter 2.3's contrast hypothesis)."""
 
 from __future__ import annotations
 
 import time
 
+from cdae_lite import metrics
 from cdae_lite.denoise.inference import predict
 from cdae_lite.images import evenly_spaced
 from cdae_lite.paper.configs import CDAEExperiment
@@ -84,3 +87,123 @@ def run_cdae(exp: CDAEExperiment, seeds=(0,), device=None, bm3d_images: int = 64
         if on_seed is not None:
             on_seed({"per_seed": per_seed})
     return {"per_seed": per_seed}
+
+
+def fidelity_rows(estimates: dict, clean, labels, protein: str) -> list[dict]:
+    """One row per method with its view fidelity (:func:`cdae_lite.metrics.view_fidelity`).
+
+    Parameters
+    ----------
+    estimates : dict -- method name -> outputs (n, size, size).
+    clean : array (n, size, size) -- the clean images. labels : array (n,) -- their true views.
+    protein : str -- written in every row.
+
+    Returns
+    -------
+    list of dict -- ``protein``, ``method``, ``view_accuracy``, ``chance``, ``view_margin``,
+    ``separation`` (the highest correlation between two views' mean outputs), ``clean_separation``
+    (the same pair's clean means) and ``collapsed``: the rows :func:`collapse_sentence` reads.
+    """
+    rows = []
+    for method, est in estimates.items():
+        v = metrics.view_fidelity(est, clean, labels)
+        rows.append({"protein": protein, "method": method, "view_accuracy": v["accuracy"], "chance": v["chance"],
+                     "view_margin": v["mean_margin"], "separation": v["separation"],
+                     "clean_separation": v["clean_separation"], "collapsed": v["collapsed"]})
+    return rows
+
+
+def _span(values, fmt: str) -> str:
+    """``a`` or ``a to b`` (min to max) of some values, formatted."""
+    lo, hi = format(min(values), fmt), format(max(values), fmt)
+    return lo if lo == hi else f"{lo} to {hi}"
+
+
+def collapse_sentence(rows: list[dict], names: dict | None = None) -> str:
+    """Which outputs collapsed (their views cannot be told apart), computed from :func:`fidelity_rows`.
+
+    ``names`` maps a method to the words printed for it. Each collapsed method is named with the
+    proteins where it collapsed, its view accuracy there, chance, and how alike the mean outputs of
+    its two most alike views are (beside their clean images); the sentence says that no verdict is
+    drawn from it.
+
+    >>> rows = [{"protein": "adk", "method": "cdae_ft", "view_accuracy": 0.26, "chance": 0.25,
+    ...          "separation": 1.0, "clean_separation": 0.71, "collapsed": True},
+    ...         {"protein": "adk", "method": "single_ft", "view_accuracy": 0.9, "chance": 0.25,
+    ...          "separation": 0.93, "clean_separation": 0.71, "collapsed": False}]
+    >>> collapse_sentence(rows, {"cdae_ft": "fine-tuned CDAE"})
+    'Collapsed, so no verdict is drawn from it: fine-tuned CDAE on adk (view accuracy 0.26, chance 0.25; the mean outputs of two views correlate 1.000, their clean images 0.710). The other outputs keep their views: view accuracy 0.90.'
+    >>> collapse_sentence(rows[1:])
+    'No output collapsed: view accuracy 0.90 (chance 0.25); the mean outputs of two views correlate at most 0.930 (their clean images 0.710).'
+    """
+    names = names or {}
+    gone = [r for r in rows if r["collapsed"]]
+    kept = [r for r in rows if not r["collapsed"]]
+    acc = f"view accuracy {_span([r['view_accuracy'] for r in kept], '.2f')}" if kept else ""
+    if not gone:
+        top = max(kept, key=lambda r: r["separation"])
+        return (f"No output collapsed: {acc} (chance {top['chance']:.2f}); the mean outputs of two views "
+                f"correlate at most {top['separation']:.3f} (their clean images {top['clean_separation']:.3f}).")
+    each = []
+    for method in dict.fromkeys(r["method"] for r in gone):
+        rs = [r for r in gone if r["method"] == method]
+        seps = [r for r in rs if r["separation"] == r["separation"]]  # not nan (one view)
+        alike = (f"; the mean outputs of two views correlate {_span([r['separation'] for r in seps], '.3f')}, "
+                 f"their clean images {_span([r['clean_separation'] for r in seps], '.3f')}" if seps else "")
+        each.append(f"{names.get(method, method)} on {', '.join(r['protein'] for r in rs)} (view accuracy "
+                    f"{_span([r['view_accuracy'] for r in rs], '.2f')}, "
+                    f"chance {_span([r['chance'] for r in rs], '.2f')}{alike})")
+    rest = f" The other outputs keep their views: {acc}." if kept else " No output kept its views."
+    return f"Collapsed, so no verdict is drawn from {'it' if len(gone) == 1 else 'them'}: {'; '.join(each)}.{rest}"
+
+
+def contrast_hypothesis(gain_change: dict, psnr_change: dict, who: str, collapsed=(), decimals: int = 2) -> str:
+    """Does one comparison confirm chapter 2.3's hypothesis that the dropout before each block's output
+    shrinks contrast? If it does, removing that dropout raises the gain and the plain PSNR on every protein.
+
+    Parameters
+    ----------
+    gain_change, psnr_change : dict -- per protein, the variant without that dropout minus the paper's
+        version (gain; PSNR in dB). A change that rounds to zero at ``decimals`` is no change.
+    who : str -- which comparison (e.g. "Recorded, pre-trained"). collapsed : proteins left out.
+
+    >>> contrast_hypothesis({"adk": -0.07, "cxcr4": -0.03}, {"adk": -0.8, "cxcr4": -0.3}, "Recorded")
+    'Recorded: without that dropout the gain rises on 0 of 2 proteins (mean change -0.05) and the plain PSNR on 0 of 2 (mean -0.55 dB): this contradicts the hypothesis.'
+    >>> contrast_hypothesis({"adk": 0.06}, {"adk": 1.0}, "This run")
+    'This run: without that dropout the gain rises on 1 of 1 proteins (mean change +0.06) and the plain PSNR on 1 of 1 (mean +1.00 dB): this confirms the hypothesis.'
+    """
+    keep = [p for p in gain_change if p not in set(collapsed)]
+    if not keep:
+        return f"{who}: no verdict on the hypothesis (an output collapsed on every protein)."
+    tie = 0.5 * 10 ** -decimals
+    g_up = sum(gain_change[p] >= tie for p in keep)
+    g_down = sum(gain_change[p] <= -tie for p in keep)
+    p_up = sum(psnr_change[p] >= tie for p in keep)
+    g_mean = sum(gain_change[p] for p in keep) / len(keep)
+    p_mean = sum(psnr_change[p] for p in keep) / len(keep)
+    n = len(keep)
+    result = ("this confirms the hypothesis" if g_up == n and p_up == n else
+              "this contradicts the hypothesis" if g_down == n else
+              "this neither confirms nor contradicts the hypothesis")
+    left = f" ({', '.join(p for p in gain_change if p in set(collapsed))} left out: a collapsed output)" \
+        if len(keep) < len(gain_change) else ""
+    return (f"{who}: without that dropout the gain rises on {g_up} of {n} proteins "
+            f"(mean change {g_mean:+.{decimals}f}) and the plain PSNR on {p_up} of {n} "
+            f"(mean {p_mean:+.{decimals}f} dB){left}: {result}.")
+
+
+def collapse_reasons(rows: list[dict], methods=None) -> dict:
+    """Per protein, the measured words for its collapsed outputs among ``methods`` (all when ``None``):
+    what :func:`cdae_lite.paper.results.quick_vs_recorded` gives as the reason a comparison flipped.
+
+    >>> collapse_reasons([{"protein": "adk", "method": "cdae_ft", "view_accuracy": 0.26, "chance": 0.25,
+    ...                    "separation": 1.0, "collapsed": True}])
+    {'adk': 'cdae_ft: view accuracy 0.26, chance 0.25, two views correlate 1.000'}
+    """
+    out = {}
+    for r in rows:
+        if r["collapsed"] and (methods is None or r["method"] in methods):
+            words = (f"{r['method']}: view accuracy {r['view_accuracy']:.2f}, chance {r['chance']:.2f}, "
+                     f"two views correlate {r['separation']:.3f}")
+            out[r["protein"]] = f"{out[r['protein']]}; {words}" if r["protein"] in out else words
+    return out

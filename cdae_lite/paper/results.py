@@ -131,3 +131,122 @@ def seed_differences(a: dict, b: dict, method: str, key: str = "psnr", value: st
     diffs = pd.DataFrame({s: pa[s] - pb[s] for s in common})
     return pd.DataFrame({"mean": diffs.mean(axis=1), "std": diffs.std(axis=1, ddof=1).fillna(0.0),
                          "seeds": len(common)})
+
+
+def recorded_collapsed(result: dict, key: str = "psnr") -> pd.DataFrame | None:
+    """Proteins x methods: did a method's output collapse in any seed of a recorded result? ``None``
+    when the recording predates the view-fidelity measure (its rows carry no ``collapsed``)."""
+    rows = [row for run in result["metrics"]["per_seed"] for row in run.get(key) or []]
+    if not rows or not any("collapsed" in row for row in rows):
+        return None
+    return pivot([{**r, "collapsed": float(bool(r.get("collapsed", False)))} for r in rows], "collapsed") > 0
+
+
+def fidelity_note(result: dict, key: str = "psnr") -> str:
+    """One sentence: whether a recorded result holds the view fidelity (view accuracy, collapsed)."""
+    if recorded_collapsed(result, key) is None:
+        return (f"View fidelity: not in this recording (`{result['experiment']}`, made before the measure; no "
+                "outputs are stored to compute it from): re-record to add it. Whether its outputs collapsed is "
+                "not measured.")
+    return f"View fidelity: recorded (`{result['experiment']}`); collapsed outputs get no verdict."
+
+
+def scale_conclusion(conclusion: str, result: dict | None = None) -> pd.DataFrame | None:
+    """One conclusion of ``benchmarks/quick_scale.py`` at every scale it ran (``results/cpu/quick_scale.json``).
+
+    Parameters
+    ----------
+    conclusion : str -- a column of the benchmark: ``pretrained`` (pre-trained CDAE minus single DAE),
+        ``ft_gain`` (what fine-tuning adds to CDAE minus what it adds to the single DAE), ``ft``
+        (fine-tuned CDAE minus fine-tuned single DAE), ``vs_bm3d``, ``clustering``.
+    result : the recorded benchmark; read from ``results/cpu`` when omitted.
+
+    Returns
+    -------
+    DataFrame, variants (e.g. ``"64 px, 40/view"``, the last the recorded run) x proteins, or ``None``
+    when the benchmark is not recorded.
+    """
+    result = load_result("quick_scale", "cpu") if result is None else result
+    if result is None:
+        return None
+    out = pd.DataFrame(result["rows"]).pivot_table(index="variant", columns="protein", values=conclusion, sort=False)
+    out.columns.name = None
+    return out.astype(float)
+
+
+def _scale_reason(table: pd.DataFrame | None, protein: str, quick_sign: float, recorded_sign: float) -> str:
+    """Why the quick run's sign differs from the recorded one on ``protein``, as far as the runs of
+    ``benchmarks/quick_scale.py`` measure it: its 32-px run must reproduce the quick sign, and its 64-px
+    runs must all give the recorded sign, for the image size to be the measured reason."""
+    if table is None or protein not in table:
+        return "not measured"
+    small = [v for v in table.index if v.startswith("32 px")]
+    large = [v for v in table.index if v.startswith("64 px") and not v.startswith("recorded")]
+    if not large or (small and not any(np.sign(table.loc[v, protein]) == quick_sign for v in small)):
+        return ("not measured (benchmarks/quick_scale.py's 32-px run, made at another commit, does not give this "
+                "run's sign)" if large else "not measured")
+    k = int(sum(np.sign(table.loc[v, protein]) == recorded_sign for v in large))
+    runs = f"benchmarks/quick_scale.py's 64-px runs give the recorded sign in {k} of {len(large)} variants"
+    return (f"measured, the image size ({runs})" if k == len(large) else
+            f"not measured ({runs}, so the image size alone does not explain it)")
+
+
+def quick_vs_recorded(quick: dict, recorded: dict, what: str, scale: pd.DataFrame | None = None,
+                      collapsed: dict | None = None, unit: str = "dB", decimals: int = 1) -> str:
+    """Do this build's quick run and the recorded run agree on the sign of a difference, and if not, why?
+
+    Proteins where the quick run's output collapsed are not compared (a collapsed output's sign is no
+    conclusion); where their signs differ, the collapse is the measured reason.
+
+    Parameters
+    ----------
+    quick, recorded : dict -- per protein, the difference in each run.
+    what : str -- the difference in words ("fine-tuned CDAE minus fine-tuned single DAE").
+    scale : :func:`scale_conclusion` of the same difference, or ``None``.
+    collapsed : dict -- protein -> the measured words for the quick run's collapsed output there.
+
+    >>> quick_vs_recorded({"adk": 1.3, "cxcr4": 0.2}, {"adk": -6.0, "cxcr4": -1.0}, "A minus B",
+    ...                   collapsed={"adk": "A: view accuracy 0.25"})
+    'The quick run and the recorded run agree on the sign of A minus B on 0 of 1 proteins whose quick outputs did not collapse. They disagree on cxcr4 (quick +0.2 dB, recorded -1.0 dB): not measured. Not compared on adk (quick +1.3 dB, recorded -6.0 dB): the quick output collapsed (A: view accuracy 0.25), the measured reason the signs differ.'
+    """
+    collapsed = collapsed or {}
+    common = [p for p in quick if p in recorded]
+
+    def sign(d, p):
+        return np.sign(round(d[p], decimals))
+
+    def both(p):
+        return f"quick {quick[p]:+.{decimals}f} {unit}, recorded {recorded[p]:+.{decimals}f} {unit}"
+
+    live = [p for p in common if p not in collapsed]
+    same = [p for p in live if sign(quick, p) == sign(recorded, p)]
+    differ = [p for p in live if p not in same]
+    out = (f"The quick run and the recorded run agree on the sign of {what} on {len(same)} of {len(live)} proteins"
+           + (" whose quick outputs did not collapse" if len(live) < len(common) else "")
+           + (f" ({', '.join(same)})." if same else ".") if live else
+           f"No comparison of {what} between the quick run and the recorded run: the quick outputs collapsed on "
+           "every protein.")
+    if differ:
+        out += " They disagree on " + "; ".join(
+            f"{p} ({both(p)}): {_scale_reason(scale, p, sign(quick, p), sign(recorded, p))}" for p in differ) + "."
+    gone = [p for p in common if p in collapsed]
+    if gone:
+        why = {p: ", the measured reason the signs differ" if sign(quick, p) != sign(recorded, p) else "" for p in gone}
+        out += " Not compared on " + "; ".join(
+            f"{p} ({both(p)}): the quick output collapsed ({collapsed[p]}){why[p]}" for p in gone) + "."
+    return out
+
+
+def scale_signs(table: pd.DataFrame, positive: str) -> str:
+    """Per variant of :func:`scale_conclusion`, on how many proteins the difference is positive.
+
+    >>> t = pd.DataFrame({"adk": [1.0, -2.0], "cxcr4": [0.5, 1.0]}, index=["32 px", "64 px"])
+    >>> scale_signs(t, "the cascade gained most")
+    'Where the cascade gained most: 32 px on 2 of 2 proteins (adk, cxcr4); 64 px on 1 of 2 (cxcr4).'
+    """
+    parts = []
+    for i, (v, row) in enumerate(table.iterrows()):
+        up = [str(p) for p, x in row.items() if x > 0]
+        parts.append(f"{v} on {len(up)} of {len(row)}" + (" proteins" if i == 0 else "")
+                     + (f" ({', '.join(up)})" if up else ""))
+    return f"Where {positive}: " + "; ".join(parts) + "."

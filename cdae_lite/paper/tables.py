@@ -163,7 +163,7 @@ def verdict(diffs: dict, subject: str, other: str, unit: str = "dB", decimals: i
     n, items = len(diffs), f"{item}s"
     diffs = {k: v for k, v in diffs.items() if k not in set(gone)}
     if not diffs:
-        return f"No verdict between {subject} and {other}: an output collapsed on every {item} ({', '.join(gone)})."
+        return f"{subject} against {other}: no verdict, an output collapsed on every {item} ({', '.join(gone)})."
     every = f"every {item}" if not gone else f"{len(diffs)} of {n} {items}"
     tie = 0.5 * 10 ** -decimals  # a difference that rounds to zero is a tie, not a loss
     up = [(k, float(v)) for k, v in diffs.items() if v >= tie]
