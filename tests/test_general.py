@@ -96,20 +96,125 @@ def test_box_fitting_and_diameter():
     assert 12 < diameter_voxels(vol) < 16  # the cube's diagonal, about 8 * sqrt(3)
 
 
-def test_a_tiny_general_evaluation_runs_end_to_end_with_stack_aware_rows():
-    from cdae_lite.paper.general_eval import STACK_AWARE, DenoiserEvaluation, run_general_eval
+def test_a_tiny_general_evaluation_runs_end_to_end_with_stack_aware_rows(monkeypatch):
+    import json
 
-    cfg = DenoiserEvaluation(size=32, images_per_view=10, n_images=4, n_tune=2)
+    from cdae_lite.denoise.checkpoint import json_default
+    from cdae_lite.paper import general_eval
+    from cdae_lite.paper.general_eval import (PRESETS, STACK_AWARE, TRUE_CLASS, DenoiserEvaluation, like_for_like,
+                                              recorded_bm3d, run_general_eval)
+
+    monkeypatch.setattr(general_eval, "BM3D_FACTORS", (1.0, 1.5))  # two factors each: BM3D is the slow part
+    monkeypatch.setattr(general_eval, "AVERAGE_FACTORS", (0.7, 1.0))
+    cfg = DenoiserEvaluation(size=32, images_per_view=10, n_images=3, n_tune=2)  # under 4 images: BM3D runs serially
     torch.manual_seed(0)
     net = denoiser(TINY)
     out = run_general_eval(cfg, {"general": net}, device="cpu")
     methods = {r["method"] for r in out["rows"]}
-    assert {"raw", "BM3D (tuned)", "general", "general + calibration"} <= methods
-    assert {f"general + {k}" for k in STACK_AWARE} <= methods
+    assert {"raw", "BM3D (tuned)", "general", "general + calibration", TRUE_CLASS} <= methods
+    assert {f"general + {k}" for k in STACK_AWARE} | {f"BM3D + {k}" for k in STACK_AWARE} <= methods
     assert len(out["rows"]) == 8 * len(methods)  # 4 proteins x 2 presets
     assert all(np.isfinite(r["psnr"]) and np.isfinite(r["gain"]) for r in out["rows"])
-    best = max(out["bm3d_tuning"], key=lambda r: r["psnr_mean"])
-    assert out["bm3d_sigma_factor"] == best["value"]  # tuned on the training protein
+    assert all({"view_accuracy", "view_margin", "collapsed"} <= r.keys() for r in out["rows"])
+    # BM3D tuned on the training protein separately for each preset, each preset scored with its own factor
+    factors, tuning = recorded_bm3d(out)
+    assert set(factors) == set(PRESETS) and set(tuning["preset"]) == set(PRESETS)
+    assert recorded_bm3d(json.loads(json.dumps(out, default=json_default)))[0] == factors  # as recorded
+    for preset, t in tuning.groupby("preset"):
+        assert factors[preset] == t.loc[t["psnr_mean"].idxmax(), "value"]
+    assert out["bm3d_sigma_factor"] == factors["paper"]  # the old key: the paper preset's, for old readers
+    assert {f"BM3D + {k}" for k in STACK_AWARE}.isdisjoint(k.split(" | ")[0] for k in out["margins_db"])
+    assert set(out["bm3d_average_factors"]) == set(PRESETS)
+    # like-for-like margins: one per set and variant, equal to the rows' differences
+    sm = out["stack_margins"]
+    assert len(sm) == 8 * len(STACK_AWARE)
+    psnr = {(r["protein"], r["preset"], r["method"]): r["psnr"] for r in out["rows"]}
+    m = sm[0]
+    key = (m["protein"], m["preset"])
+    assert like_for_like(sm, m["variant"])[f"{key[0]} / {key[1]}"] == m["vs_bm3d_on_same_averages_db"]
+    assert m["vs_bm3d_on_same_averages_db"] == pytest.approx(
+        psnr[(*key, f"general + {m['variant']}")] - psnr[(*key, f"BM3D + {m['variant']}")])
+    aware = psnr[(*key, f"general + {m['variant']}")]
+    assert m["true_class_minus_stack_aware_db"] == pytest.approx(psnr[(*key, TRUE_CLASS)] - aware)
+
+
+def test_each_preset_is_scored_with_its_own_bm3d_factor(monkeypatch):
+    # the factors differ on purpose: the BM3D rows of each preset must be the output of that preset's factor
+    from cdae_lite.denoise.baselines import BM3D
+    from cdae_lite.paper import general_eval as ge
+
+    cfg = ge.DenoiserEvaluation(size=32, images_per_view=2, n_images=3, n_tune=2)
+    chosen = {"paper": 0.5, "realistic": 3.0}
+    monkeypatch.setattr(ge, "tuned_bm3d_per_preset", lambda c, presets=ge.PRESETS, device=None: (
+        {p: BM3D(n_jobs=1, sigma_factor=chosen[p]) for p in presets},
+        __import__("pandas").DataFrame([{"method": "BM3D", "parameter": "sigma_factor", "value": chosen[p],
+                                         "psnr_mean": 1.0, "preset": p} for p in presets])))
+    out = ge.run_general_eval(cfg, {}, device="cpu")
+    assert out["bm3d_sigma_factors"] == chosen and "stack_margins" not in out
+    stacks = ge.evaluation_stacks(cfg, device="cpu")
+    for preset, factor in chosen.items():
+        s = stacks[("adk", preset)]
+        idx = ge.evenly_spaced(len(s), cfg.n_images)
+        expect = BM3D(n_jobs=1, sigma_factor=factor).denoise(s.noisy[cfg.snr][idx], sigma=s.noise_sigma(cfg.snr)[idx])
+        row = next(r for r in out["rows"] if r["method"] == "BM3D (tuned)" and r["protein"] == "adk"
+                   and r["preset"] == preset)
+        assert row["psnr"] == pytest.approx(float(psnr(expect, s.clean[idx]).mean()), abs=1e-4)
+
+
+def test_recorded_bm3d_reads_old_and_new_records():
+    from cdae_lite.paper.general_eval import recorded_bm3d
+
+    table = [{"method": "BM3D", "parameter": "sigma_factor", "value": v, "psnr_mean": p}
+             for v, p in ((1.0, 2.0), (1.5, 3.0))]
+    factors, t = recorded_bm3d({"bm3d_sigma_factor": 1.5, "bm3d_tuning": table})
+    assert factors == {"paper": 1.5, "realistic": 1.5} and list(t["preset"]) == ["paper", "paper"]
+    new = {"bm3d_sigma_factor": 1.5, "bm3d_tuning": table, "bm3d_sigma_factors": {"paper": 1.5, "realistic": 2.0},
+           "bm3d_tunings": {"paper": table, "realistic": table[:1]}}
+    factors, t = recorded_bm3d(new)
+    assert factors == {"paper": 1.5, "realistic": 2.0} and list(t["preset"]) == ["paper", "paper", "realistic"]
+
+
+def test_bm3d_on_averages_gets_the_same_averages_and_their_noise_level():
+    from cdae_lite.denoise.inference import Symmetrized
+    from cdae_lite.denoise.stackaware import StackAwareConfig, stack_averages, stack_denoise
+    from cdae_lite.paper.general_eval import average_sigma
+    from cdae_lite.simulation.config import SimulationConfig
+    from cdae_lite.simulation.stacks import simulate_protein
+
+    s = simulate_protein("adk", SimulationConfig(image_size=32, images_per_view=8, seed=3), snrs=(0.1,))
+    torch.manual_seed(0)
+    net = denoiser(TINY)
+    cfg = StackAwareConfig(neighbours=5, candidates=10, n_angles=4)
+    q = np.array([0, 9, 30])
+    avg, al = stack_averages(net, s.noisy[0.1], cfg, q, device="cpu")
+    # stack-aware denoising is the symmetrised model on exactly these averages
+    assert np.allclose(stack_denoise(net, s.noisy[0.1], cfg, queries=q, device="cpu"),
+                       predict(Symmetrized(net, cfg.symmetrize), avg, device="cpu"), atol=1e-6)
+    assert avg.shape == (3, 32, 32) and al.neighbours.shape == (3, 5)
+    # the averages' noise sigma: K + 1 = 6 independent noises averaged
+    sig = s.noise_sigma(0.1)
+    expect = np.sqrt(sig[q] ** 2 + (sig[al.neighbours] ** 2).sum(1)) / 6
+    assert np.allclose(average_sigma(sig, al.neighbours, q), expect)
+    assert np.all(average_sigma(sig, al.neighbours, q) < sig[q] / 2)
+
+
+def test_true_class_averages_are_the_ceilings_average_and_align_rotated_views():
+    from cdae_lite.paper.general_eval import true_class_averages
+    from cdae_lite.paper.tables import class_average_ceiling
+    from cdae_lite.simulation.config import SimulationConfig
+    from cdae_lite.simulation.stacks import simulate_protein
+
+    s = simulate_protein("adk", SimulationConfig(image_size=32, images_per_view=6, seed=4), snrs=(0.1,))
+    q = np.arange(len(s))
+    plain = true_class_averages(s.noisy[0.1], s.clean, s.labels, q)
+    assert float(psnr(plain, s.clean).mean()) == pytest.approx(
+        class_average_ceiling(s.noisy[0.1], s.clean, s.labels)["psnr_mean"], abs=1e-4)
+    # rotated and shifted particles: aligning on the clean images beats the plain mean of the view
+    r = simulate_protein("adk", SimulationConfig(image_size=32, images_per_view=6, seed=4).realistic(), snrs=(0.1,))
+    q = np.array([0, 7, 20])
+    aligned = true_class_averages(r.noisy[0.1], r.clean, r.labels, q, align=True)
+    unaligned = true_class_averages(r.noisy[0.1], r.clean, r.labels, q, align=False)
+    assert psnr(aligned, r.clean[q]).mean() > psnr(unaligned, r.clean[q]).mean() + 1
 
 
 def test_noisy_targets_have_the_requested_snr_and_change_what_is_learnt():

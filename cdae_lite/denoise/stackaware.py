@@ -184,3 +184,21 @@ def stack_denoise(model: nn.Module, images, config: StackAwareConfig = StackAwar
     al = find_lookalikes(d0, config, queries)
     final = model if config.symmetrize == 1 else Symmetrized(model, config.symmetrize)
     return predict(final, aligned_average(x, al, queries), batch_size=batch_size, device=device)
+
+
+def stack_averages(model: nn.Module, images, config: StackAwareConfig = StackAwareConfig(), queries=None,
+                   device=None, batch_size: int = 256) -> tuple[np.ndarray, Alignment]:
+    """The averages :func:`stack_denoise` hands its model, and the alignment that made them.
+
+    The same first steps as :func:`stack_denoise` (denoise every image, find aligned look-alikes among
+    the denoised images, average the raw images), without the last one: other denoisers can then be
+    given the very same averages (e.g. BM3D, for a like-for-like comparison).
+
+    Returns
+    -------
+    averages : (q, s, s) float32 -- one per query, as :func:`aligned_average` makes them.
+    alignment : Alignment -- each query's look-alikes (e.g. to compute the averages' noise level).
+    """
+    x = check_images(images)
+    al = find_lookalikes(predict(model, x, batch_size=batch_size, device=device), config, queries)
+    return aligned_average(x, al, queries), al
