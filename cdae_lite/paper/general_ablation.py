@@ -265,7 +265,8 @@ def overall_effect(effects_: list[dict], method: str) -> tuple[float, float, int
     return float(seeds.mean()), se, int(seeds.size)
 
 
-def ablation_verdicts(effects_: list[dict], reference: str = RECIPE, decimals: int = 1) -> list[str]:
+def ablation_verdicts(effects_: list[dict], reference: str = RECIPE, decimals: int = 1,
+                      collapsed=()) -> list[str]:
     """Sentences computed from :func:`effects` or :func:`seeded_effects`: each row's effect against
     ``reference`` (mean over the test proteins, per preset, and on the held-out set), then which
     changes cost and which help.
@@ -274,12 +275,15 @@ def ablation_verdicts(effects_: list[dict], reference: str = RECIPE, decimals: i
     effect is given as mean ± standard deviation over seeds, and a change counts as a cost or a help
     only when its mean over the presets is more than twice its standard error (the per-seed means'
     standard deviation over the square root of the number of seeds); otherwise it is within the
-    seeds' spread.
+    seeds' spread. Rows in ``collapsed`` (methods whose output collapsed: no view fidelity) keep their
+    numbers but are counted neither as a cost nor as a help.
 
     >>> e = [{"method": "a", "preset": "paper", "test_proteins_db": -1.26, "held_out_db": -0.8},
     ...      {"method": "b", "preset": "paper", "test_proteins_db": 0.31, "held_out_db": 0.02}]
     >>> ablation_verdicts(e)[-1]
     'Averaged over the presets, 1 change costs PSNR on the test proteins (a -1.3 dB) and 1 adds to it (b +0.3 dB).'
+    >>> ablation_verdicts(e, collapsed=["b"])[-1].split("(a -1.3 dB)")[1]
+    '; no verdict on b (a collapsed output).'
     >>> e = [{"method": "a", "preset": "paper", "test_proteins_db": -0.3, "held_out_db": 0.1,
     ...       "test_proteins_db_std": 0.4, "test_proteins_db_seeds": [0.1, -0.2, -0.8], "n_seeds": 3}]
     >>> v = ablation_verdicts(e)
@@ -307,8 +311,9 @@ def ablation_verdicts(effects_: list[dict], reference: str = RECIPE, decimals: i
                         for e in es)
         held = ", ".join(word(e["held_out_db"]) for e in es if np.isfinite(e["held_out_db"]))
         out.append(f"{m}: {per} on the test proteins" + (f"; held-out set {held}." if held else "."))
+    gone = [m for m in rows if m in set(collapsed)]
     mean, se = {}, {}
-    for m in rows:
+    for m in (m for m in rows if m not in gone):
         mean[m], se[m], _ = overall_effect(effects_, m)
     n = max(len(es[0].get("test_proteins_db_seeds", [0])) for es in rows.values()) if rows else 1
     cost = sorted(((m, v) for m, v in mean.items() if v <= -tie and v < -2 * se[m]), key=lambda t: t[1])
@@ -331,10 +336,39 @@ def ablation_verdicts(effects_: list[dict], reference: str = RECIPE, decimals: i
                      + ", mean ± standard error)")
     elif same:
         parts.append(f"{len(same)} change{'s' if len(same) > 1 else ''} nothing ({', '.join(same)})")
+    void = f"no verdict on {', '.join(gone)} (a collapsed output)" if gone else ""
     if parts:
         joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-        out.append("Averaged over the presets, " + joined + ".")
+        out.append("Averaged over the presets, " + joined + (f"; {void}." if void else "."))
+    elif void:
+        out.append(void[0].upper() + void[1:] + ".")
     return out
+
+
+def recipe_check(effects_: list[dict], variant: str, choice: str, collapsed=(), decimals: int = 2) -> str:
+    """One sentence: does the ablation confirm a choice of the recipe (``choice``) against the ``variant``
+    that undoes it? Confirmed when the variant costs PSNR on the test proteins (mean over presets and
+    seeds, :func:`overall_effect`) by more than twice its standard error and at least 0.05 dB,
+    contradicted when it adds as much, unsettled otherwise; no verdict when the variant collapsed.
+
+    >>> e = [{"method": "fixed", "preset": "paper", "test_proteins_db": 0.2,
+    ...       "test_proteins_db_seeds": [0.1, 0.2, 0.3]}]
+    >>> recipe_check(e, "fixed", "Fresh noise").split(", ")[:2]
+    ['Fresh noise against fixed: contradicted at this budget', 'fixed adds +0.20 ± 0.06 dB (mean ± standard error']
+    >>> recipe_check(e, "fixed", "Fresh noise", collapsed=["fixed"])
+    'Fresh noise against fixed: no verdict, the output of fixed collapsed.'
+    """
+    if variant in set(collapsed):
+        return f"{choice} against {variant}: no verdict, the output of {variant} collapsed."
+    v, se, n = overall_effect(effects_, variant)
+    bar = max(0.05, 2 * se)
+    spread = f"{v:+.{decimals}f} ± {se:.{decimals}f} dB (mean ± standard error, {n} seed{'s' if n > 1 else ''})"
+    if v <= -bar:
+        return f"{choice} against {variant}: confirmed at this budget, {variant} costs {spread}."
+    if v >= bar:
+        return f"{choice} against {variant}: contradicted at this budget, {variant} adds {spread}."
+    return (f"{choice} against {variant}: not settled at this budget, {variant} gives {spread}, "
+            f"within {bar:.{decimals}f} dB of no change.")
 
 
 def mean_margins(margins_db: dict, method: str) -> dict:

@@ -5,6 +5,8 @@ higher PSNR on the validation pseudo-proteins (:data:`~cdae_lite.paper.general.V
 900-915, in no training bank) at every SNR the command line meets: 0.1 (single images, the paper's
 level) and 1 and 3 (what the stack-aware mode hands the model: averages of about 31 images). No test
 protein and not the held-out apoferritin take part, so the later evaluation stays honest.
+
+Also :func:`set_rows`, which hands a general evaluation's rows (live or recorded) to the book's tables.
 """
 
 from __future__ import annotations
@@ -91,3 +93,24 @@ def record_selection(candidate: str, shipped: str = "general", profile: str = "c
     return record("general_selection", profile, {"validation": VALIDATION.as_dict(), "snrs": list(SELECTION_SNRS),
                                                  "noise_seed": NOISE_SEED, "symmetrize": symmetrize},
                   metrics, [VALIDATION.seed], device, out, notes)
+
+
+def set_rows(rows: list[dict], pool: bool = False) -> list[dict]:
+    """Rows of :func:`~cdae_lite.paper.general_eval.score_denoisers` (live or recorded) in the shape of
+    :func:`~cdae_lite.paper.tables.psnr_rows`, for ``paper.denoising_table``, ``pivot`` and
+    ``collapsed_table``: one ``protein`` per set (``"protein / preset"``) or, with ``pool``, per group
+    (``"test proteins"`` or the held-out set; the tables average its rows). View fidelity is kept
+    where the rows carry it (recordings made before the measure do not).
+
+    >>> r = {"protein": "adk", "preset": "paper", "method": "BM3D", "psnr": 20.0, "gain": 0.9, "affine_psnr": 21.0}
+    >>> [set_rows([r])[0]["protein"], set_rows([r], pool=True)[0]["protein"], "view_accuracy" in set_rows([r])[0]]
+    ['adk / paper', 'test proteins', False]
+    """
+    keys = {"psnr": "psnr_mean", "gain": "gain_mean", "affine_psnr": "affine_psnr_mean",
+            "view_accuracy": "view_accuracy", "view_margin": "view_margin", "collapsed": "collapsed"}
+
+    def where(r):
+        return (r["protein"] if "held out" in r["protein"] else "test proteins") if pool else \
+            f"{r['protein']} / {r['preset']}"
+
+    return [{"protein": where(r), "method": r["method"], **{k: r[o] for o, k in keys.items() if o in r}} for r in rows]
