@@ -214,9 +214,9 @@ def view_fidelity(estimate, clean, labels, per_view: int = 16) -> dict:
     when its own view scores best; its **margin** is that score minus the best other view's. Scored
     alike, the clean images give the accuracy these views allow (``clean_accuracy``: below 1 for
     symmetry mates or in-plane rotations). Outputs are **collapsed** when they cannot tell apart views
-    that the clean images can: accuracy within :data:`CHANCE_TOLERANCE` of chance while the clean
+    that the clean images can: accuracy within ``CHANCE_TOLERANCE`` of chance while the clean
     accuracy is above chance by twice that, or two views' mean outputs correlating at
-    :data:`COLLAPSE_CORRELATION` or more while their clean means correlate less.
+    ``COLLAPSE_CORRELATION`` or more while their clean means correlate less.
 
     Parameters
     ----------

@@ -29,8 +29,9 @@ from cdae_lite.denoise.stackaware import (StackAwareConfig, aligned_average, fin
                                           stack_denoise)
 from cdae_lite.images import evenly_spaced
 from cdae_lite.io.paths import data_path
-from cdae_lite.metrics import image_scores, view_fidelity
+from cdae_lite.metrics import image_scores
 from cdae_lite.paper.general import HELD_OUT
+from cdae_lite.paper.tables import view_columns
 from cdae_lite.runtime import ProfiledConfig
 from cdae_lite.simulation.config import SimulationConfig
 from cdae_lite.simulation.maps import load_map
@@ -180,10 +181,9 @@ def score_denoisers(denoisers: dict[str, Callable], stacks: dict, cfg: DenoiserE
         for name, fn in {"raw": lambda a, b: a, **denoisers, **(stack_methods or {})}.items():
             t = time.perf_counter()
             out = fn(s, idx) if name in (stack_methods or {}) else fn(x, sigma)
-            v = view_fidelity(out, c, lab)
+            seconds = (time.perf_counter() - t) / len(x)  # the denoiser's time, not the scoring's
             rows.append({"protein": protein, "preset": preset, "method": name, **image_scores(out, c),
-                         "view_accuracy": v["accuracy"], "view_margin": v["mean_margin"], "collapsed": v["collapsed"],
-                         "seconds_per_image": (time.perf_counter() - t) / len(x)})
+                         **view_columns(out, c, lab), "seconds_per_image": seconds})
     return rows
 
 
@@ -229,7 +229,7 @@ def stack_margins(rows: list[dict], variants=tuple(STACK_AWARE)) -> list[dict]:
 
 def like_for_like(stack_margins_rows: list[dict], variant: str, column: str = "vs_bm3d_on_same_averages_db") -> dict:
     """One column of :func:`stack_margins` for one variant as ``{"protein / preset": dB}`` (the sets of
-    chapter 7's tables), ready for :func:`~cdae_lite.paper.verdict` with ``item="set"``.
+    chapter 7's tables), ready for :func:`~cdae_lite.paper.tables.verdict` with ``item="set"``.
 
     >>> like_for_like([{"protein": "adk", "preset": "paper", "variant": "v", "vs_bm3d_on_same_averages_db": 1.5}], "v")
     {'adk / paper': 1.5}
@@ -256,7 +256,7 @@ def average_sigma(sigma, neighbours, queries) -> np.ndarray:
     """Noise sigma of each query's average with its look-alikes.
 
     ``sigma`` (n,): each image's noise sigma; ``neighbours`` (q, K): the look-alikes of each query
-    (:attr:`~cdae_lite.denoise.stackaware.Alignment.neighbours`). The average of ``K + 1`` independent
+    (``Alignment.neighbours`` of :func:`~cdae_lite.denoise.stackaware.find_lookalikes`). The average of ``K + 1`` independent
     noises: ``sqrt(sigma_q^2 + sum_j sigma_j^2) / (K + 1)``; the smoothing of a neighbour's noise by
     its rotation (interpolation) is ignored, so this is an upper bound when neighbours are rotated.
 

@@ -9,6 +9,13 @@ from cdae_lite import metrics
 from cdae_lite.denoise.inference import block_outputs
 
 
+def view_columns(estimate: np.ndarray, clean: np.ndarray, labels: np.ndarray) -> dict:
+    """The view fidelity (:func:`~cdae_lite.metrics.view_fidelity`) as the columns every table row carries:
+    ``view_accuracy``, ``view_margin`` and ``collapsed``."""
+    v = metrics.view_fidelity(estimate, clean, labels)
+    return {"view_accuracy": v["accuracy"], "view_margin": v["mean_margin"], "collapsed": v["collapsed"]}
+
+
 def diagnostics(estimate: np.ndarray, clean: np.ndarray, labels: np.ndarray | None = None) -> dict:
     """Means of the gain, the correlation and the affine-fitted PSNR (an oracle) of a stack of estimates:
     the numbers that tell contrast loss from structural loss (:mod:`cdae_lite.metrics`). With the true
@@ -16,10 +23,7 @@ def diagnostics(estimate: np.ndarray, clean: np.ndarray, labels: np.ndarray | No
     ``view_accuracy``, ``view_margin`` and ``collapsed``."""
     s = metrics.image_scores(estimate, clean)
     out = {"gain_mean": s["gain"], "correlation_mean": s["correlation"], "affine_psnr_mean": s["affine_psnr"]}
-    if labels is not None:
-        v = metrics.view_fidelity(estimate, clean, labels)
-        out.update(view_accuracy=v["accuracy"], view_margin=v["mean_margin"], collapsed=v["collapsed"])
-    return out
+    return out if labels is None else {**out, **view_columns(estimate, clean, labels)}
 
 
 def psnr_rows(estimates: dict[str, np.ndarray], clean: np.ndarray, protein: str, he: bool = False,
