@@ -11,36 +11,28 @@ import numpy as np
 from cdae_lite.cli.common import add_command
 
 
-def parse_views(text: str) -> np.ndarray:
-    """``'rot,tilt,psi;rot,tilt,psi'`` (degrees) as an array ``(n, 3)``."""
-    try:
-        arr = np.array([[float(x) for x in v.split(",")] for v in text.split(";") if v.strip()], float)
-    except ValueError as exc:
-        raise ValueError(f"--views-deg must look like 'rot,tilt,psi;rot,tilt,psi', got {text!r}") from exc
-    if arr.ndim != 2 or arr.shape[1] != 3:
-        raise ValueError(f"--views-deg must list (rot, tilt, psi) triples, got {text!r}")
-    return arr
-
-
 def run(args: argparse.Namespace) -> int:
-    from cdae_lite.simulation import SimulationConfig, distinct_views, load_map, load_protein, write_simulation
+    from cdae_lite.simulation import (SimulationConfig, distinct_views, load_map, load_protein, parse_views,
+                                      resolve_views, write_simulation)
 
-    over = {k: v for k, v in dict(image_size=args.size, images_per_view=args.per_view, n_views=args.views,
-                                  seed=args.seed).items() if v is not None}
+    over = {k: v for k, v in dict(image_size=args.size, images_per_view=args.per_view, seed=args.seed).items()
+            if v is not None}
     cfg = replace(SimulationConfig.for_profile(args.profile), **over)
     cfg = cfg.realistic() if args.preset == "realistic" else cfg
+    explicit = parse_views(args.views_deg) if args.views_deg else None
     if args.map:
         vol, px = load_map(args.map)
         px = args.pixel_size or px
         if not px:
             raise ValueError(f"{args.map} has no pixel size in its header: give --pixel-size")
-        views = parse_views(args.views_deg) if args.views_deg else distinct_views(vol, cfg.n_views)
+        views = resolve_views(explicit, args.views, lambda n: distinct_views(vol, n or cfg.n_views))
         name = Path(args.map).name.split(".")[0]
     else:
         prot = load_protein(args.protein)
         vol, px = prot.volume()
-        views = parse_views(args.views_deg) if args.views_deg else np.array(prot.views_deg)
+        views = resolve_views(explicit, args.views, np.array(prot.views_deg))
         name = prot.name
+    cfg = replace(cfg, n_views=len(views))
     report = write_simulation(vol, px, views, cfg, tuple(args.snr), args.out, name, clean=args.clean,
                               overwrite=args.overwrite, device=args.device)
     print(report.summary(args.out))
@@ -67,8 +59,10 @@ def add_parser(sub) -> None:
                         "(default: $CDAE_PROFILE, else full on a GPU and quick on a CPU)")
     p.add_argument("--preset", choices=["paper", "realistic"], default="paper",
                    help="paper: exact views, no CTF; realistic: jitter, in-plane rotation, shifts, CTF")
-    p.add_argument("--views", type=int, help="number of view directions")
-    p.add_argument("--views-deg", help="explicit views 'rot,tilt,psi;...' in degrees (RELION ZYZ)")
+    p.add_argument("--views", type=int, help="number of view directions: for a shipped protein up to 4 its first "
+                   "N views, more: N directions spread over a hemisphere; for --map the N most distinct (default 4)")
+    p.add_argument("--views-deg", help="explicit views 'rot,tilt,psi;...' in degrees (RELION ZYZ; --views-deg=... "
+                                       "when it starts with '-'); their number is the number of views")
     p.add_argument("--per-view", type=int, help="images per view")
     p.add_argument("--size", type=int, help="box size in pixels (multiple of 8)")
     p.add_argument("--seed", type=int, help="random seed")

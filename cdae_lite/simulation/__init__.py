@@ -18,13 +18,15 @@ from cdae_lite.simulation.proteins import (PAPER_STANDINS, Protein, fetch_entry,
 from cdae_lite.simulation.rotations import euler_to_matrix, fibonacci_directions, matrix_to_euler
 from cdae_lite.simulation.stacks import (SimulatedStack, load_particles, noise_sigma_label, simulate, simulate_blocks,
                                          simulate_protein)
-from cdae_lite.simulation.views import distinct_views, invariant_similarity
+from cdae_lite.simulation.views import (distinct_views, hemisphere_views, invariant_similarity, parse_views,
+                                       resolve_views)
 from cdae_lite.simulation.write import SimulationReport, write_simulation
 
 __all__ = ["CTFParams", "PAPER_STANDINS", "Projector", "Protein", "SimulatedStack", "SimulationConfig",
            "SimulationReport", "add_noise", "add_shot_noise", "apply_ctf", "ctf_1d", "ctf_2d", "distinct_views",
-           "euler_to_matrix", "fetch_entry", "fibonacci_directions", "invariant_similarity", "load_map",
-           "load_particles", "load_protein", "lowpass", "matrix_to_euler", "measure_snr", "model_to_map", "noise_sigma",
-           "noise_sigma_label", "phantom", "phase_flip", "power_spectrum", "project", "project_real_space",
-           "protein_names", "radial_average", "resample", "save_map", "simulate", "simulate_blocks", "simulate_protein",
-           "snr_energy_disk", "spherical_mask", "test_proteins", "training_protein", "write_simulation"]
+           "euler_to_matrix", "fetch_entry", "fibonacci_directions", "hemisphere_views", "invariant_similarity",
+           "load_map", "load_particles", "load_protein", "lowpass", "matrix_to_euler", "measure_snr", "model_to_map",
+           "noise_sigma", "noise_sigma_label", "parse_views", "phantom", "phase_flip", "power_spectrum", "project",
+           "project_real_space", "protein_names", "radial_average", "resample", "resolve_views", "save_map",
+           "simulate", "simulate_blocks", "simulate_protein", "snr_energy_disk", "spherical_mask", "test_proteins",
+           "training_protein", "write_simulation"]

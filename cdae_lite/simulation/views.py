@@ -73,3 +73,77 @@ def distinct_views(volume: np.ndarray, k: int = 4, n_candidates: int = 200, size
     out = np.zeros((k, 3))
     out[:, :2] = dirs[chosen[:k]]
     return np.round(out, 2)
+
+
+def hemisphere_views(n: int) -> np.ndarray:
+    """``n`` view directions spread evenly over a hemisphere (Fibonacci lattice), in-plane angle 0.
+
+    Parameters
+    ----------
+    n : int -- number of views, >= 1.
+
+    Returns
+    -------
+    numpy.ndarray (n, 3), float64: ``(rot, tilt, psi)`` in degrees (RELION ZYZ), tilt in [0, 90].
+    """
+    out = np.zeros((n, 3))
+    out[:, :2] = fibonacci_directions(n, hemisphere=True)
+    return np.round(out, 2)
+
+
+def resolve_views(views_deg: np.ndarray | None, n_views: int | None, default) -> np.ndarray:
+    """The view directions of a simulation, from explicit directions, a number of views, or a default.
+
+    * ``views_deg`` given: they are the views (their number is the number of views); an ``n_views``
+      that differs is an error.
+    * only ``n_views``: the first ``n_views`` of ``default`` when it holds that many, otherwise
+      ``default`` itself when it is a function of the number of views (e.g. choosing distinct views
+      of a map), otherwise :func:`hemisphere_views` (``n_views`` directions spread over a hemisphere).
+    * neither: ``default`` (an array, or a function called with None).
+
+    Parameters
+    ----------
+    views_deg : array (m, 3) or None -- explicit ``(rot, tilt, psi)`` in degrees.
+    n_views : int or None -- the number of views asked for.
+    default : array (m, 3) or callable ``n -> array (n, 3)``.
+
+    Returns
+    -------
+    numpy.ndarray (n, 3), float64, degrees.
+
+    Raises
+    ------
+    ValueError
+        ``n_views`` < 1, or ``n_views`` disagrees with the number of explicit directions.
+    """
+    if n_views is not None and n_views < 1:
+        raise ValueError(f"the number of views must be >= 1, got {n_views}")
+    if views_deg is not None:
+        views = np.asarray(views_deg, np.float64).reshape(-1, 3)
+        if n_views is not None and n_views != len(views):
+            raise ValueError(f"{n_views} views asked for but {len(views)} view directions given: "
+                             "give one of the two, or make them agree")
+        return views
+    if callable(default):
+        return np.asarray(default(n_views), np.float64).reshape(-1, 3)
+    views = np.asarray(default, np.float64).reshape(-1, 3)
+    if n_views is None:
+        return views
+    return views[:n_views] if n_views <= len(views) else hemisphere_views(n_views)
+
+
+def parse_views(text: str) -> np.ndarray:
+    """``'rot,tilt,psi;rot,tilt,psi'`` (degrees, RELION ZYZ) as an array ``(n, 3)``, float64.
+
+    Raises
+    ------
+    ValueError
+        Text that is not a list of numeric triples.
+    """
+    try:
+        arr = np.array([[float(x) for x in v.split(",")] for v in text.split(";") if v.strip()], float)
+    except ValueError as exc:
+        raise ValueError(f"--views-deg must look like 'rot,tilt,psi;rot,tilt,psi', got {text!r}") from exc
+    if arr.ndim != 2 or arr.shape[1] != 3:
+        raise ValueError(f"--views-deg must list (rot, tilt, psi) triples, got {text!r}")
+    return arr
