@@ -12,10 +12,10 @@ import signal
 import sys
 import threading
 
-from cdae_lite.cli import cluster, denoise, evaluate, simulate, train
+from cdae_lite.cli import cluster, denoise, evaluate, relion_external, simulate, train
 from cdae_lite.cli.common import USER_ERRORS, Formatter
 
-COMMANDS = (simulate, denoise, train, cluster, evaluate)
+COMMANDS = (simulate, denoise, train, cluster, evaluate, relion_external)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     written); 130 after Ctrl-C, 128 + N after signal N (SIGTERM, SIGHUP), with partial outputs removed.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "extra_arguments", False):  # only RELION's External job takes (and ignores) more
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -1,4 +1,4 @@
-"""``cdae-lite cluster``: cluster a stack into K classes; write labels (STAR) and class averages (MRC)."""
+"""``cdae-lite cluster``: cluster a stack or the images of a RELION STAR file into K classes; labels and averages."""
 
 from __future__ import annotations
 
@@ -9,6 +9,13 @@ from cdae_lite.cli.common import add_command, non_negative_int, output_file
 
 
 def run(args: argparse.Namespace) -> int:
+    from cdae_lite.io.relion_out import star_stack
+
+    with star_stack(args.input, args.relion_project, args.output, args.star) as src:  # STAR input: gathered images
+        return _run(args, src)
+
+
+def _run(args: argparse.Namespace, src) -> int:
     import numpy as np
 
     from cdae_lite.cluster import cluster_path, labels_table
@@ -27,10 +34,11 @@ def run(args: argparse.Namespace) -> int:
             labels_table(np.zeros(len(data), np.int64), Path(args.input).name, particles, args.by_position)  # pairs
     model = load_denoiser(args.denoise)[0] if args.denoise else None
     refs = (model or load_denoiser("general")[0]) if args.refine and args.method != "align" else None
-    report = cluster_path(args.input, args.k, args.pca, args.method, model=model, seed=args.seed, device=args.device,
-                          refine_with=refs, as_stack=args.as_stack, invert=args.invert)
-    write_star(out, labels_table(report.labels, Path(args.input).name, particles, args.by_position), optics,
-               overwrite=args.overwrite)
+    report = cluster_path(src.path if src else args.input, args.k, args.pca, args.method, model=model, seed=args.seed,
+                          device=args.device, refine_with=refs, as_stack=args.as_stack, invert=args.invert)
+    rows = (src.rows({"rlnClassNumber": report.labels + 1}) if src else
+            labels_table(report.labels, Path(args.input).name, particles, args.by_position))
+    write_star(out, rows, src.optics if src else optics, overwrite=args.overwrite)
     write_stack(avg_path, report.averages, report.pixel_size_A, overwrite=args.overwrite)
     print(f"{report.summary()}: labels -> {out}, class averages -> {avg_path}")
     return 0
@@ -39,33 +47,28 @@ def run(args: argparse.Namespace) -> int:
 def add_parser(sub) -> None:
     p = add_command(
         sub, "cluster", "cluster a stack into K classes; write labels and averages",
-        "Cluster images into K classes (k-means or Ward hierarchical clustering on pixels or principal "
-        "components, or alignment-aware 2D classification for images rotated in plane), optionally after "
-        "denoising, then (by default) refines the labels: every image takes the class whose average, denoised "
-        "by the --denoise model or the shipped general model, it correlates with best, until no label changes "
-        "(chapter 5: at SNR 0.05 and below this corrects most of k-means' mistakes). Writes a STAR file with "
-        "rlnClassNumber per image (copying the rows of --star when given) "
-        "and the class averages of the raw images. k-means and Ward on principal components (the default) "
-        "read the stack block by block in bounded memory (incremental PCA); --pca 0 and --method align hold "
-        "the whole stack in memory.",
+        "Cluster images into K classes (k-means or Ward on pixels or principal components, or alignment-aware 2D "
+        "classification for images rotated in plane), optionally after denoising, then (by default) refine the labels: "
+        "every image takes the class whose denoised average it correlates with best, until no label changes (chapter "
+        "5). Writes a STAR file with rlnClassNumber per image (the rows of --star, or of a RELION STAR input: every "
+        "stack it names) and the class averages of the raw images. k-means and Ward on principal components (the "
+        "default) read images block by block (incremental PCA); --pca 0 and --method align hold them all in memory.",
         ["cdae-lite cluster particles.mrcs -k 4 -o classes.star",
          "cdae-lite cluster particles.mrcs -k 4 --denoise shipped --star particles.star -o classes.star",
          "cdae-lite cluster particles.mrcs -k 10 --method align -o classes.star"])
-    p.add_argument("input", help="stack to cluster")
+    p.add_argument("input", help="stack to cluster, or a RELION particles STAR file (its images, all stacks)")
+    p.add_argument("--relion-project", help="folder STAR image names start from (default: here, then the STAR's)")
     p.add_argument("-k", type=int, required=True, help="number of classes")
     p.add_argument("-o", "--output", required=True, type=output_file, help="STAR file of class labels")
     p.add_argument("--averages", type=output_file, help="class averages .mrcs (default: beside the STAR file)")
-    p.add_argument("--star", help="the stack's STAR file, whose rows are copied with the labels added (each row "
-                                  "paired with the image its rlnImageName names)")
-    p.add_argument("--by-position", action="store_true",
-                   help="pair --star rows with images by position (the stack was made image by image from the "
-                        "one the STAR file names, e.g. a denoised copy)")
+    p.add_argument("--star", help="the stack's STAR file: its rows copied, labels added (paired by rlnImageName)")
+    p.add_argument("--by-position", action="store_true", help="pair --star rows with images by position (the "
+                   "stack was made image by image from the one the STAR file names, e.g. a denoised copy)")
     p.add_argument("--method", choices=["kmeans", "hierarchical", "align"], default="kmeans")
     p.add_argument("--pca", type=non_negative_int, default=10, help="principal components (0: cluster pixels)")
     p.add_argument("--denoise", help="'shipped' or a checkpoint: denoise before clustering")
-    p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
-                   help="refine labels against denoised class averages (not with --method align; "
-                        "--no-refine: one clustering, as in the paper)")
+    p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True, help="refine labels against "
+                   "denoised class averages (not with --method align; --no-refine: one clustering, as in the paper)")
     p.add_argument("--invert", action=argparse.BooleanOptionalAction,
                    help="particles are dark: negate them for the denoisers and back (default: detected)")
     p.add_argument("--as-stack", action="store_true", help="read a file flagged as a cubic 3D map as a stack")

@@ -1,4 +1,4 @@
-"""``cdae-lite denoise``: denoise an MRC stack with a trained model, block by block."""
+"""``cdae-lite denoise``: denoise an MRC stack (or the stacks a RELION STAR file names) with a trained model."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from cdae_lite.cli.common import add_command, output_file, positive_int
 
 
 def run(args: argparse.Namespace) -> int:
-    from cdae_lite.denoise import (StackAwareConfig, Symmetrized, denoise_file, fine_tune_on_file, load_denoiser,
-                                   recorded_gain)
+    from cdae_lite.denoise import StackAwareConfig, Symmetrized, fine_tune_on_file, load_denoiser, recorded_gain
+    from cdae_lite.denoise.relion import denoise_path, is_star
     from cdae_lite.distributed import is_main, launched, world
 
     model, meta, path = load_denoiser(args.model)
@@ -19,13 +19,15 @@ def run(args: argparse.Namespace) -> int:
     stack = (StackAwareConfig(neighbours=args.neighbours, candidates=max(100, args.neighbours), align=args.align,
                               symmetrize=symmetrize) if args.stack_aware else None)
     calibrate = calibrate and (stack is None or args.calibrate is True)
+    if args.fine_tune and is_star(args.input):
+        raise ValueError("--fine-tune takes a stack, not a STAR file (fine-tune on one of its stacks first)")
     if args.fine_tune:
         model = fine_tune_on_file(model, args.input, args.fine_tune_images, args.epochs, args.device,
                                   as_stack=args.as_stack, invert=args.invert)
     if stack is None and symmetrize > 1:
         model = Symmetrized(model, symmetrize)
-    report = denoise_file(model, args.input, args.output, batch_size=args.batch_size, device=args.device,
-                          equalize=args.equalize, overwrite=args.overwrite, resample=args.resample,
+    report = denoise_path(model, args.input, args.output, args.relion_project, batch_size=args.batch_size,
+                          device=args.device, equalize=args.equalize, overwrite=args.overwrite, resample=args.resample,
                           as_stack=args.as_stack, invert=args.invert, calibrate=calibrate, stack_aware=stack)
     how = f", stack-aware ({args.neighbours} look-alikes{', aligned' if args.align else ''})" if stack else ""
     how += f", symmetrised over {symmetrize} flips and transposes" if symmetrize > 1 else ""
@@ -37,16 +39,18 @@ def run(args: argparse.Namespace) -> int:
 
 def add_parser(sub) -> None:
     p = add_command(
-        sub, "denoise", "denoise an MRC stack with a trained model",
-        "Denoise every image of an MRC stack (modes 0, 1, 2, 6, 12; .mrc or .mrcs). The input is read, "
-        "denoised and written in batches, so stacks larger than memory are fine; the output (same pixel size "
-        "in its header) appears only when complete, and the input is never modified. Images of any size are "
-        "padded to a multiple of 8 and cropped back; --resample changes their size first.",
+        sub, "denoise", "denoise an MRC stack, or every image a RELION STAR file names, with a trained model",
+        "Denoise every image of an MRC stack (modes 0, 1, 2, 6, 12) in batches (stacks larger than memory are fine); "
+        "the output appears only when complete, the input is never modified. A RELION particles STAR input (any "
+        "number of stacks and optics groups) gives a STAR output and one new stack per input stack under the folder "
+        "named like it (denoised.star -> denoised/). --resample changes image sizes first. From a RELION project "
+        "folder: cdae-lite denoise Extract/job007/particles.star -o Denoise/denoised.star",
         ["cdae-lite denoise particles.mrcs -o denoised.mrcs",
          "cdae-lite denoise particles.mrcs -o denoised.mrcs --stack-aware --neighbours 30",
          "cdae-lite denoise particles.mrcs -o denoised.mrcs --model cdae --no-invert"])
-    p.add_argument("input", help="stack to denoise")
-    p.add_argument("-o", "--output", required=True, type=output_file, help="output stack (a new file)")
+    p.add_argument("input", help="stack to denoise, or a RELION particles STAR file")
+    p.add_argument("-o", "--output", required=True, type=output_file, help="output stack, or STAR (a new file)")
+    p.add_argument("--relion-project", help="folder STAR image names start from (default: here, then the STAR's)")
     p.add_argument("--model", default="general",
                    help="'general' (the shipped U-Net), 'cdae' (the shipped general cascade) or a checkpoint path")
     p.add_argument("--invert", action=argparse.BooleanOptionalAction,
@@ -61,12 +65,10 @@ def add_parser(sub) -> None:
                    help="average each particle with its aligned look-alikes from the stack, then denoise "
                         "(reads the whole stack into memory; minutes per 1,000 images on a CPU)")
     p.add_argument("--neighbours", type=positive_int, default=30, help="look-alikes per particle (--stack-aware)")
-    p.add_argument("--align", action=argparse.BooleanOptionalAction, default=True,
-                   help="search in-plane rotations and shifts of look-alikes (--no-align: particles not "
-                        "rotated in plane, e.g. the paper's simulated views)")
-    p.add_argument("--symmetrize", type=int, choices=(1, 2, 4, 8),
-                   help="average the model over this many flips and transposes of each image (N times the "
-                        "model's time; default 8 with --stack-aware, where the search dominates, else 1)")
+    p.add_argument("--align", action=argparse.BooleanOptionalAction, default=True, help="search in-plane rotations "
+                   "and shifts of look-alikes (--no-align: particles not rotated in plane, e.g. the paper's views)")
+    p.add_argument("--symmetrize", type=int, choices=(1, 2, 4, 8), help="average the model over this many flips and "
+                   "transposes of each image (N times its time; default 8 with --stack-aware, else 1)")
     p.add_argument("--fine-tune", action="store_true",
                    help="first fine-tune the model on this stack (paper, section 3.3: 30-neighbour means)")
     p.add_argument("--fine-tune-images", type=int, default=10000, help="images used for fine-tuning")

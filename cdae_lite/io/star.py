@@ -7,6 +7,7 @@ for the rest (view label, SNR, noise sigma).
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -16,20 +17,23 @@ import pandas as pd
 from cdae_lite.io.files import atomic_write
 
 
-def write_star(path: str | os.PathLike, particles: pd.DataFrame, optics: dict | None = None,
+def write_star(path: str | os.PathLike, particles: pd.DataFrame, optics: dict | pd.DataFrame | None = None,
                overwrite: bool = False) -> Path:
     """Write RELION-style metadata: an optional ``optics`` block and a ``particles`` block.
 
     Parameters
     ----------
     particles : pandas.DataFrame -- one row per image, columns named by STAR label without ``_``.
-    optics : dict, optional -- one optics group, label -> value (e.g. ``{"rlnVoltage": 300}``).
+    optics : dict or pandas.DataFrame, optional -- one optics group, label -> value (e.g.
+        ``{"rlnVoltage": 300}``), or a table with one row per optics group.
     """
     path = Path(path)
     if not isinstance(particles, pd.DataFrame) or len(particles) == 0:
         raise ValueError("particles must be a non-empty pandas DataFrame")
     blocks = {}
-    if optics:
+    if isinstance(optics, pd.DataFrame):
+        blocks["optics"] = optics.reset_index(drop=True)
+    elif optics:
         blocks["optics"] = pd.DataFrame([optics])
     blocks["particles"] = particles.reset_index(drop=True)
     import starfile
@@ -68,6 +72,9 @@ def read_star(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
     if particles is None:
         raise ValueError(f"{path} holds only an optics block: no particles table")
     optics = optics_df.iloc[0].to_dict() if optics_df is not None and len(optics_df) else {}
+    if optics_df is not None and len(optics_df) > 1:
+        logging.getLogger(__name__).warning("%s has %d optics groups; read_star returns the first (use "
+                                            "cdae_lite.io.relion.plan_star for all of them)", path, len(optics_df))
     return particles.reset_index(drop=True), optics
 
 

@@ -1,0 +1,198 @@
+"""Denoising every image a RELION particles STAR file names, into new stacks and a new STAR file.
+
+:func:`denoise_star` is ``cdae-lite denoise particles.star -o denoised.star``. Per optics group, the
+images the STAR names are gathered (block by block) into one temporary stack, denoised by
+:func:`~cdae_lite.denoise.stream.denoise_file` (polarity, calibration and the stack-aware mode then see
+the whole group), and split into one new stack per input stack; layout and naming are those of
+:mod:`cdae_lite.io.relion_out`. Memory stays that of one block; the temporary files take about twice
+the output's size on disk beside the output STAR while the run lasts.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch.nn as nn
+
+from cdae_lite.denoise.stream import StreamReport, denoise_file
+from cdae_lite.distributed import launched
+from cdae_lite.io.files import check_name
+from cdae_lite.io.relion import StarPlan, is_star, plan_star
+from cdae_lite.io.relion_out import (check_outputs, gather, output_rows, scatter, stack_layout, staged, star_names,
+                                     write_relion)
+
+
+@dataclass
+class StarReport:
+    """What :func:`denoise_star` did: per optics group, the report of its denoising."""
+
+    rows: int
+    images: int
+    stacks: list[Path]
+    output: Path
+    rules: str
+    groups: dict[int, StreamReport]
+    seconds: float
+
+    def summary(self) -> str:
+        how = "; ".join(f"optics group {g}: {r.n_images} images of {r.image_size} px, particles {r.polarity}"
+                        + (f", contrast x{r.scale:.2f}" if r.scale != 1.0 else "") for g, r in self.groups.items())
+        folder = self.stacks[0].parent if len(self.stacks) == 1 else os.path.commonpath(self.stacks)
+        return (f"denoised {self.images} images ({self.rows} STAR rows) of {len(self.stacks)} stacks in "
+                f"{self.seconds:.1f} s ({how}; {self.rules}) -> {self.output} + {len(self.stacks)} stacks under "
+                f"{folder}")
+
+
+def output_optics(plan: StarPlan, resample: int | None):
+    """The output's optics: the input's, with box and pixel size changed by ``resample`` (RELION 3.0: the
+    per-row ``rlnImagePixelSize``/``rlnMagnification`` and the pixel origins ``rlnOriginX/Y``).
+
+    Returns ``(optics or None, particles)``.
+    """
+    optics, parts = (None if plan.optics is None else plan.optics.copy()), plan.particles.copy()
+    if not resample:
+        return optics, parts
+    if optics is not None:
+        for g, info in plan.groups.items():
+            at = optics["rlnOpticsGroup"].astype(int) == g
+            optics.loc[at, "rlnImageSize"] = resample
+            if info.pixel_size_A:
+                optics.loc[at, "rlnImagePixelSize"] = info.pixel_size_A * info.image_size / resample
+        return optics, parts
+    factor = np.array([plan.groups[int(g)].image_size / resample for g in plan.group])  # new px / old px
+    if "rlnImagePixelSize" in parts:
+        parts["rlnImagePixelSize"] = parts["rlnImagePixelSize"].astype(float) * factor
+    if "rlnMagnification" in parts and "rlnDetectorPixelSize" in parts:
+        parts["rlnMagnification"] = parts["rlnMagnification"].astype(float) / factor
+    for col in ("rlnOriginX", "rlnOriginY"):
+        if col in parts:
+            parts[col] = parts[col].astype(float) / factor
+    return optics, parts
+
+
+def denoise_star(model: nn.Module, star_path: str | os.PathLike, output_path: str | os.PathLike,
+                 project: str | os.PathLike | None = None, overwrite: bool = False,
+                 resample: int | None = None, **options) -> StarReport:
+    """Denoise every image a particles STAR file names; write one new stack per input stack and a STAR.
+
+    Parameters
+    ----------
+    model : a cdae-lite denoiser.
+    star_path : RELION 3.0 or 3.1+ particles STAR file (:func:`~cdae_lite.io.relion.plan_star`); never
+        modified, nor any stack it names.
+    output_path : the new STAR file (``.star``); its stacks go under the folder of the same name
+        without ``.star`` (:mod:`cdae_lite.io.relion_out`).
+    project : RELION project folder the image names are relative to (default: the current directory,
+        then the STAR file's folder).
+    overwrite : replace existing outputs.
+    resample : box size [px] to Fourier-resample every group to (pixel sizes in the output STAR follow).
+    **options : passed to :func:`~cdae_lite.denoise.stream.denoise_file` for each optics group
+        (``batch_size``, ``device``, ``invert``, ``calibrate``, ``stack_aware``, ``equalize``, ...).
+
+    Returns
+    -------
+    StarReport
+
+    Raises
+    ------
+    FileNotFoundError, FileExistsError, ValueError
+        Everything :func:`~cdae_lite.io.relion.plan_star` refuses, an existing output, an output that is
+        an input. All checked before any work; nothing is written on any error.
+    """
+    t0 = time.perf_counter()
+    check_name(output_path)
+    output_path = Path(output_path)
+    if launched():
+        raise ValueError("a STAR file input runs in one process: launch it without torchrun")
+    plan = plan_star(star_path, project)
+    finals = stack_layout(plan, output_path)
+    check_outputs([output_path, *finals], overwrite, [plan.path, *(s.path for s in plan.stacks)])
+    names = star_names(plan, finals, output_path, project)
+    reports = {}
+    with staged(output_path, overwrite) as stage:
+        staged_stacks = [stage.folder / p.relative_to(output_path.parent) for p in finals]
+        parts, pixel_sizes, sizes = [], {}, {}
+        for g, info in plan.groups.items():
+            keys, _ = plan.unique_images([g])
+            src = gather(plan, keys, stage.path(f"group{g}_in.mrcs"), info.pixel_size_A)
+            den = stage.path(f"group{g}_out.mrcs")
+            reports[g] = denoise_file(model, src, den, overwrite=False, resample=resample, **options)
+            src.unlink()
+            parts.append((keys, den))
+            out_px = info.pixel_size_A and info.pixel_size_A * info.image_size / (resample or info.image_size)
+            for s in np.unique(keys[:, 0]).tolist():
+                pixel_sizes.setdefault(s, out_px)
+                sizes.setdefault(s, resample or info.image_size)
+        held = scatter(plan, parts, staged_stacks, pixel_sizes, sizes)
+        optics, particles = output_optics(plan, resample)
+        plan_out = StarPlan(plan.path, particles, optics, plan.stacks, plan.stack, plan.index, plan.group, plan.groups)
+        star_tmp = write_relion(stage.path("out.star"), output_rows(plan_out, names, held), optics)
+        stage.publish([*zip(staged_stacks, finals), (star_tmp, output_path)])
+    images = sum(len(h) for h in held)
+    return StarReport(rows=len(plan.particles), images=images, stacks=finals, output=output_path, rules=plan.rules(),
+                      groups=reports, seconds=time.perf_counter() - t0)
+
+
+def denoise_path(model: nn.Module, input_path: str | os.PathLike, output_path: str | os.PathLike,
+                 project: str | os.PathLike | None = None, as_stack: bool = False, **options):
+    """:func:`denoise_star` for a STAR file input (``*.star``), else
+    :func:`~cdae_lite.denoise.stream.denoise_file` (``as_stack`` applies to it); returns its report."""
+    if is_star(input_path):
+        return denoise_star(model, input_path, output_path, project, **options)
+    if project is not None:
+        raise ValueError("--relion-project applies to a STAR file input, not to a stack")
+    return denoise_file(model, input_path, output_path, as_stack=as_stack, **options)
+
+
+def external_job(job_dir: str | os.PathLike, in_parts: str | os.PathLike, model: str = "general",
+                 **options) -> StarReport:
+    """A RELION External job: denoise the particles ``in_parts`` into the job folder ``job_dir``.
+
+    Writes ``job_dir/particles.star`` and its stacks under ``job_dir/particles/`` (names relative to the
+    project folder, the current directory RELION runs jobs in), ``RELION_OUTPUT_NODES.star`` naming the
+    STAR as a particles node (RELION 3.1's type 3 and RELION 4/5's label), then
+    ``RELION_JOB_EXIT_SUCCESS``; on any error ``RELION_JOB_EXIT_FAILURE`` (and the error is raised).
+
+    Parameters
+    ----------
+    job_dir : the job folder (RELION's ``--o``; created if missing).
+    in_parts : the input particles STAR file (RELION's ``--in_parts``).
+    model : 'general', 'cdae' or a checkpoint path (:func:`~cdae_lite.denoise.checkpoint.load_denoiser`);
+        its contrast is calibrated when its recorded gain departs from 1 by more than 0.1.
+    **options : passed to :func:`denoise_star`.
+    """
+    import pandas as pd
+
+    from cdae_lite.denoise.checkpoint import load_denoiser, recorded_gain
+
+    job = Path(job_dir)
+    job.mkdir(parents=True, exist_ok=True)
+    for marker in ("RELION_JOB_EXIT_SUCCESS", "RELION_JOB_EXIT_FAILURE"):
+        (job / marker).unlink(missing_ok=True)  # a rerun starts unjudged
+    try:
+        if not in_parts:
+            raise ValueError("no input particles: give --in_parts (the particles STAR file)")
+        net, meta, _ = load_denoiser(model)
+        gain = recorded_gain(meta)
+        options.setdefault("calibrate", gain is not None and abs(gain - 1) > 0.1)
+        out = job / "particles.star"
+        report = denoise_star(net, in_parts, out, **options)
+        nodes = pd.DataFrame({"rlnPipeLineNodeName": [out.as_posix()], "rlnPipeLineNodeType": [3],
+                              "rlnPipeLineNodeTypeLabel": ["ParticleGroupMetadata.star.cdae"]})
+        write_relion_nodes(job / "RELION_OUTPUT_NODES.star", nodes)
+    except BaseException:
+        (job / "RELION_JOB_EXIT_FAILURE").touch()
+        raise
+    (job / "RELION_JOB_EXIT_SUCCESS").touch()
+    return report
+
+
+def write_relion_nodes(path: Path, nodes) -> None:
+    """Write RELION's ``data_output_nodes`` table (a DataFrame of ``rlnPipeLineNode*`` columns)."""
+    import starfile
+
+    starfile.write({"output_nodes": nodes}, path, overwrite=True)
