@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import platform
 import random
-import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,11 @@ from typing import Literal
 
 import numpy as np
 import torch
+
+try:  # Unix only; on Windows peak_rss_mb asks psutil, or says it does not know
+    import resource
+except ImportError:  # tests/test_platform.py blocks the import to check this
+    resource = None
 
 Profile = Literal["quick", "full"]
 
@@ -104,7 +108,18 @@ def progress_enabled() -> bool:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, MB (Linux reports KiB, macOS bytes)."""
+    """Peak resident memory of this process so far, MB (Linux reports KiB, macOS bytes).
+
+    Where the ``resource`` module does not exist (Windows), psutil's peak working set when psutil is
+    installed, else NaN (unknown).
+    """
+    if resource is None:
+        try:
+            import psutil
+        except ImportError:
+            return float("nan")
+        info = psutil.Process().memory_info()
+        return getattr(info, "peak_wset", info.rss) / 1024 / 1024
     r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return r / 1024 / 1024 if sys.platform == "darwin" else r / 1024
 
