@@ -53,7 +53,8 @@ def test_licence_citation_and_bm3d_notice():
     cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
     assert cff["cff-version"] and cff["license"] == "MIT" and cff["version"] == project["version"]
     paper = cff["preferred-citation"]
-    assert paper["doi"] == "10.3389/fgene.2020.627746" and [a["family-names"] for a in paper["authors"]] == ["Lei", "Yang"]
+    assert paper["doi"] == "10.3389/fgene.2020.627746"
+    assert [a["family-names"] for a in paper["authors"]] == ["Lei", "Yang"]
     bib = (ROOT / "book" / "references.bib").read_text()
     assert paper["doi"] in bib and paper["journal"] in bib  # the book cites the same paper
     readme = (ROOT / "README.md").read_text()

@@ -123,6 +123,7 @@ def test_names_are_found_from_the_star_folder_or_the_stated_project(project, cap
     assert "found from the RELION project folder" in capsys.readouterr().out
     assert _image(starfile.read(elsewhere / "b.star")["particles"]["rlnImageName"][3], elsewhere).shape == (S, S)
     assert main(["cluster", str(root / "particles.star"), "-k", "2", "-o", "c.star", "--no-refine"]) == 0
+    assert "2 stacks found from the STAR file's folder" in capsys.readouterr().out
 
 
 def _edit(root, change):
@@ -153,14 +154,26 @@ def test_a_bad_star_file_is_one_line_exit_2_and_writes_nothing(project, capsys, 
     root, _ = project
     _edit(root, BAD[case][0])
     before = _tree(root)
-    args = (["denoise", "particles.star", "-o", "out.star", "--model", "m.pt", "--device", "cpu"] if command == "denoise"
-            else ["cluster", "particles.star", "-k", "2", "-o", "out.star", "--no-refine"])
+    args = (["denoise", "particles.star", "-o", "out.star", "--model", "m.pt", "--device", "cpu"]
+            if command == "denoise" else ["cluster", "particles.star", "-k", "2", "-o", "out.star", "--no-refine"])
     assert main(args) == 2
     err = capsys.readouterr().err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"cdae-lite {command}: error:") and BAD[case][1] in err, err
     assert _tree(root) == before and sorted(p.name for p in root.iterdir()) == sorted(
         {Path(k).parts[0] for k in before})  # not even an empty folder
+
+
+def test_a_star_input_needs_a_star_output_and_denoise_only_options(project, capsys):
+    root, _ = project
+    before = _tree(root)
+    assert _denoise("particles.star", "out.mrcs") == 2
+    assert "name it *.star" in capsys.readouterr().err
+    assert _denoise("particles.star", "out.star", "--fine-tune") == 2
+    assert "--fine-tune takes a stack" in capsys.readouterr().err
+    assert main(["cluster", "particles.star", "-k", "2", "-o", "c.star", "--star", "particles.star"]) == 2
+    assert "--star pairs rows with a stack input" in capsys.readouterr().err
+    assert _tree(root) == before
 
 
 def test_mixed_box_sizes_are_denoised_per_group_and_refused_by_cluster(project, capsys):

@@ -40,7 +40,7 @@ def _run(args: argparse.Namespace, src) -> int:
             labels_table(report.labels, Path(args.input).name, particles, args.by_position))
     write_star(out, rows, src.optics if src else optics, overwrite=args.overwrite)
     write_stack(avg_path, report.averages, report.pixel_size_A, overwrite=args.overwrite)
-    print(f"{report.summary()}: labels -> {out}, class averages -> {avg_path}")
+    print(f"{report.summary()}: labels -> {out}, class averages -> {avg_path}" + (f"; {src.rules}" if src else ""))
     return 0
 
 

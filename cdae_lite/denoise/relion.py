@@ -106,6 +106,8 @@ def denoise_star(model: nn.Module, star_path: str | os.PathLike, output_path: st
     t0 = time.perf_counter()
     check_name(output_path)
     output_path = Path(output_path)
+    if output_path.suffix.lower() != ".star":
+        raise ValueError(f"a STAR file input gives a STAR file output: name it *.star, not {output_path}")
     if launched():
         raise ValueError("a STAR file input runs in one process: launch it without torchrun")
     plan = plan_star(star_path, project)

@@ -108,8 +108,9 @@ def copy_images(source: Path, src: np.ndarray, writer: StackWriter, dst: np.ndar
 
 
 def gather(plan: StarPlan, keys: np.ndarray, path: Path, pixel_size_A: float | None) -> Path:
-    """Write the images ``keys`` ((stack position, index) pairs from :meth:`~cdae_lite.io.relion.StarPlan.unique_images`) into
-    one new stack at ``path``, in that order, reading each input stack block by block."""
+    """Write the images ``keys`` ((stack position, index) pairs from
+    :meth:`~cdae_lite.io.relion.StarPlan.unique_images`) into one new stack at ``path``, in that order,
+    reading each input stack block by block."""
     box = plan.stacks[int(keys[0, 0])].box
     with StackWriter(path, len(keys), box, pixel_size_A) as w:
         for s, at in by_stack(keys[:, 0]).items():
@@ -242,12 +243,17 @@ class StarStack:
 
     @property
     def path(self) -> Path:
-        """The gathered stack (distinct images in :meth:`~cdae_lite.io.relion.StarPlan.unique_images` order; the first group's
-        pixel size in its header)."""
+        """The gathered stack (distinct images in :meth:`~cdae_lite.io.relion.StarPlan.unique_images`
+        order; the first group's pixel size in its header)."""
         if self._path is None:
             px = next(iter(self.plan.groups.values())).pixel_size_A
             self._path = gather(self.plan, self.keys, self.folder / "images.mrcs", px)
         return self._path
+
+    @property
+    def rules(self) -> str:
+        """Which path rule found the stacks (:meth:`~cdae_lite.io.relion.StarPlan.rules`)."""
+        return self.plan.rules()
 
     @property
     def optics(self) -> pd.DataFrame | None:
