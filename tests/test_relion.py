@@ -271,3 +271,30 @@ def test_the_relion_external_job(project, capsys):
     assert main(bad) == 2
     assert (root / "External/job012/RELION_JOB_EXIT_FAILURE").exists()
     assert "nothere.star" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["second group", "publication"])
+def test_a_failure_midway_leaves_nothing_behind(project, capsys, monkeypatch, where):
+    import cdae_lite.denoise.relion as relion
+    import cdae_lite.io.relion_out as out
+
+    root, _ = project
+    (root / "Denoise").mkdir()
+    before = _tree(root)
+    calls = []
+
+    def failing(real):
+        def wrapped(*a, **k):
+            calls.append(1)
+            if len(calls) == 2:  # the first group denoised (or the first stack published), then a full disk
+                raise OSError(28, "No space left on device")
+            return real(*a, **k)
+        return wrapped
+
+    if where == "second group":
+        monkeypatch.setattr(relion, "denoise_file", failing(relion.denoise_file))
+    else:
+        monkeypatch.setattr(out, "commit", failing(out.commit))
+    assert _denoise("particles.star", "Denoise/denoised.star") == 2
+    assert "No space left on device" in capsys.readouterr().err and len(calls) == 2
+    assert _tree(root) == before and list((root / "Denoise").iterdir()) == []  # published stack, new folders: gone
