@@ -2,17 +2,21 @@
 
 :func:`~cdae_lite.cluster.stacks.cluster_stack` clusters a stack held in memory; :func:`~cdae_lite.cluster.stream.cluster_file` a stack on disk in
 bounded memory (incremental PCA, then k-means on the scores); :mod:`~cdae_lite.cluster.refine` refines labels
-against denoised class averages (beyond the paper: the iterative denoise-cluster loop).
+against denoised class averages (beyond the paper: the iterative denoise-cluster loop);
+:func:`~cdae_lite.cluster.ml2d.ml2d_classify` is maximum-likelihood 2D classification over rotations and shifts.
 """
 
 from cdae_lite.cluster.align import align_classify, rotate, rotation_invariant_features
 from cdae_lite.cluster.features import aae_features, cae_features, dae_features, encoder_features
+from cdae_lite.cluster.ceiling import template_ceiling
+from cdae_lite.cluster.ml2d import ML2DResult, ml2d_classify
 from cdae_lite.cluster.methods import check_k, class_averages, correlation, flatten, hierarchical, kmeans, pca, spectral
 from cdae_lite.cluster.refine import Refinement, refine_file, refine_labels
 from cdae_lite.cluster.stacks import cluster_path, cluster_stack, labels_table
 from cdae_lite.cluster.stream import MAX_HIERARCHICAL_IMAGES, ClusterReport, cluster_file
 
-__all__ = ["MAX_HIERARCHICAL_IMAGES", "ClusterReport", "Refinement", "aae_features", "align_classify", "cae_features",
-           "check_k", "class_averages", "cluster_file", "cluster_path", "cluster_stack", "correlation", "dae_features",
-           "encoder_features", "flatten", "hierarchical", "kmeans", "labels_table", "pca", "refine_file",
-           "refine_labels", "rotate", "rotation_invariant_features", "spectral"]
+__all__ = ["ClusterReport", "MAX_HIERARCHICAL_IMAGES", "ML2DResult", "Refinement", "aae_features", "align_classify",
+           "cae_features", "check_k", "class_averages", "cluster_file", "cluster_path", "cluster_stack", "correlation",
+           "dae_features", "encoder_features", "flatten", "hierarchical", "kmeans", "labels_table", "ml2d_classify",
+           "pca", "refine_file", "refine_labels", "rotate", "rotation_invariant_features", "spectral",
+           "template_ceiling"]

@@ -1,0 +1,80 @@
+"""Maximum-likelihood 2D classification (cdae_lite.cluster.ml2d) and the template ceiling."""
+
+import numpy as np
+import pytest
+import torch
+
+from cdae_lite.cluster import kmeans, ml2d_classify, pca, template_ceiling
+from cdae_lite.cluster import ml2d as ml2d_module
+from cdae_lite.metrics import clustering_scores
+from cdae_lite.simulation import CTFParams, Projector, SimulationConfig, ctf_2d, euler_to_matrix, load_protein, simulate
+
+
+@pytest.fixture(scope="module")
+def stack():
+    """4 views of adk, 32 px, rotated in plane, shifted, under a CTF, SNR 0.3."""
+    torch.set_num_threads(1)
+    p = load_protein("adk")
+    vol, px = p.volume(32)
+    cfg = SimulationConfig(image_size=32, n_views=4, images_per_view=40, seed=3).realistic()
+    st = simulate(vol, px, np.array(p.views_deg), cfg, snrs=(0.3,), device="cpu")
+    m, prm = st.meta, CTFParams()
+    ctf = ctf_2d(32, st.pixel_size_A, m.rlnDefocusU.to_numpy(), m.rlnDefocusV.to_numpy(),
+                 m.rlnDefocusAngle.to_numpy(), prm.voltage_kV, prm.cs_mm, prm.amplitude_contrast).numpy()
+    templates = Projector(vol, device="cpu").project(euler_to_matrix(*np.array(p.views_deg).T)).numpy()
+    return st.noisy[0.3], st.labels, ctf, templates
+
+
+def test_ml2d_recovers_rotated_views_where_kmeans_cannot(stack):
+    x, truth, ctf, _ = stack
+    res = ml2d_classify(x, 4, ctf, n_iter=10, seed=0)
+    f1 = clustering_scores(truth, res.labels)["f1"]
+    f1_kmeans = clustering_scores(truth, kmeans(pca(x), 4, seed=0))["f1"]
+    assert f1 >= 0.9 and f1_kmeans < 0.75, (f1, f1_kmeans)
+    assert res.averages.shape == (4, 32, 32) and res.averages.dtype == np.float32
+    assert np.isfinite(res.averages).all() and res.labels.dtype == np.int64
+    assert res.angles_deg.shape == (len(x),) and res.shifts_px.shape == (len(x), 2)
+    assert np.abs(res.shifts_px).max() <= 32 / 24 + 1e-9 and len(res.loglik) >= 1
+    assert abs(res.class_fractions.sum() - 1) < 1e-6 and 0 < res.sigma2 < 2
+
+
+def test_ceiling_with_true_templates_is_near_perfect(stack):
+    x, truth, ctf, templates = stack
+    labels = template_ceiling(x, templates, ctf)
+    assert labels.dtype == np.int64 and clustering_scores(truth, labels)["f1"] >= 0.95
+    with pytest.raises(ValueError, match="px"):
+        template_ceiling(x, templates[:, :16, :16], ctf)
+
+
+def test_same_seed_same_result_other_init_runs(stack):
+    x, _, ctf, _ = stack
+    a = ml2d_classify(x[:80], 2, ctf[:80], n_iter=3, seed=1, init="random")
+    b = ml2d_classify(x[:80], 2, ctf[:80], n_iter=3, seed=1, init="random")
+    assert np.array_equal(a.labels, b.labels) and np.array_equal(a.averages, b.averages)
+    assert a.loglik == b.loglik
+
+
+def test_bad_input_is_one_line_value_error(stack):
+    x, _, ctf, _ = stack
+    nan = x[:10].copy()
+    nan[3, 4, 4] = np.nan
+    const = x[:10].copy()
+    const[2] = 1.0
+    cases = [(lambda: ml2d_classify(x[:5], 6), "more than the 5 images"),
+             (lambda: ml2d_classify(x[:1], 1), "at least 2 images"),
+             (lambda: ml2d_classify(nan, 2), "NaN"), (lambda: ml2d_classify(const, 2), "constant"),
+             (lambda: ml2d_classify(x[:10], 2, ctf[:9]), "ctf must be"),
+             (lambda: ml2d_classify(x[:10], 2, max_freq=0), "max_freq"),
+             (lambda: ml2d_classify(x[:10], 2, init="nope"), "init must be")]
+    for call, match in cases:
+        with pytest.raises(ValueError, match=match) as e:
+            call()
+        assert "\n" not in str(e.value)
+
+
+def test_divergence_stops_with_a_clear_error(stack, monkeypatch):
+    x, _, ctf, _ = stack
+    real = ml2d_module._maximise
+    monkeypatch.setattr(ml2d_module, "_maximise", lambda *a, **kw: real(*a, **kw) * float("nan"))
+    with pytest.raises(ValueError, match="diverged"):
+        ml2d_classify(x[:40], 2, ctf[:40], n_iter=2)
