@@ -78,3 +78,23 @@ def test_divergence_stops_with_a_clear_error(stack, monkeypatch):
     monkeypatch.setattr(ml2d_module, "_maximise", lambda *a, **kw: real(*a, **kw) * float("nan"))
     with pytest.raises(ValueError, match="diverged"):
         ml2d_classify(x[:40], 2, ctf[:40], n_iter=2)
+
+
+def test_cli_cluster_picks_ml2d_for_rotated_particles(tmp_path):
+    from cdae_lite.cli import main
+    from cdae_lite.cluster.stacks import choose_method
+    from cdae_lite.io import read_star
+
+    sim = ["simulate", "--protein", "adk", "--per-view", "30", "--size", "32", "--snr", "0.3", "--seed", "4"]
+    assert main([*sim, "--preset", "realistic", "-o", str(tmp_path / "r")]) == 0
+    assert main([*sim, "-o", str(tmp_path / "p")]) == 0
+    star = tmp_path / "r" / "adk_snr0.3.star"
+    assert choose_method(read_star(star)[0]) == "ml2d"
+    assert choose_method(read_star(tmp_path / "p" / "adk_snr0.3.star")[0]) == "kmeans"
+    assert choose_method(None) == "kmeans"
+    out = tmp_path / "classes.star"
+    assert main(["cluster", str(tmp_path / "r" / "adk_snr0.3.mrcs"), "-k", "4", "--star", str(star),
+                 "-o", str(out)]) == 0
+    rows = read_star(out)[0]
+    f1 = clustering_scores(rows["cdaeView"].to_numpy(), rows["rlnClassNumber"].to_numpy() - 1)["f1"]
+    assert f1 >= 0.9, f1

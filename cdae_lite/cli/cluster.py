@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, src) -> int:
     import numpy as np
 
-    from cdae_lite.cluster import cluster_path, labels_table
+    from cdae_lite.cluster import choose_method, cluster_path, labels_table
     from cdae_lite.denoise import load_denoiser
     from cdae_lite.io import check_target, opened_stack, read_star, write_stack, write_star
 
@@ -32,10 +32,12 @@ def _run(args: argparse.Namespace, src) -> int:
     if particles is not None:
         with opened_stack(args.input, allow_volume=args.as_stack) as (_, _, data):  # checked before the work:
             labels_table(np.zeros(len(data), np.int64), Path(args.input).name, particles, args.by_position)  # pairs
+    method = args.method or choose_method(particles)
     model = load_denoiser(args.denoise)[0] if args.denoise else None
-    refs = (model or load_denoiser("general")[0]) if args.refine and args.method != "align" else None
-    report = cluster_path(src.path if src else args.input, args.k, args.pca, args.method, model=model, seed=args.seed,
-                          device=args.device, refine_with=refs, as_stack=args.as_stack, invert=args.invert)
+    refs = (model or load_denoiser("general")[0]) if args.refine and method not in ("align", "ml2d") else None
+    report = cluster_path(src.path if src else args.input, args.k, args.pca, method, model=model, seed=args.seed,
+                          device=args.device, refine_with=refs, as_stack=args.as_stack, invert=args.invert,
+                          star=(particles, optics, args.by_position))
     rows = (src.rows({"rlnClassNumber": report.labels + 1}) if src else
             labels_table(report.labels, Path(args.input).name, particles, args.by_position))
     write_star(out, rows, src.optics if src else optics, overwrite=args.overwrite)
@@ -47,15 +49,15 @@ def _run(args: argparse.Namespace, src) -> int:
 def add_parser(sub) -> None:
     p = add_command(
         sub, "cluster", "cluster a stack into K classes; write labels and averages",
-        "Cluster images into K classes (k-means or Ward on pixels or principal components, or alignment-aware 2D "
-        "classification for images rotated in plane), optionally after denoising, then (by default) refine the labels: "
-        "every image takes the class whose denoised average it correlates with best, until no label changes (chapter "
-        "5). Writes a STAR file with rlnClassNumber per image (the rows of --star, or of a RELION STAR input: every "
-        "stack it names) and the class averages of the raw images. k-means and Ward on principal components (the "
-        "default) read images block by block (incremental PCA); --pca 0 and --method align hold them all in memory.",
+        "Cluster images into K classes (k-means or Ward on pixels or principal components; rotated particles: maximum-"
+        "likelihood 2D classification with each image's CTF, ml2d, the default when --star's rlnAnglePsi vary, or "
+        "align), optionally after denoising, then (by default) refine the labels: every image takes the class whose "
+        "denoised average it correlates with best, until no label changes (chapter 5). Writes a STAR file with "
+        "rlnClassNumber per image (the rows of --star or of a RELION STAR input) and the class averages. k-means and "
+        "Ward on principal components read images block by block; --pca 0, align and ml2d hold them in memory.",
         ["cdae-lite cluster particles.mrcs -k 4 -o classes.star",
          "cdae-lite cluster particles.mrcs -k 4 --denoise shipped --star particles.star -o classes.star",
-         "cdae-lite cluster particles.mrcs -k 10 --method align -o classes.star"])
+         "cdae-lite cluster particles.mrcs -k 12 --method ml2d --star particles.star -o classes.star"])
     p.add_argument("input", help="stack to cluster, or a RELION particles STAR file (its images, all stacks)")
     p.add_argument("--relion-project", help="folder STAR image names start from (default: here, then the STAR's)")
     p.add_argument("-k", type=int, required=True, help="number of classes")
@@ -64,7 +66,7 @@ def add_parser(sub) -> None:
     p.add_argument("--star", help="the stack's STAR file: its rows copied, labels added (paired by rlnImageName)")
     p.add_argument("--by-position", action="store_true", help="pair --star rows with images by position (the "
                    "stack was made image by image from the one the STAR file names, e.g. a denoised copy)")
-    p.add_argument("--method", choices=["kmeans", "hierarchical", "align"], default="kmeans")
+    p.add_argument("--method", choices=["kmeans", "hierarchical", "align", "ml2d"])
     p.add_argument("--pca", type=non_negative_int, default=10, help="principal components (0: cluster pixels)")
     p.add_argument("--denoise", help="'shipped' or a checkpoint: denoise before clustering")
     p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True, help="refine labels against "

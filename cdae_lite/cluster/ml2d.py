@@ -13,7 +13,8 @@ image's own CTF ``C_i``, plus white Gaussian noise of variance ``sigma2`` per Fo
 * M-step: each reference is the CTF-weighted (Wiener) average of its rotated-back, shifted-back
   images, ``sum_i w C_i X_i / (sum_i w C_i^2 + sigma2 / tau2)``, with ``tau2`` the reference's own
   signal power per frequency ring (RELION's regularisation, ``tau2_fudge``), then masked by a soft
-  circle; ``sigma2`` is the expected residual power and the class priors the mean posteriors.
+  circle; ``sigma2`` is the expected residual power (and, with ``update_priors``, the class priors the
+  mean posteriors).
 * A class left (nearly) empty takes the worse-fitting half of the largest class, the usual remedy for
   two views merged into one class (not in the last 5 iterations).
 
@@ -288,7 +289,9 @@ def _em(refs, sigma2: float, ctx: dict, iters: int, state: dict | None = None) -
         st["history"].append(step["ll"])
         st["sigma2"] = max(step["resid"] / (n * step["dof"]), 1e-12)
         frac = step["post"].mean(0).clamp_min(1e-8)
-        st["log_prior"], st["frac"] = torch.log(frac / frac.sum()), frac / frac.sum()
+        st["frac"] = frac / frac.sum()
+        if ctx["update_priors"]:
+            st["log_prior"] = torch.log(st["frac"])
         new = step["post"].argmax(1).cpu().numpy()
         changed = 1.0 if st["labels"] is None else float(np.mean(new != st["labels"]))
         st.update(labels=new, step=step, refs=refs)
@@ -303,10 +306,11 @@ def _em(refs, sigma2: float, ctx: dict, iters: int, state: dict | None = None) -
     return st
 
 
-def ml2d_classify(images, k: int, ctf=None, n_iter: int = 20, n_angles: int = 36, max_shift_px: float | None = None,
-         shift_step_px: float = 1.0, max_freq: float = 0.5, init="align", n_init: int = 3, ctf_mode: str = "full",
-         mask_radius_px: float | None = None, tau2_fudge: float = 2.0, tol: float = 0.001, seed: int = 0,
-         device=None, max_elements: int = 1 << 22) -> ML2DResult:
+def ml2d_classify(images, k: int, ctf=None, n_iter: int = 20, n_angles: int = 36,
+                  max_shift_px: float | None = None, shift_step_px: float = 1.0, max_freq: float = 0.5,
+                  init="align", n_init: int = 3, ctf_mode: str = "full", mask_radius_px: float | None = None,
+                  tau2_fudge: float = 2.0, update_priors: bool = False, tol: float = 0.001, seed: int = 0,
+                  device=None, max_elements: int = 1 << 22) -> ML2DResult:
     """Maximum-likelihood 2D classification (expectation-maximisation over classes, rotations, shifts).
 
     The model and both steps are described in :mod:`cdae_lite.cluster.ml2d`. Deterministic for a
@@ -331,6 +335,8 @@ def ml2d_classify(images, k: int, ctf=None, n_iter: int = 20, n_angles: int = 36
     ctf_mode : ``"full"`` or ``"flip"`` (see the module). mask_radius_px : float -- the references'
         soft circular mask, pixels (default: where the stack's pixel variance exceeds the background's,
         plus 2). tau2_fudge : float -- RELION's T.
+    update_priors : bool -- learn the class priors (RELION); False (default): classes equally likely,
+        which resists the collapse of all images into one class at low SNR.
     tol : float -- stop when fewer than this fraction of labels change. seed : int.
     device : torch device (default CPU). max_elements : int -- scores held at once (memory bound).
 
@@ -360,6 +366,7 @@ def ml2d_classify(images, k: int, ctf=None, n_iter: int = 20, n_angles: int = 36
              n_angles, len(band.shifts))
     sigma2 = float(((xf.real**2 + xf.imag**2) * band.w).sum(1).mean() / band.w.sum())
     ctx = dict(xf=xf, cf=cf, angles=angles, band=band, mask=mask, fudge=tau2_fudge, max_elements=max_elements,
+               update_priors=update_priors,
                n_iter=n_iter, tol=tol, bar=progress(n_iter + (n_init - 1) * min(n_iter, 5), "ML2D", unit="iter"))
     starts = [init] + ["random"] * (n_init - 1) if isinstance(init, str) else [init]
     runs = [_em(_initial(x, xf, cf, k, angles, st, seed + j, band, mask, sigma2, tau2_fudge), sigma2, ctx,

@@ -17,6 +17,7 @@ import torch.nn as nn
 
 from cdae_lite.cluster.align import align_classify
 from cdae_lite.cluster.methods import check_k, class_averages, flatten, hierarchical, kmeans
+from cdae_lite.cluster.ml2d import ml2d_classify
 from cdae_lite.cluster.refine import refine_file
 from cdae_lite.cluster.stream import ClusterReport, cluster_file
 from cdae_lite.denoise.inference import Negated, predict
@@ -26,7 +27,36 @@ from cdae_lite.io.mrc import read_stack
 from cdae_lite.io.star import image_indices, image_names
 from cdae_lite.runtime import peak_rss_mb
 
-METHODS = ("kmeans", "hierarchical", "align")
+METHODS = ("kmeans", "hierarchical", "align", "ml2d")
+
+
+def choose_method(particles: pd.DataFrame | None) -> str:
+    """``"ml2d"`` when the STAR rows say the particles are rotated in plane (``rlnAnglePsi`` takes more
+    than 36 distinct whole-degree values), else ``"kmeans"`` (the paper's unrotated views)."""
+    if particles is not None and "rlnAnglePsi" in particles.columns:
+        if particles["rlnAnglePsi"].round().nunique() > 36:
+            return "ml2d"
+    return "kmeans"
+
+
+def star_ctf(particles: pd.DataFrame, optics: dict, n_images: int, size: int, pixel_size_A: float,
+             stack_name: str, by_position: bool = False) -> np.ndarray | None:
+    """Each image's CTF ``(n_images, size, size)`` float32 (zero frequency at the centre) from the STAR
+    columns rlnDefocusU/V/Angle and the optics' voltage (kV), Cs (mm) and amplitude contrast; images no
+    row names get a CTF of 1. None when the rows have no rlnDefocusU."""
+    from cdae_lite.simulation.ctf import ctf_2d
+
+    if particles is None or "rlnDefocusU" not in particles.columns:
+        return None
+    idx = np.arange(len(particles)) if by_position else image_indices(particles, stack_name, n_images)
+    du = particles["rlnDefocusU"].to_numpy(np.float64)
+    dv = particles.get("rlnDefocusV", particles["rlnDefocusU"]).to_numpy(np.float64)
+    ang = particles.get("rlnDefocusAngle", pd.Series(np.zeros(len(particles)))).to_numpy(np.float64)
+    out = np.ones((n_images, size, size), np.float32)
+    out[idx] = ctf_2d(size, pixel_size_A, du, dv, ang, float(optics.get("rlnVoltage", 300.0)),
+                      float(optics.get("rlnSphericalAberration", 2.7)),
+                      float(optics.get("rlnAmplitudeContrast", 0.1))).numpy()
+    return out
 
 
 def cluster_stack(images: np.ndarray, k: int, method: str = "kmeans", model: nn.Module | None = None,
@@ -36,8 +66,8 @@ def cluster_stack(images: np.ndarray, k: int, method: str = "kmeans", model: nn.
     Parameters
     ----------
     images : float32 ``(n, size, size)``.
-    k : number of classes. method : ``"kmeans"``, ``"hierarchical"`` (Ward) or ``"align"``
-        (alignment-aware 2D classification, for images rotated in plane).
+    k : number of classes. method : ``"kmeans"``, ``"hierarchical"`` (Ward), ``"align"``
+        (alignment-aware 2D classification) or ``"ml2d"`` (maximum likelihood, for images rotated in plane).
     model : a denoiser applied first (its outputs are clustered), or None.
     """
     x = check_images(images)
@@ -47,13 +77,16 @@ def cluster_stack(images: np.ndarray, k: int, method: str = "kmeans", model: nn.
     src = x if model is None else predict(model, x, device=device)
     if method == "align":
         return align_classify(src, k, seed=seed)[0]
+    if method == "ml2d":
+        return ml2d_classify(src, k, seed=seed, device=device).labels
     f = flatten(src)
     return kmeans(f, k, seed) if method == "kmeans" else hierarchical(f, k)
 
 
 def cluster_path(path: str | os.PathLike, k: int, n_components: int = 10, method: str = "kmeans",
                  model: nn.Module | None = None, seed: int = 0, device=None, refine_with: nn.Module | None = None,
-                 max_iter: int = 20, as_stack: bool = False, invert: bool | None = None) -> ClusterReport:
+                 max_iter: int = 20, as_stack: bool = False, invert: bool | None = None,
+                 star: tuple | None = None) -> ClusterReport:
     """Cluster the stack in a file: streamed on ``n_components`` principal components (k-means or Ward),
     or in memory on pixels (``n_components=0``) or by alignment (``method="align"``).
 
@@ -69,9 +102,23 @@ def cluster_path(path: str | os.PathLike, k: int, n_components: int = 10, method
     back after it (:class:`~cdae_lite.denoise.inference.Negated`); the class averages are always of
     the input images as they are.
 
+    ``method=None`` chooses with :func:`choose_method` from ``star`` = ``(particles, optics, by_position)``
+    (the stack's STAR rows): ``"ml2d"`` for particles rotated in plane, which then uses each image's CTF
+    (:func:`star_ctf`) and returns its CTF-corrected, aligned class references as the averages.
+
     Returns a :class:`~cdae_lite.cluster.stream.ClusterReport` with the labels and the class averages
     of the input images (``scores`` is empty for the in-memory path).
     """
+    particles, optics, by_position = star or (None, {}, False)
+    method = choose_method(particles) if method is None else method
+    if method == "ml2d" and model is None:
+        t0 = time.perf_counter()
+        x, px = read_stack(path, allow_volume=as_stack)
+        ctf = star_ctf(particles, optics, len(x), x.shape[-1], px or 1.0, os.path.basename(path), by_position)
+        res = ml2d_classify(x, k, ctf, seed=seed, device=device)
+        return ClusterReport(n_images=len(x), k=k, labels=res.labels, scores=np.empty((len(x), 0), np.float32),
+                             averages=res.averages, pixel_size_A=px, seconds=time.perf_counter() - t0,
+                             peak_rss_mb=peak_rss_mb())
     if n_components < 0:
         raise ValueError(f"n_components must be 0 (pixels) or more, got {n_components}")
     if invert is None and (model is not None or refine_with is not None):
@@ -81,7 +128,7 @@ def cluster_path(path: str | os.PathLike, k: int, n_components: int = 10, method
         model, refine_with = (None if m is None else Negated(m) for m in (model, refine_with))
         return replace(cluster_path(path, k, n_components, method, model, seed, device, refine_with, max_iter,
                                     as_stack, invert=False), inverted=True)
-    if refine_with is not None and method != "align":
+    if refine_with is not None and method not in ("align", "ml2d"):
         t0 = time.perf_counter()
         starts = [cluster_path(path, k, n_components, method, m, seed, device, as_stack=as_stack) for m in
                   ([model, None] if model is not None else [None])]
@@ -89,7 +136,7 @@ def cluster_path(path: str | os.PathLike, k: int, n_components: int = 10, method
         best = int(np.argmax([r.mean_correlation[-1] for r in runs]))
         return replace(starts[best], labels=runs[best].labels, averages=runs[best].averages,
                        seconds=time.perf_counter() - t0, peak_rss_mb=peak_rss_mb(), refinement=runs[best])
-    if method != "align" and n_components > 0:
+    if method not in ("align", "ml2d") and n_components > 0:
         return cluster_file(path, k, n_components, method, model=model, seed=seed, device=device, as_stack=as_stack)
     t0 = time.perf_counter()
     x, px = read_stack(path, allow_volume=as_stack)
