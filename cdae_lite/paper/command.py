@@ -41,14 +41,15 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cdae_lite.paper",
                                  description="Run an experiment and record it under results/<profile>/.")
     ap.add_argument("experiment", choices=["cdae", "baselines", "clustering", "general", "general-cdae", "general-eval",
-                                           "general-ablation", "general-select", "cluster-eval", "targets", "gain", "all"],
+                                           "general-ablation", "general-select", "cluster-eval", "targets", "peers", "gain", "all"],
                     help="'all' runs cdae (first seed), baselines, clustering, then cdae for every seed; 'general' "
                          "trains the shipped general denoiser, 'general-cdae' the shipped general CDAE, "
                          "'general-eval' scores both against a tuned BM3D, "
                          "'general-ablation' trains and scores one change of the general denoiser's recipe at a "
                          "time, 'general-select' compares a candidate checkpoint (--init PATH) with the shipped general "
                          "denoiser on the validation pseudo-proteins, 'cluster-eval' scores cdae-lite cluster with and without denoising and refinement, "
-                         "'targets' scores the fine-tuning targets' choices of neighbours")
+                         "'targets' scores the fine-tuning targets' choices of neighbours, 'peers' scores Topaz-Denoise and "
+                         "ASPIRE's Cov2D beside the general denoiser (needs the [peers] extra)")
     ap.add_argument("--profile", choices=["quick", "full", "cpu"],
                     help="quick, full (the paper's scale), or cpu: " + CPU_PROFILE_NOTE + " Implies --cpu-budget.")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -132,6 +133,14 @@ def main(argv=None) -> int:
         from cdae_lite.paper.cluster_eval import record_cluster_eval
 
         print(f"wrote {record_cluster_eval(args.profile, args.device, args.out, args.notes)}")
+        return 0
+    if args.experiment == "peers":
+        from cdae_lite.paper.peers import PeerError, record_peers
+
+        try:
+            print(f"wrote {record_peers(args.profile, args.device, args.out, args.notes)}")
+        except PeerError as e:
+            ap.exit(2, f"peers: {e}\n")
         return 0
     if args.experiment == "targets":
         from cdae_lite.paper.targets_eval import record_targets_eval

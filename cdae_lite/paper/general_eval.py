@@ -163,7 +163,8 @@ def recorded_bm3d(metrics: dict) -> tuple[dict, pd.DataFrame]:
 
 
 def score_denoisers(denoisers: dict[str, Callable], stacks: dict, cfg: DenoiserEvaluation,
-                    stack_methods: dict[str, Callable] | None = None) -> list[dict]:
+                    stack_methods: dict[str, Callable] | None = None,
+                    columns: Callable | None = None) -> list[dict]:
     """One row per (protein, preset, method): :func:`~cdae_lite.metrics.image_scores`, view fidelity
     (``view_accuracy``, ``view_margin``, ``collapsed``; :func:`~cdae_lite.metrics.view_fidelity`) and
     seconds per image.
@@ -173,6 +174,7 @@ def score_denoisers(denoisers: dict[str, Callable], stacks: dict, cfg: DenoiserE
     ``stack_methods[name](stack, indices)`` returns the scored images (``indices`` of the
     :class:`~cdae_lite.simulation.stacks.SimulatedStack` ``stack``) denoised with the help of the whole
     stack (stack-aware methods; the seconds include the search over the stack).
+    ``columns(out, clean, stack)``, when given, returns more columns for each row (e.g. the FRC).
     """
     rows = []
     for (protein, preset), s in stacks.items():
@@ -183,7 +185,8 @@ def score_denoisers(denoisers: dict[str, Callable], stacks: dict, cfg: DenoiserE
             out = fn(s, idx) if name in (stack_methods or {}) else fn(x, sigma)
             seconds = (time.perf_counter() - t) / len(x)  # the denoiser's time, not the scoring's
             rows.append({"protein": protein, "preset": preset, "method": name, **image_scores(out, c),
-                         **view_columns(out, c, lab), "seconds_per_image": seconds})
+                         **view_columns(out, c, lab), **(columns(out, c, s) if columns else {}),
+                         "seconds_per_image": seconds})
     return rows
 
 
@@ -318,15 +321,17 @@ def _true_class(align: bool, snr, stack, indices):
     return true_class_averages(stack.noisy[snr], stack.clean, stack.labels, indices, align)
 
 
-def stack_methods_for(cfg: DenoiserEvaluation, model, preset: str, device=None) -> tuple[dict, dict, dict]:
-    """The stack methods scored in ``preset``: ``model`` stack-aware (each :data:`STACK_AWARE` variant),
+def stack_methods_for(cfg: DenoiserEvaluation, model, preset: str, device=None,
+                      variants=tuple(STACK_AWARE)) -> tuple[dict, dict, dict]:
+    """The stack methods scored in ``preset``: ``model`` stack-aware (each of ``variants``, keys of :data:`STACK_AWARE`),
     BM3D on the same averages (``"BM3D + <variant>"``, its factor tuned on the training protein's
     averages) and the true-class average (:data:`TRUE_CLASS`).
 
     Returns ``(methods for score_denoisers, {variant: BM3D factor}, {variant: tuning table})``.
     """
     methods, factors, tables = {}, {}, {}
-    for label, how in STACK_AWARE.items():
+    for label in variants:
+        how = STACK_AWARE[label]
         bm3d, table = tuned_bm3d_on_averages(cfg, model, how, preset, device)
         factors[label], tables[label] = bm3d.sigma_factor, table.to_dict("records")
         methods[f"general + {label}"] = partial(_stack_aware, model, how, device, cfg.snr)

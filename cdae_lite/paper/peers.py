@@ -1,0 +1,314 @@
+"""Side by side with the field's tools: Topaz-Denoise and ASPIRE's Cov2D beside our denoisers.
+
+The images are general-eval's (:func:`~cdae_lite.paper.general_eval.evaluation_stacks`: the three test
+proteins and the held-out apoferritin, both presets, SNR 0.1, 64 px) and the scoring is its
+:func:`~cdae_lite.paper.general_eval.score_denoisers`, with the FRC resolution added to every row.
+
+**Single image.** Topaz-Denoise's pretrained general models ``unet`` and ``unet-small`` (package
+``topaz-em``), run as ``topaz denoise`` runs them (each image normalised, denoised, its scale restored),
+at our 64-px pixel size and resampled (Fourier) to :data:`TOPAZ_PIXEL_A`, about the pixel size of the
+micrographs they were trained on, and back. Their one free choice, the contrast polarity (they were
+trained on micrographs, where particles are dark; ours are bright), is tuned on the training protein,
+as every baseline's parameter is (:func:`tuned_topaz`). Beside them: the shipped general denoiser and
+BM3D tuned per preset (:func:`~cdae_lite.paper.general_eval.tuned_bm3d_per_preset`).
+
+**Stacks** (each set's 4 x 250 images): ASPIRE's Cov2D covariance Wiener filter
+(``aspire.denoising.DenoiserCov2D``) given the true noise variance (the mean over the stack of each
+image's true noise variance). Our target is the image *after* the CTF; Cov2D given CTFs estimates the
+image *before* it, so it is given none: it then models the covariance of the images after the CTF, and
+its Wiener estimate is of that very target. Beside it, general-eval's stack rows: ``--stack-aware``
+(aligned look-alikes), BM3D on the same averages, and the true-class average (the ceiling).
+
+A peer whose output is not finite on a set is reported as such (``nonfinite``) and its scores are left
+empty, never averaged in.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections.abc import Callable
+from functools import partial
+
+from dataclasses import replace
+
+import numpy as np
+
+from cdae_lite.images import evenly_spaced, resample_images
+from cdae_lite.metrics import frc, frc_resolution, psnr
+from cdae_lite.paper.general_eval import (PRESETS, TRUE_CLASS, DenoiserEvaluation, _training_stack, evaluation_stacks,
+                                          score_denoisers, stack_methods_for, tuned_bm3d_per_preset)
+from cdae_lite.paper.tables import verdict
+
+log = logging.getLogger(__name__)
+
+#: The packages of the peers (the ``[peers]`` extra), by import name: the distribution that provides it.
+PEER_PACKAGES = {"topaz": "topaz-em", "aspire": "aspire"}
+
+#: Topaz-Denoise's pretrained 2D general models compared.
+TOPAZ_MODELS = ("unet", "unet-small")
+
+#: Pixel size (Angstrom) the Topaz rows "at its pixel size" are resampled to: Topaz-Denoise's general
+#: models were trained on whole micrographs at their collection pixel sizes, about 1 Angstrom per pixel.
+TOPAZ_PIXEL_A = 1.0
+
+#: The stack-aware variant compared with Cov2D (the CLI's default, aligned look-alikes).
+STACK_VARIANT = "stack-aware (aligned)"
+
+#: Row names.
+GENERAL, BM3D, COV2D = "general", "BM3D (tuned)", "Cov2D (ASPIRE, true noise variance)"
+AWARE, BM3D_AVG = f"general + {STACK_VARIANT}", f"BM3D + {STACK_VARIANT}"
+
+
+#: The ``cpu`` profile's size: general-eval's stacks (4 x 250 images per set) with 32 scored images per set
+#: (general-eval scores 64) and 16 tuning images, so that the run fits half an hour on one CPU thread.
+CPU_REDUCED = {"n_images": 32, "n_tune": 16}
+CPU_NOTE = ("Reduced size for one CPU thread: 32 scored images per set (general-eval scores 64) and 16 training-protein "
+            "images for each tuning; the stacks are general-eval's, 4 x 250 images per set.")
+
+
+def topaz_row(model: str, resampled: bool = False) -> str:
+    """The row name of a Topaz model, at our pixel size or resampled to :data:`TOPAZ_PIXEL_A`.
+
+    >>> topaz_row("unet"), topaz_row("unet-small", True)
+    ('Topaz unet', 'Topaz unet-small (1 Å/px)')
+    """
+    return f"Topaz {model}" + (f" ({TOPAZ_PIXEL_A:g} Å/px)" if resampled else "")
+
+
+def missing_peers() -> list[str]:
+    """The peers' distributions (:data:`PEER_PACKAGES`) that are not installed, e.g. ``["topaz-em"]``."""
+    return [dist for mod, dist in PEER_PACKAGES.items() if importlib.util.find_spec(mod) is None]
+
+
+def peers_note() -> str:
+    """One line for the book: which peers are installed, or how to install the missing ones."""
+    gone = missing_peers()
+    if not gone:
+        return "Peers installed: " + ", ".join(PEER_PACKAGES.values()) + "."
+    return (f"Not installed: {', '.join(gone)} (pip install -e \".[peers]\"); the live comparison is skipped and "
+            "the recorded one above stands.")
+
+
+class PeerError(RuntimeError):
+    """A peer is not installed or failed on an input."""
+
+
+def require_peers() -> None:
+    """Raise :class:`PeerError` with one clear line when a peer is missing."""
+    gone = missing_peers()
+    if gone:
+        raise PeerError(f"peers not installed: {', '.join(gone)}; install them with pip install -e \".[peers]\"")
+
+
+def topaz_model(name: str):
+    """Topaz-Denoise's pretrained model ``name`` (``"unet"``, ``"unet-small"``) as a ``topaz`` ``Denoise``."""
+    from topaz.denoise import Denoise
+
+    try:
+        return Denoise(name)
+    except Exception as e:  # topaz-em 0.3.20 loads its weights through pkg_resources (setuptools < 81)
+        raise PeerError(f"Topaz-Denoise could not load {name!r}: {e} (topaz-em needs setuptools<81)") from e
+
+
+def topaz_denoise(images: np.ndarray, model, sign: float = 1.0, pixel_size_A: float | None = None,
+                  target_pixel_A: float | None = None) -> np.ndarray:
+    """Denoise each image with a Topaz ``Denoise`` as ``topaz denoise`` does (normalised, denoised, rescaled).
+
+    Parameters
+    ----------
+    images : array (n, s, s), float -- noisy images.
+    model : a ``topaz.denoise.Denoise``.
+    sign : float -- ``-1`` negates the images for the model and its output back (dark-particle polarity).
+    pixel_size_A, target_pixel_A : float -- when both are given, each image is Fourier-resampled from
+        ``pixel_size_A`` to ``target_pixel_A`` (Angstrom per pixel) before denoising and back after.
+
+    Returns
+    -------
+    array (n, s, s), float32.
+    """
+    x = np.asarray(images, np.float32)
+    size = x.shape[-1]
+    big = size if not (pixel_size_A and target_pixel_A) else 2 * int(round(size * pixel_size_A / target_pixel_A / 2))
+    z = resample_images(x, big) if big != size else x
+    out = np.stack([sign * model.denoise(np.ascontiguousarray(sign * im, np.float32)) for im in z])
+    return np.asarray(resample_images(out, size) if big != size else out, np.float32)
+
+
+def tuned_topaz(cfg: DenoiserEvaluation, model, preset: str, resampled: bool = False) -> tuple[float, list[dict]]:
+    """Topaz's polarity (``+1`` as given, ``-1`` negated) chosen by mean PSNR on ``cfg.n_tune`` images
+    of the training protein simulated in ``preset`` (BM3D's tuning stack); ``(sign, table)``."""
+    s = _training_stack(cfg, preset)
+    idx = evenly_spaced(len(s), cfg.n_tune)
+    px = (s.pixel_size_A, TOPAZ_PIXEL_A) if resampled else (None, None)
+    table = [{"sign": sign, "psnr_mean": float(psnr(topaz_denoise(s.noisy[cfg.snr][idx], model, sign, *px),
+                                                    s.clean[idx]).mean())} for sign in (1.0, -1.0)]
+    return max(table, key=lambda r: r["psnr_mean"])["sign"], table
+
+
+def cov2d_denoise(images: np.ndarray, noise_var: float, indices, pixel_size_A: float = 1.0) -> np.ndarray:
+    """ASPIRE's Cov2D on a whole stack (n, s, s), given the noise variance and the pixel size (Angstrom);
+    the ``indices`` images denoised, float32 (q, s, s).
+
+    No CTF is given (see the module's note): the covariance is of the images as they are, after the CTF.
+    """
+    from aspire.denoising import DenoiserCov2D
+    from aspire.source import ArrayImageSource
+
+    src = ArrayImageSource(np.asarray(images, np.float64), pixel_size=float(pixel_size_A))
+    try:
+        out = DenoiserCov2D(src, var_noise=float(noise_var)).denoise[np.asarray(indices)].asnumpy()
+    except Exception as e:
+        raise PeerError(f"ASPIRE Cov2D failed on a stack of {len(images)} images: {e}") from e
+    return np.asarray(out, np.float32)
+
+
+def _cov2d(snr: float, stack, indices) -> np.ndarray:
+    return cov2d_denoise(stack.noisy[snr], float(np.mean(stack.noise_sigma(snr) ** 2)), indices,
+                         stack.pixel_size_A)
+
+
+def _topaz_resampled(model, sign: float, snr: float, stack, indices) -> np.ndarray:
+    return topaz_denoise(stack.noisy[snr][indices], model, sign, stack.pixel_size_A, TOPAZ_PIXEL_A)
+
+
+def finite_or_nan(fn: Callable) -> Callable:
+    """``fn`` whose output, when any pixel is not finite, is logged and returned all ``NaN`` (scored as empty)."""
+    def run(*args):
+        out = np.asarray(fn(*args), np.float32)
+        if not np.isfinite(out).all():
+            log.warning("a peer's output is not finite on %d of %d images", int((~np.isfinite(out)).any(axis=(1, 2)).sum()),
+                        len(out))
+            return np.full_like(out, np.nan)
+        return out
+
+    return run
+
+
+def frc_columns(out: np.ndarray, clean: np.ndarray, stack) -> dict:
+    """The FRC resolution of a row (``columns`` of :func:`~cdae_lite.paper.general_eval.score_denoisers`).
+
+    ``frc_ring``: mean over images of the first ring (cycles per box) where the FRC between estimate and
+    clean image falls below 0.5; ``frc_resolution_A``: that ring as a resolution, box x pixel size / ring
+    (Angstrom; smaller is better). Both ``NaN`` for a non-finite output.
+    """
+    if not np.isfinite(out).all():
+        return {"frc_ring": float("nan"), "frc_resolution_A": float("nan")}
+    ring = float(frc_resolution(frc(out, clean)).mean())
+    return {"frc_ring": ring, "frc_resolution_A": out.shape[-1] * float(stack.pixel_size_A) / ring}
+
+
+def _single_image_methods(cfg: DenoiserEvaluation, general, bm3d, topaz: dict, preset: str, device=None):
+    """Single-image denoisers (``(x, sigma)``) and Topaz resampled (a stack method: it needs the pixel size)."""
+    from cdae_lite.denoise.inference import predict
+
+    denoisers = {GENERAL: lambda x, s: predict(general, x, device=device), BM3D: lambda x, s: bm3d.denoise(x, sigma=s)}
+    resampled, signs = {}, {}
+    for name, model in topaz.items():
+        for r in (False, True):
+            sign, table = tuned_topaz(cfg, model, preset, r)
+            signs[topaz_row(name, r)] = {"sign": sign, "tuning": table}
+            if r:
+                resampled[topaz_row(name, r)] = finite_or_nan(partial(_topaz_resampled, model, sign, cfg.snr))
+            else:
+                denoisers[topaz_row(name)] = finite_or_nan(partial(lambda m, g, x, s: topaz_denoise(x, m, g), model, sign))
+    return denoisers, resampled, signs
+
+
+def run_peers(cfg: DenoiserEvaluation, general, device=None) -> dict:
+    """Every row of the comparison on every set (see the module's note).
+
+    Returns ``rows`` (:func:`~cdae_lite.paper.general_eval.score_denoisers` with ``frc_ring``,
+    ``frc_resolution_A`` and ``nonfinite``), ``topaz_signs`` (per preset and row: polarity and its tuning),
+    ``bm3d_sigma_factors``, ``bm3d_average_factors`` (per preset), ``pixel_size_A`` (per set) and
+    ``margins_db`` (:func:`peer_margins`).
+    """
+    require_peers()
+    topaz = {name: topaz_model(name) for name in TOPAZ_MODELS}
+    bm3d, _ = tuned_bm3d_per_preset(cfg, device=device)
+    stacks = evaluation_stacks(cfg, device=device)
+    rows, signs, avg_factors = [], {}, {}
+    for preset in PRESETS:
+        log.info("peers: %s preset", preset)
+        denoisers, resampled, signs[preset] = _single_image_methods(cfg, general, bm3d[preset], topaz, preset, device)
+        stack, factors, _ = stack_methods_for(cfg, general, preset, device, variants=(STACK_VARIANT,))
+        avg_factors[preset] = factors[STACK_VARIANT]
+        stack_methods = {**resampled, COV2D: finite_or_nan(partial(_cov2d, cfg.snr)), **stack}
+        rows += score_denoisers(denoisers, {k: v for k, v in stacks.items() if k[1] == preset}, cfg, stack_methods,
+                                columns=frc_columns)
+    for r in rows:
+        r["nonfinite"] = not np.isfinite(r["psnr"])
+    return {"rows": rows, "topaz_signs": signs, "bm3d_sigma_factors": {p: b.sigma_factor for p, b in bm3d.items()},
+            "bm3d_average_factors": avg_factors, "pixel_size_A": {f"{k[0]} / {k[1]}": s.pixel_size_A
+                                                                  for k, s in stacks.items()},
+            "margins_db": peer_margins(rows)}
+
+
+#: The comparisons the record and the chapters state: (subject, other), like compared with like
+#: (single images with single images, averages with averages, Cov2D with the stack methods).
+COMPARISONS = ((GENERAL, topaz_row("unet")), (GENERAL, topaz_row("unet-small")), (GENERAL, topaz_row("unet", True)),
+               (GENERAL, topaz_row("unet-small", True)), (GENERAL, BM3D), (AWARE, COV2D), (AWARE, BM3D_AVG),
+               (TRUE_CLASS, AWARE))
+
+
+def set_margins(rows: list[dict], subject: str, other: str, value: str = "affine_psnr") -> dict:
+    """``{"protein / preset": subject minus other}`` of one column, dB; sets where either is missing or
+    not finite are left out.
+
+    >>> rows = [{"protein": "adk", "preset": "paper", "method": m, "affine_psnr": v} for m, v in (("a", 25.0), ("b", 22.5))]
+    >>> set_margins(rows, "a", "b")
+    {'adk / paper': 2.5}
+    """
+    by = {(r["protein"], r["preset"], r["method"]): r[value] for r in rows}
+    return {f"{p} / {s}": float(by[(p, s, subject)] - by[(p, s, other)]) for (p, s, m) in by
+            if m == subject and (p, s, other) in by and np.isfinite(by[(p, s, subject)] - by[(p, s, other)])}
+
+
+def peer_margins(rows: list[dict]) -> dict:
+    """Each of :data:`COMPARISONS` per set, in PSNR and affine-fitted PSNR:
+    ``{"subject - other | value": {"protein / preset": dB}}``."""
+    return {f"{a} - {b} | {v}": set_margins(rows, a, b, v) for a, b in COMPARISONS for v in ("psnr", "affine_psnr")}
+
+
+def peer_verdicts(rows: list[dict], value: str = "affine_psnr") -> list[str]:
+    """One :func:`~cdae_lite.paper.tables.verdict` per comparison of :data:`COMPARISONS` found in ``rows``
+    (no verdict on a set where either output collapsed or is not finite), on ``value`` (dB)."""
+    gone = {(f"{r['protein']} / {r['preset']}", r["method"]) for r in rows if r.get("collapsed") or r.get("nonfinite")}
+    out = []
+    for a, b in COMPARISONS:
+        diffs = set_margins(rows, a, b, value)
+        if diffs:
+            out.append(verdict({k: round(v, 2) for k, v in diffs.items()}, a, b, item="set",
+                               collapsed=[k for k in diffs if (k, a) in gone or (k, b) in gone]))
+    return out
+
+
+def worst_margin(rows: list[dict], subject: str, others, sets=None, value: str = "affine_psnr") -> tuple[str, str, float]:
+    """The smallest margin of ``subject`` over any of ``others`` on the test proteins' sets (the held-out
+    set excluded unless ``sets`` names it): ``(set, other, dB)``.
+
+    >>> rows = [{"protein": "adk", "preset": "paper", "method": m, "affine_psnr": v} for m, v in (("a", 25.0), ("b", 22.5), ("c", 24.0))]
+    >>> worst_margin(rows, "a", ["b", "c"])
+    ('adk / paper', 'c', 1.0)
+    """
+    found = [(k, o, d) for o in others for k, d in set_margins(rows, subject, o, value).items()
+             if (sets is None and "held out" not in k) or (sets is not None and k in sets)]
+    return min(found, key=lambda t: t[2])
+
+
+def record_peers(profile: str | None = None, device=None, out=None, notes: str = "",
+                 cfg: DenoiserEvaluation | None = None):
+    """Run :func:`run_peers` and record ``results/<profile>/peers.json`` (general-eval's images and seed)."""
+    from cdae_lite.denoise.checkpoint import load_denoiser
+    from cdae_lite.paper.results import record
+    from cdae_lite.runtime import get_profile
+
+    profile_name = profile or get_profile()
+    if cfg is None:
+        cfg = DenoiserEvaluation.quick() if profile_name == "quick" else DenoiserEvaluation()
+        if profile_name == "cpu":
+            cfg, notes = replace(cfg, **CPU_REDUCED), (notes + " " + CPU_NOTE).strip()
+    require_peers()
+    result = run_peers(cfg, load_denoiser("general")[0], device)
+    return record("peers", profile_name, {**cfg.as_dict(), "topaz_pixel_A": TOPAZ_PIXEL_A,
+                                          "stack_variant": STACK_VARIANT}, result, [cfg.seed], device, out, notes)
