@@ -36,6 +36,8 @@ def test_ml2d_recovers_rotated_views_where_kmeans_cannot(stack):
     assert res.angles_deg.shape == (len(x),) and res.shifts_px.shape == (len(x), 2)
     assert np.abs(res.shifts_px).max() <= 32 / 24 + 1e-9 and len(res.loglik) >= 1
     assert abs(res.class_fractions.sum() - 1) < 1e-6 and 0 < res.sigma2 < 2
+    hard = ml2d_classify(x, 4, ctf, n_iter=10, seed=0, hard=True)  # classification EM ("force max")
+    assert clustering_scores(truth, hard.labels)["f1"] >= 0.9
 
 
 def test_ceiling_with_true_templates_is_near_perfect(stack):

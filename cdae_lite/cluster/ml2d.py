@@ -201,7 +201,7 @@ def _initial(x, xf, cf, k, angles, init, seed, band, mask, sigma2, fudge):
     return _maximise(num, den, sigma2, k, angles, band, mask, fudge)
 
 
-def _em_step(xf, cf, refs, sigma2, log_prior, angles, band, max_elements):
+def _em_step(xf, cf, refs, sigma2, log_prior, angles, band, max_elements, hard=False):
     """One E-step and the sums of the M-step; returns a dict of the totals."""
     n, k, a = xf.shape[0], refs.shape[0], len(angles)
     rf = _rotated(refs, angles, band)
@@ -218,7 +218,10 @@ def _em_step(xf, cf, refs, sigma2, log_prior, angles, band, max_elements):
         logp = (cross - norm[:, None] / 2) / sigma2 + log_prior.repeat_interleave(a)[None, None]
         flat = logp.reshape(len(xb), -1)
         lse = torch.logsumexp(flat, 1)
-        w = torch.exp(flat - lse[:, None]).reshape(logp.shape)  # (B, T, KA)
+        w = torch.exp(flat - lse[:, None])
+        if hard:  # classification EM: each image counts once, at its most probable (class, rotation, shift)
+            w = torch.zeros_like(w).scatter_(1, flat.argmax(1, keepdim=True), 1.0)
+        w = w.reshape(logp.shape)  # (B, T, KA)
         out["ll"] += float((lse - x2 / (2 * sigma2) - dof / 2 * math.log(2 * math.pi * sigma2)).sum())
         out["resid"] += float((x2 - 2 * (w * cross).sum((1, 2)) + (w.sum(1) * norm).sum(1)).sum())
         q = (xb * cb)[:, None, :] * torch.conj(band.phase)[None]  # (B, T, F)
@@ -283,7 +286,8 @@ def _em(refs, sigma2: float, ctx: dict, iters: int, state: dict | None = None) -
     st.update(refs=refs, sigma2=sigma2)
     for _ in range(iters):
         it = len(st["history"])
-        step = _em_step(xf, cf, st["refs"], st["sigma2"], st["log_prior"], angles, band, ctx["max_elements"])
+        step = _em_step(xf, cf, st["refs"], st["sigma2"], st["log_prior"], angles, band, ctx["max_elements"],
+                        ctx["hard"])
         refs = _maximise(step["num"], step["den"], st["sigma2"], k, angles, band, mask, ctx["fudge"])
         _finite_or_raise(it, step, refs)
         st["history"].append(step["ll"])
@@ -309,8 +313,8 @@ def _em(refs, sigma2: float, ctx: dict, iters: int, state: dict | None = None) -
 def ml2d_classify(images, k: int, ctf=None, n_iter: int = 20, n_angles: int = 36,
                   max_shift_px: float | None = None, shift_step_px: float = 1.0, max_freq: float = 0.5,
                   init="align", n_init: int = 3, ctf_mode: str = "full", mask_radius_px: float | None = None,
-                  tau2_fudge: float = 2.0, update_priors: bool = False, tol: float = 0.001, seed: int = 0,
-                  device=None, max_elements: int = 1 << 22) -> ML2DResult:
+                  tau2_fudge: float = 2.0, update_priors: bool = False, hard: bool = False, tol: float = 0.001,
+                  seed: int = 0, device=None, max_elements: int = 1 << 22) -> ML2DResult:
     """Maximum-likelihood 2D classification (expectation-maximisation over classes, rotations, shifts).
 
     The model and both steps are described in :mod:`cdae_lite.cluster.ml2d`. Deterministic for a
@@ -337,6 +341,8 @@ def ml2d_classify(images, k: int, ctf=None, n_iter: int = 20, n_angles: int = 36
         plus 2). tau2_fudge : float -- RELION's T.
     update_priors : bool -- learn the class priors (RELION); False (default): classes equally likely,
         which resists the collapse of all images into one class at low SNR.
+    hard : bool -- each image counts only at its most probable (class, rotation, shift) in the M-step
+        (classification EM, cryoSPARC's "force max"); False: the full posterior (RELION).
     tol : float -- stop when fewer than this fraction of labels change. seed : int.
     device : torch device (default CPU). max_elements : int -- scores held at once (memory bound).
 
@@ -366,7 +372,7 @@ def ml2d_classify(images, k: int, ctf=None, n_iter: int = 20, n_angles: int = 36
              n_angles, len(band.shifts))
     sigma2 = float(((xf.real**2 + xf.imag**2) * band.w).sum(1).mean() / band.w.sum())
     ctx = dict(xf=xf, cf=cf, angles=angles, band=band, mask=mask, fudge=tau2_fudge, max_elements=max_elements,
-               update_priors=update_priors,
+               update_priors=update_priors, hard=hard,
                n_iter=n_iter, tol=tol, bar=progress(n_iter + (n_init - 1) * min(n_iter, 5), "ML2D", unit="iter"))
     starts = [init] + ["random"] * (n_init - 1) if isinstance(init, str) else [init]
     runs = [_em(_initial(x, xf, cf, k, angles, st, seed + j, band, mask, sigma2, tau2_fudge), sigma2, ctx,
