@@ -174,7 +174,8 @@ def score_denoisers(denoisers: dict[str, Callable], stacks: dict, cfg: DenoiserE
     ``stack_methods[name](stack, indices)`` returns the scored images (``indices`` of the
     :class:`~cdae_lite.simulation.stacks.SimulatedStack` ``stack``) denoised with the help of the whole
     stack (stack-aware methods; the seconds include the search over the stack).
-    ``columns(out, clean, stack)``, when given, returns more columns for each row (e.g. the FRC).
+    ``columns(out, clean, stack)``, when given, returns more columns for each row (e.g. the FRC). An
+    output with non-finite pixels gets a row with ``nonfinite`` (how many images) and no scores.
     """
     rows = []
     for (protein, preset), s in stacks.items():
@@ -184,6 +185,11 @@ def score_denoisers(denoisers: dict[str, Callable], stacks: dict, cfg: DenoiserE
             t = time.perf_counter()
             out = fn(s, idx) if name in (stack_methods or {}) else fn(x, sigma)
             seconds = (time.perf_counter() - t) / len(x)  # the denoiser's time, not the scoring's
+            bad = int((~np.isfinite(out)).reshape(len(out), -1).any(1).sum())
+            if bad:  # reported as such, never averaged in
+                rows.append({"protein": protein, "preset": preset, "method": name, "nonfinite": bad,
+                             "seconds_per_image": seconds})
+                continue
             rows.append({"protein": protein, "preset": preset, "method": name, **image_scores(out, c),
                          **view_columns(out, c, lab), **(columns(out, c, s) if columns else {}),
                          "seconds_per_image": seconds})
