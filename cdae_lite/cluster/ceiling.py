@@ -1,7 +1,7 @@
 """The classification ceiling: every image classified with the true view templates (perfect references).
 
-Beside any 2D classification's F1, :func:`template_ceiling` gives what a perfect set of references
-would reach on the same images (each image's CTF, all in-plane rotations and shifts).
+Beside any 2D classification's F1, :func:`~cdae_lite.cluster.ceiling.template_ceiling` gives what a
+perfect set of references would reach on the same images (each image's CTF, all in-plane rotations and shifts).
 """
 
 from __future__ import annotations

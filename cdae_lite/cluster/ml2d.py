@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ML2DResult:
-    """What :func:`ml2d_classify` found.
+    """What :func:`~cdae_lite.cluster.ml2d.ml2d_classify` found.
 
     Attributes
     ----------
@@ -317,7 +317,7 @@ def ml2d_classify(images, k: int, ctf=None, n_iter: int = 20, n_angles: int = 36
                   seed: int = 0, device=None, max_elements: int = 1 << 22) -> ML2DResult:
     """Maximum-likelihood 2D classification (expectation-maximisation over classes, rotations, shifts).
 
-    The model and both steps are described in :mod:`cdae_lite.cluster.ml2d`. Deterministic for a
+    The model and both steps are described in the module cdae_lite.cluster.ml2d. Deterministic for a
     given ``seed``, device and number of threads.
 
     Parameters

@@ -31,8 +31,17 @@ METHODS = ("kmeans", "hierarchical", "align", "ml2d")
 
 
 def choose_method(particles: pd.DataFrame | None) -> str:
-    """``"ml2d"`` when the STAR rows say the particles are rotated in plane (``rlnAnglePsi`` takes more
-    than 36 distinct whole-degree values), else ``"kmeans"`` (the paper's unrotated views)."""
+    """The default clustering method for a stack described by STAR rows.
+
+    Parameters
+    ----------
+    particles : pandas.DataFrame or None -- the stack's STAR rows.
+
+    Returns
+    -------
+    str -- ``"ml2d"`` when the rows say the particles are rotated in plane (``rlnAnglePsi`` takes more
+    than 36 distinct whole-degree values), else ``"kmeans"`` (the paper's unrotated views).
+    """
     if particles is not None and "rlnAnglePsi" in particles.columns:
         if particles["rlnAnglePsi"].round().nunique() > 36:
             return "ml2d"
@@ -41,9 +50,21 @@ def choose_method(particles: pd.DataFrame | None) -> str:
 
 def star_ctf(particles: pd.DataFrame, optics: dict, n_images: int, size: int, pixel_size_A: float,
              stack_name: str, by_position: bool = False) -> np.ndarray | None:
-    """Each image's CTF ``(n_images, size, size)`` float32 (zero frequency at the centre) from the STAR
-    columns rlnDefocusU/V/Angle and the optics' voltage (kV), Cs (mm) and amplitude contrast; images no
-    row names get a CTF of 1. None when the rows have no rlnDefocusU."""
+    """Each image's CTF from the STAR columns rlnDefocusU/V (Angstrom) and rlnDefocusAngle (degrees) and
+    the optics' rlnVoltage (kV), rlnSphericalAberration (mm) and rlnAmplitudeContrast.
+
+    Parameters
+    ----------
+    particles : pandas.DataFrame -- STAR rows, paired with images by ``rlnImageName`` (or by position).
+    optics : dict -- the optics group's values. n_images, size : int -- the stack's shape (pixels).
+    pixel_size_A : float -- Angstrom per pixel. stack_name : str -- the stack's file name.
+    by_position : bool -- row i describes image i.
+
+    Returns
+    -------
+    numpy.ndarray (n_images, size, size), float32, zero frequency at ``(size // 2, size // 2)`` (images
+    no row names get 1), or None when the rows have no rlnDefocusU.
+    """
     from cdae_lite.simulation.ctf import ctf_2d
 
     if particles is None or "rlnDefocusU" not in particles.columns:
@@ -102,9 +123,10 @@ def cluster_path(path: str | os.PathLike, k: int, n_components: int = 10, method
     back after it (:class:`~cdae_lite.denoise.inference.Negated`); the class averages are always of
     the input images as they are.
 
-    ``method=None`` chooses with :func:`choose_method` from ``star`` = ``(particles, optics, by_position)``
-    (the stack's STAR rows): ``"ml2d"`` for particles rotated in plane, which then uses each image's CTF
-    (:func:`star_ctf`) and returns its CTF-corrected, aligned class references as the averages.
+    ``method=None`` chooses with :func:`~cdae_lite.cluster.stacks.choose_method` from ``star``
+    = ``(particles, optics, by_position)`` (the stack's STAR rows): ``"ml2d"`` for particles rotated in
+    plane, which then uses each image's CTF (:func:`~cdae_lite.cluster.stacks.star_ctf`) and returns its
+    CTF-corrected, aligned class references as the averages.
 
     Returns a :class:`~cdae_lite.cluster.stream.ClusterReport` with the labels and the class averages
     of the input images (``scores`` is empty for the in-memory path).

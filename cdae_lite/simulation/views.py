@@ -98,7 +98,8 @@ def resolve_views(views_deg: np.ndarray | None, n_views: int | None, default) ->
       that differs is an error.
     * only ``n_views``: the first ``n_views`` of ``default`` when it holds that many, otherwise
       ``default`` itself when it is a function of the number of views (e.g. choosing distinct views
-      of a map), otherwise :func:`hemisphere_views` (``n_views`` directions spread over a hemisphere).
+      of a map), otherwise :func:`~cdae_lite.simulation.views.hemisphere_views` (``n_views`` directions
+      spread over a hemisphere).
     * neither: ``default`` (an array, or a function called with None).
 
     Parameters
@@ -133,7 +134,15 @@ def resolve_views(views_deg: np.ndarray | None, n_views: int | None, default) ->
 
 
 def parse_views(text: str) -> np.ndarray:
-    """``'rot,tilt,psi;rot,tilt,psi'`` (degrees, RELION ZYZ) as an array ``(n, 3)``, float64.
+    """Parse explicit view directions.
+
+    Parameters
+    ----------
+    text : str -- ``'rot,tilt,psi;rot,tilt,psi'``, degrees (RELION ZYZ).
+
+    Returns
+    -------
+    numpy.ndarray (n, 3), float64, degrees.
 
     Raises
     ------
