@@ -47,7 +47,7 @@ class FineTuneConfig(ProfiledConfig):
 
     @classmethod
     def quick_overrides(cls) -> dict:
-        return {"train": TrainConfig(epochs=15, lr=5e-4)}
+        return {"train": TrainConfig(epochs=10, lr=5e-4)}
 
 
 @dataclass

@@ -33,7 +33,7 @@ class CDAEExperiment(ProfiledConfig):
 
     @classmethod
     def quick_overrides(cls) -> dict:
-        return {"sim": SimulationConfig.quick(), "pretrain": TrainConfig(epochs=12),
+        return {"sim": SimulationConfig.quick(), "pretrain": TrainConfig(epochs=8),
                 "finetune": FineTuneConfig.quick()}
 
     @classmethod
@@ -73,7 +73,7 @@ class BaselineExperiment(ProfiledConfig):
 
     @classmethod
     def quick_overrides(cls) -> dict:
-        return {"cdae": CDAEExperiment.quick(), "n_eval": 24, "n_tune": 16,
+        return {"cdae": CDAEExperiment.quick(), "n_eval": 16, "n_tune": 8,
                 "dncnn": DnCNNConfig(depth=8, channels=32),
                 "dncnn_train": TrainConfig(epochs=10, optimizer="adam"),
                 "n2v": UNetConfig(channels=16),
@@ -116,7 +116,7 @@ class ClusteringExperiment(ProfiledConfig):
     @classmethod
     def quick_overrides(cls) -> dict:
         return {"cdae": CDAEExperiment.quick(), "feature_train": TrainConfig(epochs=4),
-                "aae_iterations": 100, "snr_sweep": (0.03, 0.1, 0.3), "align_iterations": 5}
+                "aae_iterations": 50, "snr_sweep": (0.03, 0.1, 0.3), "align_iterations": 5}
 
     @classmethod
     def smoke_overrides(cls) -> dict:
