@@ -29,6 +29,7 @@ import importlib.util
 import logging
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 from dataclasses import replace
 
@@ -48,8 +49,10 @@ PEER_PACKAGES = {"topaz": "topaz-em", "aspire": "aspire"}
 #: Topaz-Denoise's pretrained 2D general models compared.
 TOPAZ_MODELS = ("unet", "unet-small")
 
-#: Pixel size (Angstrom) the Topaz rows "at its pixel size" are resampled to: Topaz-Denoise's general
-#: models were trained on whole micrographs at their collection pixel sizes, about 1 Angstrom per pixel.
+#: Pixel size (Angstrom) the Topaz rows "at its pixel size" are resampled to. Topaz-Denoise's general
+#: models were trained on whole micrographs of many datasets at their collection pixel sizes (about 1
+#: Angstrom per pixel, not binned to particle scale); 1 Angstrom is our reading of that scale, not a
+#: figure Topaz states per model.
 TOPAZ_PIXEL_A = 1.0
 
 #: The stack-aware variant compared with Cov2D (the CLI's default, aligned look-alikes).
@@ -102,7 +105,7 @@ def require_peers() -> None:
         raise PeerError(f"peers not installed: {', '.join(gone)}; install them with pip install -e \".[peers]\"")
 
 
-def topaz_model(name: str):
+def topaz_model(name: str) -> object:
     """Topaz-Denoise's pretrained model ``name`` (``"unet"``, ``"unet-small"``) as a ``topaz`` ``Denoise``."""
     from topaz.denoise import Denoise
 
@@ -156,6 +159,7 @@ def cov2d_denoise(images: np.ndarray, noise_var: float, indices, pixel_size_A: f
     from aspire.denoising import DenoiserCov2D
     from aspire.source import ArrayImageSource
 
+    logging.getLogger("aspire").setLevel(logging.WARNING)  # ASPIRE logs every step at INFO on stdout
     src = ArrayImageSource(np.asarray(images, np.float64), pixel_size=float(pixel_size_A))
     try:
         out = DenoiserCov2D(src, var_noise=float(noise_var)).denoise[np.asarray(indices)].asnumpy()
@@ -199,7 +203,8 @@ def frc_columns(out: np.ndarray, clean: np.ndarray, stack) -> dict:
     return {"frc_ring": ring, "frc_resolution_A": out.shape[-1] * float(stack.pixel_size_A) / ring}
 
 
-def _single_image_methods(cfg: DenoiserEvaluation, general, bm3d, topaz: dict, preset: str, device=None):
+def _single_image_methods(cfg: DenoiserEvaluation, general, bm3d, topaz: dict, preset: str,
+                          device=None) -> tuple[dict, dict, dict]:
     """Single-image denoisers (``(x, sigma)``) and Topaz resampled (a stack method: it needs the pixel size)."""
     from cdae_lite.denoise.inference import predict
 
@@ -271,12 +276,13 @@ def peer_margins(rows: list[dict]) -> dict:
     return {f"{a} - {b} | {v}": set_margins(rows, a, b, v) for a, b in COMPARISONS for v in ("psnr", "affine_psnr")}
 
 
-def peer_verdicts(rows: list[dict], value: str = "affine_psnr") -> list[str]:
-    """One :func:`~cdae_lite.paper.tables.verdict` per comparison of :data:`COMPARISONS` found in ``rows``
-    (no verdict on a set where either output collapsed or is not finite), on ``value`` (dB)."""
+def peer_verdicts(rows: list[dict], value: str = "affine_psnr", comparisons=COMPARISONS) -> list[str]:
+    """One :func:`~cdae_lite.paper.tables.verdict` per ``(subject, other)`` of ``comparisons`` (default
+    :data:`COMPARISONS`) found in ``rows`` (no verdict on a set where either output collapsed or is not
+    finite), on ``value`` (dB)."""
     gone = {(f"{r['protein']} / {r['preset']}", r["method"]) for r in rows if r.get("collapsed") or r.get("nonfinite")}
     out = []
-    for a, b in COMPARISONS:
+    for a, b in comparisons:
         diffs = set_margins(rows, a, b, value)
         if diffs:
             out.append(verdict({k: round(v, 2) for k, v in diffs.items()}, a, b, item="set",
@@ -298,7 +304,7 @@ def worst_margin(rows: list[dict], subject: str, others, sets=None, value: str =
 
 
 def record_peers(profile: str | None = None, device=None, out=None, notes: str = "",
-                 cfg: DenoiserEvaluation | None = None):
+                 cfg: DenoiserEvaluation | None = None) -> Path:
     """Run :func:`run_peers` and record ``results/<profile>/peers.json`` (general-eval's images and seed)."""
     from cdae_lite.denoise.checkpoint import load_denoiser
     from cdae_lite.paper.results import record
@@ -338,7 +344,7 @@ def readme_paragraph(result: dict) -> str:
     single = best_peer_margins(rows, GENERAL, [topaz_row(t, r) for t in TOPAZ_MODELS for r in (False, True)])
     stack = best_peer_margins(rows, AWARE, [COV2D])
 
-    def span(d):
+    def span(d: dict) -> str:
         lo = min(d, key=d.get)
         return f"{d[lo]:+.1f} dB ({lo}) to {max(d.values()):+.1f} dB"
 
