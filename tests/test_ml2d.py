@@ -100,3 +100,35 @@ def test_cli_cluster_picks_ml2d_for_rotated_particles(tmp_path):
     rows = read_star(out)[0]
     f1 = clustering_scores(rows["cdaeView"].to_numpy(), rows["rlnClassNumber"].to_numpy() - 1)["f1"]
     assert f1 >= 0.9, f1
+
+
+def test_a_star_input_is_clustered_with_ml2d_and_each_images_ctf(tmp_path, capsys, monkeypatch):
+    """A RELION STAR given as the input (not --star) carries its rows to the method choice and the CTF."""
+    from cdae_lite.cli import main
+    from cdae_lite.io import read_star
+
+    sim = ["simulate", "--protein", "adk", "--per-view", "30", "--size", "32", "--snr", "0.3", "--seed", "4"]
+    assert main([*sim, "--preset", "realistic", "-o", str(tmp_path / "r")]) == 0
+    monkeypatch.chdir(tmp_path / "r")  # a RELION project's root: names resolve from here
+    capsys.readouterr()
+    assert main(["cluster", "adk_snr0.3.star", "-k", "4", "-o", str(tmp_path / "classes.star")]) == 0
+    assert "ml2d" in capsys.readouterr().out
+    rows = read_star(tmp_path / "classes.star")[0]
+    f1 = clustering_scores(rows["cdaeView"].to_numpy(), rows["rlnClassNumber"].to_numpy() - 1)["f1"]
+    assert f1 >= 0.9, f1
+
+
+def test_star_ctf_uses_each_rows_optics_group():
+    import pandas as pd
+
+    from cdae_lite.cluster.stacks import star_ctf
+
+    rows = pd.DataFrame({"rlnDefocusU": [15000.0, 15000.0], "rlnVoltage": [300.0, 200.0],
+                         "rlnSphericalAberration": [2.7, 2.0], "rlnAmplitudeContrast": [0.1, 0.07]})
+    got = star_ctf(rows, {"rlnVoltage": 300.0}, 2, 32, 2.0, "x.mrcs", by_position=True)
+    for i in range(2):
+        want = ctf_2d(32, 2.0, rows.rlnDefocusU.to_numpy()[i:i + 1], rows.rlnDefocusU.to_numpy()[i:i + 1],
+                      np.zeros(1), *rows.iloc[i][["rlnVoltage", "rlnSphericalAberration",
+                                                   "rlnAmplitudeContrast"]].astype(float)).numpy()
+        np.testing.assert_allclose(got[i], want[0], atol=1e-6)
+    assert not np.allclose(got[0], got[1])

@@ -28,8 +28,8 @@ def _run(args: argparse.Namespace, src) -> int:
         raise ValueError(f"--averages and -o are the same file ({out}): the averages would replace the labels")
     for p in (out, avg_path):  # before the work, not after it
         check_target(p, args.overwrite, protect=(args.input, args.star))
-    particles, optics = read_star(args.star) if args.star else (None, {})
-    if particles is not None:
+    particles, optics = read_star(args.star) if args.star else (src.image_rows(), {}) if src else (None, {})
+    if args.star:
         with opened_stack(args.input, allow_volume=args.as_stack) as (_, _, data):  # checked before the work:
             labels_table(np.zeros(len(data), np.int64), Path(args.input).name, particles, args.by_position)  # pairs
     method = args.method or choose_method(particles)
@@ -37,12 +37,12 @@ def _run(args: argparse.Namespace, src) -> int:
     refs = (model or load_denoiser("general")[0]) if args.refine and method not in ("align", "ml2d") else None
     report = cluster_path(src.path if src else args.input, args.k, args.pca, method, model=model, seed=args.seed,
                           device=args.device, refine_with=refs, as_stack=args.as_stack, invert=args.invert,
-                          star=(particles, optics, args.by_position))
+                          star=(particles, optics, args.by_position or src is not None))
     rows = (src.rows({"rlnClassNumber": report.labels + 1}) if src else
             labels_table(report.labels, Path(args.input).name, particles, args.by_position))
     write_star(out, rows, src.optics if src else optics, overwrite=args.overwrite)
     write_stack(avg_path, report.averages, report.pixel_size_A, overwrite=args.overwrite)
-    print(f"{report.summary()}: labels -> {out}, class averages -> {avg_path}" + (f"; {src.rules}" if src else ""))
+    print(f"{method}: {report.summary()}: labels -> {out}, class averages -> {avg_path}" + (f"; {src.rules}" if src else ""))
     return 0
 
 

@@ -56,7 +56,9 @@ def star_ctf(particles: pd.DataFrame, optics: dict, n_images: int, size: int, pi
     Parameters
     ----------
     particles : pandas.DataFrame -- STAR rows, paired with images by ``rlnImageName`` (or by position).
-    optics : dict -- the optics group's values. n_images, size : int -- the stack's shape (pixels).
+    optics : dict -- the optics group's values; per-row ``rlnVoltage``, ``rlnSphericalAberration`` and
+        ``rlnAmplitudeContrast`` columns of ``particles`` (several optics groups) take precedence.
+    n_images, size : int -- the stack's shape (pixels).
     pixel_size_A : float -- Angstrom per pixel. stack_name : str -- the stack's file name.
     by_position : bool -- row i describes image i.
 
@@ -73,10 +75,15 @@ def star_ctf(particles: pd.DataFrame, optics: dict, n_images: int, size: int, pi
     du = particles["rlnDefocusU"].to_numpy(np.float64)
     dv = particles.get("rlnDefocusV", particles["rlnDefocusU"]).to_numpy(np.float64)
     ang = particles.get("rlnDefocusAngle", pd.Series(np.zeros(len(particles)))).to_numpy(np.float64)
+    # per-row optics columns (several optics groups) before the optics block's values, then RELION's defaults
+    lens = np.stack([particles[c].to_numpy(np.float64) if c in particles.columns else
+                     np.full(len(particles), float(optics.get(c, d)))
+                     for c, d in (("rlnVoltage", 300.0), ("rlnSphericalAberration", 2.7),
+                                  ("rlnAmplitudeContrast", 0.1))], axis=1)
     out = np.ones((n_images, size, size), np.float32)
-    out[idx] = ctf_2d(size, pixel_size_A, du, dv, ang, float(optics.get("rlnVoltage", 300.0)),
-                      float(optics.get("rlnSphericalAberration", 2.7)),
-                      float(optics.get("rlnAmplitudeContrast", 0.1))).numpy()
+    for values in np.unique(lens, axis=0):  # one CTF computation per optics group
+        rows = np.flatnonzero((lens == values).all(axis=1))
+        out[idx[rows]] = ctf_2d(size, pixel_size_A, du[rows], dv[rows], ang[rows], *map(float, values)).numpy()
     return out
 
 

@@ -260,6 +260,18 @@ class StarStack:
         """The input's optics block (None for a RELION 3.0 file)."""
         return self.plan.optics
 
+    def image_rows(self) -> pd.DataFrame:
+        """One row per gathered image (the first row that names it), in :attr:`path`'s order, with its optics
+        group's ``rlnVoltage``, ``rlnSphericalAberration`` and ``rlnAmplitudeContrast`` added, so that each
+        image's CTF can be computed from its own row (several optics groups included)."""
+        first = np.unique(self.row_to_key, return_index=True)[1]
+        out = self.plan.particles.iloc[first].reset_index(drop=True)
+        optics = [self.plan.groups[int(g)].as_optics() for g in self.plan.group[first]]
+        for label in ("rlnVoltage", "rlnSphericalAberration", "rlnAmplitudeContrast"):
+            if all(label in o for o in optics):
+                out[label] = [o[label] for o in optics]
+        return out
+
     def rows(self, columns: dict[str, np.ndarray]) -> pd.DataFrame:
         """The input's rows (duplicates included) with ``columns``: label -> one value per gathered image."""
         out = self.plan.particles.copy()
