@@ -107,12 +107,16 @@ def require_peers() -> None:
 
 def topaz_model(name: str) -> object:
     """Topaz-Denoise's pretrained model ``name`` (``"unet"``, ``"unet-small"``) as a ``topaz`` ``Denoise``."""
-    from topaz.denoise import Denoise
+    import warnings
 
-    try:
-        return Denoise(name)
-    except Exception as e:  # topaz-em 0.3.20 loads its weights through pkg_resources (setuptools < 81)
-        raise PeerError(f"Topaz-Denoise could not load {name!r}: {e} (topaz-em needs setuptools<81)") from e
+    with warnings.catch_warnings():  # topaz loads its weights through pkg_resources, deprecated in setuptools
+        warnings.simplefilter("ignore", UserWarning)
+        from topaz.denoise import Denoise
+
+        try:
+            return Denoise(name)
+        except Exception as e:  # topaz-em 0.3.20 loads its weights through pkg_resources (setuptools < 81)
+            raise PeerError(f"Topaz-Denoise could not load {name!r}: {e} (topaz-em needs setuptools<81)") from e
 
 
 def topaz_denoise(images: np.ndarray, model, sign: float = 1.0, pixel_size_A: float | None = None,
