@@ -2,10 +2,11 @@
 
 Usage: ``python benchmarks/quick_scale.py [--variants 32:150 64:40 64:75] [--json out]``
 
-The quick profile runs the paper's protocol on 32-px images (150 per view) so that the book builds
-on a 2-core CPU; the recorded ``cpu`` profile (``results/cpu/cdae.json``, ``clustering.json``) runs it
-at 64 px with 250 per view. Some of the quick run's conclusions differ in sign from the recorded
-ones. For each variant ``SIZE:IMAGES_PER_VIEW`` (the quick profile's epochs, k and seeds otherwise),
+The quick profile runs the paper's protocol on 32-px images (150 per view when results/cpu/quick_scale.json
+was recorded; 100 since 2026-12-06) so that the book builds on a 2-core CPU; the recorded ``cpu``
+profile (``results/cpu/cdae.json``, ``clustering.json``) runs it at 64 px with 250 per view. Some of
+the quick run's conclusions differ in sign from the recorded ones. For each variant
+``SIZE:IMAGES_PER_VIEW`` (the quick profile's epochs, k and seeds otherwise),
 this script runs chapters 2-3's experiment (``run_cdae``, seed 0, cold model cache) and chapter 5's
 raw and CDAE k-means clustering, times it, and prints per test protein the sign of each
 conclusion next to the recorded run's:

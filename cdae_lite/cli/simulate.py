@@ -55,7 +55,7 @@ def add_parser(sub) -> None:
     p.add_argument("--pixel-size", type=float, help="pixel size of --map in Angstrom (default: its header)")
     p.add_argument("--snr", type=float, nargs="+", default=[0.1], help="one or more SNRs")
     p.add_argument("--profile", choices=["quick", "full"],
-                   help="scale: quick = 32 px, 150 images per view; full = 64 px, 1000 per view "
+                   help="scale: quick = 32 px, 100 images per view; full = 64 px, 1000 per view "
                         "(default: $CDAE_PROFILE, else full on a GPU and quick on a CPU)")
     p.add_argument("--preset", choices=["paper", "realistic"], default="paper",
                    help="paper: exact views, no CTF; realistic: jitter, in-plane rotation, shifts, CTF")

@@ -15,7 +15,7 @@ from cdae_lite.simulation.config import SimulationConfig
 class CDAEExperiment(ProfiledConfig):
     """Everything that defines chapters 2 and 3: data, architecture, pre-training, fine-tuning.
 
-    ``full()`` is the paper's scale; ``quick()`` the same protocol on 32 px images, 150 images per
+    ``full()`` is the paper's scale; ``quick()`` the same protocol on 32 px images, 100 images per
     view and fewer epochs, for a CPU.
     """
 

@@ -66,5 +66,5 @@ class SimulationConfig(ProfiledConfig):
 
     @classmethod
     def quick_overrides(cls) -> dict:
-        """CPU scale: 32 px images, 150 images per view; the same code path."""
-        return {"image_size": 32, "images_per_view": 150}
+        """CPU scale: 32 px images, 100 images per view; the same code path."""
+        return {"image_size": 32, "images_per_view": 100}
