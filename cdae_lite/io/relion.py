@@ -132,16 +132,12 @@ def read_relion(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame | N
     FileNotFoundError, ValueError
         No such file, not a STAR file, no particles table, or no ``rlnImageName`` column.
     """
-    import starfile
+    from cdae_lite.io.star import star_tables
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such STAR file: {path}")
-    try:
-        blocks = starfile.read(path, always_dict=True)
-    except Exception as exc:  # starfile raises a variety of parser errors
-        raise ValueError(f"{path} is not a readable STAR file ({exc})") from exc
-    tables = {k: v for k, v in blocks.items() if isinstance(v, pd.DataFrame)}
+    tables = star_tables(path)
     optics = tables.get("optics")
     particles = tables.get("particles")
     if particles is None:

@@ -43,6 +43,23 @@ def write_star(path: str | os.PathLike, particles: pd.DataFrame, optics: dict | 
     return path
 
 
+def star_tables(path: Path) -> dict[str, pd.DataFrame]:
+    """The data blocks of an existing STAR file that are tables, by block name.
+
+    Raises
+    ------
+    ValueError
+        The file is not a readable STAR file.
+    """
+    import starfile
+
+    try:
+        blocks = starfile.read(path, always_dict=True)
+    except Exception as exc:  # starfile raises a variety of parser errors
+        raise ValueError(f"{path} is not a readable STAR file ({exc})") from exc
+    return {k: v for k, v in blocks.items() if isinstance(v, pd.DataFrame)}
+
+
 def read_star(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
     """Read a STAR file; returns ``(particles, optics)``.
 
@@ -53,16 +70,10 @@ def read_star(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
     ------
     FileNotFoundError, ValueError
     """
-    import starfile
-
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such STAR file: {path}")
-    try:
-        blocks = starfile.read(path, always_dict=True)
-    except Exception as exc:  # starfile raises a variety of parser errors
-        raise ValueError(f"{path} is not a readable STAR file ({exc})") from exc
-    tables = {k: v for k, v in blocks.items() if isinstance(v, pd.DataFrame)}
+    tables = star_tables(path)
     if not tables:
         raise ValueError(f"{path} holds no data table")
     optics_df = tables.get("optics")
