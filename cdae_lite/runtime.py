@@ -102,8 +102,42 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))
 
 
+#: Set by :func:`set_progress` (the command line's ``--quiet``); ``None``: the environment decides.
+_progress_switch: bool | None = None
+
+
+def set_progress(enabled: bool | None) -> bool | None:
+    """Turn progress bars on or off in this process, over ``CDAE_PROGRESS``.
+
+    The command line calls it for ``--quiet`` and puts the old value back when the command ends.
+
+    Parameters
+    ----------
+    enabled : bool or None
+        ``False`` hides every progress bar, ``True`` shows them; ``None`` gives the choice back to the
+        environment variable ``CDAE_PROGRESS``.
+
+    Returns
+    -------
+    bool or None
+        The previous setting, to restore it with.
+    """
+    global _progress_switch
+    previous, _progress_switch = _progress_switch, enabled
+    return previous
+
+
 def progress_enabled() -> bool:
-    """Whether long loops show progress bars (``CDAE_PROGRESS=0`` turns them off)."""
+    """Whether long loops show progress bars.
+
+    Returns
+    -------
+    bool
+        The setting of :func:`set_progress` when one was made, else ``False`` when the environment
+        variable ``CDAE_PROGRESS`` is ``0``, ``false``, ``no`` or ``off``, and ``True`` otherwise.
+    """
+    if _progress_switch is not None:
+        return _progress_switch
     return os.environ.get("CDAE_PROGRESS", "1").strip() not in ("0", "false", "no", "off")
 
 
@@ -164,7 +198,25 @@ def device_name(device=None) -> str:
 
 
 def progress(total: int, desc: str, unit: str = "img", enabled: bool = True):
-    """A tqdm progress bar on stderr, silent when :func:`progress_enabled` or ``enabled`` is false."""
+    """A tqdm progress bar on stderr, silent when :func:`progress_enabled` or ``enabled`` is false.
+
+    Parameters
+    ----------
+    total : int
+        Number of steps the bar counts to (images, epochs...).
+    desc : str
+        Label printed before the bar.
+    unit : str, optional
+        Name of one step, shown in the rate (``"img"``: images per second).
+    enabled : bool, optional
+        ``False`` hides the bar whatever :func:`progress_enabled` says (e.g. on a rank other than 0).
+
+    Returns
+    -------
+    tqdm.tqdm
+        The bar: call ``update(n)`` after ``n`` steps and ``close()`` at the end (or use it in a
+        ``with`` block). A disabled bar accepts the same calls and draws nothing.
+    """
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit=unit, disable=not (enabled and progress_enabled()), file=sys.stderr)
