@@ -106,7 +106,7 @@ def test_the_recorded_cdae_experiment_runs_on_the_smoke_path(monkeypatch, tmp_pa
 
 
 def test_cascade_variants_change_only_what_they_name():
-    from cdae_lite.paper.command import cdae_variant
+    from cdae_lite.paper.experiments.cdae import cdae_variant
 
     exp = CDAEExperiment.full()
     same, name = cdae_variant(exp)
@@ -139,3 +139,28 @@ def test_the_recorded_clustering_experiment_runs_on_the_smoke_path(monkeypatch, 
     assert all(0 <= r["f1"] <= 1 and 0.25 <= r["largest_cluster"] <= 1 for r in t2)
     assert {r["snr"] for r in res["snr_sweep"]} == set(cx.snr_sweep)
     assert {r["protein"] for r in res["realistic"]} == {"proteasome", "cxcr4", "adk"}
+
+
+def test_every_experiment_has_its_module_and_the_command_lists_them(capsys):
+    import importlib
+    import pkgutil
+    import subprocess
+    import sys
+
+    from cdae_lite.paper import experiments as modules
+    from cdae_lite.paper.command import build_parser
+
+    helpers = {"common"}
+    found = {m.name for m in pkgutil.iter_modules(modules.__path__)} - helpers
+    assert found == {m.__name__.rsplit(".", 1)[1] for m in modules.EXPERIMENTS}
+    for name in found:
+        m = importlib.import_module(f"cdae_lite.paper.experiments.{name}")
+        assert callable(m.add_args) and callable(m.main) and m.NAME and m.HELP, name
+    names = [m.NAME for m in modules.EXPERIMENTS]
+    assert {"cdae", "baselines", "clustering", "all", "general", "general-cdae", "gain", "general-eval",
+            "general-select", "general-ablation", "cluster-eval", "targets", "peers"} == set(names)
+    _, parsers = build_parser()
+    assert list(parsers) == names
+    out = subprocess.run([sys.executable, "-m", "cdae_lite.paper", "--help"], capture_output=True, text=True,
+                         check=True).stdout
+    assert all(f"    {n} " in out or f"    {n}\n" in out for n in names)
