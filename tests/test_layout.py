@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "cdae_lite"
-STAGES = ["runtime", "distributed", "images", "io", "metrics", "plot", "simulation", "denoise", "cluster", "paper", "cli"]
+STAGES = ["runtime", "distributed", "images", "io", "metrics", "plot", "simulation", "denoise", "cluster", "paper", "exercises",
+          "cli"]
 MAX_LINES = 400
 MAX_COMMAND_LINES = 80
 
