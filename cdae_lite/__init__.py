@@ -20,8 +20,14 @@ Arrays are ``float32`` NumPy arrays of shape ``(n, size, size)``; torch tensors 
 from __future__ import annotations
 
 import importlib
+import logging
 
 __version__ = "0.1.0"
+
+# The library logs through logging.getLogger(__name__) and configures nothing: an application chooses
+# where messages go (the command line sends them to stderr); logging.getLogger("cdae_lite").setLevel(...)
+# quiets the package.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 #: Where the book and the project live. Used for launch buttons and for fetching data files when the
 #: package is installed without its repository checkout.

@@ -1,21 +1,26 @@
 """The ``cdae-lite`` command line: one module per command, each parsing its arguments and calling the library.
 
 Every subcommand has ``--help`` with an example. A mistake in the input (missing or unreadable file,
-wrong shape, bad value) prints one line to stderr and exits with status 2; no traceback.
+wrong shape, bad value) prints one line to stderr and exits with status 2; no traceback. Messages (the
+library's log, through :mod:`logging`) go to stderr one line each; ``--quiet`` keeps warnings and errors
+only and hides progress bars, ``--verbose`` adds debug messages. Results go to stdout.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import signal
 import sys
 import threading
 
 from cdae_lite.cli import cluster, denoise, evaluate, relion_external, simulate, train
-from cdae_lite.cli.common import USER_ERRORS, Formatter
+from cdae_lite.cli.common import USER_ERRORS, Formatter, add_verbosity, messages
 
 COMMANDS = (simulate, denoise, train, cluster, evaluate, relion_external)
+
+log = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,9 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "denoising autoencoders (CDAE). Run 'cdae-lite COMMAND --help' for each command.",
         formatter_class=Formatter)
     parser.add_argument("--version", action="version", version=f"cdae-lite {__version__}")
+    add_verbosity(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(sub)
+    for subparser in sub.choices.values():
+        add_verbosity(subparser, suppress=True)
     return parser
 
 
@@ -74,38 +82,42 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    prefix = f"cdae-lite {args.command}"
     from cdae_lite.distributed import is_main
 
-    say = print if is_main() else (lambda *a, **k: None)  # under torchrun, one message from rank 0
+    with messages(args.quiet, args.verbose, main_process=is_main()):
+        return _run(args, f"cdae-lite {args.command}", is_main())
+
+
+def _run(args: argparse.Namespace, prefix: str, main_process: bool) -> int:
+    """Run the command; an expected failure becomes one logged line and an exit status."""
+    say = log.error if main_process else (lambda *a, **k: None)  # under torchrun, one message from rank 0
     try:
         with _cleanup_on_signals():
             return int(args.func(args) or 0)
     except USER_ERRORS as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        say(f"{prefix}: error: {msg}", file=sys.stderr)
+        say(f"{prefix}: error: {msg}")
         return 2
     except OSError as exc:  # a full disk, an I/O error, a broken gzip stream
         where = f" ({exc.filename})" if exc.filename else ""
-        say(f"{prefix}: error: {exc.strerror or exc}{where}; no partial output was kept", file=sys.stderr)
+        say(f"{prefix}: error: {exc.strerror or exc}{where}; no partial output was kept")
         return 2
     except MemoryError:
-        say(f"{prefix}: error: out of memory; try a smaller --batch-size (nothing was written)", file=sys.stderr)
+        say(f"{prefix}: error: out of memory; try a smaller --batch-size (nothing was written)")
         return 2
     except Exception:  # not an expected failure: a bug; show where it happened
         import traceback
 
         from cdae_lite import REPOSITORY_URL
 
-        if is_main():
-            traceback.print_exc()
+        say(traceback.format_exc().rstrip())
         say(f"{prefix}: unexpected error (a bug in cdae-lite): please report it at {REPOSITORY_URL}/issues "
-            "with the command and the traceback above", file=sys.stderr)
+            "with the command and the traceback above")
         return 1
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
         what = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
-        say(f"{prefix}: {what}; no partial output was kept", file=sys.stderr)
+        say(f"{prefix}: {what}; no partial output was kept")
         return 128 + int(signum)
 
 

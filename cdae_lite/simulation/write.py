@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -17,10 +18,26 @@ from cdae_lite.runtime import progress
 from cdae_lite.simulation.config import SimulationConfig
 from cdae_lite.simulation.stacks import particles_table, simulate_blocks, stack_stem
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class SimulationReport:
-    """What :func:`write_simulation` wrote."""
+    """What :func:`write_simulation` wrote.
+
+    Attributes
+    ----------
+    n_images : int
+        Images in each stack.
+    image_size : int
+        Box size of the images, pixels.
+    pixel_size_A : float
+        Pixel size of the images, Angstrom.
+    seconds : float
+        Wall-clock time of the simulation and writing.
+    stacks : list of pathlib.Path
+        The ``.mrcs`` files written (each with its ``.star`` beside it).
+    """
 
     n_images: int
     image_size: int
@@ -29,6 +46,18 @@ class SimulationReport:
     stacks: list
 
     def summary(self, out: str | os.PathLike) -> str:
+        """One line for a user: stacks, images, size, pixel size, folder, time and speed.
+
+        Parameters
+        ----------
+        out : str or os.PathLike
+            The output folder, as the user named it.
+
+        Returns
+        -------
+        str
+            The line, e.g. ``wrote 2 stack(s) of 40 images (32 px, 4.000 A/px) to out in 0.3 s ...``.
+        """
         return (f"wrote {len(self.stacks)} stack(s) of {self.n_images} images ({self.image_size} px, "
                 f"{self.pixel_size_A:.3f} A/px) to {out} in {self.seconds:.1f} s "
                 f"({self.n_images / max(self.seconds, 1e-9):.0f} images/s): "
@@ -46,11 +75,31 @@ def write_simulation(volume: np.ndarray, pixel_size_A: float, views_deg: np.ndar
 
     Parameters
     ----------
-    volume : array (s, s, s) -- the map. pixel_size_A : float -- its voxel size, Angstrom.
-    views_deg : array (n_views, 3) -- ``(rot, tilt, psi)`` in degrees (RELION ZYZ).
-    config : SimulationConfig. snrs : the SNRs (variance definition), each > 0.
-    out : output folder (created if missing). name : file name stem.
-    clean : also write the noise-free stack. overwrite : replace existing files.
+    volume : numpy.ndarray
+        ``(s, s, s)`` float32 map.
+    pixel_size_A : float
+        Its voxel size, Angstrom.
+    views_deg : numpy.ndarray
+        ``(n_views, 3)`` Euler angles ``(rot, tilt, psi)`` in degrees (RELION's ZYZ convention).
+    config : SimulationConfig
+        Image size, images per view, CTF, noise and seed.
+    snrs : tuple of float
+        The SNRs (variance of the signal over variance of the noise), each > 0; one stack each.
+    out : str or os.PathLike
+        Output folder (created if missing).
+    name : str
+        File name stem (``adk`` gives ``adk_snr0.1.mrcs``).
+    clean : bool, optional
+        Also write the noise-free stack ``<name>_clean.mrcs``.
+    overwrite : bool, optional
+        Replace existing files (else an existing one is refused before any work).
+    device : str or torch.device, optional
+        Where the projections are computed (default: :func:`cdae_lite.runtime.get_device`).
+
+    Returns
+    -------
+    SimulationReport
+        Images, size, pixel size, time and the stacks written.
 
     Raises
     ------
@@ -85,6 +134,8 @@ def _simulate_into(out: Path, stems: dict, volume, pixel_size_A, views_deg, conf
                    device) -> SimulationReport:
     meta, optics, px_out, blocks = simulate_blocks(volume, pixel_size_A, views_deg, config, snrs, device=device)
     n, size = len(meta), config.image_size
+    log.debug("simulating %d images of %d px at %.3f A/px (%d views), SNR %s%s", n, size, px_out,
+              len(views_deg), ", ".join(f"{s:g}" for s in snrs), " and clean" if clean else "")
     t0 = time.perf_counter()
     writers = {s: StackWriter(out / f"{stem}.mrcs", n, size, px_out, overwrite=overwrite) for s, stem in stems.items()}
     sigmas = {s: np.zeros(n) for s in snrs}
@@ -110,5 +161,6 @@ def _simulate_into(out: Path, stems: dict, volume, pixel_size_A, views_deg, conf
     for s, stem in stems.items():
         df = particles_table(meta, f"{stem}.mrcs", s, None if s is None else sigmas[s])
         write_star(out / f"{stem}.star", df, optics, overwrite=overwrite)
+        log.debug("wrote %s and %s", out / f"{stem}.mrcs", out / f"{stem}.star")
     return SimulationReport(n, size, float(px_out), time.perf_counter() - t0,
                             [out / f"{stem}.mrcs" for stem in stems.values()])
