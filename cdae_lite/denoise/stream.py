@@ -8,6 +8,7 @@ untouched.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -26,6 +27,8 @@ from cdae_lite.io.blocks import iter_blocks, opened_stack
 from cdae_lite.io.files import check_name, check_target
 from cdae_lite.io.mrc import StackWriter
 from cdae_lite.runtime import get_device, peak_rss_mb, progress_enabled
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -141,11 +144,16 @@ def _denoise_file(model, input_path: Path, output_path: Path, batch_size, device
             sample = resample_images(sample, resample)
         invert, polarity = needs_inversion(sample, invert)
         sign = -1.0 if invert else 1.0
+        log.debug("denoising %d images of %d px%s in batches of %d; particles look %s%s", n, size,
+                  f" resampled to {resample} px" if resample else "", batch_size, polarity,
+                  " (negated for the denoiser and back)" if invert else "")
 
         def run(x):
             return sign * predict(model, sign * x, batch_size=batch_size, device=device, check=False)
 
         scale = stein_scale(run, sample, sigma)["scale"] if calibrate else 1.0
+        if calibrate:
+            log.debug("contrast calibration on %d sample images: scale %.4g", len(sample), scale)
         done = None
         if stack_aware is not None:  # every image needs the whole stack: denoise it all first, write after
             whole = np.asarray(data[:], dtype=np.float32)
