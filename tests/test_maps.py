@@ -62,15 +62,16 @@ def test_model_to_map_is_centred_and_positive():
     assert vol.max() > 0 and vol.min() > -0.05 * vol.max()
 
 
-def test_fetch_offline_falls_back_to_the_stand_in(monkeypatch, tmp_path):
+def test_fetch_offline_falls_back_to_the_stand_in(monkeypatch, tmp_path, caplog):
     monkeypatch.setenv("CDAE_CACHE", str(tmp_path))
 
     def offline(*a, **k):
         raise urllib.error.URLError("no network")
 
     monkeypatch.setattr(proteins, "download", offline)
-    with pytest.warns(UserWarning, match="stand-in"):
+    with caplog.at_level("WARNING", logger="cdae_lite.simulation.proteins"):
         path = proteins.fetch_entry("5flc")
+    assert "offline: could not download 5flc; using the shipped stand-in" in caplog.text
     assert path == data_path(PAPER_STANDINS["5flc"]["model"])
     with pytest.raises(ConnectionError, match="could not download"):
         proteins.fetch_entry("1abc")

@@ -12,8 +12,8 @@ checkout the package was imported from, else downloaded from the repository into
 from __future__ import annotations
 
 import json
+import logging
 import urllib.request
-import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +22,8 @@ import numpy as np
 
 from cdae_lite.io.paths import cache_dir, data_path, download
 from cdae_lite.simulation.maps import load_map, resample
+
+log = logging.getLogger(__name__)
 
 #: The paper's entries and the shipped stand-ins used when they cannot be downloaded.
 PAPER_STANDINS: dict[str, dict[str, str]] = {
@@ -146,7 +148,6 @@ def fetch_entry(entry_id: str, timeout: float = 30.0) -> Path:
                 f"could not download {entry_id} from {url} ({exc}). Offline, use a local file "
                 "(load_map / model_to_map) or one of the shipped proteins (cdae_lite.simulation.proteins)."
             ) from exc
-        warnings.warn(
-            f"offline: could not download {entry_id}; using the shipped stand-in "
-            f"{standin['model']} ({standin['why']})", stacklevel=2)
+        log.warning("offline: could not download %s; using the shipped stand-in %s (%s)", entry_id,
+                    standin["model"], standin["why"])
         return data_path(standin["model"])
