@@ -25,15 +25,34 @@ def template_ceiling(images, templates, ctf=None, n_angles: int = 72, max_shift_
 
     Parameters
     ----------
-    images : array (n, size, size). templates : array (k, size, size) -- one clean projection per view.
-    ctf : array (n, size, size), optional -- each image's CTF, as for
-        :func:`~cdae_lite.cluster.ml2d.ml2d_classify`.
-    n_angles, max_shift_px, shift_step_px, max_freq, device, max_elements : as for
-        :func:`~cdae_lite.cluster.ml2d.ml2d_classify`.
+    images : array (n, size, size)
+        The particles, any units.
+    templates : array (k, size, size)
+        One clean projection per view (without CTF), the same size as the images.
+    ctf : array (n, size, size), optional
+        Each image's CTF, as for :func:`~cdae_lite.cluster.ml2d.ml2d_classify`; None: no CTF.
+    n_angles : int
+        In-plane rotations searched, ``360 / n_angles`` degrees apart.
+    max_shift_px, shift_step_px : float
+        Shifts searched up to this radius (default ``size / 24``) on a grid of this step, pixels.
+    max_freq : float
+        Highest frequency compared, a fraction of Nyquist in (0, 1].
+    device : str or torch.device, optional
+        Where to compute (default CPU).
+    max_elements : int
+        Scores held in memory at once.
 
     Returns
     -------
-    numpy.ndarray (n,), int64 -- the index of the best template of each image.
+    ndarray (n,) int64
+        The index of the best template of each image.
+
+    Raises
+    ------
+    ValueError
+        Images or templates that :func:`~cdae_lite.images.check_images` refuses, fewer than 2 images,
+        ``len(templates)`` above the number of images, constant images, templates of another size, or a
+        CTF of the wrong shape.
     """
     tpl = check_images(templates, "templates")
     x = _check_stack(images, len(tpl))

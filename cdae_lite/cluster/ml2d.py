@@ -49,7 +49,7 @@ class ML2DResult:
     Attributes
     ----------
     labels : (n,) int64 -- the most probable class of each image.
-    averages : (k, size, size) float32 -- the CTF-corrected class references (input's units).
+    averages : (k, size, size) float32 -- the CTF-corrected class references (stack scaled to unit std).
     angles_deg : (n,) float64 -- in-plane rotation (degrees) of the reference that best matches each image.
     shifts_px : (n, 2) float64 -- its shift ``(x, y)`` in pixels.
     loglik : list of float -- the log-likelihood of the data after each E-step (natural log).
@@ -315,36 +315,37 @@ def ml2d_classify(images, k: int, ctf=None, n_iter: int = 20, n_angles: int = 36
                   init="align", n_init: int = 3, ctf_mode: str = "full", mask_radius_px: float | None = None,
                   tau2_fudge: float = 2.0, update_priors: bool = False, hard: bool = False, tol: float = 0.001,
                   seed: int = 0, device=None, max_elements: int = 1 << 22) -> ML2DResult:
-    """Maximum-likelihood 2D classification (expectation-maximisation over classes, rotations, shifts).
-
-    The model and both steps are described in the module cdae_lite.cluster.ml2d. Deterministic for a
-    given ``seed``, device and number of threads.
+    """Maximum-likelihood 2D classification: EM over classes, in-plane rotations and shifts (see the module).
 
     Parameters
     ----------
-    images : array (n, size, size) -- the particles (any units; each image's mean is removed and the
-        stack scaled to unit standard deviation).
-    k : int -- the number of classes, 1 <= k <= n.
-    ctf : array (n, size, size), optional -- each image's CTF, zero frequency at pixel
-        ``(size // 2, size // 2)`` (as :func:`~cdae_lite.simulation.ctf.ctf_2d` gives); None: no CTF.
-    n_iter : int -- at most this many EM iterations. n_angles : int -- in-plane rotations searched
-        (a grid of ``360 / n_angles`` degrees).
-    max_shift_px : float -- shifts searched up to this radius, pixels (default ``size / 24``).
-    shift_step_px : float -- the shift grid's step, pixels.
-    max_freq : float -- highest frequency in the likelihood, a fraction of Nyquist (0, 1].
-    init : ``"align"`` (labels and rotations of :func:`~cdae_lite.cluster.align.align_classify`),
-        ``"random"`` (averages of random subsets, as RELION), or a tuple ``(labels (n,), angles_deg (n,))``.
-    n_init : int -- starts: ``init`` and ``n_init - 1`` random ones, each run for 5 iterations; the one of
-        highest log-likelihood goes on (a string ``init`` only).
-    ctf_mode : ``"full"`` or ``"flip"`` (see the module). mask_radius_px : float -- the references'
-        soft circular mask, pixels (default: where the stack's pixel variance exceeds the background's,
-        plus 2). tau2_fudge : float -- RELION's T.
-    update_priors : bool -- learn the class priors (RELION); False (default): classes equally likely,
-        which resists the collapse of all images into one class at low SNR.
-    hard : bool -- each image counts only at its most probable (class, rotation, shift) in the M-step
-        (classification EM, cryoSPARC's "force max"); False: the full posterior (RELION).
-    tol : float -- stop when fewer than this fraction of labels change. seed : int.
-    device : torch device (default CPU). max_elements : int -- scores held at once (memory bound).
+    images : array (n, size, size)
+        The particles, any units (each image's mean is removed, the stack scaled to unit std).
+    k, n_iter, n_angles : int
+        Classes, 1 <= k <= n; at most ``n_iter`` EM iterations; rotations every ``360 / n_angles`` degrees.
+    ctf : array (n, size, size), optional
+        Each image's CTF (zero frequency at the centre, :func:`~cdae_lite.simulation.ctf.ctf_2d`); None: no CTF.
+    max_shift_px, shift_step_px : float
+        Shifts searched up to this radius (default ``size / 24``) on a grid of this step, pixels.
+    max_freq, tol : float
+        Highest frequency compared, a fraction of Nyquist in (0, 1]; stop when under ``tol`` of the labels change.
+    init : str or tuple
+        ``"align"`` (labels and rotations of :func:`~cdae_lite.cluster.align.align_classify`), ``"random"``
+        (averages of random subsets, as RELION) or ``(labels (n,) int, angles_deg (n,) float)``.
+    n_init : int
+        A string ``init`` and ``n_init - 1`` random starts run 5 iterations; the likeliest goes on.
+    ctf_mode : str
+        ``"full"`` or ``"flip"`` (see the module).
+    mask_radius_px, tau2_fudge : float, optional
+        The references' soft circular mask, pixels (default: where the stack's pixel variance exceeds
+        the background's, plus 2); RELION's regularisation parameter T.
+    update_priors, hard : bool
+        Learn the class priors (RELION; default: equal, which resists a collapse into one class at low SNR);
+        count each image only at its likeliest (class, rotation, shift) (cryoSPARC's "force max").
+    seed, max_elements : int
+        The starts' seed (same seed, device and thread count: same result); scores held in memory at once.
+    device : str or torch.device, optional
+        Where to compute (default CPU).
 
     Returns
     -------
@@ -353,8 +354,7 @@ def ml2d_classify(images, k: int, ctf=None, n_iter: int = 20, n_angles: int = 36
     Raises
     ------
     ValueError
-        One-image stack, ``k`` out of range, NaN/infinite or constant images, a CTF of the wrong shape,
-        or a run whose log-likelihood or references become non-finite.
+        Bad images (one, constant or non-finite), ``k``, CTF shape or settings, or a run that turns non-finite.
     """
     x = _check_stack(images, k)
     n, s = x.shape[0], x.shape[-1]

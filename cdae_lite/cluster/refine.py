@@ -34,10 +34,22 @@ from cdae_lite.io.blocks import iter_blocks, opened_stack
 
 @dataclass
 class Refinement:
-    """What the loop did: final labels ``(n,)`` int64, the denoised references ``(k, s, s)`` float32,
-    the number of labels changed in each round (the last is 0 when it converged), the mean
-    correlation of the images with their reference in each round, and the class averages of the raw
-    images under the final labels ``(k, s, s)`` float32."""
+    """What the loop did.
+
+    Attributes
+    ----------
+    labels : ndarray (n,) int64
+        The final class of each image.
+    references : ndarray (k, s, s) float32
+        The (denoised) references of the last round, which gave the final labels.
+    averages : ndarray (k, s, s) float32
+        The class averages of the raw images under the final labels, in the input's units (an empty
+        class's average is zero).
+    changed : list of int
+        The number of labels changed in each round (the last is 0 when the loop converged).
+    mean_correlation : list of float
+        The mean correlation of the images with their reference in each round (Pearson, in [-1, 1]).
+    """
 
     labels: np.ndarray
     references: np.ndarray
@@ -47,6 +59,7 @@ class Refinement:
 
     @property
     def converged(self) -> bool:
+        """Whether the last round changed no label."""
         return bool(self.changed) and self.changed[-1] == 0
 
 
@@ -100,10 +113,36 @@ def _refine(blocks, labels, k: int, model, max_iter: int, device) -> Refinement:
 
 def refine_labels(images, labels, k: int, model: nn.Module | None = None, max_iter: int = 20, device=None,
                   block_size: int = 2048) -> Refinement:
-    """Refine ``labels`` (n,) of ``images`` (n, s, s) against denoised class averages until they stop changing.
+    """Refine the labels of a stack held in memory against denoised class averages until they stop changing.
 
-    ``model`` denoises the class averages (None: plain averages, which makes the loop k-means on
-    normalised pixels). Returns a :class:`Refinement`.
+    Parameters
+    ----------
+    images : array (n, s, s)
+        The stack, any units (each image is normalised to zero mean, unit std for the correlations).
+    labels : array (n,) int
+        The starting class of each image, in ``0..k-1`` (e.g. k-means on principal components).
+    k : int
+        The number of classes.
+    model : torch.nn.Module, optional
+        Denoises the class averages, (k, 1, s, s) to (k, 1, s, s) (e.g. the shipped general model);
+        None: plain averages, which makes the loop k-means on normalised pixels.
+    max_iter : int
+        At most this many rounds.
+    device : str or torch.device, optional
+        Where the model runs (default: CUDA if available, else CPU).
+    block_size : int
+        Images correlated at a time.
+
+    Returns
+    -------
+    Refinement
+        The final labels, references and class averages, and each round's changes and correlation.
+
+    Raises
+    ------
+    ValueError
+        Images that :func:`~cdae_lite.images.check_images` refuses, or a number of labels that is not
+        the number of images.
     """
     x = check_images(images)
     if len(labels) != len(x):
@@ -117,7 +156,40 @@ def refine_labels(images, labels, k: int, model: nn.Module | None = None, max_it
 
 def refine_file(path: str | os.PathLike, labels, k: int, model: nn.Module | None = None, max_iter: int = 20,
                 device=None, block_size: int = 2048, as_stack: bool = False) -> Refinement:
-    """:func:`refine_labels` for a stack in a file, read block by block (one pass per round)."""
+    """:func:`refine_labels` for a stack in a file, read block by block (one pass over the file per round).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        An MRC stack (``.mrcs``/``.mrc``, or gzipped), (n, s, s).
+    labels : array (n,) int
+        The starting class of each image, in ``0..k-1``.
+    k : int
+        The number of classes.
+    model : torch.nn.Module, optional
+        Denoises the class averages (None: plain averages).
+    max_iter : int
+        At most this many rounds.
+    device : str or torch.device, optional
+        Where the model runs (default: CUDA if available, else CPU).
+    block_size : int
+        Images read and correlated at a time (bounds the memory).
+    as_stack : bool
+        Read a file flagged as a cubic 3D map as a stack anyway.
+
+    Returns
+    -------
+    Refinement
+        As :func:`refine_labels` gives it.
+
+    Raises
+    ------
+    ValueError
+        A number of labels that is not the number of images in the file, a file that cannot be read as
+        a stack, or an image with NaN or infinite pixels.
+    FileNotFoundError
+        No file at ``path``.
+    """
     with opened_stack(path, as_stack) as (plain, mrc, data):
         if len(labels) != data.shape[0]:
             raise ValueError(f"{len(labels)} labels for {data.shape[0]} images in {path}")

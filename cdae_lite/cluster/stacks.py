@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -35,12 +36,14 @@ def choose_method(particles: pd.DataFrame | None) -> str:
 
     Parameters
     ----------
-    particles : pandas.DataFrame or None -- the stack's STAR rows.
+    particles : pandas.DataFrame or None
+        The stack's STAR rows (None: no STAR file).
 
     Returns
     -------
-    str -- ``"ml2d"`` when the rows say the particles are rotated in plane (``rlnAnglePsi`` takes more
-    than 36 distinct whole-degree values), else ``"kmeans"`` (the paper's unrotated views).
+    str
+        ``"ml2d"`` when the rows say the particles are rotated in plane (``rlnAnglePsi``, degrees, takes
+        more than 36 distinct whole-degree values), else ``"kmeans"`` (the paper's unrotated views).
     """
     if particles is not None and "rlnAnglePsi" in particles.columns:
         if particles["rlnAnglePsi"].round().nunique() > 36:
@@ -55,17 +58,31 @@ def star_ctf(particles: pd.DataFrame, optics: dict, n_images: int, size: int, pi
 
     Parameters
     ----------
-    particles : pandas.DataFrame -- STAR rows, paired with images by ``rlnImageName`` (or by position).
-    optics : dict -- the optics group's values; per-row ``rlnVoltage``, ``rlnSphericalAberration`` and
-        ``rlnAmplitudeContrast`` columns of ``particles`` (several optics groups) take precedence.
-    n_images, size : int -- the stack's shape (pixels).
-    pixel_size_A : float -- Angstrom per pixel. stack_name : str -- the stack's file name.
-    by_position : bool -- row i describes image i.
+    particles : pandas.DataFrame or None
+        STAR rows, paired with images by ``rlnImageName`` (or by position).
+    optics : dict
+        The optics group's values; per-row ``rlnVoltage``, ``rlnSphericalAberration`` and
+        ``rlnAmplitudeContrast`` columns of ``particles`` (several optics groups) take precedence, and
+        RELION's defaults (300 kV, 2.7 mm, 0.1) fill what neither gives.
+    n_images, size : int
+        The stack's number of images and box size, pixels.
+    pixel_size_A : float
+        Angstrom per pixel.
+    stack_name : str
+        The stack's file name, as the rows' ``rlnImageName`` give it.
+    by_position : bool
+        Row i describes image i.
 
     Returns
     -------
-    numpy.ndarray (n_images, size, size), float32, zero frequency at ``(size // 2, size // 2)`` (images
-    no row names get 1), or None when the rows have no rlnDefocusU.
+    ndarray (n_images, size, size) float32 or None
+        Each image's CTF, zero frequency at ``(size // 2, size // 2)`` (images no row names get 1), or
+        None when there are no rows or they have no rlnDefocusU.
+
+    Raises
+    ------
+    ValueError
+        Rows that :func:`~cdae_lite.io.star.image_indices` cannot pair with the stack's images.
     """
     from cdae_lite.simulation.ctf import ctf_2d
 
@@ -89,14 +106,34 @@ def star_ctf(particles: pd.DataFrame, optics: dict, n_images: int, size: int, pi
 
 def cluster_stack(images: np.ndarray, k: int, method: str = "kmeans", model: nn.Module | None = None,
                   seed: int = 0, device=None) -> np.ndarray:
-    """Labels ``(n,)`` int64 in ``0..k-1`` of a stack held in memory, clustered on its pixels.
+    """Labels of a stack held in memory, clustered on its pixels.
 
     Parameters
     ----------
-    images : float32 ``(n, size, size)``.
-    k : number of classes. method : ``"kmeans"``, ``"hierarchical"`` (Ward), ``"align"``
-        (alignment-aware 2D classification) or ``"ml2d"`` (maximum likelihood, for images rotated in plane).
-    model : a denoiser applied first (its outputs are clustered), or None.
+    images : array (n, size, size)
+        The stack, any units.
+    k : int
+        The number of classes, 1 <= k <= n.
+    method : str
+        ``"kmeans"``, ``"hierarchical"`` (Ward), ``"align"`` (alignment-aware 2D classification) or
+        ``"ml2d"`` (maximum likelihood, for images rotated in plane).
+    model : torch.nn.Module, optional
+        A denoiser applied first (its outputs are clustered), or None.
+    seed : int
+        Seeds k-means, the alignment or ML2D.
+    device : str or torch.device, optional
+        Where the model and ML2D run.
+
+    Returns
+    -------
+    ndarray (n,) int64
+        The class of each image, in ``0..k-1``.
+
+    Raises
+    ------
+    ValueError
+        Images that :func:`~cdae_lite.images.check_images` refuses, ``k`` outside 1..n, or an unknown
+        ``method``.
     """
     x = check_images(images)
     check_k(len(x), k)
@@ -135,19 +172,47 @@ def cluster_path(path: str | os.PathLike, k: int, n_components: int = 10, method
     plane, which then uses each image's CTF (:func:`~cdae_lite.cluster.stacks.star_ctf`) and returns its
     CTF-corrected, aligned class references as the averages.
 
-    Returns a :class:`~cdae_lite.cluster.stream.ClusterReport` with the labels and the class averages
-    of the input images (``scores`` is empty for the in-memory path).
+    Parameters
+    ----------
+    path : str or PathLike
+        An MRC stack (``.mrcs``/``.mrc``, or gzipped), (n, size, size).
+    k, n_components : int
+        Classes, 1 <= k <= n; principal components clustered when streamed (0: pixels, in memory).
+    method : str or None
+        ``"kmeans"``, ``"hierarchical"`` (Ward), ``"align"``, ``"ml2d"``, or None to choose from ``star``.
+    model, refine_with : torch.nn.Module, optional
+        A denoiser applied before clustering (its outputs are clustered); the denoiser of the class
+        averages in the refinement loop (None: no refinement).
+    seed, max_iter : int
+        Seeds k-means, the PCA, the alignment or ML2D; at most ``max_iter`` refinement rounds.
+    device : str or torch.device, optional
+        Where the denoisers and ML2D run.
+    as_stack : bool
+        Read a file flagged as a cubic 3D map as a stack anyway.
+    invert : bool, optional
+        Whether the particles are dark (negated around the denoisers); None: detected.
+    star : tuple, optional
+        ``(particles DataFrame, optics dict, by_position bool)`` of the stack's STAR file.
+
+    Returns
+    -------
+    ClusterReport
+        The labels and the class averages of the input images (``scores`` is empty for the in-memory
+        path; ``refinement`` is set when the loop ran, ``inverted`` when the particles were negated).
+
+    Raises
+    ------
+    ValueError
+        ``k`` outside 1..n, an unknown ``method``, a negative ``n_components``, or a file that cannot be
+        read as a stack (NaN or infinite pixels included).
+    FileNotFoundError
+        No file at ``path``.
     """
-    particles, optics, by_position = star or (None, {}, False)
-    method = choose_method(particles) if method is None else method
+    star = star or (None, {}, False)
+    method = choose_method(star[0]) if method is None else method
     if method == "ml2d" and model is None:
-        t0 = time.perf_counter()
-        x, px = read_stack(path, allow_volume=as_stack)
-        ctf = star_ctf(particles, optics, len(x), x.shape[-1], px or 1.0, os.path.basename(path), by_position)
-        res = ml2d_classify(x, k, ctf, seed=seed, device=device)
-        return ClusterReport(n_images=len(x), k=k, labels=res.labels, scores=np.empty((len(x), 0), np.float32),
-                             averages=res.averages, pixel_size_A=px, seconds=time.perf_counter() - t0,
-                             peak_rss_mb=peak_rss_mb())
+        return _whole_stack(path, k, as_stack, partial(_ml2d_star, k=k, star=star, stack_name=os.path.basename(path),
+                                                       seed=seed, device=device))
     if n_components < 0:
         raise ValueError(f"n_components must be 0 (pixels) or more, got {n_components}")
     if invert is None and (model is not None or refine_with is not None):
@@ -158,21 +223,48 @@ def cluster_path(path: str | os.PathLike, k: int, n_components: int = 10, method
         return replace(cluster_path(path, k, n_components, method, model, seed, device, refine_with, max_iter,
                                     as_stack, invert=False), inverted=True)
     if refine_with is not None and method not in ("align", "ml2d"):
-        t0 = time.perf_counter()
-        starts = [cluster_path(path, k, n_components, method, m, seed, device, as_stack=as_stack) for m in
-                  ([model, None] if model is not None else [None])]
-        runs = [refine_file(path, r.labels, k, refine_with, max_iter, device, as_stack=as_stack) for r in starts]
-        best = int(np.argmax([r.mean_correlation[-1] for r in runs]))
-        return replace(starts[best], labels=runs[best].labels, averages=runs[best].averages,
-                       seconds=time.perf_counter() - t0, peak_rss_mb=peak_rss_mb(), refinement=runs[best])
+        return _refined(path, k, n_components, method, model, seed, device, refine_with, max_iter, as_stack)
     if method not in ("align", "ml2d") and n_components > 0:
         return cluster_file(path, k, n_components, method, model=model, seed=seed, device=device, as_stack=as_stack)
+    return _whole_stack(path, k, as_stack, partial(_pixels, k=k, method=method, model=model, seed=seed, device=device))
+
+
+def _refined(path, k: int, n_components: int, method: str, model, seed: int, device, refine_with, max_iter: int,
+             as_stack: bool) -> ClusterReport:
+    """The refinement loop from the clusters of the denoised images (with ``model``) and of the raw ones; the
+    run whose images correlate best with their references wins."""
+    t0 = time.perf_counter()
+    starts = [cluster_path(path, k, n_components, method, m, seed, device, as_stack=as_stack) for m in
+              ([model, None] if model is not None else [None])]
+    runs = [refine_file(path, r.labels, k, refine_with, max_iter, device, as_stack=as_stack) for r in starts]
+    best = int(np.argmax([r.mean_correlation[-1] for r in runs]))
+    return replace(starts[best], labels=runs[best].labels, averages=runs[best].averages,
+                   seconds=time.perf_counter() - t0, peak_rss_mb=peak_rss_mb(), refinement=runs[best])
+
+
+def _whole_stack(path, k: int, as_stack: bool, classify) -> ClusterReport:
+    """Read the whole stack and classify it in memory: ``classify(images, pixel_size_A)`` gives
+    ``(labels (n,) int64, averages (k, size, size) float32)``."""
     t0 = time.perf_counter()
     x, px = read_stack(path, allow_volume=as_stack)
-    labels = cluster_stack(x, k, method, model, seed, device)
+    labels, averages = classify(x, px)
     return ClusterReport(n_images=len(x), k=k, labels=labels, scores=np.empty((len(x), 0), np.float32),
-                         averages=class_averages(x, labels, k), pixel_size_A=px,
-                         seconds=time.perf_counter() - t0, peak_rss_mb=peak_rss_mb())
+                         averages=averages, pixel_size_A=px, seconds=time.perf_counter() - t0,
+                         peak_rss_mb=peak_rss_mb())
+
+
+def _ml2d_star(x: np.ndarray, px: float | None, *, k: int, star: tuple, stack_name: str, seed: int, device):
+    """ML2D's labels and CTF-corrected references, each image's CTF from the STAR rows ``star``."""
+    particles, optics, by_position = star
+    ctf = star_ctf(particles, optics, len(x), x.shape[-1], px or 1.0, stack_name, by_position)
+    res = ml2d_classify(x, k, ctf, seed=seed, device=device)
+    return res.labels, res.averages
+
+
+def _pixels(x: np.ndarray, px: float | None, *, k: int, method: str, model, seed: int, device):
+    """:func:`cluster_stack`'s labels and the class averages of the input images."""
+    labels = cluster_stack(x, k, method, model, seed, device)
+    return labels, class_averages(x, labels, k)
 
 
 def labels_table(labels: np.ndarray, stack_name: str, particles: pd.DataFrame | None = None,
@@ -182,8 +274,30 @@ def labels_table(labels: np.ndarray, stack_name: str, particles: pd.DataFrame | 
 
     Each row of ``particles`` gets the label of the image its ``rlnImageName`` names
     (:func:`~cdae_lite.io.star.image_indices`), whatever the rows' order; a row naming another stack
-    raises ``ValueError``. ``by_position``: row i gets image i's label (for a stack made image by image
-    from the one the STAR file names, such as a denoised copy; the numbers of rows and images must match).
+    raises ``ValueError``.
+
+    Parameters
+    ----------
+    labels : array (n,) int
+        Each image's class, in ``0..k-1``.
+    stack_name : str
+        The stack's file name (as ``rlnImageName`` gives it).
+    particles : pandas.DataFrame, optional
+        The stack's STAR rows; None: one new row per image.
+    by_position : bool
+        Row i gets image i's label (for a stack made image by image from the one the STAR file names,
+        such as a denoised copy; the numbers of rows and images must match).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows with an int column ``rlnClassNumber`` in ``1..k``.
+
+    Raises
+    ------
+    ValueError
+        Rows that name another stack or an index outside ``1..n``, or (``by_position``) a number of rows
+        other than the number of labels.
     """
     if particles is None:
         out = pd.DataFrame({"rlnImageName": image_names(len(labels), stack_name)})
