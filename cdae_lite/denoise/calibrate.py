@@ -31,7 +31,24 @@ def _centred(a: np.ndarray) -> np.ndarray:
 
 
 def estimate_noise_sigma(images: np.ndarray) -> np.ndarray:
-    """Noise standard deviation of each image (wavelet median absolute deviation), ``(n,)``."""
+    """Noise standard deviation of each image (wavelet median absolute deviation).
+
+    Parameters
+    ----------
+    images : array (n, size, size)
+        Noisy images, any units.
+
+    Returns
+    -------
+    ndarray (n,) float64
+        Each image's noise standard deviation (:func:`skimage.restoration.estimate_sigma`), in the
+        images' units.
+
+    Raises
+    ------
+    ValueError
+        Images that :func:`~cdae_lite.images.check_images` refuses.
+    """
     from skimage.restoration import estimate_sigma
 
     return np.array([float(estimate_sigma(img)) for img in check_images(images)])
@@ -43,16 +60,31 @@ def stein_scale(denoise: Callable[[np.ndarray], np.ndarray], images: np.ndarray,
 
     Parameters
     ----------
-    denoise : function ``(n, s, s) -> (n, s, s)`` -- any denoiser (deterministic: networks in eval mode).
-    images : float32 ``(n, size, size)`` -- noisy images with Gaussian noise of std ``sigma``.
-    sigma : float or ``(n,)`` -- noise standard deviation per image; estimated when None.
-    n_probes : int -- Monte-Carlo probes of the divergence. eps : probe step (default 1e-3 of the
-        median sigma). seed : seeds the probes.
+    denoise : callable
+        Any denoiser, float32 (n, s, s) to (n, s, s) (deterministic: networks in eval mode).
+    images : array (n, size, size)
+        Noisy images with Gaussian noise of standard deviation ``sigma``.
+    sigma : float or array (n,), optional
+        Noise standard deviation of each image, in the images' units; estimated
+        (:func:`estimate_noise_sigma`) when None.
+    n_probes : int
+        Monte-Carlo probes of the divergence.
+    eps : float, optional
+        Probe step, in the images' units (default 1e-3 of the median sigma).
+    seed : int
+        Seeds the probes.
 
     Returns
     -------
-    dict -- ``scale`` (c), ``naive_scale`` (the regression of the input on the output, without the
-    Stein correction), ``divergence`` (mean over images) and ``sigma`` (mean).
+    dict
+        ``scale`` (c, float), ``naive_scale`` (the regression of the input on the output, without the
+        Stein correction), ``divergence`` (mean over images) and ``sigma`` (mean); a constant output
+        gets scales of 1.
+
+    Raises
+    ------
+    ValueError
+        Images that :func:`~cdae_lite.images.check_images` refuses.
     """
     y = check_images(images)
     sig = estimate_noise_sigma(y) if sigma is None else np.broadcast_to(np.asarray(sigma, np.float64), (len(y),))
@@ -74,7 +106,27 @@ def stein_scale(denoise: Callable[[np.ndarray], np.ndarray], images: np.ndarray,
 
 
 def apply_scale(output: np.ndarray, images: np.ndarray, scale: float) -> np.ndarray:
-    """``mean(y) + scale * (f - mean(f))`` per image: the calibrated output, float32 ``(n, s, s)``."""
+    """``mean(y) + scale * (f - mean(f))`` per image: the calibrated output.
+
+    Parameters
+    ----------
+    output : array (n, s, s)
+        The denoiser's output ``f``.
+    images : array (n, s, s)
+        Its input ``y``, whose per-image means the calibrated output takes.
+    scale : float
+        The contrast scale, e.g. ``stein_scale(...)["scale"]``.
+
+    Returns
+    -------
+    ndarray (n, s, s) float32
+        The calibrated output.
+
+    Raises
+    ------
+    ValueError
+        Arrays that :func:`~cdae_lite.images.check_images` refuses.
+    """
     f = check_images(output).astype(np.float64)
     y = check_images(images)
     mf = f.mean(axis=(1, 2), keepdims=True)

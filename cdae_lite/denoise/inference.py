@@ -15,7 +15,22 @@ SIZE_MULTIPLE = 8
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int = SIZE_MULTIPLE) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Reflect-pad ``(n, 1, h, w)`` on the bottom/right to multiples of ``multiple``; return the pad."""
+    """Pad images on the bottom and right to multiples of ``multiple`` pixels (reflect; replicate when too small).
+
+    Parameters
+    ----------
+    x : torch.Tensor (n, 1, h, w)
+        The images.
+    multiple : int
+        The multiple, pixels.
+
+    Returns
+    -------
+    padded : torch.Tensor (n, 1, h + ph, w + pw)
+        The padded images, same dtype and device.
+    pad : tuple of int
+        ``(ph, pw)``, the rows and columns added (crop them off the output with ``[..., :h, :w]``).
+    """
     ph, pw = (-x.shape[-2]) % multiple, (-x.shape[-1]) % multiple
     if ph or pw:
         x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(x.shape[-2:]) > max(ph, pw) else "replicate")
@@ -24,13 +39,31 @@ def pad_to_multiple(x: torch.Tensor, multiple: int = SIZE_MULTIPLE) -> tuple[tor
 
 class Negated(nn.Module):
     """``-model(-x)``: a denoiser trained on bright particles applied to dark ones (negate the images,
-    denoise, negate back), usable wherever a model is (:func:`predict`, clustering, refinement)."""
+    denoise, negate back), usable wherever a model is (:func:`predict`, clustering, refinement).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A denoiser mapping (n, 1, h, w) to (n, 1, h, w), kept as ``self.inner``.
+    """
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.inner = model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``-inner(-x)``.
+
+        Parameters
+        ----------
+        x : torch.Tensor (n, 1, h, w)
+            The images, in the input's units.
+
+        Returns
+        -------
+        torch.Tensor (n, 1, h, w)
+            The denoised images, in the same units and polarity as ``x``.
+        """
         return -self.inner(-x)
 
 
@@ -42,8 +75,15 @@ class Symmetrized(nn.Module):
 
     Parameters
     ----------
-    model : a denoiser mapping (n, 1, h, w) to (n, 1, h, w).
-    transforms : 8 (flips and transposes), 4 (flips only) or 2 (identity and transpose).
+    model : torch.nn.Module
+        A denoiser mapping (n, 1, h, w) to (n, 1, h, w), kept as ``self.inner``.
+    transforms : int
+        8 (flips and transposes), 4 (flips only) or 2 (identity and transpose).
+
+    Raises
+    ------
+    ValueError
+        ``transforms`` other than 2, 4 or 8.
     """
 
     def __init__(self, model: nn.Module, transforms: int = 8):
@@ -61,6 +101,18 @@ class Symmetrized(nn.Module):
         return ops + [(f, True) for f in flips] if self.transforms == 8 and square else ops
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The mean of the model's outputs over the transforms, each transformed back.
+
+        Parameters
+        ----------
+        x : torch.Tensor (n, 1, h, w)
+            The images.
+
+        Returns
+        -------
+        torch.Tensor (n, 1, h, w)
+            The averaged output.
+        """
         ops = self._ops(x.shape[-1] == x.shape[-2])
         out = torch.zeros_like(x)
         for dims, transpose in ops:
@@ -76,14 +128,20 @@ def for_polarity(model: nn.Module, images, invert: bool | None = None) -> tuple[
 
     Parameters
     ----------
-    model : a denoiser trained on bright particles (every shipped model is).
-    images : array (n, size, size) -- centred particles, or a sample of them.
-    invert : force (True) or forbid (False) the negation; None detects the polarity
+    model : torch.nn.Module
+        A denoiser trained on bright particles (every shipped model is).
+    images : array (n, size, size)
+        Centred particles, or a sample of them.
+    invert : bool, optional
+        Force (True) or forbid (False) the negation; None detects the polarity
         (:func:`~cdae_lite.images.needs_inversion`), as ``cdae-lite denoise`` does.
 
     Returns
     -------
-    (model or Negated(model), "dark" or "bright" as detected)
+    model : torch.nn.Module
+        ``model`` itself, or ``Negated(model)`` when the particles are dark (or ``invert`` is True).
+    polarity : str
+        ``"dark"`` or ``"bright"``, as detected.
     """
     flip, polarity = needs_inversion(images, invert)
     return (Negated(model) if flip else model), polarity
@@ -96,15 +154,28 @@ def predict(model: nn.Module, images, batch_size: int = 256, device: str | torch
 
     Parameters
     ----------
-    model : torch.nn.Module -- maps (n, 1, s, s) to (n, 1, s, s) in the units of its input.
-    images : array (n, size, size) -- any size; padded (reflect) to a multiple of 8 and cropped back.
+    model : torch.nn.Module
+        Maps (n, 1, s, s) to (n, 1, s, s) in the units of its input; left in its training mode after.
+    images : array (n, size, size)
+        Any size; padded (reflect) to a multiple of 8 pixels and cropped back.
     batch_size : int
-    device : where to run (default: CUDA if available, else CPU).
-    amp : bfloat16 autocast (default: on for CUDA).
+        Images per forward pass.
+    device : str or torch.device, optional
+        Where to run (default: CUDA if available, else CPU); the model is moved there.
+    amp : bool, optional
+        bfloat16 autocast (default: on for CUDA).
+    check : bool
+        Validate the images (:func:`~cdae_lite.images.check_images`); False: take them as float32 as they are.
 
     Returns
     -------
-    numpy.ndarray (n, size, size), float32.
+    ndarray (n, size, size) float32
+        The denoised images.
+
+    Raises
+    ------
+    ValueError
+        Images that :func:`~cdae_lite.images.check_images` refuses (with ``check``).
     """
     x = check_images(images) if check else np.asarray(images, np.float32)
     dev = get_device(device)
@@ -132,8 +203,21 @@ def block_outputs(cascade: nn.Module, images, device: str | torch.device | None 
                   batch_size: int = 256) -> list[np.ndarray]:
     """The output of every block of a cascade (a model with ``.blocks``), each as :func:`predict` gives it.
 
-    Returns a list of float32 arrays ``(n, size, size)``, one per block, in order; the last equals
-    ``predict(cascade, images)``.
+    Parameters
+    ----------
+    cascade : torch.nn.Module
+        A model with a ``blocks`` sequence (e.g. :class:`~cdae_lite.denoise.models.Cascade`).
+    images : array (n, size, size)
+        The noisy images.
+    device : str or torch.device, optional
+        Where to run (default: CUDA if available, else CPU).
+    batch_size : int
+        Images per forward pass.
+
+    Returns
+    -------
+    list of ndarray (n, size, size) float32
+        One output per block, in order; the last equals ``predict(cascade, images)``.
     """
     outs, cur = [], images
     for block in cascade.blocks:

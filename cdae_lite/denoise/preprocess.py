@@ -18,8 +18,21 @@ from cdae_lite.simulation.ctf import CTFParams, phase_flip
 
 
 def star_pixel_size(particles: pd.DataFrame, optics: dict) -> float | None:
-    """Pixel size in Angstrom from a STAR file: ``rlnImagePixelSize`` (RELION 3.1 optics), or
-    ``rlnDetectorPixelSize`` (micrometres) x 1e4 / ``rlnMagnification`` (RELION 3.0); None if absent."""
+    """Pixel size from a STAR file: ``rlnImagePixelSize`` (RELION 3.1 optics), or
+    ``rlnDetectorPixelSize`` (micrometres) x 1e4 / ``rlnMagnification`` (RELION 3.0).
+
+    Parameters
+    ----------
+    particles : pandas.DataFrame
+        The particles table (its first row is read when the optics hold no pixel size).
+    optics : dict
+        The optics group's values (RELION 3.1), or empty.
+
+    Returns
+    -------
+    float or None
+        Angstrom per pixel, or None when neither table gives it.
+    """
     for src in (optics, particles.iloc[0].to_dict() if len(particles) else {}):
         if "rlnImagePixelSize" in src:
             return float(src["rlnImagePixelSize"])
@@ -30,6 +43,24 @@ def star_pixel_size(particles: pd.DataFrame, optics: dict) -> float | None:
 
 def star_ctf(particles: pd.DataFrame, optics: dict) -> tuple[CTFParams, dict]:
     """Shared CTF parameters and per-particle defocus arrays from a STAR file.
+
+    Parameters
+    ----------
+    particles : pandas.DataFrame
+        The particles table, with ``rlnDefocusU`` (Angstrom) and optionally ``rlnDefocusV`` (Angstrom,
+        default U) and ``rlnDefocusAngle`` (degrees, default 0).
+    optics : dict
+        The optics group's values; ``rlnVoltage`` (kV), ``rlnSphericalAberration`` (mm) and
+        ``rlnAmplitudeContrast`` are read from it, else from the first particle row, else RELION's
+        defaults (300 kV, 2.7 mm, 0.1).
+
+    Returns
+    -------
+    params : CTFParams
+        The shared microscope parameters (:class:`~cdae_lite.simulation.ctf.CTFParams`).
+    per_image : dict
+        ``defocus_u_A``, ``defocus_v_A`` (Angstrom) and ``defocus_angle_deg`` (degrees): float64 arrays
+        (n,), one value per row, the keyword arguments of :func:`~cdae_lite.simulation.ctf.phase_flip`.
 
     Raises
     ------
@@ -55,7 +86,30 @@ def star_ctf(particles: pd.DataFrame, optics: dict) -> tuple[CTFParams, dict]:
 
 
 def phase_flip_star(images, pixel_size_A: float, particles: pd.DataFrame, optics: dict) -> np.ndarray:
-    """Phase-flip each particle with the CTF its STAR row describes."""
+    """Phase-flip each particle with the CTF its STAR row describes.
+
+    Parameters
+    ----------
+    images : array (n, s, s)
+        The particles, row i of ``particles`` describing image i.
+    pixel_size_A : float
+        Angstrom per pixel.
+    particles : pandas.DataFrame
+        The particles table, n rows with the defocus columns (:func:`star_ctf`).
+    optics : dict
+        The optics group's values (voltage, Cs, amplitude contrast).
+
+    Returns
+    -------
+    ndarray (n, s, s) float32
+        The phase-flipped images (:func:`~cdae_lite.simulation.ctf.phase_flip`).
+
+    Raises
+    ------
+    ValueError
+        A number of rows other than the number of images, no defocus column, or images that
+        :func:`~cdae_lite.images.check_images` refuses.
+    """
     x = check_images(images)
     if len(particles) != len(x):
         raise ValueError(f"{len(particles)} STAR rows for {len(x)} images")
@@ -69,15 +123,34 @@ def prepare(images, pixel_size_A: float, particles: pd.DataFrame | None = None, 
 
     Parameters
     ----------
-    images : array (n, s, s) -- raw particles.
-    pixel_size_A : float -- their pixel size.
-    particles, optics : the stack's STAR tables (from :func:`cdae_lite.io.star.read_star`), optional.
-    size : int -- box after Fourier downsampling (None keeps it).
-    flip : bool -- phase-flip when defocus values are known.
+    images : array (n, s, s)
+        Raw particles.
+    pixel_size_A : float
+        Their pixel size, Angstrom.
+    particles : pandas.DataFrame, optional
+        The stack's particles table (from :func:`cdae_lite.io.star.read_star`), one row per image.
+    optics : dict, optional
+        The stack's optics values.
+    size : int, optional
+        Box after Fourier resampling, pixels (None keeps it).
+    flip : bool
+        Phase-flip when the rows carry defocus values.
+    radius_px : float, optional
+        Radius outside which the background is normalised to zero mean and unit std, pixels
+        (default 0.9 times half the box; :func:`~cdae_lite.images.normalize_background`).
 
     Returns
     -------
-    (images (n, size, size) float32, new pixel size in Angstrom)
+    images : ndarray (n, size, size) float32
+        The prepared particles.
+    pixel_size_A : float
+        Their new pixel size, Angstrom.
+
+    Raises
+    ------
+    ValueError
+        Images that :func:`~cdae_lite.images.check_images` refuses, a radius that leaves too little
+        background, or STAR rows that do not match the images.
     """
     x = normalize_background(images, radius_px)
     if flip and particles is not None and "rlnDefocusU" in particles:

@@ -28,7 +28,25 @@ from cdae_lite.io.relion_out import (check_outputs, gather, output_rows, scatter
 
 @dataclass
 class StarReport:
-    """What :func:`denoise_star` did: per optics group, the report of its denoising."""
+    """What :func:`denoise_star` did: per optics group, the report of its denoising.
+
+    Attributes
+    ----------
+    rows : int
+        The input STAR file's particle rows.
+    images : int
+        The distinct images denoised (rows naming the same image count once).
+    stacks : list of Path
+        The new stacks, one per input stack.
+    output : Path
+        The new STAR file.
+    rules : str
+        The path rule that found the input's stacks.
+    groups : dict of int to StreamReport
+        Optics group number -> the report of :func:`~cdae_lite.denoise.stream.denoise_file` on its images.
+    seconds : float
+        Wall-clock time of the run.
+    """
 
     rows: int
     images: int
@@ -39,6 +57,13 @@ class StarReport:
     seconds: float
 
     def summary(self) -> str:
+        """One line for the command line: images, stacks, time, each group's polarity and contrast, outputs.
+
+        Returns
+        -------
+        str
+            The line, without a newline.
+        """
         how = "; ".join(f"optics group {g}: {r.n_images} images of {r.image_size} px, particles {r.polarity}"
                         + (f", contrast x{r.scale:.2f}" if r.scale != 1.0 else "") for g, r in self.groups.items())
         folder = self.stacks[0].parent if len(self.stacks) == 1 else os.path.commonpath(self.stacks)
@@ -51,7 +76,21 @@ def output_optics(plan: StarPlan, resample: int | None):
     """The output's optics: the input's, with box and pixel size changed by ``resample`` (RELION 3.0: the
     per-row ``rlnImagePixelSize``/``rlnMagnification`` and the pixel origins ``rlnOriginX/Y``).
 
-    Returns ``(optics or None, particles)``.
+    Parameters
+    ----------
+    plan : StarPlan
+        The checked input STAR file (:func:`~cdae_lite.io.relion.plan_star`).
+    resample : int or None
+        The output's box size, pixels; None or 0: the input's.
+
+    Returns
+    -------
+    optics : pandas.DataFrame or None
+        A copy of the optics block with ``rlnImageSize`` (pixels) and ``rlnImagePixelSize`` (Angstrom)
+        changed, or None for a RELION 3.0 file.
+    particles : pandas.DataFrame
+        A copy of the particle rows (with pixel sizes, magnifications and origins rescaled for a RELION
+        3.0 file).
     """
     optics, parts = (None if plan.optics is None else plan.optics.copy()), plan.particles.copy()
     if not resample:
@@ -81,27 +120,36 @@ def denoise_star(model: nn.Module, star_path: str | os.PathLike, output_path: st
 
     Parameters
     ----------
-    model : a cdae-lite denoiser.
-    star_path : RELION 3.0 or 3.1+ particles STAR file (:func:`~cdae_lite.io.relion.plan_star`); never
-        modified, nor any stack it names.
-    output_path : the new STAR file (``.star``); its stacks go under the folder of the same name
-        without ``.star`` (:mod:`cdae_lite.io.relion_out`).
-    project : RELION project folder the image names are relative to (default: the current directory,
-        then the STAR file's folder).
-    overwrite : replace existing outputs.
-    resample : box size [px] to Fourier-resample every group to (pixel sizes in the output STAR follow).
-    **options : passed to :func:`~cdae_lite.denoise.stream.denoise_file` for each optics group
-        (``batch_size``, ``device``, ``invert``, ``calibrate``, ``stack_aware``, ``equalize``, ...).
+    model : torch.nn.Module
+        A cdae-lite denoiser.
+    star_path : str or PathLike
+        RELION 3.0 or 3.1+ particles STAR file (:func:`~cdae_lite.io.relion.plan_star`); never modified,
+        nor any stack it names.
+    output_path : str or PathLike
+        The new STAR file (``.star``); its stacks go under the folder of the same name without ``.star``
+        (:mod:`cdae_lite.io.relion_out`).
+    project : str or PathLike, optional
+        RELION project folder the image names are relative to (default: the current directory, then
+        the STAR file's folder).
+    overwrite : bool
+        Replace existing outputs.
+    resample : int, optional
+        Box size, pixels, to Fourier-resample every group to (pixel sizes in the output STAR follow).
+    **options
+        Passed to :func:`~cdae_lite.denoise.stream.denoise_file` for each optics group (``batch_size``,
+        ``device``, ``invert``, ``calibrate``, ``stack_aware``, ``equalize``, ...).
 
     Returns
     -------
     StarReport
+        What was written, with each optics group's report.
 
     Raises
     ------
     FileNotFoundError, FileExistsError, ValueError
         Everything :func:`~cdae_lite.io.relion.plan_star` refuses, an existing output, an output that is
-        an input. All checked before any work; nothing is written on any error.
+        an input, an output not named ``*.star``, a launch by torchrun. All checked before any work;
+        nothing is written on any error.
     """
     t0 = time.perf_counter()
     check_name(output_path)
@@ -142,7 +190,33 @@ def denoise_star(model: nn.Module, star_path: str | os.PathLike, output_path: st
 def denoise_path(model: nn.Module, input_path: str | os.PathLike, output_path: str | os.PathLike,
                  project: str | os.PathLike | None = None, as_stack: bool = False, **options):
     """:func:`denoise_star` for a STAR file input (``*.star``), else
-    :func:`~cdae_lite.denoise.stream.denoise_file` (``as_stack`` applies to it); returns its report."""
+    :func:`~cdae_lite.denoise.stream.denoise_file` (``as_stack`` applies to it).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A cdae-lite denoiser.
+    input_path : str or PathLike
+        A particles STAR file or an MRC stack.
+    output_path : str or PathLike
+        The new STAR file, or the new stack.
+    project : str or PathLike, optional
+        RELION project folder (a STAR file input only).
+    as_stack : bool
+        Read a file flagged as a cubic 3D map as a stack anyway (a stack input only).
+    **options
+        Passed to :func:`denoise_star` or :func:`~cdae_lite.denoise.stream.denoise_file`.
+
+    Returns
+    -------
+    StarReport or StreamReport
+        The report of the function that ran.
+
+    Raises
+    ------
+    FileNotFoundError, FileExistsError, ValueError
+        What either function refuses, or ``project`` given with a stack input.
+    """
     if is_star(input_path):
         return denoise_star(model, input_path, output_path, project, **options)
     if project is not None:
@@ -161,11 +235,26 @@ def external_job(job_dir: str | os.PathLike, in_parts: str | os.PathLike, model:
 
     Parameters
     ----------
-    job_dir : the job folder (RELION's ``--o``; created if missing).
-    in_parts : the input particles STAR file (RELION's ``--in_parts``).
-    model : 'general', 'cdae' or a checkpoint path (:func:`~cdae_lite.denoise.checkpoint.load_denoiser`);
+    job_dir : str or PathLike
+        The job folder (RELION's ``--o``; created if missing).
+    in_parts : str or PathLike
+        The input particles STAR file (RELION's ``--in_parts``).
+    model : str
+        ``"general"``, ``"cdae"`` or a checkpoint path (:func:`~cdae_lite.denoise.checkpoint.load_denoiser`);
         its contrast is calibrated when its recorded gain departs from 1 by more than 0.1.
-    **options : passed to :func:`denoise_star`.
+    **options
+        Passed to :func:`denoise_star`.
+
+    Returns
+    -------
+    StarReport
+        As :func:`denoise_star` gives it.
+
+    Raises
+    ------
+    FileNotFoundError, FileExistsError, ValueError
+        No ``in_parts``, and what :func:`~cdae_lite.denoise.checkpoint.load_model` and
+        :func:`denoise_star` refuse (after ``RELION_JOB_EXIT_FAILURE`` is written).
     """
     import pandas as pd
 
@@ -194,7 +283,16 @@ def external_job(job_dir: str | os.PathLike, in_parts: str | os.PathLike, model:
 
 
 def write_relion_nodes(path: Path, nodes) -> None:
-    """Write RELION's ``data_output_nodes`` table (a DataFrame of ``rlnPipeLineNode*`` columns)."""
+    """Write RELION's ``data_output_nodes`` table, replacing any file at ``path``.
+
+    Parameters
+    ----------
+    path : Path
+        The file, e.g. ``job_dir/RELION_OUTPUT_NODES.star``.
+    nodes : pandas.DataFrame
+        One row per output node, columns ``rlnPipeLineNodeName`` and ``rlnPipeLineNodeType`` (and
+        RELION 4/5's ``rlnPipeLineNodeTypeLabel``).
+    """
     import starfile
 
     starfile.write({"output_nodes": nodes}, path, overwrite=True)
