@@ -14,7 +14,7 @@ import torch
 from _common import device_label, devices, print_table
 
 from cdae_lite.denoise import baselines
-from cdae_lite.denoise.models import DnCNNConfig, UNetConfig, autoencoder, cdae, dncnn, unet
+from cdae_lite.denoise.models import DnCNNConfig, Noise2VoidConfig, autoencoder, cdae, dncnn, noise2void_unet
 from cdae_lite.simulation.config import SimulationConfig
 from cdae_lite.simulation.stacks import simulate_protein
 
@@ -41,7 +41,8 @@ def main():
             rows.append({"method": name, "size_px": size, "device": device_label(torch.device("cpu")),
                          "images_per_s": round(n / (time.perf_counter() - t), 1)})
         for dev in devices():
-            learned = {"DnCNN (17 x 64)": dncnn(DnCNNConfig()), "Noise2Void U-Net": unet(UNetConfig(32)),
+            learned = {"DnCNN (17 x 64)": dncnn(DnCNNConfig()),
+                       "Noise2Void U-Net": noise2void_unet(Noise2VoidConfig(32)),
                        "single DAE": autoencoder(), "CDAE": cdae()}
             for name, m in learned.items():
                 d = baselines.Learned(m, name, device=dev)

@@ -13,7 +13,7 @@ import torch
 from _common import device_label, devices, print_table, timed
 
 from cdae_lite.denoise.inference import Symmetrized
-from cdae_lite.denoise.models import autoencoder, cdae, denoiser
+from cdae_lite.denoise.models import autoencoder, cdae, general_unet
 
 
 def main():
@@ -31,7 +31,7 @@ def main():
             batch = 256 if dev.type == "cpu" else 8192
             x = torch.randn(batch, 1, size, size, device=dev).contiguous(memory_format=torch.channels_last)
             for arch, make in (("general denoiser (U-Net)", denoiser),
-                               ("general denoiser, symmetrised x8", lambda: Symmetrized(denoiser(), 8)),
+                               ("general denoiser, symmetrised x8", lambda: Symmetrized(general_unet(), 8)),
                                ("autoencoder", autoencoder), ("CDAE (3 blocks)", cdae)):
                 for label, bf16, compiled in variants:
                     model = make().eval().to(dev, memory_format=torch.channels_last)

@@ -204,7 +204,7 @@ def test_spectral_clustering_follows_chains_of_neighbours_where_kmeans_cuts():
     from cdae_lite.metrics import clustering_scores
 
     x, truth = make_circles(n_samples=300, factor=0.4, noise=0.04, random_state=0)
-    assert clustering_scores(truth, spectral(x, 2, n_neighbors=10))["f1"] > 0.99
+    assert clustering_scores(truth, spectral(x, 2, n_neighbours=10))["f1"] > 0.99
     assert clustering_scores(truth, kmeans(x, 2))["f1"] < 0.7  # two rings: k-means cuts them in halves
     np.testing.assert_array_equal(spectral(x, 2), spectral(x, 2))
     with pytest.raises(ValueError, match="more than"):

@@ -147,14 +147,14 @@ def _fresh_noise_rank(rank: int, size: int, port: int, out: str):
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(size), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     import torch.distributed as dist
 
-    from cdae_lite.denoise.models import DenoiserConfig, denoiser
+    from cdae_lite.denoise.models import GeneralUNetConfig, general_unet
     from cdae_lite.denoise.synthetic import FreshNoiseConfig, fit_fresh_noise
 
     torch.set_num_threads(1)
     if size > 1:
         dist.init_process_group("gloo")
     torch.manual_seed(0)
-    model = denoiser(DenoiserConfig(channels=(8, 8, 8, 8)))
+    model = general_unet(GeneralUNetConfig(channels=(8, 8, 8, 8)))
     clean = np.random.default_rng(0).normal(size=(40, 16, 16)).astype(np.float32)
     hist = fit_fresh_noise(model, clean, FreshNoiseConfig(batch_size=10, minutes=60, max_images=40, seed=3))
     if rank == 0:

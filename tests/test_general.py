@@ -6,23 +6,23 @@ import torch
 
 from cdae_lite.denoise.checkpoint import load_model, save_model
 from cdae_lite.denoise.inference import predict
-from cdae_lite.denoise.models import DenoiserConfig, denoiser
+from cdae_lite.denoise.models import GeneralUNetConfig, general_unet
 from cdae_lite.denoise.synthetic import FreshNoiseConfig, add_fresh_noise, fit_fresh_noise
 from cdae_lite.metrics import psnr
 from cdae_lite.paper.general import HELD_OUT, TRAINING_MAPS, GeneralDenoiserConfig, clean_bank, diameter_voxels, fit_box
 
-TINY = DenoiserConfig((8, 8, 16, 16))
+TINY = GeneralUNetConfig((8, 8, 16, 16))
 
 
 def test_the_network_keeps_the_shape_and_refuses_bad_sizes(tmp_path):
-    m = denoiser(TINY)
+    m = general_unet(TINY)
     x = torch.randn(3, 1, 24, 24)
     assert m(x).shape == x.shape
     with pytest.raises(ValueError, match="multiple of 8"):
         m(torch.randn(1, 1, 20, 20))
-    path = save_model(tmp_path / "d.pt", m, "denoiser", {"channels": [8, 8, 16, 16]})
-    m2, meta = load_model(path, expect="denoiser")
-    assert meta["architecture"] == "denoiser" and torch.allclose(m2(x), m.eval()(x))
+    path = save_model(tmp_path / "d.pt", m, "general_unet", {"channels": [8, 8, 16, 16]})
+    m2, meta = load_model(path, expect="general_unet")
+    assert meta["architecture"] == "general_unet" and torch.allclose(m2(x), m.eval()(x))
     assert predict(m2, np.zeros((2, 20, 20), np.float32)).shape == (2, 20, 20)  # padded and cropped
 
 
@@ -63,7 +63,7 @@ def test_fresh_noise_training_learns_to_denoise_and_is_deterministic():
     clean = _disks()
     cfg = FreshNoiseConfig(snr_min=0.3, snr_max=0.3, coloured_fraction=0.0, max_images=3000, minutes=5, lr=3e-3)
     torch.manual_seed(0)
-    m = denoiser(TINY)
+    m = general_unet(TINY)
     saved = []
     hist = fit_fresh_noise(m, clean, cfg, "cpu", on_checkpoint=saved.append)
     assert hist["images_seen"] >= 3000 and saved and saved[-1]["images_seen"] == hist["images_seen"]
@@ -71,7 +71,7 @@ def test_fresh_noise_training_learns_to_denoise_and_is_deterministic():
     noisy = add_fresh_noise(torch.from_numpy(test), 0.3, 0.3, 0.0, torch.Generator().manual_seed(5))[0].numpy()
     assert psnr(predict(m, noisy, device="cpu"), test).mean() > psnr(noisy, test).mean() + 5
     torch.manual_seed(0)
-    m2 = denoiser(TINY)
+    m2 = general_unet(TINY)
     fit_fresh_noise(m2, clean, cfg, "cpu")
     assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), m2.state_dict().values()))
 
@@ -108,7 +108,7 @@ def test_a_tiny_general_evaluation_runs_end_to_end_with_stack_aware_rows(monkeyp
     monkeypatch.setattr(general_eval, "AVERAGE_FACTORS", (0.7, 1.0))
     cfg = DenoiserEvaluation(size=32, images_per_view=10, n_images=3, n_tune=2)  # under 4 images: BM3D runs serially
     torch.manual_seed(0)
-    net = denoiser(TINY)
+    net = general_unet(TINY)
     out = run_general_eval(cfg, {"general": net}, device="cpu")
     methods = {r["method"] for r in out["rows"]}
     assert {"raw", "BM3D (tuned)", "general", "general + calibration", TRUE_CLASS} <= methods
@@ -183,7 +183,7 @@ def test_bm3d_on_averages_gets_the_same_averages_and_their_noise_level():
 
     s = simulate_protein("adk", SimulationConfig(image_size=32, images_per_view=8, seed=3), snrs=(0.1,))
     torch.manual_seed(0)
-    net = denoiser(TINY)
+    net = general_unet(TINY)
     cfg = StackAwareConfig(neighbours=5, candidates=10, n_angles=4)
     q = np.array([0, 9, 30])
     avg, al = stack_averages(net, s.noisy[0.1], cfg, q, device="cpu")
@@ -231,7 +231,7 @@ def test_noisy_targets_have_the_requested_snr_and_change_what_is_learnt():
     weights = []
     for factor in (0.0, 4.0):
         torch.manual_seed(0)
-        m = denoiser(TINY)
+        m = general_unet(TINY)
         fit_fresh_noise(m, clean, FreshNoiseConfig(max_images=64, minutes=5, target_snr_factor=factor), "cpu")
         weights.append(torch.cat([p.flatten() for p in m.parameters()]))
     assert not torch.equal(*weights)  # same seed, same inputs: only the targets differ
@@ -270,7 +270,7 @@ def test_a_tiny_ablation_trains_and_scores_every_variant():
     assert len(names) == 8 and names[0] == RECIPE
     partial = []
     torch.manual_seed(0)
-    out = run_ablation(cfg, shipped=denoiser(TINY), device="cpu", on_row=lambda r: partial.append(len(r["training"])))
+    out = run_ablation(cfg, shipped=general_unet(TINY), device="cpu", on_row=lambda r: partial.append(len(r["training"])))
     assert partial == list(range(1, 10))  # saved after every row, the shipped model last
     methods = {r["method"] for r in out["rows"]}
     assert {*names, "raw", "BM3D (tuned)", f"{RECIPE} + calibration", SYMMETRIZED, "shipped model"} == methods
@@ -336,7 +336,7 @@ def test_training_that_stops_by_images_gives_the_same_weights_twice():
     weights = []
     for _ in range(2):
         torch.manual_seed(0)
-        m = denoiser(TINY)
+        m = general_unet(TINY)
         hist = fit_fresh_noise(m, clean, cfg, "cpu")
         weights.append(m.state_dict())
     assert hist["images_seen"] == 40
@@ -347,12 +347,12 @@ def test_training_that_stops_by_images_gives_the_same_weights_twice():
 def test_a_warm_start_continues_from_the_checkpoint_and_records_it(tmp_path, monkeypatch):
     from cdae_lite.paper import general as g
 
-    net = DenoiserConfig((4, 4, 4, 4))
-    start = denoiser(net)
+    net = GeneralUNetConfig((4, 4, 4, 4))
+    start = general_unet(net)
     with torch.no_grad():
         for p in start.parameters():
             p.fill_(0.01)
-    init = save_model(tmp_path / "start.pt", start, "denoiser", {"channels": [4, 4, 4, 4]}, {"command": "earlier run"})
+    init = save_model(tmp_path / "start.pt", start, "general_unet", {"channels": [4, 4, 4, 4]}, {"command": "earlier run"})
     cfg = GeneralDenoiserConfig(size=16, maps=(), n_phantoms=1, images_per_structure=2, scales=1, net=net,
                                 diameter_px=(6.0, 10.0), train=FreshNoiseConfig(minutes=5, max_images=4, lr=1e-12),
                                 init=str(init))
@@ -433,7 +433,7 @@ def test_the_training_command_sets_the_network_widths(monkeypatch, capsys):
     monkeypatch.setattr(command, "train_general_denoiser", lambda cfg, out, device: seen.append(cfg) or "x.pt")
     wide = ["--channels", "64", "128", "256", "256", "--batch-size", "256", "--minutes", "3"]
     assert command.main(["general", "--profile", "full", *wide]) == 0
-    assert seen[0].net == DenoiserConfig((64, 128, 256, 256))
+    assert seen[0].net == GeneralUNetConfig((64, 128, 256, 256))
     assert seen[0].train.batch_size == 256 and seen[0].train.minutes == 3
     full = GeneralDenoiserConfig.full()
     assert command.main(["general", "--profile", "full"]) == 0  # the defaults are unchanged

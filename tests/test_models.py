@@ -7,7 +7,7 @@ import torch
 from cdae_lite.denoise.checkpoint import load_model, save_model
 from cdae_lite.denoise.inference import predict
 from cdae_lite.denoise.models import (AEConfig, ConvAutoencoder, DnCNNConfig, autoencoder, build, cdae, describe, dncnn,
-                                      n_parameters, unet)
+                                      n_parameters, noise2void_unet)
 from cdae_lite.denoise.train import TrainConfig, fit, normalized_mse
 
 
@@ -26,7 +26,7 @@ def test_sizes_the_network_cannot_take_are_refused_clearly(size):
 @pytest.mark.parametrize("size", [30, 33, 41])
 def test_predict_pads_odd_sizes_and_crops_back(size):
     x = np.random.default_rng(0).normal(size=(2, size, size)).astype(np.float32)
-    for m in (autoencoder(), unet(), dncnn(DnCNNConfig(depth=3, channels=8))):
+    for m in (autoencoder(), noise2void_unet(), dncnn(DnCNNConfig(depth=3, channels=8))):
         assert predict(m, x, device="cpu").shape == x.shape
 
 
@@ -89,7 +89,7 @@ def test_normalized_mse_matches_definition():
 
 @pytest.mark.parametrize("arch, kwargs", [("autoencoder", {}), ("cdae", {}), ("chain", {}),
                                           ("dncnn", {"depth": 4, "channels": 8}),
-                                          ("unet", {"channels": 8})])
+                                          ("noise2void_unet", {"channels": 8})])
 def test_save_and_load_give_identical_outputs(tmp_path, arch, kwargs):
     torch.manual_seed(0)
     m = build(arch, kwargs).eval()
@@ -116,6 +116,23 @@ def test_checkpoint_of_another_architecture_is_refused(tmp_path):
     save_model(tmp_path / "d.pt", dncnn(DnCNNConfig(depth=3, channels=4)), "dncnn", {"depth": 3, "channels": 4})
     with pytest.raises(ValueError, match="holds a 'dncnn' model, but a 'cdae' model is needed"):
         load_model(tmp_path / "d.pt", expect="cdae")
+
+
+@pytest.mark.parametrize("old, new", [("unet", "noise2void_unet"), ("denoiser", "general_unet")])
+def test_checkpoints_with_names_from_before_issue_29_still_load(tmp_path, old, new):
+    """Files that store an architecture's old name load as today's architecture, with today's name."""
+    cfg = {"channels": 4} if new == "noise2void_unet" else {"channels": [4, 4, 4, 4]}
+    path = save_model(tmp_path / "old.pt", build(new, cfg), new, cfg)
+    payload = torch.load(path, weights_only=True)
+    payload["architecture"] = old
+    torch.save(payload, path)
+    model, meta = load_model(path, expect=new)
+    assert meta["architecture"] == new
+    ref = build(new, cfg).eval()
+    ref.load_state_dict(payload["state_dict"])
+    x = torch.randn(1, 1, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(model(x), ref(x))
 
 
 def test_mismatched_weights_are_refused(tmp_path):
@@ -181,11 +198,11 @@ def test_noise2void_learns_to_denoise_without_clean_targets():
     yy, xx = np.indices((16, 16)) - 8
     clean[:] = np.exp(-(xx**2 + yy**2) / 10.0) * rng.uniform(2, 4, (64, 1, 1))
     noisy = clean + rng.normal(scale=0.5, size=clean.shape).astype(np.float32)
-    from cdae_lite.denoise.models import UNetConfig, unet
+    from cdae_lite.denoise.models import Noise2VoidConfig, noise2void_unet
     from cdae_lite.metrics import psnr
 
     torch.manual_seed(0)
-    m = unet(UNetConfig(channels=8))
+    m = noise2void_unet(Noise2VoidConfig(channels=8))
     fit(m, noisy, noisy, TrainConfig(epochs=12, batch_size=16, lr=3e-3, optimizer="adam", val_fraction=0),
         device="cpu", blind_spot_fraction=0.05)
     assert psnr(predict(m, noisy, device="cpu"), clean).mean() > psnr(noisy, clean).mean() + 3

@@ -67,7 +67,7 @@ def test_the_shipped_general_denoiser_loads_and_keeps_contrast():
 
     model, meta, path = load_denoiser("general")
     rec = meta["record"]
-    assert path.name == "denoiser_general.pt" and meta["architecture"] == "denoiser"
+    assert path.name == "denoiser_general.pt" and meta["architecture"] == "general_unet"
     assert rec["complete"] and rec["command"].startswith("python -m cdae_lite.paper general") and rec["commit"]
     assert abs(recorded_gain(meta) - 1) <= 0.1  # so the CLI does not calibrate it by default
     assert recorded_gain(load_denoiser("cdae")[1]) < 0.5  # the shipped CDAE shrinks contrast: calibrated

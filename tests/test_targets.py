@@ -3,7 +3,7 @@ import pytest
 
 from cdae_lite.denoise.finetune import FineTuneConfig, finetune
 from cdae_lite.denoise.models import AEConfig, cdae
-from cdae_lite.denoise.neighbors import knn, mean_targets, neighbor_means
+from cdae_lite.denoise.neighbours import knn, mean_targets, neighbour_means
 from cdae_lite.denoise.targets import (Neighbourhoods, TargetConfig, compare_targets, find_neighbourhoods,
                                        heldout_means, neighbourhood_means, neighbourhood_purity, stopping_scores)
 from cdae_lite.denoise.train import TrainConfig
@@ -19,7 +19,7 @@ def views(rng, sizes, noise=1.0, scale=10.0, size=12):
 def test_default_config_is_the_papers_neighbour_means(rng):
     noisy, _, _ = views(rng, [30, 30])
     hoods = find_neighbourhoods(noisy, TargetConfig(k=8, n_components=4))
-    ref_targets, ref_idx = neighbor_means(noisy, k=8, n_components=4)
+    ref_targets, ref_idx = neighbour_means(noisy, k=8, n_components=4)
     assert np.array_equal(hoods.indices, ref_idx) and hoods.keep.all()
     assert np.allclose(neighbourhood_means(noisy, hoods), ref_targets, atol=1e-5)
 
@@ -96,7 +96,7 @@ def test_finetune_with_cluster_restricted_targets(rng):
     default = FineTuneConfig(k=12, n_components=4, train=TrainConfig(epochs=1, batch_size=8))
     _, rep0 = finetune(cdae(AEConfig(channels=4)), noisy, default, labels=labels, device="cpu")
     assert rep0.purity[0] < 1.0
-    assert np.allclose(rep0.targets, mean_targets(noisy, rep0.neighbors[0]))
+    assert np.allclose(rep0.targets, mean_targets(noisy, rep0.neighbours[0]))
 
 
 def test_a_tiny_target_evaluation_runs_and_scores_every_choice(monkeypatch):

@@ -44,8 +44,8 @@ def hierarchical(features, k: int, linkage: str = "ward") -> np.ndarray:
     return AgglomerativeClustering(n_clusters=k, linkage=linkage).fit_predict(f).astype(np.int64)
 
 
-def spectral(features, k: int, n_neighbors: int = 10, seed: int = 0) -> np.ndarray:
-    """Spectral clustering of the symmetrised ``n_neighbors``-nearest-neighbour graph; labels (n,), int64.
+def spectral(features, k: int, n_neighbours: int = 10, seed: int = 0) -> np.ndarray:
+    """Spectral clustering of the symmetrised ``n_neighbours``-nearest-neighbour graph; labels (n,), int64.
 
     Groups images that are linked through chains of close neighbours, so a view whose images spread
     along a curved or elongated cloud in feature space (a slow change of defocus, of a flexible part)
@@ -54,7 +54,7 @@ def spectral(features, k: int, n_neighbors: int = 10, seed: int = 0) -> np.ndarr
     """
     f = np.asarray(features, np.float32).reshape(len(features), -1)
     check_k(len(f), k)
-    nn = max(1, min(n_neighbors, len(f) - 1))
+    nn = max(1, min(n_neighbours, len(f) - 1))
     model = SpectralClustering(n_clusters=k, affinity="nearest_neighbors", n_neighbors=nn, random_state=seed,
                                assign_labels="cluster_qr")
     return model.fit_predict(f).astype(np.int64)
@@ -74,7 +74,7 @@ def class_averages(images, labels, k: int | None = None) -> np.ndarray:
     return out
 
 
-def correlation(a, b) -> np.ndarray:
+def pairwise_correlation(a, b) -> np.ndarray:
     """Pearson correlation of paired images a[i], b[i]; (n,)."""
     x, y = flatten(a), flatten(b)
     return (x * y).sum(1) / x.shape[1]

@@ -2,7 +2,7 @@
 
 - :mod:`~cdae_lite.denoise.models`: the paper's autoencoder, the cascade (CDAE), DnCNN, a U-Net;
 - :mod:`~cdae_lite.denoise.train` and :mod:`~cdae_lite.denoise.finetune`: pre-training on pairs and
-  the paper's fine-tuning on neighbour means (:mod:`~cdae_lite.denoise.neighbors`), and better
+  the paper's fine-tuning on neighbour means (:mod:`~cdae_lite.denoise.neighbours`), and better
   targets and a label-free stopping score beyond the paper (:mod:`~cdae_lite.denoise.targets`);
 - :mod:`~cdae_lite.denoise.inference`, :mod:`~cdae_lite.denoise.checkpoint`,
   :mod:`~cdae_lite.denoise.stream`: applying, storing and streaming a model over a file;
@@ -14,16 +14,16 @@
   look-alikes from the stack, then denoised.
 """
 
-from cdae_lite.denoise.baselines import (BM3D, CLASSICAL, TV, Denoiser, Gaussian, Identity, Learned, NLMeans, Wavelet,
+from cdae_lite.denoise.baselines import (BM3D, CLASSICAL, TV, Baseline, Gaussian, Identity, Learned, NLMeans, Wavelet,
                                          Wiener, tune)
 from cdae_lite.denoise.calibrate import apply_scale, estimate_noise_sigma, stein_scale
 from cdae_lite.denoise.checkpoint import (SHIPPED_MODEL, SHIPPED_MODELS, load_denoiser, load_model, recorded_gain,
                                           save_model)
 from cdae_lite.denoise.finetune import FineTuneConfig, FineTuneReport, fine_tune_on_file, finetune
 from cdae_lite.denoise.inference import Negated, Symmetrized, block_outputs, for_polarity, predict
-from cdae_lite.denoise.models import (AEConfig, Cascade, DenoiserConfig, DnCNNConfig, UNetConfig, autoencoder, build,
-                                      cdae, chain, denoiser, describe, dncnn, n_parameters, unet)
-from cdae_lite.denoise.neighbors import knn, mean_targets, neighbor_means, pca_features, purity
+from cdae_lite.denoise.models import (AEConfig, Cascade, DnCNNConfig, GeneralUNetConfig, Noise2VoidConfig, autoencoder,
+                                      build, cdae, chain, describe, dncnn, general_unet, n_parameters, noise2void_unet)
+from cdae_lite.denoise.neighbours import knn, mean_targets, neighbour_means, pca_features, purity
 from cdae_lite.denoise.preprocess import phase_flip_star, prepare, star_ctf, star_pixel_size
 from cdae_lite.denoise.stackaware import (Alignment, StackAwareConfig, aligned_average, find_lookalikes,
                                           stack_denoise)
@@ -34,13 +34,13 @@ from cdae_lite.denoise.synthetic import FreshNoiseConfig, add_fresh_noise, fit_f
 from cdae_lite.denoise.train import (History, TrainConfig, blind_spot, fit, ladder_pairs, pretrain_cdae,
                                      pretrain_end_to_end, pretrain_single)
 
-__all__ = ["AEConfig", "Alignment", "BM3D", "CLASSICAL", "Cascade", "Denoiser", "DenoiserConfig", "DnCNNConfig", "FineTuneConfig",
+__all__ = ["AEConfig", "Alignment", "BM3D", "CLASSICAL", "Cascade", "Baseline", "GeneralUNetConfig", "DnCNNConfig", "FineTuneConfig",
            "FineTuneReport", "FreshNoiseConfig", "Negated", "for_polarity", "Gaussian", "History", "Identity", "Learned", "NLMeans",
-           "SHIPPED_MODEL", "SHIPPED_MODELS", "StreamReport", "Symmetrized", "TV", "TrainConfig", "UNetConfig", "Wavelet", "Wiener",
+           "SHIPPED_MODEL", "SHIPPED_MODELS", "StreamReport", "Symmetrized", "TV", "TrainConfig", "Noise2VoidConfig", "Wavelet", "Wiener",
            "add_fresh_noise", "aligned_average", "apply_scale", "autoencoder", "blind_spot", "block_outputs", "build", "cdae", "chain",
-           "denoise_file", "denoiser", "describe", "dncnn", "estimate_noise_sigma", "find_lookalikes", "fine_tune_on_file", "finetune",
+           "denoise_file", "general_unet", "describe", "dncnn", "estimate_noise_sigma", "find_lookalikes", "fine_tune_on_file", "finetune",
            "fit", "fit_fresh_noise", "knn", "ladder_pairs", "load_denoiser", "load_model", "mean_targets",
-           "n_parameters", "neighbor_means", "Neighbourhoods", "TargetConfig", "compare_targets",
+           "n_parameters", "neighbour_means", "Neighbourhoods", "TargetConfig", "compare_targets",
            "find_neighbourhoods", "heldout_means", "neighbourhood_means", "neighbourhood_purity", "stopping_scores", "pca_features", "phase_flip_star", "predict", "prepare", "pretrain_cdae",
            "pretrain_end_to_end", "pretrain_single", "purity", "recorded_gain", "save_model", "StackAwareConfig", "stack_denoise", "star_ctf",
-           "star_pixel_size", "stein_scale", "tune", "unet"]
+           "star_pixel_size", "stein_scale", "tune", "noise2void_unet"]

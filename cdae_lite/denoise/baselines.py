@@ -61,15 +61,15 @@ def _parallel(fn, x: np.ndarray, sig: np.ndarray, n_jobs: int, desc: str) -> np.
     return np.stack(out).astype(np.float32)
 
 
-class Denoiser:
+class Baseline:
     """Base class: subclasses implement ``_one(image, sigma)`` or override ``denoise``."""
 
-    name = "denoiser"
+    name = "baseline"
 
     def params(self) -> dict:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
-    def fit(self, *args, **kwargs) -> "Denoiser":
+    def fit(self, *args, **kwargs) -> "Baseline":
         return self
 
     def denoise(self, images, sigma=None) -> np.ndarray:
@@ -83,7 +83,7 @@ class Denoiser:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.params().items())})"
 
 
-class Identity(Denoiser):
+class Identity(Baseline):
     """No denoising: the raw images (the baseline of every table)."""
 
     name = "raw"
@@ -92,7 +92,7 @@ class Identity(Denoiser):
         return check_images(images).copy()
 
 
-class Gaussian(Denoiser):
+class Gaussian(Baseline):
     """Gaussian low-pass of width ``sigma_px`` pixels."""
 
     name = "Gaussian"
@@ -107,7 +107,7 @@ class Gaussian(Denoiser):
         return gaussian_filter(x, sigma=(0, self.sigma_px, self.sigma_px), mode="reflect").astype(np.float32)
 
 
-class TV(Denoiser):
+class TV(Baseline):
     """Total-variation denoising (Chambolle); weight = ``weight_factor`` x noise sigma."""
 
     name = "TV"
@@ -122,7 +122,7 @@ class TV(Denoiser):
         return denoise_tv_chambolle(img, weight=self.weight_factor * sigma)
 
 
-class Wavelet(Denoiser):
+class Wavelet(Baseline):
     """Wavelet soft thresholding with BayesShrink's per-subband thresholds."""
 
     name = "Wavelet"
@@ -138,7 +138,7 @@ class Wavelet(Denoiser):
                                rescale_sigma=True)
 
 
-class NLMeans(Denoiser):
+class NLMeans(Baseline):
     """Non-local means (Buades et al.); filter strength h = ``h_factor`` x noise sigma."""
 
     name = "NL-means"
@@ -154,7 +154,7 @@ class NLMeans(Denoiser):
                                 patch_size=self.patch_size, patch_distance=self.patch_distance)
 
 
-class BM3D(Denoiser):
+class BM3D(Baseline):
     """BM3D (Dabov et al. 2007) from the ``bm3d`` package, with the known or estimated noise sigma.
 
     ``sigma_factor`` multiplies the sigma BM3D is given: 1 is the textbook setting; it is tuned on the
@@ -181,7 +181,7 @@ class BM3D(Denoiser):
 
 
 @dataclass
-class Wiener(Denoiser):
+class Wiener(Baseline):
     """The best linear filter for a stack, with the signal's power spectrum estimated from the stack.
 
     The mean power spectrum of the noisy images minus the white-noise level gives the signal's mean
@@ -236,7 +236,7 @@ class Wiener(Denoiser):
         return out.astype(np.float32)
 
 
-class Learned(Denoiser):
+class Learned(Baseline):
     """A trained torch model (DnCNN, Noise2Void U-Net, single DAE, CDAE) as a denoiser."""
 
     def __init__(self, model, name: str = "learned", device=None, batch_size: int = 256):

@@ -24,6 +24,10 @@ from cdae_lite.io.files import atomic_write
 
 FORMAT = "cdae-lite-checkpoint-1"
 
+#: Architecture names that checkpoints written before issue 29 store -> today's names (the shipped
+#: ``weights/denoiser_general.pt`` stores ``"denoiser"``); :func:`load_model` reads both.
+OLD_ARCHITECTURES = {"denoiser": "general_unet", "unet": "noise2void_unet"}
+
 
 def _n_blocks(model: nn.Module) -> int:
     if hasattr(model, "blocks"):
@@ -103,9 +107,19 @@ def _rebuild(path: Path, arch: str, payload: dict) -> nn.Module:
 def load_model(path: str | os.PathLike, expect: str | None = None) -> tuple[nn.Module, dict]:
     """Rebuild a model from a checkpoint; returns ``(model in eval mode, metadata)``.
 
+    A file that stores an architecture's name from before issue 29 (:data:`OLD_ARCHITECTURES`) loads as
+    the architecture's name today, and ``metadata["architecture"]`` says today's name.
+
     Parameters
     ----------
-    expect : str, optional -- the architecture the caller needs; another one is refused.
+    path : str or PathLike -- the checkpoint file.
+    expect : str, optional -- the architecture the caller needs (a key of
+        :data:`~cdae_lite.denoise.models.ARCHITECTURES`); another one is refused.
+
+    Returns
+    -------
+    tuple -- ``(model, metadata)``: the ``torch.nn.Module`` in eval mode on the CPU, and the file's
+        dictionary without its weights (``architecture``, ``config``, ``n_blocks``, ``record``, ...).
 
     Raises
     ------
@@ -129,6 +143,7 @@ def load_model(path: str | os.PathLike, expect: str | None = None) -> tuple[nn.M
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path} is not a cdae-lite checkpoint (no '{FORMAT}' marker)")
     arch = payload.get("architecture")
+    arch = OLD_ARCHITECTURES.get(arch, arch) if isinstance(arch, str) else arch
     if arch not in ARCHITECTURES:
         raise ValueError(f"{path} holds a model of unknown architecture {arch!r}; this version of cdae-lite "
                          f"knows {sorted(ARCHITECTURES)}")
@@ -136,7 +151,7 @@ def load_model(path: str | os.PathLike, expect: str | None = None) -> tuple[nn.M
         raise ValueError(f"{path} holds a '{arch}' model, but a '{expect}' model is needed")
     model = _rebuild(path, arch, payload)
     model.eval()
-    meta = {k: v for k, v in payload.items() if k != "state_dict"}
+    meta = {k: v for k, v in payload.items() if k != "state_dict"} | {"architecture": arch}
     return model, meta
 
 

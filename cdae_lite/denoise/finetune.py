@@ -27,7 +27,7 @@ class FineTuneConfig(ProfiledConfig):
     k : int -- neighbours per image (the paper's 30).
     n_components : int -- PCA components of the feature space the neighbours are found in (10: purer
         neighbours than 50 at SNR 0.1, where most components carry only noise).
-    refresh_neighbors : bool -- beyond the paper: find neighbours again on each block's input (the
+    refresh_neighbours : bool -- beyond the paper: find neighbours again on each block's input (the
         previous block's output) instead of on the raw images only.
     clusters : int | None -- beyond the paper: search neighbours only inside the image's k-means
         cluster (this many clusters); see :mod:`cdae_lite.denoise.targets`.
@@ -39,7 +39,7 @@ class FineTuneConfig(ProfiledConfig):
 
     k: int = 30
     n_components: int = 10
-    refresh_neighbors: bool = False
+    refresh_neighbours: bool = False
     clusters: int | None = None
     min_k: int | None = None
     distance_factor: float = 1.2
@@ -56,7 +56,7 @@ class FineTuneReport:
 
     histories: list = field(default_factory=list)
     purity: list = field(default_factory=list)
-    neighbors: list = field(default_factory=list)
+    neighbours: list = field(default_factory=list)
     kept: list = field(default_factory=list)
     targets: np.ndarray | None = None
 
@@ -77,12 +77,12 @@ def finetune(model: nn.Module, images, config: FineTuneConfig = FineTuneConfig()
                         seed=config.train.seed)
     cur = x
     for i, block in enumerate(model.blocks):
-        if i == 0 or config.refresh_neighbors:  # the neighbours are searched in the current block's input
+        if i == 0 or config.refresh_neighbours:  # the neighbours are searched in the current block's input
             hoods = find_neighbourhoods(cur, tcfg, device=device)
             targets = neighbourhood_means(x, hoods)  # but the raw images are averaged
         if i == 0:
             report.targets = targets
-        report.neighbors.append(hoods.indices)
+        report.neighbours.append(hoods.indices)
         report.kept.append(hoods.keep)
         if labels is not None:
             report.purity.append(float(neighbourhood_purity(hoods, labels).mean()))

@@ -122,16 +122,16 @@ class DnCNN(nn.Module):
 
 
 @dataclass(frozen=True)
-class UNetConfig:
+class Noise2VoidConfig:
     """A small U-Net (two poolings, skip connections), as used by Noise2Noise-style denoisers."""
 
     channels: int = 32
 
 
-class UNet(nn.Module):
+class Noise2VoidUNet(nn.Module):
     """Two-level U-Net; input size a multiple of 4."""
 
-    def __init__(self, config: UNetConfig = UNetConfig()):
+    def __init__(self, config: Noise2VoidConfig = Noise2VoidConfig()):
         super().__init__()
         c = config.channels
 
@@ -251,7 +251,7 @@ class Cascade(nn.Module):
 
 
 @dataclass(frozen=True)
-class DenoiserConfig:
+class GeneralUNetConfig:
     """Widths of the U-Net's levels (the last is the bottleneck) and its activation slope.
 
     Attributes
@@ -271,10 +271,10 @@ def _block(i: int, o: int) -> nn.Sequential:
                          nn.Conv2d(o, o, 3, padding=1), nn.LeakyReLU(0.1, inplace=True))
 
 
-class DenoiserUNet(nn.Module):
+class GeneralUNet(nn.Module):
     """U-Net: unshuffle 2 -> [c0] -> pool -> [c1] -> pool -> [c2] -> [c3] -> up -> [c1] -> up -> [c0] -> shuffle 2."""
 
-    def __init__(self, config: DenoiserConfig = DenoiserConfig()):
+    def __init__(self, config: GeneralUNetConfig = GeneralUNetConfig()):
         super().__init__()
         c0, c1, c2, c3 = (int(c) for c in config.channels)
         self.e0, self.e1, self.e2 = _block(4, c0), _block(c0, c1), _block(c1, c2)
@@ -324,13 +324,13 @@ def dncnn(config: DnCNNConfig = DnCNNConfig()) -> Normalized:
     return Normalized(DnCNN(config))
 
 
-def unet(config: UNetConfig = UNetConfig()) -> Normalized:
-    return Normalized(UNet(config))
+def noise2void_unet(config: Noise2VoidConfig = Noise2VoidConfig()) -> Normalized:
+    return Normalized(Noise2VoidUNet(config))
 
 
-def denoiser(config: DenoiserConfig = DenoiserConfig()) -> Normalized:
-    """The general denoiser (beyond the paper): a normalised :class:`DenoiserUNet`."""
-    return Normalized(DenoiserUNet(config))
+def general_unet(config: GeneralUNetConfig = GeneralUNetConfig()) -> Normalized:
+    """The general denoiser (beyond the paper): a normalised :class:`GeneralUNet`."""
+    return Normalized(GeneralUNet(config))
 
 
 #: name -> (factory, config class); used to save and rebuild models from checkpoints.
@@ -339,13 +339,14 @@ ARCHITECTURES = {
     "cdae": (cdae, AEConfig),
     "chain": (chain, AEConfig),
     "dncnn": (dncnn, DnCNNConfig),
-    "unet": (unet, UNetConfig),
-    "denoiser": (denoiser, DenoiserConfig),
+    "noise2void_unet": (noise2void_unet, Noise2VoidConfig),
+    "general_unet": (general_unet, GeneralUNetConfig),
 }
 
 
 def build(architecture: str, config: dict | None = None, **kwargs) -> nn.Module:
-    """Build a model by name (``"autoencoder"``, ``"cdae"``, ``"chain"``, ``"dncnn"``, ``"unet"``)."""
+    """Build a model by name: a key of :data:`ARCHITECTURES` (``"autoencoder"``, ``"cdae"``, ``"chain"``,
+    ``"dncnn"``, ``"noise2void_unet"``, ``"general_unet"``)."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}; known: {sorted(ARCHITECTURES)}")
     factory, cfg_cls = ARCHITECTURES[architecture]

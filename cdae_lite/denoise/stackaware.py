@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 
 from cdae_lite.denoise.inference import Symmetrized, predict
-from cdae_lite.denoise.neighbors import knn, pca_features
+from cdae_lite.denoise.neighbours import knn, pca_features
 from cdae_lite.images import check_images, normalise, rotate_images, rotation_invariant_features
 
 

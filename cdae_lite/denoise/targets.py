@@ -1,7 +1,7 @@
 """Fine-tuning targets beyond the paper, and a label-free score to stop the cascade early.
 
 The paper averages each image's k = 30 nearest neighbours (PCA of the raw images) and uses the mean
-as the image's target (:func:`cdae_lite.denoise.neighbors.neighbor_means`). A target is only as good as
+as the image's target (:func:`cdae_lite.denoise.neighbours.neighbour_means`). A target is only as good as
 its neighbours are pure (same view) and many (noise variance over k). Three changes that use no labels:
 
 * **cluster-restricted**: the stack is first split by k-means in the same PCA space, and neighbours
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.cluster import KMeans
 
-from cdae_lite.denoise.neighbors import knn, mean_targets, pca_features
+from cdae_lite.denoise.neighbours import knn, mean_targets, pca_features
 from cdae_lite.images import check_images
 from cdae_lite.metrics import psnr
 
@@ -104,7 +104,7 @@ def find_neighbourhoods(images, config: TargetConfig = TargetConfig(), features=
         ``features`` is given).
     config : TargetConfig
     features : array (n, d), optional -- features to search instead of the images' PCA (for example
-        :func:`~cdae_lite.denoise.neighbors.pca_features` of denoised images).
+        :func:`~cdae_lite.denoise.neighbours.pca_features` of denoised images).
     device : torch device for the search.
 
     Returns
@@ -129,7 +129,7 @@ def find_neighbourhoods(images, config: TargetConfig = TargetConfig(), features=
 def neighbourhood_means(images, hoods: Neighbourhoods) -> np.ndarray:
     """Mean of each image's kept neighbours (itself excluded); float32 (n, size, size).
 
-    With every neighbour kept this is :func:`~cdae_lite.denoise.neighbors.mean_targets` (the paper's).
+    With every neighbour kept this is :func:`~cdae_lite.denoise.neighbours.mean_targets` (the paper's).
     """
     x = check_images(images)
     if hoods.indices.shape[0] != len(x):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from cdae_lite.denoise.finetune import FineTuneConfig
-from cdae_lite.denoise.models import AEConfig, DnCNNConfig, UNetConfig
+from cdae_lite.denoise.models import AEConfig, DnCNNConfig, Noise2VoidConfig
 from cdae_lite.denoise.train import TrainConfig
 from cdae_lite.runtime import ProfiledConfig
 from cdae_lite.simulation.config import SimulationConfig
@@ -65,7 +65,7 @@ class BaselineExperiment(ProfiledConfig):
     n_tune: int = 128
     dncnn: DnCNNConfig = DnCNNConfig()
     dncnn_train: TrainConfig = TrainConfig(epochs=20, optimizer="adam")
-    n2v: UNetConfig = UNetConfig(channels=32)
+    n2v: Noise2VoidConfig = Noise2VoidConfig(channels=32)
     n2v_train: TrainConfig = TrainConfig(epochs=30, optimizer="adam", val_fraction=0.0)
     n2v_fraction: float = 0.02
     snr_sweep: tuple = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
@@ -76,7 +76,7 @@ class BaselineExperiment(ProfiledConfig):
         return {"cdae": CDAEExperiment.quick(), "n_eval": 16, "n_tune": 8,
                 "dncnn": DnCNNConfig(depth=8, channels=32),
                 "dncnn_train": TrainConfig(epochs=10, optimizer="adam"),
-                "n2v": UNetConfig(channels=16),
+                "n2v": Noise2VoidConfig(channels=16),
                 "n2v_train": TrainConfig(epochs=10, optimizer="adam", val_fraction=0.0),
                 "n_sweep": 8}
 

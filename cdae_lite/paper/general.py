@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from cdae_lite.denoise.checkpoint import save_model
-from cdae_lite.denoise.models import DenoiserConfig, denoiser
+from cdae_lite.denoise.models import GeneralUNetConfig, general_unet
 from cdae_lite.denoise.synthetic import FreshNoiseConfig, fit_fresh_noise
 from cdae_lite.distributed import is_main, world
 from cdae_lite.io.paths import data_dir, data_path
@@ -58,7 +58,7 @@ class GeneralDenoiserConfig(ProfiledConfig):
     scales : int -- particle sizes per structure, diameters drawn uniformly in ``diameter_px``.
     max_shift_px : float -- random shifts, pixels.
     defocus_range_A : CTF defocus range (half of each structure's scales have a CTF).
-    net : DenoiserConfig. train : FreshNoiseConfig (its ``minutes`` sets the training time).
+    net : GeneralUNetConfig. train : FreshNoiseConfig (its ``minutes`` sets the training time).
     seed : int -- seeds the bank (structures' sizes, views, phantoms ``seed + 100 + i``) and training.
     init : str -- a checkpoint of the same network to start from ("" trains from random weights; a
         warm start continues an earlier run on a new bank, its record kept under ``record["init"]``).
@@ -72,7 +72,7 @@ class GeneralDenoiserConfig(ProfiledConfig):
     diameter_px: tuple = (20.0, 60.0)
     max_shift_px: float = 3.0
     defocus_range_A: tuple = (5000.0, 30000.0)
-    net: DenoiserConfig = DenoiserConfig()
+    net: GeneralUNetConfig = GeneralUNetConfig()
     train: FreshNoiseConfig = FreshNoiseConfig(minutes=90.0)
     seed: int = 0
     init: str = ""
@@ -85,7 +85,7 @@ class GeneralDenoiserConfig(ProfiledConfig):
 
     @classmethod
     def quick_overrides(cls) -> dict:
-        return {"n_phantoms": 4, "images_per_structure": 60, "net": DenoiserConfig((8, 16, 16, 16)),
+        return {"n_phantoms": 4, "images_per_structure": 60, "net": GeneralUNetConfig((8, 16, 16, 16)),
                 # stops by images (deterministic: the same numbers on any machine), a few seconds on 2 cores
                 "train": FreshNoiseConfig(minutes=1.0, max_images=12_000)}
 
@@ -196,12 +196,12 @@ def training_gain(model, size: int = 64, n_images: int = 64, snr: float = 0.1, s
 def _initial_model(cfg: GeneralDenoiserConfig) -> tuple[torch.nn.Module, dict | None]:
     """A new network for ``cfg.net``, or the checkpoint ``cfg.init`` (``"general"`` or a path) with what made it."""
     if not cfg.init:
-        return denoiser(cfg.net), None
+        return general_unet(cfg.net), None
     from cdae_lite.denoise.checkpoint import load_denoiser
     from cdae_lite.io.files import sha256
 
     model, meta, path = load_denoiser(cfg.init)
-    if meta["architecture"] != "denoiser" or tuple(meta["config"]["channels"]) != tuple(cfg.net.channels):
+    if meta["architecture"] != "general_unet" or tuple(meta["config"]["channels"]) != tuple(cfg.net.channels):
         raise ValueError(f"init {path} holds a {meta['architecture']} {meta['config']}, not the denoiser {cfg.net}")
     old = {k: v for k, v in meta["record"].items() if k not in ("bank", "history")}
     return model, {"path": str(path.name), "sha256": sha256(path), "record": old,
@@ -229,7 +229,7 @@ def train_general_denoiser(cfg: GeneralDenoiserConfig = GeneralDenoiserConfig(),
               "commit": git_commit(), "command": command_line(), "complete": False}
 
     def save(history: dict) -> None:
-        save_model(path, model, "denoiser", asdict(cfg.net), {**record, "history": history}, overwrite=True)
+        save_model(path, model, "general_unet", asdict(cfg.net), {**record, "history": history}, overwrite=True)
 
     history = fit_fresh_noise(model, bank, cfg.train, device, on_checkpoint=save, desc="general denoiser")
     if is_main():  # under torchrun every rank trained the same weights; rank 0 measures and writes them

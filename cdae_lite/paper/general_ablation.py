@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from cdae_lite.denoise.models import AEConfig, DenoiserConfig, autoencoder, denoiser, n_parameters
+from cdae_lite.denoise.models import AEConfig, GeneralUNetConfig, autoencoder, general_unet, n_parameters
 from cdae_lite.denoise.synthetic import FreshNoiseConfig, fit_fresh_noise
 from cdae_lite.paper.general import GeneralDenoiserConfig, clean_bank
 from cdae_lite.paper.general_eval import (DenoiserEvaluation, calibrated, evaluation_stacks, margins,
@@ -67,7 +67,7 @@ class GeneralAblation(ProfiledConfig):
     @classmethod
     def quick_overrides(cls) -> dict:
         return {"recipe": GeneralDenoiserConfig(n_phantoms=2, images_per_structure=12,
-                                                net=DenoiserConfig((8, 16, 16, 16)),
+                                                net=GeneralUNetConfig((8, 16, 16, 16)),
                                                 train=FreshNoiseConfig(minutes=600.0, max_images=256)),
                 "evaluation": DenoiserEvaluation.quick(images_per_view=2), "speed_images": 16, "seeds": (0,)}
 
@@ -80,7 +80,7 @@ def variants(cfg: GeneralAblation) -> dict[str, tuple[GeneralDenoiserConfig, Cal
     """``{row: (recipe variant, network factory)}``: the recipe and each single change of it."""
     r = cfg.recipe
     n_structures = len(r.maps) + r.n_phantoms
-    unet = (lambda net: lambda: denoiser(net))
+    unet = (lambda net: lambda: general_unet(net))
     return {
         RECIPE: (r, unet(r.net)),
         "fixed noise": (replace(r, train=replace(r.train, fixed_noise=True)), unet(r.net)),
@@ -88,7 +88,7 @@ def variants(cfg: GeneralAblation) -> dict[str, tuple[GeneralDenoiserConfig, Cal
         "RuBisCO only": (replace(r, maps=("rubisco",), n_phantoms=0,
                                  images_per_structure=r.images_per_structure * n_structures), unet(r.net)),
         "one particle size (40 px)": (replace(r, scales=1, diameter_px=(40.0, 40.0)), unet(r.net)),
-        "U-Net half as wide": (r, unet(DenoiserConfig(tuple(max(1, c // 2) for c in r.net.channels)))),
+        "U-Net half as wide": (r, unet(GeneralUNetConfig(tuple(max(1, c // 2) for c in r.net.channels)))),
         "paper's autoencoder (no output dropout)": (r, lambda: autoencoder(AEConfig(output_dropout=False))),
         f"{cfg.longer}x the training": (replace(r, train=replace(r.train, max_images=r.train.max_images * cfg.longer)),
                                        unet(r.net)),

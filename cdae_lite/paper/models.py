@@ -94,7 +94,7 @@ def dncnn_model(bx: BaselineExperiment, train: SimulatedStack, device=None):
 
 def noise2void_model(bx: BaselineExperiment, stack: SimulatedStack, device=None, snr: float | None = None):
     """A Noise2Void U-Net trained on one stack's own noisy images (no clean targets), cached."""
-    from cdae_lite.denoise.models import unet
+    from cdae_lite.denoise.models import noise2void_unet
     from cdae_lite.denoise.train import fit
     from cdae_lite.runtime import seed_everything
 
@@ -103,12 +103,12 @@ def noise2void_model(bx: BaselineExperiment, stack: SimulatedStack, device=None,
 
     def run():
         seed_everything(bx.n2v_train.seed)
-        m = unet(bx.n2v)
+        m = noise2void_unet(bx.n2v)
         h = fit(m, x, x, bx.n2v_train, device, desc=f"Noise2Void {stack.name}", blind_spot_fraction=bx.n2v_fraction)
         return m, {"history": h.as_dict()}
 
     key = (data_hash(x), stack.name, asdict(bx.n2v), bx.n2v_train.as_dict(), bx.n2v_fraction)
-    return cached_model(f"n2v-{stack.name}", key, run, "unet", asdict(bx.n2v))
+    return cached_model(f"n2v-{stack.name}", key, run, "noise2void_unet", asdict(bx.n2v))
 
 
 def learned_denoisers(bx: BaselineExperiment, train: SimulatedStack, stack: SimulatedStack, device=None) -> dict:

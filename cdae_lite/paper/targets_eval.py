@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cdae_lite.denoise.inference import predict
-from cdae_lite.denoise.neighbors import pca_features
+from cdae_lite.denoise.neighbours import pca_features
 from cdae_lite.denoise.targets import TargetConfig, compare_targets
 from cdae_lite.paper.tables import class_average_ceiling
 from cdae_lite.runtime import ProfiledConfig

@@ -53,7 +53,7 @@ def knn(features, k: int, device: str | torch.device | None = None, block: int =
     return out
 
 
-def mean_targets(images, neighbors: np.ndarray) -> np.ndarray:
+def mean_targets(images, neighbours: np.ndarray) -> np.ndarray:
     """Mean of each image's neighbours (the image itself excluded); float32 (n, size, size).
 
     Excluding the image keeps its own noise out of its target, so the target's noise is independent
@@ -61,22 +61,22 @@ def mean_targets(images, neighbors: np.ndarray) -> np.ndarray:
     images' noise variance over k.
     """
     x = check_images(images)
-    idx = np.asarray(neighbors)
+    idx = np.asarray(neighbours)
     if idx.ndim != 2 or idx.shape[0] != x.shape[0]:
-        raise ValueError(f"neighbors must be ({x.shape[0]}, k), got {idx.shape}")
+        raise ValueError(f"neighbours must be ({x.shape[0]}, k), got {idx.shape}")
     out = np.empty_like(x)
     for i in range(0, len(x), 1024):
         out[i:i + 1024] = x[idx[i:i + 1024]].mean(axis=1)
     return out
 
 
-def purity(neighbors: np.ndarray, labels) -> np.ndarray:
+def purity(neighbours: np.ndarray, labels) -> np.ndarray:
     """Fraction of each image's neighbours that share its label (its true view); float (n,)."""
     lab = np.asarray(labels)
-    return (lab[np.asarray(neighbors)] == lab[:, None]).mean(axis=1)
+    return (lab[np.asarray(neighbours)] == lab[:, None]).mean(axis=1)
 
 
-def neighbor_means(images, k: int = 30, n_components: int = 50, features=None, seed: int = 0,
+def neighbour_means(images, k: int = 30, n_components: int = 50, features=None, seed: int = 0,
                    device=None) -> tuple[np.ndarray, np.ndarray]:
     """The paper's fine-tuning targets: ``(mean images, neighbour indices)``.
 

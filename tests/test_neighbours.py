@@ -4,7 +4,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from cdae_lite.denoise.finetune import FineTuneConfig, finetune
 from cdae_lite.denoise.models import AEConfig, cdae
-from cdae_lite.denoise.neighbors import knn, mean_targets, neighbor_means, pca_features, purity
+from cdae_lite.denoise.neighbours import knn, mean_targets, neighbour_means, pca_features, purity
 from cdae_lite.denoise.train import TrainConfig
 
 
@@ -20,7 +20,7 @@ def test_neighbours_of_well_separated_groups_are_pure(rng):
     centres = rng.normal(scale=10, size=(4, 16, 16))
     labels = np.repeat(np.arange(4), 50)
     imgs = (centres[labels] + rng.normal(size=(200, 16, 16))).astype(np.float32)
-    targets, idx = neighbor_means(imgs, k=10, n_components=5)
+    targets, idx = neighbour_means(imgs, k=10, n_components=5)
     assert purity(idx, labels).min() == 1.0
     # the mean of 10 pure neighbours is 10x less noisy than one image
     err_img = ((imgs - centres[labels]) ** 2).mean()
