@@ -41,5 +41,8 @@ def test_a_fork_changes_one_line_and_the_script_copies_it_everywhere(tmp_path):
     assert script.sync(tmp_path) and script.sync(tmp_path, check=True) == []
     assert 'REPOSITORY_URL = "https://github.com/alice/cdae-fork"' in (tmp_path / "cdae_lite" / "__init__.py").read_text()
     assert "colab.research.google.com/github/alice/cdae-fork/blob/" in (tmp_path / "README.md").read_text()
-    for nb in chapters:  # the clone keeps the folder name the install cell expects, whatever the fork's name
-        assert '\\"https://github.com/alice/cdae-fork\\", \\"cdae-lite\\"]' in nb.read_text()
+    for nb in chapters:  # the install cell fetches the fork at the configured branch, tag or commit
+        assert 'REPOSITORY, REF = \\"https://github.com/alice/cdae-fork\\", \\"main\\"' in nb.read_text()
+    config.write_text(config.read_text().replace("branch: main", "branch: v0.1.0"))
+    assert len(script.sync(tmp_path)) == len(chapters)  # a release pins its tag in every install cell
+    assert all('\\"v0.1.0\\"' in nb.read_text() for nb in chapters)
