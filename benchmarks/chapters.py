@@ -5,7 +5,7 @@ Usage: ``python benchmarks/chapters.py [--profile quick|full] [--smoke] [--chapt
 
 Every chapter runs in a fresh kernel (nbclient), in book order, with ``CDAE_PROFILE`` set and, with
 ``--smoke``, ``CDAE_SMOKE=1``: the full profile's shapes and code paths (64 px, the paper's networks
-and configs) with a handful of images and one epoch (``cdae_lite.runtime.smoke``). Chapters 3 to 5
+and configs) with a handful of images and one epoch (``cdae_lite.paper.profiles.smoke``). Chapters 3 to 5
 load the models chapter 2 trained, so their times depend on the cache: ``--cache DIR`` (default: a
 new temporary folder, a cold cache) is passed as ``CDAE_CACHE``. A chapter that fails is reported
 with its error and the others still run. The executed notebooks are not kept.

@@ -12,12 +12,13 @@ from cdae_lite.cli.common import add_command
 
 
 def run(args: argparse.Namespace) -> int:
+    from cdae_lite.paper.profiles import for_profile
     from cdae_lite.simulation import (SimulationConfig, distinct_views, load_map, load_protein, parse_views,
                                       resolve_views, write_simulation)
 
     over = {k: v for k, v in dict(image_size=args.size, images_per_view=args.per_view, seed=args.seed).items()
             if v is not None}
-    cfg = replace(SimulationConfig.for_profile(args.profile), **over)
+    cfg = replace(for_profile(SimulationConfig, args.profile), **over)  # the paper's quick or full scale
     cfg = cfg.realistic() if args.preset == "realistic" else cfg
     explicit = parse_views(args.views_deg) if args.views_deg else None
     if args.map:

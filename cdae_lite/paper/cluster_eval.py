@@ -18,7 +18,7 @@ import numpy as np
 from cdae_lite.cluster.stacks import cluster_path
 from cdae_lite.io.mrc import write_stack
 from cdae_lite.metrics import clustering_scores
-from cdae_lite.runtime import ProfiledConfig
+from cdae_lite.paper.profiles import ProfiledConfig
 from cdae_lite.simulation.config import SimulationConfig
 from cdae_lite.simulation.proteins import test_proteins
 from cdae_lite.simulation.stacks import simulate_protein
@@ -98,7 +98,7 @@ def record_cluster_eval(profile: str | None = None, device=None, out=None, notes
     """Run :func:`run_cluster_eval` with the shipped general model; record ``results/<profile>/cluster_eval.json``."""
     from cdae_lite.denoise.checkpoint import load_denoiser
     from cdae_lite.paper.results import record
-    from cdae_lite.runtime import get_profile
+    from cdae_lite.paper.profiles import get_profile
 
     profile_name = profile or get_profile()
     cfg = ClusterEvaluation.quick() if profile_name == "quick" else ClusterEvaluation()

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         The experiment's exit status (0). A usage mistake, the smoke path (``CDAE_SMOKE``, which never
         writes recorded results) or a missing optional dependency exits with status 2.
     """
-    from cdae_lite.runtime import smoke
+    from cdae_lite.paper.profiles import smoke
 
     ap, parsers = build_parser()
     args = ap.parse_args(argv)

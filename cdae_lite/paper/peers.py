@@ -312,7 +312,7 @@ def record_peers(profile: str | None = None, device=None, out=None, notes: str =
     """Run :func:`run_peers` and record ``results/<profile>/peers.json`` (general-eval's images and seed)."""
     from cdae_lite.denoise.checkpoint import load_denoiser
     from cdae_lite.paper.results import record
-    from cdae_lite.runtime import get_profile
+    from cdae_lite.paper.profiles import get_profile
 
     profile_name = profile or get_profile()
     if cfg is None:

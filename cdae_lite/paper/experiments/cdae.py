@@ -120,7 +120,7 @@ def plan(args: argparse.Namespace) -> Plan:
     -------
     Plan
     """
-    from cdae_lite.runtime import get_profile
+    from cdae_lite.paper.profiles import get_profile
     from cdae_lite.simulation.config import SimulationConfig
 
     notes, budget = args.notes, args.cpu_budget
@@ -169,11 +169,10 @@ def run_seeds(p: Plan, args: argparse.Namespace, seeds: list[int]) -> None:
     def save(partial):
         done = [r["seed"] for r in partial["per_seed"]]  # a partial save names only the seeds it holds
         pending = [s for s in seeds if s not in done]
-        return record(p.name, p.profile, p.exp.as_dict(), partial, done, args.device, args.out,
-                      (p.notes + f" Fine-tuned seeds: {[s for s in fts if s in done]}; end-to-end control seeds: "
-                       f"{[s for s in ctl if s in done]}." + (f" Seeds {pending} were planned but had not "
-                                                                "finished when this file was written." if pending else "")
-                       ).strip())
+        late = f" Seeds {pending} were planned but had not finished when this file was written." if pending else ""
+        notes = (p.notes + f" Fine-tuned seeds: {[s for s in fts if s in done]}; end-to-end control seeds: "
+                 f"{[s for s in ctl if s in done]}." + late).strip()
+        return record(p.name, p.profile, p.exp.as_dict(), partial, done, args.device, args.out, notes)
 
     res = run_cdae(p.exp, seeds, args.device, finetune_seeds=fts, control_seeds=ctl, on_seed=save)
     print(f"wrote {save(res)}")
