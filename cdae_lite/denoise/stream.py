@@ -33,7 +33,25 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class StreamReport:
-    """What :func:`denoise_file` did."""
+    """What :func:`denoise_file` did.
+
+    Attributes
+    ----------
+    n_images, image_size : int
+        Images denoised and the output's box size, pixels.
+    seconds, images_per_s : float
+        Wall-clock time of the run and images denoised per second.
+    peak_rss_mb : float
+        Peak resident memory of the process, MB.
+    output : str
+        The output stack's path.
+    polarity : str
+        ``"bright"`` or ``"dark"``: the particles' polarity, as detected or given.
+    inverted : bool
+        Whether each image was negated for the model and its output negated back.
+    scale : float
+        The contrast scale applied to the output (1.0: no calibration).
+    """
 
     n_images: int
     image_size: int
@@ -46,6 +64,13 @@ class StreamReport:
     scale: float = 1.0
 
     def summary(self) -> str:
+        """One line for the command line: images, size, time, speed, memory, polarity, calibration, output.
+
+        Returns
+        -------
+        str
+            The line, without a newline.
+        """
         how = (f"particles {self.polarity}" + (", inverted for the model and back" if self.inverted else "")
                + (f", contrast calibrated x{self.scale:.2f}" if self.scale != 1.0 else ""))
         return (f"denoised {self.n_images} images of {self.image_size} px in {self.seconds:.1f} s "
@@ -60,6 +85,18 @@ BATCH_PIXELS = 2**22
 def default_batch_size(size: int) -> int:
     """Images per batch for images of ``size`` px: ``BATCH_PIXELS / size^2``, between 1 and 256.
 
+    Parameters
+    ----------
+    size : int
+        The images' box size, pixels.
+
+    Returns
+    -------
+    int
+        Images per batch, 1 to 256.
+
+    Examples
+    --------
     >>> default_batch_size(64), default_batch_size(400), default_batch_size(5000)
     (256, 26, 1)
     """
@@ -75,31 +112,49 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
 
     Parameters
     ----------
-    model : a cdae-lite denoiser (works in the units of its input, any size padded to a multiple of 8).
-    input_path : ``.mrcs``/``.mrc`` stack (MRC modes 0, 1, 2, 6, 12); never modified.
-    output_path : new file; must differ from the input; refused if it exists unless ``overwrite``.
-    batch_size : images per batch (memory ~ batch_size x size^2 x 4 bytes x the network's width);
-        default :func:`default_batch_size`, which keeps memory flat whatever the image size.
-    equalize : histogram-equalise each output image (values in [0, 1]).
-    resample : Fourier-resample images to this box size before denoising (the output has that size
+    model : torch.nn.Module
+        A cdae-lite denoiser (works in the units of its input, any size padded to a multiple of 8).
+    input_path : str or PathLike
+        ``.mrcs``/``.mrc`` stack (MRC modes 0, 1, 2, 6, 12); never modified.
+    output_path : str or PathLike
+        New file; must differ from the input; refused if it exists unless ``overwrite``.
+    batch_size : int, optional
+        Images per batch (memory ~ batch_size x size^2 x 4 bytes x the network's width); default
+        :func:`default_batch_size`, which keeps memory flat whatever the image size.
+    device : str or torch.device, optional
+        Where the model runs (default: :func:`~cdae_lite.runtime.get_device`; under torchrun, each rank's GPU).
+    equalize, overwrite, as_stack : bool
+        Histogram-equalise each output image (values in [0, 1]); replace an existing output; read a
+        file flagged as a cubic 3D map as a stack anyway.
+    resample : int, optional
+        Fourier-resample images to this box size, pixels, before denoising (the output has that size
         and a pixel size scaled accordingly); default: keep the size.
-    as_stack : read a file flagged as a cubic 3D map as a stack anyway.
-    invert : whether particles are dark on a bright background, so that each image is negated for the
-        model (trained on bright particles) and its output negated back: the output keeps the input's
-        polarity. Default: detected on ``sample_size`` images spread over the stack
-        (:func:`~cdae_lite.images.particle_polarity`).
-    calibrate : rescale the output's contrast by the label-free Stein estimate
-        (:mod:`cdae_lite.denoise.calibrate`) made once on the sample, with noise sigma ``sigma``
-        (default: estimated per image).
-    stack_aware : denoise each image with its aligned look-alikes from the stack
-        (:func:`~cdae_lite.denoise.stackaware.stack_denoise`); the whole stack is then read into memory
-        (about 3 x its size).
+    invert : bool, optional
+        Whether particles are dark on a bright background, so that each image is negated for the model
+        (trained on bright particles) and its output negated back: the output keeps the input's
+        polarity. Default: detected (:func:`~cdae_lite.images.particle_polarity`).
+    calibrate : bool
+        Rescale the output's contrast by the label-free Stein estimate (:mod:`cdae_lite.denoise.calibrate`).
+    sigma : float, optional
+        The noise standard deviation for the calibration, input units (default: estimated per image).
+    sample_size : int
+        Images, spread over the stack, that the polarity and the calibration are measured on.
+    stack_aware : StackAwareConfig, optional
+        Denoise each image with its aligned look-alikes from the stack
+        (:func:`~cdae_lite.denoise.stackaware.stack_denoise`); the whole stack is then read into
+        memory (about 3 x its size).
+
+    Returns
+    -------
+    StreamReport
+        Images, size, time, memory, output path, polarity, and the contrast scale applied.
 
     Raises
     ------
     FileNotFoundError, ValueError, FileExistsError, PermissionError
         Unreadable input, NaN/Inf pixels (reported with the image index), output = input, existing
-        output, unwritable directory. Nothing is written in any of these cases.
+        output, unwritable directory, a bad device, ``calibrate`` with ``stack_aware``, the stack-aware
+        mode under torchrun. Nothing is written in any of these cases.
 
     Notes
     -----
