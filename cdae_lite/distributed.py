@@ -18,29 +18,66 @@ import torch.distributed as dist
 
 
 def world() -> tuple[int, int]:
-    """``(rank, world size)`` from torchrun's environment; ``(0, 1)`` when not launched by torchrun."""
+    """``(rank, world size)`` from torchrun's environment.
+
+    Returns
+    -------
+    tuple of int
+        ``RANK`` and ``WORLD_SIZE`` as set by torchrun; ``(0, 1)`` when not launched by torchrun.
+    """
     return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def launched() -> bool:
-    """True in a process started by torchrun with more than one rank."""
+    """Whether this process was started by torchrun with more than one rank.
+
+    Returns
+    -------
+    bool
+        ``True`` when ``WORLD_SIZE`` is above 1.
+    """
     return world()[1] > 1
 
 
 def is_main() -> bool:
-    """True on the rank that prints summaries and messages (rank 0, or the only process)."""
+    """Whether this is the rank that prints summaries and messages.
+
+    Returns
+    -------
+    bool
+        ``True`` on rank 0, or in the only process.
+    """
     return world()[0] == 0
 
 
 def data_parallel() -> tuple[int, int]:
-    """``(rank, world size)`` of the initialised default process group, or ``(0, 1)`` when there is none."""
+    """``(rank, world size)`` of the initialised default process group.
+
+    Returns
+    -------
+    tuple of int
+        From :mod:`torch.distributed` when a default process group is initialised; ``(0, 1)`` when there
+        is none.
+    """
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
 
 
 def local_device(device: str | torch.device | None) -> str | torch.device | None:
-    """This rank's GPU (``cuda:LOCAL_RANK``) when CUDA is asked for or available; else ``device`` unchanged."""
+    """This rank's GPU when CUDA is asked for or available.
+
+    Parameters
+    ----------
+    device : str, torch.device or None
+        The device the user asked for (``None``: the default).
+
+    Returns
+    -------
+    str, torch.device or None
+        ``"cuda:LOCAL_RANK"`` under torchrun with more than one rank when ``device`` is ``"cuda"``, or
+        ``None`` on a machine with CUDA; else ``device`` unchanged.
+    """
     if not launched():
         return device
     wants_cuda = (device is None and torch.cuda.is_available()) or str(device) == "cuda"
@@ -49,8 +86,18 @@ def local_device(device: str | torch.device | None) -> str | torch.device | None
 
 @contextlib.contextmanager
 def process_group(device: torch.device) -> Iterator[None]:
-    """Join the default process group for the ``with`` block (gloo on a CPU, NCCL on a GPU), if launched
-    by torchrun and not yet joined; leave it afterwards."""
+    """Join the default process group for the ``with`` block, if launched by torchrun and not yet joined.
+
+    Parameters
+    ----------
+    device : torch.device or str
+        The device this rank computes on: NCCL for a GPU, gloo for a CPU.
+
+    Yields
+    ------
+    None
+        The group is left (destroyed) when the block ends, if this call joined it.
+    """
     if not launched() or dist.is_initialized():
         yield
         return
@@ -67,6 +114,22 @@ def share(n: int, rank: int, size: int) -> tuple[int, int]:
     Shares differ by at most one item, earlier ranks take the extra ones, and a rank beyond the
     items gets an empty share.
 
+    Parameters
+    ----------
+    n : int
+        Number of items (images).
+    rank : int
+        This rank, ``0 <= rank < size``.
+    size : int
+        Number of ranks, at least 1.
+
+    Returns
+    -------
+    tuple of int
+        ``(start, stop)``: the rank takes items ``start`` to ``stop - 1`` (none when equal).
+
+    Examples
+    --------
     >>> [share(10, r, 4) for r in range(4)]
     [(0, 3), (3, 6), (6, 8), (8, 10)]
     >>> share(1, 1, 2)
@@ -78,16 +141,39 @@ def share(n: int, rank: int, size: int) -> tuple[int, int]:
 
 
 def broadcast(obj, src: int = 0):
-    """``obj`` of rank ``src`` on every rank (any picklable object)."""
+    """``obj`` of rank ``src`` on every rank (a collective: every rank calls it).
+
+    Parameters
+    ----------
+    obj : object
+        Any picklable object; only rank ``src``'s is used.
+    src : int, optional
+        The rank that sends.
+
+    Returns
+    -------
+    object
+        Rank ``src``'s ``obj``, on every rank.
+    """
     box = [obj]
     dist.broadcast_object_list(box, src=src)
     return box[0]
 
 
 def first_error(error: BaseException | None) -> tuple[int, str] | None:
-    """Every rank says whether it failed; returns ``(rank, message)`` of the lowest failing rank, or None.
+    """Every rank says whether it failed; the lowest failing rank and its message.
 
     Every rank must call it at the same point (it is a collective), failed or not.
+
+    Parameters
+    ----------
+    error : BaseException or None
+        This rank's error, ``None`` when it succeeded.
+
+    Returns
+    -------
+    tuple of (int, str) or None
+        ``(rank, message)`` of the lowest failing rank, or ``None`` when every rank succeeded.
     """
     messages = [None] * dist.get_world_size()
     dist.all_gather_object(messages, None if error is None else str(error))
@@ -104,12 +190,34 @@ def _reduced(values, op) -> list[float]:
 
 
 def summed(*values: float) -> list[float]:
-    """Each value summed over the ranks (the values themselves in one process)."""
+    """Each value summed over the ranks of the initialised group.
+
+    Parameters
+    ----------
+    *values : float
+        This rank's values.
+
+    Returns
+    -------
+    list of float
+        The sums over the ranks, in order (the values themselves in one process).
+    """
     return _reduced(values, dist.ReduceOp.SUM)
 
 
 def from_rank0(value: float) -> float:
-    """Rank 0's ``value`` on every rank (``value`` itself in one process)."""
+    """Rank 0's ``value`` on every rank.
+
+    Parameters
+    ----------
+    value : float
+        This rank's value; only rank 0's is used.
+
+    Returns
+    -------
+    float
+        Rank 0's value (``value`` itself in one process).
+    """
     if data_parallel()[1] == 1:
         return value
     t = torch.tensor([value], dtype=torch.float64)
@@ -118,7 +226,20 @@ def from_rank0(value: float) -> float:
 
 
 def reduce_stats(stats: list[float], count: int) -> tuple[list[float], int]:
-    """Combine running ``[min, max, sum, sum of squares]`` and a count over all ranks."""
+    """Combine running pixel statistics and a count over all ranks.
+
+    Parameters
+    ----------
+    stats : list of float
+        This rank's ``[min, max, sum, sum of squares]`` of its pixels.
+    count : int
+        Number of pixels they were taken over.
+
+    Returns
+    -------
+    tuple of (list of float, int)
+        ``[min, max, sum, sum of squares]`` over all ranks, and the total count.
+    """
     lo, neg_hi = _reduced([stats[0], -stats[1]], dist.ReduceOp.MIN)
     total, squares, n = summed(stats[2], stats[3], count)
     return [lo, -neg_hi, total, squares], int(n)

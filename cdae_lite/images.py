@@ -18,10 +18,25 @@ def check_images(images: np.ndarray, name: str = "images", allow_empty: bool = F
 
     A single image ``(size, size)`` is promoted to a stack of one.
 
+    Parameters
+    ----------
+    images : array_like
+        ``(n, size, size)`` or ``(size, size)``, any real dtype.
+    name : str, optional
+        What the images are, for the error messages (e.g. ``"clean"``).
+    allow_empty : bool, optional
+        Accept a stack of 0 images.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, size, size)`` float32 (the input itself when it already is one).
+
     Raises
     ------
     ValueError
-        Wrong number of axes, non-square images, an empty stack, or NaN/infinite pixels.
+        Wrong number of axes, non-square images, images under 2 pixels, an empty stack, or NaN/infinite
+        pixels (with the indices of the first images holding them).
     """
     a = np.asarray(images)
     if a.ndim == 2:
@@ -49,7 +64,20 @@ def fourier_resample(a: np.ndarray, size: int, ndim: int) -> np.ndarray:
 
     Keeps the physical extent (the sampling interval becomes ``old * n / size``); cropping is an
     ideal low-pass at the new Nyquist frequency. Values keep their scale (densities, not sums).
-    Returns float32.
+
+    Parameters
+    ----------
+    a : array_like
+        ``(..., n, n)`` images or ``(..., n, n, n)`` maps, real.
+    size : int
+        New length of each of the last ``ndim`` axes, pixels (voxels).
+    ndim : int
+        Number of trailing axes to resample: 2 for images, 3 for maps.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, shape ``a.shape[:-ndim] + (size,) * ndim``.
     """
     x = np.asarray(a, dtype=np.float64)
     axes = tuple(range(x.ndim - ndim, x.ndim))
@@ -67,7 +95,18 @@ def fourier_resample(a: np.ndarray, size: int, ndim: int) -> np.ndarray:
 
 
 def normalise(images) -> np.ndarray:
-    """Each image to zero mean and unit standard deviation; float32 (n, size, size)."""
+    """Each image to zero mean and unit standard deviation.
+
+    Parameters
+    ----------
+    images : array_like
+        ``(n, size, size)`` or one ``(size, size)`` image (checked by :func:`check_images`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, size, size)`` float32; a constant image becomes zeros.
+    """
     x = check_images(images).astype(np.float64)
     x = x - x.mean(axis=(1, 2), keepdims=True)
     s = x.std(axis=(1, 2), keepdims=True)
@@ -79,7 +118,19 @@ def resample_images(images, size: int) -> np.ndarray:
 
     The physical extent of the box is kept, so the pixel size becomes ``px * old_size / size``;
     cropping is an ideal low-pass at the new Nyquist frequency (no aliasing). Pixel values keep their
-    scale (a density, not a sum). float32 (n, size, size).
+    scale (a density, not a sum).
+
+    Parameters
+    ----------
+    images : array_like
+        ``(n, old_size, old_size)`` or one image.
+    size : int
+        New box size, pixels, at least 2.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, size, size)`` float32.
     """
     x = check_images(images)
     if size < 2:
@@ -88,8 +139,25 @@ def resample_images(images, size: int) -> np.ndarray:
 
 
 def normalize_background(images, radius_px: float | None = None) -> np.ndarray:
-    """Zero mean and unit standard deviation *of the background* (outside ``radius_px``, default 0.9
-    times half the box), per image; float32 (n, size, size)."""
+    """Zero mean and unit standard deviation *of the background*, per image.
+
+    Parameters
+    ----------
+    images : array_like
+        ``(n, size, size)`` or one image.
+    radius_px : float, optional
+        Pixels farther than this from the centre are the background; default 0.9 times half the box.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, size, size)`` float32.
+
+    Raises
+    ------
+    ValueError
+        When fewer than 10 pixels lie outside ``radius_px``.
+    """
     x = check_images(images).astype(np.float64)
     n = x.shape[-1]
     r = 0.9 * n / 2 if radius_px is None else radius_px
@@ -103,7 +171,21 @@ def normalize_background(images, radius_px: float | None = None) -> np.ndarray:
 
 
 def rotate_images(images: torch.Tensor, angles_deg: torch.Tensor) -> torch.Tensor:
-    """Rotate images (n, s, s) about their centre pixel by ``angles_deg`` (n,), bilinear, zero fill."""
+    """Rotate images about their centre pixel (``size // 2``), bilinear, zero fill.
+
+    Parameters
+    ----------
+    images : torch.Tensor
+        ``(n, size, size)`` floating point.
+    angles_deg : torch.Tensor
+        ``(n,)`` angle of each image, degrees; positive turns the image counter-clockwise as shown
+        with row 0 at the top (``imshow``'s default).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(n, size, size)``, the dtype and device of ``images``.
+    """
     n, s = images.shape[0], images.shape[-1]
     t = torch.deg2rad(angles_deg.to(images.dtype))
     c, si = torch.cos(t), torch.sin(t)
@@ -118,7 +200,20 @@ def rotate_images(images: torch.Tensor, angles_deg: torch.Tensor) -> torch.Tenso
 
 
 def equalize_hist(images, nbins: int = 256) -> np.ndarray:
-    """Histogram-equalise every image of a stack; returns float32 (n, size, size) in [0, 1]."""
+    """Histogram-equalise every image of a stack.
+
+    Parameters
+    ----------
+    images : array_like
+        ``(n, size, size)`` or one image.
+    nbins : int, optional
+        Number of grey-level bins.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, size, size)`` float32 in [0, 1]; a constant image becomes zeros.
+    """
     x = check_images(images)
     out = np.empty_like(x)
     for i, img in enumerate(x.astype(np.float64)):  # float64: tiny grey ranges still give 256 bins
@@ -134,7 +229,18 @@ def equalize_hist(images, nbins: int = 256) -> np.ndarray:
 
 
 def minmax(images) -> np.ndarray:
-    """Scale every image linearly to [0, 1] (a constant image becomes 0)."""
+    """Scale every image linearly to [0, 1].
+
+    Parameters
+    ----------
+    images : array_like
+        ``(n, size, size)`` or one image.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, size, size)`` float32 in [0, 1]; a constant image becomes zeros.
+    """
     x = check_images(images)
     lo = x.min(axis=(1, 2), keepdims=True)
     rng = np.ptp(x, axis=(1, 2), keepdims=True)
@@ -146,6 +252,18 @@ def evenly_spaced(n: int, m: int) -> np.ndarray:
 
     Used to pick a subset of a stack in which every view is represented (images of one view are
     usually contiguous), or blocks spread over a file.
+
+    Parameters
+    ----------
+    n : int
+        Number of items to pick from.
+    m : int
+        Number wanted (at least one is returned).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(min(n, m),)`` int indices, increasing.
 
     Examples
     --------
@@ -165,10 +283,18 @@ def particle_polarity(images, radius_fraction: float = 0.25) -> tuple[str, float
     projections (and images after phase flipping with positive contrast) are bright, raw cryo-EM
     particles usually dark.
 
+    Parameters
+    ----------
+    images : array_like
+        ``(n, size, size)`` or one image, particles centred.
+    radius_fraction : float, optional
+        Radius of the central disk as a fraction of the box size.
+
     Returns
     -------
-    (str, float) -- ``"bright"`` or ``"dark"``, and the mean difference (disk minus background) in
-    units of the background's standard deviation.
+    tuple of (str, float)
+        ``"bright"`` or ``"dark"``, and the mean difference (disk minus background) in units of the
+        background's standard deviation.
 
     Examples
     --------
@@ -190,8 +316,18 @@ def particle_polarity(images, radius_fraction: float = 0.25) -> tuple[str, float
 def needs_inversion(images, invert: bool | None = None) -> tuple[bool, str]:
     """Whether ``images`` must be negated for a model trained on bright particles, and their polarity.
 
-    ``invert`` forces (True) or forbids (False) the negation; None decides from
-    :func:`particle_polarity` (dark particles are negated). The polarity is always the detected one.
+    Parameters
+    ----------
+    images : array_like
+        ``(n, size, size)`` or one image (a sample of the stack is enough).
+    invert : bool, optional
+        ``True`` forces the negation, ``False`` forbids it; ``None`` decides from
+        :func:`particle_polarity` (dark particles are negated).
+
+    Returns
+    -------
+    tuple of (bool, str)
+        Whether to negate, and the detected polarity (``"bright"`` or ``"dark"``), whatever ``invert`` says.
     """
     polarity, _ = particle_polarity(images)
     return (polarity == "dark" if invert is None else bool(invert)), polarity
@@ -210,13 +346,29 @@ def _polar_grid(size: int, n_radii: int, n_angles: int, full_circle: bool, r_min
 
 def rotation_invariant_features(images, n_radii: int | None = None, n_angles: int = 64,
                                 n_harmonics: int = 12) -> np.ndarray:
-    """Features invariant to in-plane rotation and shift, (n, n_radii * n_harmonics).
+    """Features invariant to in-plane rotation and shift.
 
     ``|FFT2(image)|`` does not change when the image shifts; on a polar grid an in-plane rotation
     becomes a cyclic shift along the angle, which ``|FFT over the angle|`` ignores. What is lost: the
     phases (so mirror images and some fine detail look alike). Invariance is approximate: resampling
     the Fourier grid on circles is inexact, so rotated copies of an image land near, not on, each
     other. Good enough to start :func:`~cdae_lite.cluster.align.align_classify`, weak on its own at low SNR.
+
+    Parameters
+    ----------
+    images : array_like
+        ``(n, size, size)`` or one image (normalised here).
+    n_radii : int, optional
+        Rings of the polar grid in Fourier space, from 3 pixels to ``size / 2 - 1``; default ``size // 4``.
+    n_angles : int, optional
+        Samples per ring over half a circle (``|F|`` is centrosymmetric).
+    n_harmonics : int, optional
+        Angular harmonics kept per ring (those above ``pi r / 2`` on a ring of radius ``r`` are zeroed).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, n_radii * n_harmonics)`` float32.
     """
     x = torch.from_numpy(normalise(images))
     n, s = x.shape[0], x.shape[-1]

@@ -56,9 +56,27 @@ def _panels(a: np.ndarray, titles, ncols, row_labels):
 
 
 def wrap_label(text: str, height_in: float, fontsize: float = 8.0) -> str:
-    """Break a row label into lines no longer than the row is tall, so that labels of adjacent rows
-    never overlap (a vertical label longer than its row runs into its neighbours').
+    """Break a row label into lines no longer than the row is tall.
 
+    So that labels of adjacent rows never overlap (a vertical label longer than its row runs into its
+    neighbours').
+
+    Parameters
+    ----------
+    text : str
+        The label.
+    height_in : float
+        Height of the row, inches.
+    fontsize : float, optional
+        Font size of the label, points.
+
+    Returns
+    -------
+    str
+        The label with line breaks.
+
+    Examples
+    --------
     >>> wrap_label("proteasome: class average", 1.4).splitlines()
     ['proteasome: class', 'average']
     """
@@ -73,13 +91,24 @@ def gallery(images, titles: Sequence[str] | None = None, ncols: int | None = Non
 
     Parameters
     ----------
-    images : array (n, h, w) or (rows, cols, h, w)
-        A 4D array is laid out as rows x cols; with more than :data:`MAX_COLUMNS` columns its columns are
-        wrapped into blocks, one under the other, each with its column titles and row labels.
-    titles : list of str, optional -- one per image (column titles for a 4D array).
-    ncols : int, optional -- panels per row of a 3D array (at most :data:`MAX_COLUMNS`).
-    row_labels : list of str, optional -- one per row; wrapped to the row's height.
-    scale : {"image", "row", "all"} -- grey levels stretched per image, per row or over all images.
+    images : array_like
+        ``(n, h, w)``, ``(rows, cols, h, w)`` or one ``(h, w)`` image. A 4D array is laid out as rows x
+        cols; with more than :data:`MAX_COLUMNS` columns its columns are wrapped into blocks, one under
+        the other, each with its column titles and row labels.
+    titles : list of str, optional
+        One per image (column titles for a 4D array).
+    ncols : int, optional
+        Panels per row of a 3D array (at most :data:`MAX_COLUMNS`).
+    row_labels : list of str, optional
+        One per row; wrapped to the row's height.
+    size : float, optional
+        Width and height of each panel, inches.
+    scale : {"image", "row", "all"}, optional
+        Grey levels stretched per image (min to max), per row or over all images (0.5 to 99.5 percentiles).
+    cmap : str, optional
+        Matplotlib colour map.
+    suptitle : str, optional
+        Title over the whole figure.
 
     Returns
     -------
@@ -126,7 +155,33 @@ def gallery(images, titles: Sequence[str] | None = None, ncols: int | None = Non
 
 def curves(x, ys: dict, xlabel: str, ylabel: str, title: str | None = None, logx: bool = False,
            logy: bool = False, ax=None, markers: bool = True, hline: float | None = None):
-    """Line plot of several named curves sharing ``x`` (or each a pair ``(x, y)``)."""
+    """Line plot of several named curves sharing ``x`` (or each with its own).
+
+    Parameters
+    ----------
+    x : array_like
+        ``(m,)`` abscissae shared by the curves given as plain arrays.
+    ys : dict
+        ``{name: y}`` with ``y`` of shape ``(m,)``, or ``{name: (x, y)}`` for a curve with its own abscissae;
+        the names go into the legend.
+    xlabel, ylabel : str
+        Axis labels (with units).
+    title : str, optional
+        Title of the axes.
+    logx, logy : bool, optional
+        Logarithmic axes.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into (default: a new 5.5 x 3.5 inch figure).
+    markers : bool, optional
+        A dot at every point.
+    hline : float, optional
+        A dotted horizontal line at this height (a target, a baseline).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure holding the axes.
+    """
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.5, 3.5))
     else:
@@ -154,8 +209,27 @@ def loss_curves(histories: Sequence[dict], ax=None, labels: Sequence[str] | None
                 ylabel: str = "normalised MSE", validation: bool = True, logy: bool = False):
     """Training (solid) and validation (dashed, same colour) loss per epoch of one or more training runs.
 
-    ``histories``: dicts with ``train_loss`` and optionally ``val_loss`` lists (``History.as_dict()``).
-    ``labels``: one per history (e.g. ``"block 1"``), prefixed to the legend entries.
+    Parameters
+    ----------
+    histories : sequence of dict
+        Each with a ``train_loss`` list and optionally ``val_loss`` (``History.as_dict()``), one value per epoch.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into (default: a new 5.5 x 3.5 inch figure).
+    labels : sequence of str, optional
+        One per history (e.g. ``"block 1"``), prefixed to the legend entries.
+    title : str, optional
+        Title of the axes.
+    ylabel : str, optional
+        Label of the loss axis.
+    validation : bool, optional
+        Draw the validation curves too.
+    logy : bool, optional
+        Logarithmic loss axis.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure holding the axes.
     """
     if ax is None:
         fig, ax = plt.subplots(figsize=(5.5, 3.5))
@@ -177,7 +251,28 @@ def loss_curves(histories: Sequence[dict], ax=None, labels: Sequence[str] | None
 
 def image_with_colorbar(image, title: str = "", cmap: str = "RdBu_r", symmetric: bool = True,
                         extent=None, xlabel: str | None = None, ylabel: str | None = None):
-    """One image with a colour bar (for CTFs and power spectra)."""
+    """One image with a colour bar (for CTFs and power spectra).
+
+    Parameters
+    ----------
+    image : array_like
+        ``(h, w)`` values to show.
+    title : str, optional
+        Title of the axes.
+    cmap : str, optional
+        Matplotlib colour map.
+    symmetric : bool, optional
+        Colour limits symmetric about 0 (``-max|image|`` to ``max|image|``); else the image's range.
+    extent : tuple of float, optional
+        ``(left, right, bottom, top)`` in data units (e.g. spatial frequency, 1/Angstrom); the origin is
+        then at the bottom left.
+    xlabel, ylabel : str, optional
+        Axis labels.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     fig, ax = plt.subplots(figsize=(4, 3.4))
     a = np.asarray(image)
     lim = np.abs(a).max() if symmetric else None
@@ -194,7 +289,26 @@ def image_with_colorbar(image, title: str = "", cmap: str = "RdBu_r", symmetric:
 
 
 def confusion(matrix, row_names: Sequence[str], col_names: Sequence[str], title: str = "", ax=None):
-    """A confusion matrix with counts written in the cells."""
+    """A confusion matrix with counts written in the cells.
+
+    Parameters
+    ----------
+    matrix : array_like
+        ``(n_rows, n_cols)`` counts (or fractions): rows the true classes, columns the found ones.
+    row_names : sequence of str
+        ``n_rows`` names, on the vertical axis.
+    col_names : sequence of str
+        ``n_cols`` names, on the horizontal axis.
+    title : str, optional
+        Title of the axes.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into (default: a new figure sized to the matrix).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure holding the axes.
+    """
     m = np.asarray(matrix)
     if ax is None:
         fig, ax = plt.subplots(figsize=(0.6 * m.shape[1] + 1.5, 0.6 * m.shape[0] + 1))
@@ -220,10 +334,13 @@ def keep(fig, key: str, caption: str | None = None) -> None:
     Parameters
     ----------
     fig : matplotlib.figure.Figure
-    key : str -- the figure's name in the figure bank.
-    caption : str, optional -- its caption, built by the calling cell from the data it plots (so that
-        the caption cannot describe another figure); kept as text under ``key + "-caption"``, which the
-        figure bank pastes with the ``glue:text`` role (``NN_chapter.ipynb::key-caption:s``).
+        The figure.
+    key : str
+        The figure's name in the figure bank.
+    caption : str, optional
+        Its caption, built by the calling cell from the data it plots (so that the caption cannot
+        describe another figure); kept as text under ``key + "-caption"``, which the figure bank pastes
+        with the ``glue:text`` role (``NN_chapter.ipynb::key-caption:s``).
     """
     try:
         from myst_nb import glue
