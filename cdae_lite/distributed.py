@@ -56,7 +56,7 @@ def data_parallel() -> tuple[int, int]:
     Returns
     -------
     tuple of int
-        From :mod:`torch.distributed` when a default process group is initialised; ``(0, 1)`` when there
+        From ``torch.distributed`` when a default process group is initialised; ``(0, 1)`` when there
         is none.
     """
     if dist.is_available() and dist.is_initialized():
