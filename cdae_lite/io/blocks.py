@@ -19,8 +19,24 @@ from cdae_lite.io.mrc import open_stack, read_block
 
 @contextmanager
 def plain_stack(path: str | os.PathLike) -> Iterator[Path]:
-    """The stack at ``path`` as a file that can be read block by block: itself, or for a ``.gz``
-    file a decompressed copy in a temporary folder (deleted afterwards). ``.bz2`` is refused."""
+    """The stack at ``path`` as a file that can be read block by block.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A stack file, ``.gz`` allowed (``.bz2`` is refused).
+
+    Yields
+    ------
+    pathlib.Path
+        ``path`` itself, or for a ``.gz`` file a decompressed copy in a temporary folder, deleted when
+        the ``with`` block ends.
+
+    Raises
+    ------
+    ValueError
+        For an existing ``.bz2`` file.
+    """
     path = Path(path)
     if path.suffix == ".bz2" and path.exists():
         raise ValueError(f"{path}: decompress bzip2 files first (bunzip2)")
@@ -37,8 +53,23 @@ def plain_stack(path: str | os.PathLike) -> Iterator[Path]:
 
 @contextmanager
 def opened_stack(path: str | os.PathLike, allow_volume: bool = False) -> Iterator[tuple[Path, object, np.ndarray]]:
-    """``(readable path, mrc, data)`` of a checked stack (:func:`plain_stack`, then
-    :func:`cdae_lite.io.mrc.open_stack`), closed at the end of the ``with`` block."""
+    """A checked stack opened for block-wise reading, closed at the end of the ``with`` block.
+
+    :func:`plain_stack`, then :func:`cdae_lite.io.mrc.open_stack`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``.mrcs``/``.mrc`` stack, ``.gz`` allowed.
+    allow_volume : bool, optional
+        Read a file whose header says "volume" as a stack of images.
+
+    Yields
+    ------
+    tuple of (pathlib.Path, mrcfile.mrcmemmap.MrcMemmap, numpy.ndarray)
+        ``(readable path, mrc, data)``: the file to read from, the open MRC file (header, voxel size in
+        Angstrom) and its memory-mapped ``(n, size, size)`` data, for :func:`iter_blocks`.
+    """
     with plain_stack(path) as plain:
         mrc, data = open_stack(plain, allow_volume=allow_volume)
         try:
@@ -49,10 +80,32 @@ def opened_stack(path: str | os.PathLike, allow_volume: bool = False) -> Iterato
 
 def iter_blocks(path: Path, mrc, data: np.ndarray, block_size: int, start: int = 0,
                 stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """``(first index, images)`` for consecutive blocks of a stack opened by
-    :func:`cdae_lite.io.mrc.open_stack`; each block float32 ``(<= block_size, size, size)``.
+    """Consecutive blocks of a stack opened by :func:`opened_stack`, each checked for NaN/Inf pixels.
 
-    Raises ``ValueError`` naming the first image that holds NaN or infinite pixels.
+    Parameters
+    ----------
+    path : pathlib.Path
+        The readable file (the first item of :func:`opened_stack`).
+    mrc : mrcfile.mrcmemmap.MrcMemmap
+        The open MRC file.
+    data : numpy.ndarray
+        Its memory-mapped ``(n, size, size)`` data.
+    block_size : int
+        Images per block (the last one may hold fewer).
+    start : int, optional
+        First image.
+    stop : int, optional
+        One past the last image (default: the end of the stack).
+
+    Yields
+    ------
+    tuple of (int, numpy.ndarray)
+        ``(index of the block's first image, images)``, images float32 ``(<= block_size, size, size)``.
+
+    Raises
+    ------
+    ValueError
+        Naming the first image that holds NaN or infinite pixels.
     """
     stop = data.shape[0] if stop is None else min(stop, data.shape[0])
     for i in range(start, stop, block_size):

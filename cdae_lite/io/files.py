@@ -30,8 +30,28 @@ def check_name(path: str | os.PathLike, compressed_ok: bool = False) -> None:
 
 
 def check_target(path: str | os.PathLike, overwrite: bool = False, protect: tuple = ()) -> Path:
-    """Raise a clear error unless ``path`` can be written: a file name (not a folder), not an input, not
-    existing, in a writable folder."""
+    """Raise a clear error unless ``path`` can be written.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output file.
+    overwrite : bool, optional
+        Allow an existing file to be replaced.
+    protect : tuple of path, optional
+        Inputs the output must not be (``None`` entries are skipped).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``, when it is a file name (not a folder) that is not an input, does not exist (or
+        ``overwrite``), in an existing, writable folder.
+
+    Raises
+    ------
+    IsADirectoryError, ValueError, FileExistsError, FileNotFoundError, PermissionError
+        A folder name; the output is an input; it exists; its folder is missing; not writable.
+    """
     check_name(path, compressed_ok=True)  # .gz outputs are refused by the commands that write stacks
     path = Path(path)
     for p in protect:
@@ -94,6 +114,23 @@ def atomic_write(path: str | os.PathLike, overwrite: bool = False, protect: tupl
                  make_parents: bool = False) -> Iterator[str]:
     """Yield a temporary path to write; it becomes ``path`` only if the block ends without error.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to publish (checked first by :func:`check_target`).
+    overwrite : bool, optional
+        Replace an existing file; without it the publication refuses a file that appeared meanwhile.
+    protect : tuple of path, optional
+        Inputs the output must not be.
+    make_parents : bool, optional
+        Create the missing folders of ``path`` first.
+
+    Yields
+    ------
+    str
+        A temporary file beside ``path`` (same folder, so the final rename is atomic); removed if the
+        block fails.
+
     Examples
     --------
     >>> import tempfile, os
@@ -116,14 +153,38 @@ def atomic_write(path: str | os.PathLike, overwrite: bool = False, protect: tupl
 
 
 def gunzip_to(path: Path, dest: Path) -> Path:
-    """Decompress ``path`` (gzip) to ``dest``; used for tools that cannot read .gz."""
+    """Decompress a gzip file; used for tools that cannot read ``.gz``.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The ``.gz`` file.
+    dest : pathlib.Path
+        Where to write the decompressed bytes (replaced if it exists).
+
+    Returns
+    -------
+    pathlib.Path
+        ``dest``.
+    """
     with gzip.open(path, "rb") as f, open(dest, "wb") as g:
         shutil.copyfileobj(f, g)
     return dest
 
 
 def sha256(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file's bytes (read in 1 MiB chunks): names exactly which file a result came from."""
+    """Hex SHA-256 of a file's bytes (read in 1 MiB chunks): names exactly which file a result came from.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    str
+        64 hexadecimal digits.
+    """
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

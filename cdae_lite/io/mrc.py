@@ -44,10 +44,19 @@ def write_stack(path: str | os.PathLike, images: np.ndarray, pixel_size_A: float
 
     Parameters
     ----------
-    path : str or Path -- usually ``*.mrcs``.
-    images : array (n, size, size)
-    pixel_size_A : float or None -- stored in the header (``None`` stores 0, "unknown").
-    overwrite : bool -- replace an existing file.
+    path : str or os.PathLike
+        Usually ``*.mrcs``.
+    images : numpy.ndarray
+        ``(n, size, size)`` (or one image), checked by :func:`cdae_lite.images.check_images`.
+    pixel_size_A : float or None
+        Pixel size stored in the header, Angstrom (``None`` or a non-positive value stores 0, "unknown").
+    overwrite : bool, optional
+        Replace an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``, published only once complete.
     """
     path = Path(path)
     imgs = check_images(images)
@@ -74,16 +83,29 @@ def _refuse_map(mrc, data, path: Path, allow_volume: bool) -> None:
 
 
 def open_stack(path: str | os.PathLike, allow_volume: bool = False):
-    """Open a stack memory-mapped, read-only, after checking it; returns ``(mrc, data)``.
+    """Open a stack memory-mapped, read-only, after checking it.
 
-    ``data`` is a read-only ``(n, size, size)`` array backed by the file (nothing is loaded until
-    used); close ``mrc`` when done. Used by :func:`read_stack` and for streaming large stacks.
+    Used by :func:`read_stack` and for streaming large stacks.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An uncompressed ``.mrcs``/``.mrc`` file, modes :data:`READABLE_MODES`.
+    allow_volume : bool, optional
+        Read a file flagged as a cubic 3D map as a stack of images.
+
+    Returns
+    -------
+    tuple of (mrcfile.mrcmemmap.MrcMemmap, numpy.ndarray)
+        ``(mrc, data)``: the open file (header, ``voxel_size`` in Angstrom; close it when done) and a
+        read-only ``(n, size, size)`` array of the file's dtype backed by the file (nothing is loaded
+        until used).
 
     Raises
     ------
     FileNotFoundError, ValueError
-        Missing file; empty, truncated or non-MRC file; unsupported mode; a 3D map where a stack is
-        expected (unless ``allow_volume``, or the name ends in ``.mrcs``); non-square images.
+        Missing file; empty, truncated, compressed or non-MRC file; unsupported mode; a 3D map where a
+        stack is expected (unless ``allow_volume``, or the name ends in ``.mrcs``); non-square images.
     """
     path = Path(path)
     if not path.exists():
@@ -132,11 +154,31 @@ def open_stack(path: str | os.PathLike, allow_volume: bool = False):
 
 
 def read_block(path: str | os.PathLike, mrc, data: np.ndarray, start: int, stop: int) -> np.ndarray:
-    """Images ``start ... stop - 1`` of the stack at ``path`` opened by :func:`open_stack` (which
-    returned ``mrc, data``), as a float32 array ``(stop - start, size, size)``.
+    """Images ``start ... stop - 1`` of a stack opened by :func:`open_stack`.
 
     Read with a plain file read rather than through the memory map, so that streaming a stack
     larger than RAM does not leave its pages counted in the process's resident memory.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file :func:`open_stack` opened.
+    mrc : mrcfile.mrcmemmap.MrcMemmap
+        The open file (for its header's length).
+    data : numpy.ndarray
+        Its memory-mapped ``(n, size, size)`` data (for the shape and dtype).
+    start, stop : int
+        First image, and one past the last (clipped to the stack).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(stop - start, size, size)`` float32.
+
+    Raises
+    ------
+    ValueError
+        When the file is shorter than the images asked for (truncated).
     """
     start, stop = max(0, int(start)), min(int(stop), data.shape[0])
     offset = int(mrc.header.nbytes + mrc.extended_header.nbytes)
@@ -153,14 +195,26 @@ def read_stack(path: str | os.PathLike, allow_volume: bool = False,
                check_finite: bool = True) -> tuple[np.ndarray, float | None]:
     """Read a whole stack into memory as float32.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``.mrcs``/``.mrc`` file, or a gzip- or bzip2-compressed one.
+    allow_volume : bool, optional
+        Read a file flagged as a cubic 3D map as a stack of images.
+    check_finite : bool, optional
+        Refuse NaN or infinite pixels (and check the shape) with :func:`cdae_lite.images.check_images`.
+
     Returns
     -------
-    images : numpy.ndarray (n, size, size), float32
-    pixel_size_A : float or None -- from the header (None when it holds 0).
+    images : numpy.ndarray
+        ``(n, size, size)`` float32.
+    pixel_size_A : float or None
+        From the header, Angstrom (``None`` when it holds 0).
 
     Raises
     ------
-    As :func:`open_stack`; also ``ValueError`` for NaN/infinite pixels when ``check_finite``.
+    FileNotFoundError, ValueError
+        As :func:`open_stack`; also ``ValueError`` for NaN/infinite pixels when ``check_finite``.
     """
     path = Path(path)
     if path.suffix in (".gz", ".bz2"):
@@ -186,7 +240,18 @@ def read_stack(path: str | os.PathLike, allow_volume: bool = False,
 
 
 def stack_pixel_size(path: str | os.PathLike) -> float | None:
-    """Pixel size in the header of an MRC file, or None when it is 0 (unknown)."""
+    """Pixel size in the header of an MRC file (the header alone is read).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An MRC file.
+
+    Returns
+    -------
+    float or None
+        Angstrom per pixel, or ``None`` when the header holds 0 (unknown).
+    """
     with mrcfile.open(path, header_only=True, permissive=True) as mrc:
         px = float(mrc.voxel_size.x)
     return px if px > 0 else None
@@ -200,6 +265,29 @@ class StackWriter:
     written with plain file writes (not through a memory map, whose dirty pages would count against
     the process's resident memory until the end), and the header statistics (min, max, mean, rms) are
     accumulated as blocks arrive, so memory use is that of one block whatever the stack's size.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The stack to publish (checked by :func:`cdae_lite.io.files.check_target` unless ``shared``).
+    n : int
+        Number of images, at least 1.
+    size : int
+        Box size, pixels, at least 2.
+    pixel_size_A : float or None
+        Pixel size for the header, Angstrom (``None``: 0, unknown).
+    overwrite : bool, optional
+        Replace an existing ``path``.
+    protect : tuple of path, optional
+        Inputs ``path`` must not be.
+    shared : str, optional
+        The temporary file of another process's writer (its ``temporary``) to write a share into; such
+        a writer never publishes (:func:`cdae_lite.distributed.write_in_shares`).
+
+    Attributes
+    ----------
+    written : int
+        Images written so far.
 
     Examples
     --------
@@ -249,15 +337,42 @@ class StackWriter:
 
     @property
     def stats(self) -> tuple[list[float], int]:
-        """Running ``[min, max, sum, sum of squares]`` of the pixels written, and the images written."""
+        """Running pixel statistics and the images written.
+
+        Returns
+        -------
+        tuple of (list of float, int)
+            ``[min, max, sum, sum of squares]`` of the pixels written, and the number of images written.
+        """
         return list(self._stats), self.written
 
     def set_stats(self, stats: list[float], written: int) -> None:
-        """Replace the running statistics (with those of every process that wrote into the file)."""
+        """Replace the running statistics (with those of every process that wrote into the file).
+
+        Parameters
+        ----------
+        stats : list of float
+            ``[min, max, sum, sum of squares]`` of the pixels.
+        written : int
+            Images written.
+        """
         self._stats, self.written = list(stats), int(written)
 
     def write(self, start: int, block: np.ndarray) -> None:
-        """Put ``block`` (b, size, size) at images ``start ... start + b - 1``."""
+        """Put a block of images at images ``start ... start + b - 1``.
+
+        Parameters
+        ----------
+        start : int
+            Index of the block's first image.
+        block : numpy.ndarray
+            ``(b, size, size)``, written as float32.
+
+        Raises
+        ------
+        ValueError
+            Wrong shape, a block beyond the stack's end, or NaN/infinite values (nothing is written).
+        """
         b = np.asarray(block, np.float32)
         if b.ndim != 3 or b.shape[1:] != (self.size, self.size):
             raise ValueError(f"block must have shape (b, {self.size}, {self.size}), got {b.shape}")

@@ -18,13 +18,25 @@ from cdae_lite.io.files import atomic_write
 
 
 def repo_root() -> Path | None:
-    """The repository checkout the package lives in, or None for an installed wheel."""
+    """The repository checkout the package lives in.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The checkout's root folder (it holds ``data/proteins.json``), or ``None`` for an installed wheel.
+    """
     root = Path(__file__).resolve().parents[2]
     return root if (root / "data" / "proteins.json").exists() else None
 
 
 def data_dir() -> Path:
-    """The folder holding the shipped data (see the module docstring for the search order)."""
+    """The folder holding the shipped data (see the module docstring for the search order).
+
+    Returns
+    -------
+    pathlib.Path
+        ``$CDAE_DATA``, else ``data/`` of the checkout, else ``data/`` in :func:`cache_dir`.
+    """
     env = os.environ.get("CDAE_DATA")
     if env:
         return Path(env)
@@ -39,8 +51,23 @@ def data_dir() -> Path:
 def data_path(relative: str) -> Path:
     """Path of a shipped data file, e.g. ``data_path("maps/rubisco.mrc.gz")``.
 
-    Downloads the file from the repository into the cache when the package runs without its
-    checkout; raises ``FileNotFoundError`` with what to do when that fails.
+    Downloads the file from the repository into the cache when the package runs without its checkout.
+
+    Parameters
+    ----------
+    relative : str
+        The file's path under ``data/``.
+
+    Returns
+    -------
+    pathlib.Path
+        Where the file is (after downloading it when needed).
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file is missing from the checkout or ``$CDAE_DATA``, or could not be downloaded (with
+        what to do).
     """
     path = data_dir() / relative
     if path.exists():
@@ -58,7 +85,13 @@ def data_path(relative: str) -> Path:
 
 
 def results_dir() -> Path:
-    """Where recorded results live: ``results/`` of the checkout (or ``$CDAE_RESULTS``)."""
+    """Where recorded results live.
+
+    Returns
+    -------
+    pathlib.Path
+        ``$CDAE_RESULTS``, else ``results/`` of the checkout, else ``results/`` beside :func:`data_dir`.
+    """
     env = os.environ.get("CDAE_RESULTS")
     if env:
         return Path(env)
@@ -67,12 +100,33 @@ def results_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """Where downloads are kept: ``$CDAE_CACHE`` or ``~/.cache/cdae-lite``."""
+    """Where downloads are kept.
+
+    Returns
+    -------
+    pathlib.Path
+        ``$CDAE_CACHE``, else ``~/.cache/cdae-lite`` (not created here).
+    """
     return Path(os.environ.get("CDAE_CACHE", Path.home() / ".cache" / "cdae-lite"))
 
 
 def download(url: str, dest: Path, timeout: float = 30.0) -> Path:
-    """Download ``url`` to ``dest`` (folders created, the file published only when complete)."""
+    """Download ``url`` to ``dest``; folders are created, the file is published only when complete.
+
+    Parameters
+    ----------
+    url : str
+        What to download.
+    dest : pathlib.Path
+        Where to put it (replaced if it exists).
+    timeout : float, optional
+        Seconds to wait for the server.
+
+    Returns
+    -------
+    pathlib.Path
+        ``dest``.
+    """
     with atomic_write(dest, overwrite=True, make_parents=True) as tmp:
         with urllib.request.urlopen(url, timeout=timeout) as r, open(tmp, "wb") as f:
             shutil.copyfileobj(r, f)

@@ -19,13 +19,29 @@ from cdae_lite.io.files import atomic_write
 
 def write_star(path: str | os.PathLike, particles: pd.DataFrame, optics: dict | pd.DataFrame | None = None,
                overwrite: bool = False) -> Path:
-    """Write RELION-style metadata: an optional ``optics`` block and a ``particles`` block.
+    """Write RELION-style metadata, atomically: an optional ``optics`` block and a ``particles`` block.
 
     Parameters
     ----------
-    particles : pandas.DataFrame -- one row per image, columns named by STAR label without ``_``.
-    optics : dict or pandas.DataFrame, optional -- one optics group, label -> value (e.g.
-        ``{"rlnVoltage": 300}``), or a table with one row per optics group.
+    path : str or os.PathLike
+        The ``.star`` file.
+    particles : pandas.DataFrame
+        One row per image, columns named by STAR label without ``_`` (``rlnImageName``, ...).
+    optics : dict or pandas.DataFrame, optional
+        One optics group, label -> value (e.g. ``{"rlnVoltage": 300}``), or a table with one row per
+        optics group.
+    overwrite : bool, optional
+        Replace an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``; floats are written with 6 decimals.
+
+    Raises
+    ------
+    ValueError
+        ``particles`` is not a non-empty DataFrame.
     """
     path = Path(path)
     if not isinstance(particles, pd.DataFrame) or len(particles) == 0:
@@ -46,6 +62,16 @@ def write_star(path: str | os.PathLike, particles: pd.DataFrame, optics: dict | 
 def star_tables(path: Path) -> dict[str, pd.DataFrame]:
     """The data blocks of an existing STAR file that are tables, by block name.
 
+    Parameters
+    ----------
+    path : pathlib.Path
+        The STAR file.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``{block name: table}`` (e.g. ``"optics"``, ``"particles"``); blocks of single values are left out.
+
     Raises
     ------
     ValueError
@@ -61,14 +87,29 @@ def star_tables(path: Path) -> dict[str, pd.DataFrame]:
 
 
 def read_star(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
-    """Read a STAR file; returns ``(particles, optics)``.
+    """Read a STAR file's particles table and its first optics group.
 
     Works for RELION 3.1+ files (``data_optics`` + ``data_particles``) and for older single-block
-    files (then ``optics`` is empty and the one block is the particles table).
+    files (then ``optics`` is empty and the one block is the particles table). A file with several
+    optics groups logs a warning (:func:`cdae_lite.io.relion.plan_star` reads them all).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The STAR file.
+
+    Returns
+    -------
+    particles : pandas.DataFrame
+        One row per image, columns the STAR labels without ``_``, index ``0 .. n-1``.
+    optics : dict
+        The first optics group, label -> value (``rlnVoltage`` in kV, ``rlnImagePixelSize`` in
+        Angstrom...); empty when the file has no optics block.
 
     Raises
     ------
     FileNotFoundError, ValueError
+        Missing file; unreadable, or without a particles table.
     """
     path = Path(path)
     if not path.exists():
@@ -90,7 +131,20 @@ def read_star(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
 
 
 def image_names(n: int, stack_name: str) -> list[str]:
-    """RELION image names ``000001@stack.mrcs`` ... for ``n`` images."""
+    """RELION image names ``000001@stack.mrcs`` ... for ``n`` images.
+
+    Parameters
+    ----------
+    n : int
+        Number of images.
+    stack_name : str
+        The stack's file name as the STAR file should give it.
+
+    Returns
+    -------
+    list of str
+        ``n`` names, indices from 1, six digits.
+    """
     return [f"{i + 1:06d}@{stack_name}" for i in range(n)]
 
 
@@ -99,6 +153,20 @@ def image_indices(particles: pd.DataFrame, stack_path: str | os.PathLike, n_imag
 
     Rows are paired with images by name, not by position, so a STAR whose rows are in another order
     (sorted by class, by defocus) still labels the right particles.
+
+    Parameters
+    ----------
+    particles : pandas.DataFrame
+        The STAR file's particles table.
+    stack_path : str or os.PathLike
+        The stack its rows must name.
+    n_images : int
+        Number of images in the stack.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(particles),)`` int64 indices in ``0 .. n_images - 1``, one per row.
 
     Raises
     ------
