@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from cdae_lite.denoise import knn, mean_targets, purity
+from cdae_lite.denoise import knn
 from cdae_lite.exercises.feedback import Feedback, as_array, call, checked, diagnose, ok, toy_stack, wrong
 
 
@@ -95,7 +95,7 @@ def solution_neighbour_means(images: np.ndarray, neighbours: np.ndarray) -> np.n
 
 @checked
 def check_neighbour_means(neighbour_means: Callable) -> Feedback:
-    """Check a student's ``neighbour_means(images, neighbours)`` against ``cdae_lite.denoise.mean_targets``.
+    """Check a student's ``neighbour_means(images, neighbours)`` on 24 toy images with 4 pure neighbours each.
 
     Parameters
     ----------
@@ -110,7 +110,7 @@ def check_neighbour_means(neighbour_means: Callable) -> Feedback:
     x = (clean + np.random.default_rng(6).normal(size=clean.shape)).astype(np.float32)
     idx = np.stack([np.flatnonzero((labels == labels[i]) & (np.arange(len(x)) != i))[:4] for i in range(len(x))])
     got = as_array(call(neighbour_means, x.copy(), idx.copy()), x.shape, "the targets")
-    want = mean_targets(x, idx)
+    want = solution_neighbour_means(x, idx)
     k = idx.shape[1]
     mistake = diagnose(got, {
         "your target includes the image itself: its own noise then leaks into its target, which the network "
@@ -124,8 +124,8 @@ def check_neighbour_means(neighbour_means: Callable) -> Feedback:
     if not np.allclose(got, want, atol=1e-5):
         return wrong("the targets differ from images[neighbours].mean(axis=1): index the stack with the "
                      "(n, k) array and average over the k axis")
-    noise = float((want - mean_targets(clean, idx)).var() / (x - clean).var())
-    return ok(f"targets as denoise.mean_targets; their noise variance is {noise:.2f} of the images' "
+    noise = float((want - solution_neighbour_means(clean, idx)).var() / (x - clean).var())
+    return ok(f"targets as the paper's fine-tuning builds them; their noise variance is {noise:.2f} of the images' "
               f"(1/k = {1 / k:.2f} with k = {k} pure neighbours)")
 
 
@@ -149,7 +149,7 @@ def solution_neighbour_purity(neighbours: np.ndarray, labels: np.ndarray) -> np.
 
 @checked
 def check_neighbour_purity(neighbour_purity: Callable) -> Feedback:
-    """Check a student's ``neighbour_purity(neighbours, labels)`` against ``cdae_lite.denoise.purity``.
+    """Check a student's ``neighbour_purity(neighbours, labels)``: 30 images, 3 views, random neighbours.
 
     Parameters
     ----------
@@ -168,7 +168,7 @@ def check_neighbour_purity(neighbour_purity: Callable) -> Feedback:
         return wrong("you returned one number; return the purity of each image (mean over axis 1), "
                      "then average it yourself if you want one number")
     got = as_array(out, (30,), "the purity")
-    want = purity(idx, labels)
+    want = solution_neighbour_purity(idx, labels)
     mistake = diagnose(got, {
         "you counted the neighbours that share the view; purity is the fraction: divide by k (.mean(axis=1))":
             (labels[idx] == labels[:, None]).sum(axis=1),
