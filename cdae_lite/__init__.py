@@ -8,7 +8,7 @@ The subpackages are the stages of the data flow, each using only those before it
     metrics:     (clean, denoised, labels) --> scores;  plot: figures
     paper:       the paper's experiments and recorded results (apart from the reusable library)
 
-with ``runtime`` (profile, device, seeds, progress), ``images`` (checks and transforms) and ``io``
+with ``runtime`` (device, seeds, progress, provenance), ``images`` (checks and transforms) and ``io``
 (MRC, STAR, safe files, data paths) under all of them. The names listed in ``__all__`` are the public
 API; they are imported on first use, so ``import cdae_lite`` stays fast.
 
@@ -38,7 +38,7 @@ SUBMODULES = ("runtime", "distributed", "images", "io", "simulation", "denoise",
 
 #: The public functions and classes, and the module each comes from.
 _API = {
-    "cdae_lite.runtime": ["by_profile", "get_device", "get_profile", "seed_everything"],
+    "cdae_lite.runtime": ["get_device", "seed_everything"],
     "cdae_lite.images": ["check_images", "equalize_hist", "evenly_spaced", "normalise", "resample_images"],
     "cdae_lite.io": ["data_path", "read_stack", "read_star", "write_stack", "write_star"],
     "cdae_lite.simulation": ["CTFParams", "Projector", "SimulatedStack", "SimulationConfig", "add_noise", "apply_ctf",

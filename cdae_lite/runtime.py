@@ -1,10 +1,8 @@
-"""Profiles, devices, seeds, progress bars and provenance: the switches every stage shares.
+"""Devices, seeds, progress bars and provenance: the switches every stage shares.
 
-A *profile* chooses the scale of an experiment. ``full`` is the paper's scale (64 px images, 1000
-images per view); ``quick`` runs the same code path on smaller images and fewer images so that a
-chapter executes on two CPU cores in a minute or two. The profile is read from the environment
-variable ``CDAE_PROFILE`` (``quick`` or ``full``); when it is unset, ``full`` is used on a machine with
-a CUDA GPU and ``quick`` elsewhere. Every experiment config derives from :class:`ProfiledConfig`.
+The paper's profiles (quick, full, the smoke path) are not here: they are the experiments' business,
+in :mod:`cdae_lite.paper.profiles`. The library's configs are plain dataclasses whose defaults are the
+paper's values.
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ import random
 import subprocess
 import sys
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
@@ -24,43 +21,6 @@ try:  # Unix only; on Windows peak_rss_mb asks psutil, or says it does not know
     import resource
 except ImportError:  # tests/test_platform.py blocks the import to check this
     resource = None
-
-Profile = Literal["quick", "full"]
-
-
-PROFILES: tuple[str, ...] = ("quick", "full")
-
-
-def get_profile(profile: str | None = None) -> Profile:
-    """Return the profile to run in.
-
-    Parameters
-    ----------
-    profile : str, optional
-        ``"quick"`` or ``"full"``. When omitted, the environment variable ``CDAE_PROFILE`` is read;
-        when that is unset too, ``"full"`` on a CUDA machine and ``"quick"`` otherwise.
-
-    Returns
-    -------
-    str
-        ``"quick"`` or ``"full"``.
-
-    Raises
-    ------
-    ValueError
-        If the requested profile is not one of the two names.
-    """
-    if profile is None:
-        profile = os.environ.get("CDAE_PROFILE", "").strip().lower() or None
-    if profile is None:
-        return "full" if torch.cuda.is_available() else "quick"
-    profile = profile.strip().lower()
-    if profile not in PROFILES:
-        raise ValueError(
-            f"unknown profile {profile!r}: use 'quick' (small, CPU-friendly) or 'full' (paper scale), "
-            "e.g. CDAE_PROFILE=quick"
-        )
-    return profile  # type: ignore[return-value]
 
 
 def get_device(device: str | torch.device | None = None) -> torch.device:
@@ -71,6 +31,10 @@ def get_device(device: str | torch.device | None = None) -> torch.device:
     device : str or torch.device, optional
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``... When omitted, ``CDAE_DEVICE`` is read, and when that
         is unset CUDA is used if available, else the CPU.
+
+    Returns
+    -------
+    torch.device
 
     Raises
     ------
@@ -93,6 +57,21 @@ def seed_everything(seed: int) -> torch.Generator:
 
     The same seed gives the same numbers on the same machine and library versions. GPU kernels may
     still differ in the last bits between runs; the experiments record the device they ran on.
+
+    Parameters
+    ----------
+    seed : int
+        A non-negative integer.
+
+    Returns
+    -------
+    torch.Generator
+        A CPU generator seeded with ``seed``.
+
+    Raises
+    ------
+    ValueError
+        If ``seed`` is not a non-negative integer.
     """
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
@@ -146,6 +125,11 @@ def peak_rss_mb() -> float:
 
     Where the ``resource`` module does not exist (Windows), psutil's peak working set when psutil is
     installed, else NaN (unknown).
+
+    Returns
+    -------
+    float
+        Megabytes (2**20 bytes).
     """
     if resource is None:
         try:
@@ -165,6 +149,16 @@ def git_commit(root: Path | None = None) -> str:
     every seed, which says nothing about the code that ran. A copy of the tree without ``.git`` (a
     GPU machine that was sent the working tree) reports ``CDAE_COMMIT`` from the environment with
     " (stated)" appended, since nothing there can check it, or "unknown".
+
+    Parameters
+    ----------
+    root : Path, optional
+        A folder of the checkout (default: the one holding this package).
+
+    Returns
+    -------
+    str
+        The 40-digit commit, with ``-dirty`` when tracked files outside ``results/`` differ.
     """
     root = root or Path(__file__).resolve().parents[1]  # the checkout holding cdae_lite/
     stated = os.environ.get("CDAE_COMMIT", "").strip()
@@ -179,18 +173,41 @@ def git_commit(root: Path | None = None) -> str:
 
 
 def command_line() -> str:
-    """The command line that is running, as a user would type it (for provenance records)."""
+    """The command line that is running, as a user would type it (for provenance records).
+
+    A module run with ``python -m`` is named by its import name (``python -m cdae_lite.paper cdae
+    --profile cpu``), a console script by its name (``cdae-lite denoise ...``), a script by its path
+    (``python benchmarks/stream.py ...``).
+
+    Returns
+    -------
+    str
+        The program and its arguments, separated by spaces.
+    """
     argv = list(sys.argv)
-    if argv and argv[0].replace("\\", "/").endswith(("cdae_lite/paper/__main__.py", "cdae_lite/paper/command.py")):
-        argv = ["python", "-m", "cdae_lite.paper"] + argv[1:]
-    elif argv and argv[0].endswith("cdae-lite"):
-        argv = ["cdae-lite"] + argv[1:]
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name:  # python -m package (its __main__) or python -m package.module
+        program = ["python", "-m", spec.name.removesuffix(".__main__")]
+    elif argv and argv[0] and not argv[0].endswith(".py") and Path(argv[0]).name != "-c":
+        program = [Path(argv[0]).name]  # a console script: cdae-lite
     else:
-        argv = ["python"] + argv
-    return " ".join(argv)
+        program = ["python", *argv[:1]]
+    return " ".join(program + argv[1:])
 
 
-def device_name(device=None) -> str:
+def device_name(device: str | torch.device | None = None) -> str:
+    """The device's name as records state it: the GPU's model, or the CPU's architecture and threads.
+
+    Parameters
+    ----------
+    device : str or torch.device, optional
+        As for :func:`get_device`.
+
+    Returns
+    -------
+    str
+        E.g. ``"NVIDIA H100 80GB HBM3"`` or ``"CPU (x86_64, 2 threads)"``.
+    """
     dev = get_device(device)
     if dev.type == "cuda":
         return torch.cuda.get_device_name(dev)
@@ -220,64 +237,3 @@ def progress(total: int, desc: str, unit: str = "img", enabled: bool = True):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit=unit, disable=not (enabled and progress_enabled()), file=sys.stderr)
-
-
-def smoke() -> bool:
-    """Whether ``CDAE_SMOKE`` asks for the smoke path: the full profile's shapes and code paths (64 px,
-    the paper's networks and configs) with a handful of images and one epoch, so that branches taken
-    only at full scale are exercised in minutes on a CPU. Any value but empty or ``0`` turns it on."""
-    return os.environ.get("CDAE_SMOKE", "").strip() not in ("", "0")
-
-
-def by_profile(quick, full, smoke_value=None, profile: str | None = None):
-    """A chapter's size for the current profile: ``quick``, ``full``, or on the smoke path
-    (:func:`smoke` with the full profile) ``smoke_value`` (default: ``quick``).
-
-    >>> by_profile(12, 48, profile="quick"), by_profile(12, 48, profile="full")
-    (12, 48)
-    """
-    if get_profile(profile) == "quick":
-        return quick
-    return (quick if smoke_value is None else smoke_value) if smoke() else full
-
-
-class ProfiledConfig:
-    """What every experiment config shares: :meth:`full`, :meth:`quick`, :meth:`for_profile`, :meth:`as_dict`.
-
-    A frozen dataclass that derives from it has the paper's values as its defaults (:meth:`full`) and
-    names the changes of its CPU-sized variant in :meth:`quick_overrides`.
-    """
-
-    @classmethod
-    def quick_overrides(cls) -> dict:
-        """Field values of the quick variant (none by default)."""
-        return {}
-
-    @classmethod
-    def quick(cls, **overrides):
-        """The quick profile: :meth:`quick_overrides`, then ``overrides``."""
-        return cls(**{**cls.quick_overrides(), **overrides})
-
-    @classmethod
-    def full(cls, **overrides):
-        """The full profile: the defaults (the paper's), then ``overrides``."""
-        return cls(**overrides)
-
-    @classmethod
-    def smoke_overrides(cls) -> dict:
-        """Field values of the smoke path (:func:`~cdae_lite.runtime.smoke`): sizes and epochs only, never shapes."""
-        return {}
-
-    @classmethod
-    def for_profile(cls, profile: str | None = None, **overrides):
-        """:meth:`quick` or :meth:`full` according to :func:`get_profile`; the full profile with
-        :meth:`smoke_overrides` when :func:`~cdae_lite.runtime.smoke` is on."""
-        if get_profile(profile) == "quick":
-            return cls.quick(**overrides)
-        return cls.full(**{**(cls.smoke_overrides() if smoke() else {}), **overrides})
-
-    def as_dict(self) -> dict:
-        """The config as plain nested dicts (for records and cache keys)."""
-        from dataclasses import asdict
-
-        return asdict(self)

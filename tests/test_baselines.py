@@ -10,7 +10,7 @@ from cdae_lite.simulation.stacks import simulate_protein
 
 @pytest.fixture(scope="module")
 def stack():
-    return simulate_protein("proteasome", SimulationConfig.quick(image_size=24, images_per_view=2))
+    return simulate_protein("proteasome", SimulationConfig(image_size=24, images_per_view=2))
 
 
 ALL = [baselines.Identity(), baselines.Gaussian(1.0), baselines.Wiener(), baselines.TV(0.5),
@@ -54,7 +54,7 @@ def test_bm3d_with_one_thread_per_image_equals_the_packages_default_in_parallel_
 
 
 def test_ctf_aware_wiener_beats_the_plain_one_on_ctf_data():
-    s = simulate_protein("adk", SimulationConfig.quick(images_per_view=40).realistic())
+    s = simulate_protein("adk", SimulationConfig(image_size=32, images_per_view=40).realistic())
     x, c = s.noisy[0.1], s.clean
     sig = s.meta["cdaeNoiseSigma_0.1"].to_numpy()
     plain = baselines.Wiener().denoise(x, sigma=sig)

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from cdae_lite.runtime import get_device, get_profile, seed_everything
+from cdae_lite.paper.profiles import QUICK_OVERRIDES, for_profile, get_profile, quick
+from cdae_lite.runtime import get_device, seed_everything
 from cdae_lite.simulation.config import SimulationConfig
 
 
@@ -18,12 +19,46 @@ def test_profile_from_environment(monkeypatch):
 
 
 def test_simulation_profiles_share_the_protocol():
-    q, f = SimulationConfig.for_profile("quick"), SimulationConfig.for_profile("full")
+    q, f = for_profile(SimulationConfig, "quick"), for_profile(SimulationConfig, "full")
     assert (f.image_size, f.images_per_view, f.n_views) == (64, 1000, 4)
     assert q.image_size < f.image_size and q.images_per_view < f.images_per_view
     assert q.train_snrs == f.train_snrs == (0.1, 0.4, 0.6) and q.test_snr == f.test_snr == 0.1
     r = f.realistic()
     assert r.ctf and r.inplane_rotation and r.jitter_deg > 0 and not f.ctf
+    assert f == SimulationConfig() and q == quick(SimulationConfig)
+    assert (q.image_size, q.images_per_view) == (32, 100)  # the quick profile's table in paper/profiles.py
+
+
+def test_library_configs_are_plain_and_the_paper_holds_their_profiles(monkeypatch):
+    from dataclasses import asdict
+
+    from cdae_lite.denoise.finetune import FineTuneConfig
+
+    for cls in (SimulationConfig, FineTuneConfig):  # the paper's defaults, no profile machinery
+        assert not any(hasattr(cls, n) for n in ("quick", "full", "for_profile", "quick_overrides"))
+        assert cls().as_dict() == asdict(cls())
+    assert for_profile(FineTuneConfig, "quick") == FineTuneConfig() and FineTuneConfig not in QUICK_OVERRIDES
+    monkeypatch.setenv("CDAE_SMOKE", "1")  # the smoke path keeps a library config's shapes
+    assert for_profile(SimulationConfig, "full") == SimulationConfig()
+    assert quick(SimulationConfig, seed=3).seed == 3
+
+
+def test_command_line_names_what_the_user_typed(monkeypatch):
+    import sys
+    import types
+
+    from cdae_lite.runtime import command_line
+
+    main = types.ModuleType("__main__")
+    main.__spec__ = types.SimpleNamespace(name="cdae_lite.paper.__main__")
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    monkeypatch.setattr(sys, "argv", ["/x/cdae_lite/paper/__main__.py", "cdae", "--profile", "cpu"])
+    assert command_line() == "python -m cdae_lite.paper cdae --profile cpu"
+    main.__spec__ = None
+    monkeypatch.setattr(sys, "argv", ["/usr/bin/cdae-lite", "denoise", "x.mrcs"])
+    assert command_line() == "cdae-lite denoise x.mrcs"
+    monkeypatch.setattr(sys, "argv", ["benchmarks/stream.py", "--counts", "10"])
+    assert command_line() == "python benchmarks/stream.py --counts 10"
 
 
 def test_device_and_seed():

@@ -8,7 +8,7 @@ from cdae_lite.simulation.proteins import test_proteins as shipped_test_proteins
 from cdae_lite.simulation.stacks import BLOCK, load_particles, simulate, simulate_protein
 from cdae_lite.simulation.views import distinct_views
 
-TINY = SimulationConfig.quick(images_per_view=20)
+TINY = SimulationConfig(image_size=32, images_per_view=20)
 
 
 def test_paper_protocol_shapes_labels_and_pairing():
@@ -27,7 +27,7 @@ def test_paper_protocol_shapes_labels_and_pairing():
 
 
 def test_requested_snr_is_met_within_5_percent():
-    s = simulate_protein("proteasome", SimulationConfig.quick(images_per_view=100), snrs=(0.1, 0.4, 0.6))
+    s = simulate_protein("proteasome", SimulationConfig(image_size=32, images_per_view=100), snrs=(0.1, 0.4, 0.6))
     for snr, noisy in s.noisy.items():
         assert abs(measure_snr(s.clean, noisy).mean() / snr - 1) < 0.05
 
@@ -35,13 +35,13 @@ def test_requested_snr_is_met_within_5_percent():
 def test_same_seed_same_stack_other_seed_other_noise():
     a = simulate_protein("adk", TINY)
     b = simulate_protein("adk", TINY)
-    c = simulate_protein("adk", SimulationConfig.quick(images_per_view=20, seed=1))
+    c = simulate_protein("adk", SimulationConfig(image_size=32, images_per_view=20, seed=1))
     assert np.array_equal(a.noisy[0.1], b.noisy[0.1])
     assert np.array_equal(a.clean, c.clean) and not np.array_equal(a.noisy[0.1], c.noisy[0.1])
 
 
 def test_realistic_options_change_what_they_should():
-    cfg = SimulationConfig.quick(images_per_view=30).realistic(jitter_deg=5.0)
+    cfg = SimulationConfig(image_size=32, images_per_view=30).realistic(jitter_deg=5.0)
     s = simulate_protein("cxcr4", cfg)
     assert s.meta["rlnAnglePsi"].nunique() == len(s)          # in-plane rotations
     assert s.meta["rlnOriginXAngst"].abs().max() > 0            # shifts

@@ -9,7 +9,8 @@ import pytest
 
 from cdae_lite.paper import BaselineExperiment, CDAEExperiment, ClusteringExperiment
 from cdae_lite.paper.cluster_eval import ClusterEvaluation
-from cdae_lite.paper.general import GeneralDenoiserConfig
+from cdae_lite.denoise.recipe import GENERAL
+from cdae_lite.paper.general import general_recipe
 from cdae_lite.paper.general_eval import DenoiserEvaluation
 
 
@@ -36,7 +37,7 @@ def test_smoke_keeps_the_full_profiles_shapes_and_shrinks_only_sizes(smoke_env):
     assert uncapped == 4 * exp.finetune.k  # the cap applies only where the stack is smaller
     bx, cx = BaselineExperiment.for_profile(), ClusteringExperiment.for_profile()
     assert bx.dncnn == BaselineExperiment.full().dncnn and bx.cdae == exp and cx.cdae == exp
-    assert GeneralDenoiserConfig.for_profile().net == GeneralDenoiserConfig.full().net
+    assert general_recipe().net == GENERAL.net  # the shipped network on the smoke path
     assert DenoiserEvaluation.for_profile().size == ClusterEvaluation.for_profile().size == 64
     # the quick profile is untouched by the switch
     assert CDAEExperiment.for_profile("quick") == CDAEExperiment.quick()
@@ -51,7 +52,7 @@ def test_the_recording_command_refuses_the_smoke_path(smoke_env, capsys):
 
 
 def test_chapter_sizes_follow_the_profile_and_the_smoke_path(monkeypatch):
-    from cdae_lite import by_profile
+    from cdae_lite.paper import by_profile
 
     monkeypatch.delenv("CDAE_SMOKE", raising=False)
     assert by_profile(12, 48, profile="full") == 48 and by_profile(12, 48, profile="quick") == 12

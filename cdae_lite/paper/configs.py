@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from cdae_lite.denoise.finetune import FineTuneConfig
 from cdae_lite.denoise.models import AEConfig, DnCNNConfig, Noise2VoidConfig
 from cdae_lite.denoise.train import TrainConfig
-from cdae_lite.runtime import ProfiledConfig
+from cdae_lite.paper.profiles import ProfiledConfig, quick
 from cdae_lite.simulation.config import SimulationConfig
 
 
@@ -29,12 +29,11 @@ class CDAEExperiment(ProfiledConfig):
         """The same experiment with every random draw (data, initialisation, batches) reseeded."""
         return replace(self, seed=seed, sim=replace(self.sim, seed=seed),
                        pretrain=replace(self.pretrain, seed=seed),
-                       finetune=replace(self.finetune, train=replace(self.finetune.train, seed=seed)))
+                       finetune=replace(self.finetune, seed=seed, train=replace(self.finetune.train, seed=seed)))
 
     @classmethod
     def quick_overrides(cls) -> dict:
-        return {"sim": SimulationConfig.quick(), "pretrain": TrainConfig(epochs=8),
-                "finetune": FineTuneConfig.quick()}
+        return {"sim": quick(SimulationConfig), "pretrain": TrainConfig(epochs=8), "finetune": FineTuneConfig()}
 
     @classmethod
     def smoke_overrides(cls) -> dict:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from cdae_lite.denoise.inference import predict
 from cdae_lite.denoise.neighbours import pca_features
 from cdae_lite.denoise.targets import TargetConfig, compare_targets
+from cdae_lite.paper.profiles import ProfiledConfig
 from cdae_lite.paper.tables import class_average_ceiling
-from cdae_lite.runtime import ProfiledConfig
 from cdae_lite.simulation.config import SimulationConfig
 from cdae_lite.simulation.proteins import test_proteins
 from cdae_lite.simulation.stacks import simulate_protein
@@ -86,7 +86,7 @@ def record_targets_eval(profile: str | None = None, device=None, out=None, notes
     """Run :func:`run_targets_eval` with the shipped general denoiser; record ``results/<profile>/targets.json``."""
     from cdae_lite.denoise.checkpoint import load_denoiser
     from cdae_lite.paper.results import record
-    from cdae_lite.runtime import get_profile
+    from cdae_lite.paper.profiles import get_profile
 
     profile_name = profile or get_profile()
     cfg = TargetEvaluation.quick() if profile_name == "quick" else TargetEvaluation()

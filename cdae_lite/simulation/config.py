@@ -1,20 +1,18 @@
-"""The simulation config: the paper's protocol (section 4.1) and its quick and realistic variants."""
+"""The simulation config: the paper's protocol (section 4.1) and its realistic variant."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
-from cdae_lite.runtime import ProfiledConfig
+from dataclasses import asdict, dataclass, replace
 
 
 @dataclass(frozen=True)
-class SimulationConfig(ProfiledConfig):
+class SimulationConfig:
     """How to simulate a protein's images: the paper's protocol (section 4.1) and options beyond it.
 
     The defaults are the paper's: 4 views, 1000 images per view, 64 px images, training protein at
     SNR 0.1, 0.4 and 0.6 (plus the clean images), test proteins at SNR 0.1, exact view directions,
-    no in-plane rotation, no shifts, no CTF. :meth:`~cdae_lite.runtime.ProfiledConfig.quick` shrinks the scale for a CPU;
-    :meth:`realistic` turns on what real data has and the paper's data had not.
+    no in-plane rotation, no shifts, no CTF. :meth:`realistic` turns on what real data has and the
+    paper's data had not. (The paper's quick profile, a CPU's scale, is in :mod:`cdae_lite.paper.profiles`.)
 
     Attributes
     ----------
@@ -60,11 +58,29 @@ class SimulationConfig(ProfiledConfig):
             raise ValueError("noise_per must be 'image' or 'stack'")
 
     def realistic(self, jitter_deg: float = 5.0, max_shift_px: float | None = None) -> "SimulationConfig":
-        """The same scale with angular jitter, in-plane rotation, shifts and a CTF (defocus spread)."""
+        """The same scale with angular jitter, in-plane rotation, shifts and a CTF (defocus spread).
+
+        Parameters
+        ----------
+        jitter_deg : float
+            Standard deviation of each view's random tilt, degrees.
+        max_shift_px : float, optional
+            Largest shift on each axis, pixels (default: ``image_size / 32``, 2 px at 64 px).
+
+        Returns
+        -------
+        SimulationConfig
+            This config with jitter, in-plane rotation, shifts and a CTF turned on.
+        """
         shift = self.image_size / 32 if max_shift_px is None else max_shift_px
         return replace(self, jitter_deg=jitter_deg, inplane_rotation=True, max_shift_px=shift, ctf=True)
 
-    @classmethod
-    def quick_overrides(cls) -> dict:
-        """CPU scale: 32 px images, 100 images per view; the same code path."""
-        return {"image_size": 32, "images_per_view": 100}
+    def as_dict(self) -> dict:
+        """The config as a plain dict (for records and cache keys).
+
+        Returns
+        -------
+        dict
+            Field name to value.
+        """
+        return asdict(self)
