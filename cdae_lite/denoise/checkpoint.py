@@ -37,7 +37,23 @@ def _n_blocks(model: nn.Module) -> int:
 
 
 def json_default(o):
-    """``json.dumps(default=...)`` for NumPy values (scalars and arrays); anything else is refused."""
+    """``json.dumps(default=...)`` for NumPy values (scalars and arrays); anything else is refused.
+
+    Parameters
+    ----------
+    o : object
+        A value the ``json`` module cannot write itself.
+
+    Returns
+    -------
+    int, float or list
+        A NumPy scalar as the Python number, an array as nested lists.
+
+    Raises
+    ------
+    TypeError
+        Any other value.
+    """
     if isinstance(o, (np.floating, np.integer)):
         return o.item()
     if isinstance(o, np.ndarray):
@@ -57,6 +73,37 @@ def save_model(path: str | os.PathLike, model: nn.Module, architecture: str, con
     ``config`` and ``record`` are stored as plain JSON values (str, numbers, lists, dicts), so that
     the checkpoint loads with ``torch.load(weights_only=True)``; a value JSON cannot hold (e.g. an
     arbitrary object) raises ``TypeError`` here rather than making an unloadable file.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The checkpoint file (its folders are created); it appears only once fully written.
+    model : torch.nn.Module
+        The model; its weights are stored on the CPU.
+    architecture : str
+        A key of :data:`~cdae_lite.denoise.models.ARCHITECTURES`, which rebuilds the model from ``config``.
+    config : dict
+        The architecture's settings (e.g. a config dataclass as a dict).
+    record : dict, optional
+        How the model was made (free form; read back as ``metadata["record"]``).
+    overwrite : bool
+        Replace an existing file.
+    protect : tuple of paths
+        Files the checkpoint must not replace (e.g. the inputs).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        An unknown architecture, or ``path`` is one of ``protect``.
+    TypeError
+        A value of ``config`` or ``record`` that JSON cannot hold.
+    FileExistsError, FileNotFoundError, PermissionError
+        An existing file without ``overwrite``, or a folder that cannot be written.
     """
     if architecture not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {architecture!r}")
@@ -112,18 +159,24 @@ def load_model(path: str | os.PathLike, expect: str | None = None) -> tuple[nn.M
 
     Parameters
     ----------
-    path : str or PathLike -- the checkpoint file.
-    expect : str, optional -- the architecture the caller needs (a key of
-        :data:`~cdae_lite.denoise.models.ARCHITECTURES`); another one is refused.
+    path : str or PathLike
+        The checkpoint file.
+    expect : str, optional
+        The architecture the caller needs (a key of :data:`~cdae_lite.denoise.models.ARCHITECTURES`);
+        another one is refused.
 
     Returns
     -------
-    tuple -- ``(model, metadata)``: the ``torch.nn.Module`` in eval mode on the CPU, and the file's
-        dictionary without its weights (``architecture``, ``config``, ``n_blocks``, ``record``, ...).
+    model : torch.nn.Module
+        The model in eval mode on the CPU.
+    metadata : dict
+        The file's dictionary without its weights (``architecture``, ``config``, ``n_blocks``,
+        ``record``, ...).
 
     Raises
     ------
     FileNotFoundError
+        No file at ``path``.
     ValueError
         The file is not a cdae-lite checkpoint (or not loadable without executing code), or holds
         another architecture, or its weights do not fit.
@@ -165,7 +218,24 @@ SHIPPED_MODEL = SHIPPED_MODELS["general"]
 def load_denoiser(spec: str) -> tuple[nn.Module, dict, Path]:
     """A model by name (``"general"``, ``"cdae"``, ``"shipped"`` = general) or a checkpoint path.
 
-    Returns ``(model, metadata, path)`` as :func:`load_model` does, plus the file it came from.
+    Parameters
+    ----------
+    spec : str
+        A name of :data:`SHIPPED_MODELS`, ``"shipped"``, or the path of a checkpoint.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        The model in eval mode on the CPU, as :func:`load_model` gives it.
+    metadata : dict
+        The checkpoint's dictionary without its weights.
+    path : Path
+        The file it came from.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`load_model`.
     """
     from cdae_lite.io.paths import data_path
 
@@ -176,6 +246,18 @@ def load_denoiser(spec: str) -> tuple[nn.Module, dict, Path]:
 
 
 def recorded_gain(meta: dict) -> float | None:
-    """The contrast gain a checkpoint's record states (measured on the training protein), or None."""
+    """The contrast gain a checkpoint's record states (measured on the training protein), or None.
+
+    Parameters
+    ----------
+    meta : dict
+        A checkpoint's metadata (:func:`load_model`).
+
+    Returns
+    -------
+    float or None
+        ``meta["record"]["gain"]`` (the least-squares slope of output on truth, :func:`~cdae_lite.metrics.gain`),
+        or None when the record has no number there.
+    """
     g = (meta.get("record") or {}).get("gain")
     return float(g) if isinstance(g, (int, float)) else None

@@ -70,7 +70,19 @@ class StackAwareConfig:
 
 @dataclass
 class Alignment:
-    """Each query image's kept look-alikes: indices, rotation (degrees), shift (pixels) and correlation."""
+    """Each query image's kept look-alikes: indices, rotation (degrees), shift (pixels) and correlation.
+
+    Attributes
+    ----------
+    neighbours : ndarray (q, K) int64
+        Indices in the stack of each query's ``K`` look-alikes, best first.
+    angles_deg : ndarray (q, K) float32
+        The rotation of each look-alike, degrees (0 without ``align``).
+    shifts_px : ndarray (q, K, 2) int64
+        Its circular shift ``(dy, dx)``, pixels (0 without ``align``).
+    scores : ndarray (q, K) float32
+        The correlation of the aligned denoised images (normalised images: mean of products).
+    """
 
     neighbours: np.ndarray  # int64 (q, K)
     angles_deg: np.ndarray  # float32 (q, K)
@@ -90,8 +102,14 @@ def find_lookalikes(denoised, config: StackAwareConfig = StackAwareConfig(), que
 
     Parameters
     ----------
-    denoised : (n, s, s) float -- the stack after single-image denoising.
-    queries : indices of the images to find look-alikes for (default: all).
+    denoised : array (n, s, s)
+        The stack after single-image denoising (each image is normalised to zero mean, unit std).
+    config : StackAwareConfig
+        How many candidates and neighbours, and whether and how finely to align.
+    queries : array of int, optional
+        Indices of the images to find look-alikes for (default: all).
+    seed : int
+        Seeds the PCA of the feature space (without ``align``).
 
     Returns
     -------
@@ -146,10 +164,27 @@ def find_lookalikes(denoised, config: StackAwareConfig = StackAwareConfig(), que
 
 
 def aligned_average(images, alignment: Alignment, queries=None) -> np.ndarray:
-    """Each query image averaged with its aligned look-alikes; float32 (q, s, s).
+    """Each query image averaged with its aligned look-alikes.
 
-    ``images`` (n, s, s) are the raw images (the alignment was found on denoised ones); ``queries``
-    must be the indices :func:`find_lookalikes` was given (default: all).
+    Parameters
+    ----------
+    images : array (n, s, s)
+        The raw images (the alignment was found on denoised ones).
+    alignment : Alignment
+        Each query's look-alikes, from :func:`find_lookalikes`.
+    queries : array of int, optional
+        The indices :func:`find_lookalikes` was given (default: all).
+
+    Returns
+    -------
+    ndarray (q, s, s) float32
+        The mean of each query image and its ``K`` look-alikes, each shifted and rotated onto it, in the
+        images' units (noise variance divided by about ``K + 1``).
+
+    Raises
+    ------
+    ValueError
+        Images that :func:`~cdae_lite.images.check_images` refuses.
     """
     x = torch.from_numpy(check_images(images))
     q = np.arange(len(x)) if queries is None else np.asarray(queries, np.int64)
@@ -171,13 +206,29 @@ def stack_denoise(model: nn.Module, images, config: StackAwareConfig = StackAwar
 
     Parameters
     ----------
-    model : the single-image denoiser (e.g. the shipped general model).
-    images : (n, s, s) float -- the whole stack, in the model's polarity (bright particles).
-    queries : indices of the images to return (default: all); the whole stack is searched for each.
+    model : torch.nn.Module
+        The single-image denoiser (e.g. the shipped general model).
+    images : array (n, s, s)
+        The whole stack, in the model's polarity (bright particles).
+    config : StackAwareConfig
+        How look-alikes are found and averaged.
+    queries : array of int, optional
+        Indices of the images to return (default: all); the whole stack is searched for each.
+    device : str or torch.device, optional
+        Where the model runs (default: :func:`~cdae_lite.runtime.get_device`).
+    batch_size : int
+        Images per forward pass.
 
     Returns
     -------
-    (q, s, s) float32
+    ndarray (q, s, s) float32
+        The denoised averages, in the images' units.
+
+    Raises
+    ------
+    ValueError
+        Images that :func:`~cdae_lite.images.check_images` refuses, or a stack of no more than
+        ``config.neighbours`` images.
     """
     x = check_images(images)
     d0 = predict(model, x, batch_size=batch_size, device=device)
@@ -194,10 +245,17 @@ def stack_averages(model: nn.Module, images, config: StackAwareConfig = StackAwa
     the denoised images, average the raw images), without the last one: other denoisers can then be
     given the very same averages (e.g. BM3D, for a like-for-like comparison).
 
+    Parameters
+    ----------
+    model, images, config, queries, device, batch_size
+        As for :func:`stack_denoise`.
+
     Returns
     -------
-    averages : (q, s, s) float32 -- one per query, as :func:`aligned_average` makes them.
-    alignment : Alignment -- each query's look-alikes (e.g. to compute the averages' noise level).
+    averages : ndarray (q, s, s) float32
+        One per query, as :func:`aligned_average` makes them.
+    alignment : Alignment
+        Each query's look-alikes (e.g. to compute the averages' noise level).
     """
     x = check_images(images)
     al = find_lookalikes(predict(model, x, batch_size=batch_size, device=device), config, queries)
