@@ -183,7 +183,24 @@ def phase_flip(images, pixel_size_A: float, params: CTFParams | None = None, **p
     """Correct the CTF's phase reversals: multiply each image's transform by ``sign(CTF)``.
 
     Amplitudes are left as they are (the usual first step of CTF correction, as in the paper's
-    pre-processing); arguments as in :func:`apply_ctf`.
+    pre-processing).
+
+    Parameters
+    ----------
+    images : numpy.ndarray or torch.Tensor
+        ``(n, size, size)`` images.
+    pixel_size_A : float
+        Pixel size, Angstrom.
+    params : CTFParams, optional
+        Microscope parameters and default defocus (default: ``CTFParams()``).
+    **per_image
+        Arrays of shape ``(n,)`` overriding ``defocus_u_A``, ``defocus_v_A`` (Angstrom) or
+        ``defocus_angle_deg`` (degrees) per image, as in :func:`apply_ctf`.
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
+        ``(n, size, size)`` float32, of the same kind as ``images``.
     """
     transfer = torch.sign(_ctf_for(images, pixel_size_A, params, per_image))
     return _filter(images, transfer)
@@ -206,7 +223,18 @@ def _ctf_for(images, pixel_size_A, params, per_image) -> torch.Tensor:
 
 
 def radial_average(image2d: np.ndarray) -> np.ndarray:
-    """Rotational average of a centred 2D array (size, size) over rings of one pixel; (size//2,)."""
+    """Rotational average of a centred 2D array over rings of one pixel.
+
+    Parameters
+    ----------
+    image2d : numpy.ndarray
+        ``(size, size)``, its centre at pixel ``size // 2`` (a power spectrum, a CTF).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(size // 2,)`` float64: the mean over each ring, radius 0 to ``size // 2 - 1`` pixels (rounded).
+    """
     a = np.asarray(image2d, np.float64)
     n = a.shape[0]
     y, x = np.indices(a.shape) - n // 2
@@ -217,7 +245,18 @@ def radial_average(image2d: np.ndarray) -> np.ndarray:
 
 
 def power_spectrum(images) -> np.ndarray:
-    """Mean power spectrum ``|FFT|^2`` of a stack (n, size, size), centred; shape (size, size)."""
+    """Mean power spectrum ``|FFT|^2`` of a stack, centred.
+
+    Parameters
+    ----------
+    images : array_like
+        ``(n, size, size)`` or one ``(size, size)`` image.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(size, size)`` float64, zero frequency at pixel ``size // 2``.
+    """
     x = np.asarray(images, np.float64)
     if x.ndim == 2:
         x = x[None]

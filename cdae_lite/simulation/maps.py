@@ -19,12 +19,17 @@ from cdae_lite.simulation.projection import check_map
 def load_map(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
     """Read a 3D map from an MRC/CCP4 file (gzip or bzip2 compressed files too).
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The map file (``.mrc``, ``.map``, ``.ccp4``, optionally ``.gz``/``.bz2``).
+
     Returns
     -------
     volume : numpy.ndarray
         Shape ``(size, size, size)``, float32, indexed ``[z, y, x]`` whatever the file's axis order.
     pixel_size_A : float or None
-        From the header; ``None`` when the header holds none (0).
+        Voxel size from the header, Angstrom; ``None`` when the header holds none (0).
 
     Raises
     ------
@@ -59,6 +64,22 @@ def save_map(path: str | os.PathLike, volume: np.ndarray, pixel_size_A: float,
 
     The file is written to a temporary name and renamed, so an interrupted write leaves nothing half
     written; an existing file is kept unless ``overwrite=True``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The map file; missing folders are created.
+    volume : numpy.ndarray
+        ``(size, size, size)`` map, indexed ``[z, y, x]``.
+    pixel_size_A : float
+        Voxel size, Angstrom, positive.
+    overwrite : bool, optional
+        Replace an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
     """
     path = Path(path)
     vol = check_map(volume)
@@ -78,6 +99,18 @@ def resample(volume: np.ndarray, size: int) -> np.ndarray:
     The physical extent of the box is kept, so the pixel size becomes ``old_px * old_size / size``.
     Cropping is an ideal low-pass at the new Nyquist frequency (no aliasing); values are scaled so
     that densities (not sums) are preserved.
+
+    Parameters
+    ----------
+    volume : numpy.ndarray
+        ``(n, n, n)`` map.
+    size : int
+        New box size, voxels, at least 8.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(size, size, size)`` float32 (a copy when ``size`` is the map's).
     """
     vol = check_map(volume)
     if size == vol.shape[0]:
@@ -88,7 +121,22 @@ def resample(volume: np.ndarray, size: int) -> np.ndarray:
 
 
 def lowpass(volume: np.ndarray, pixel_size_A: float, resolution_A: float) -> np.ndarray:
-    """Gaussian low-pass whose amplitude falls to 1/2 at ``1 / resolution_A`` (B = 4 ln2 res^2)."""
+    """Gaussian low-pass whose amplitude falls to 1/2 at ``1 / resolution_A`` (B = 4 ln2 res^2).
+
+    Parameters
+    ----------
+    volume : numpy.ndarray
+        ``(n, n, n)`` map.
+    pixel_size_A : float
+        Voxel size, Angstrom.
+    resolution_A : float
+        Resolution, Angstrom, at which the amplitude is halved.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, n, n)`` float32.
+    """
     vol = check_map(volume)
     n = vol.shape[0]
     f = np.fft.fftfreq(n, d=pixel_size_A)
@@ -102,7 +150,24 @@ def phantom(size: int, seed: int, n_blobs: int | None = None, radius_fraction: f
 
     Used to diversify training data (shapes no real protein in ``data/`` has). Blob widths 1.2 to
     2.5 voxels, about 40 to 150 blobs, the particle's radius 25 to 40 % of the box (or
-    ``radius_fraction``). Deterministic for a seed; float32 (size,)*3, indexed [z, y, x].
+    ``radius_fraction``). Deterministic for a seed.
+
+    Parameters
+    ----------
+    size : int
+        Box size, voxels.
+    seed : int
+        Seed of the random shape.
+    n_blobs : int, optional
+        Number of blobs (default: drawn from 40 to 149).
+    radius_fraction : float, optional
+        Largest distance of a blob centre from the centre, as a fraction of the box (default: drawn
+        from 0.25 to 0.40).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(size, size, size)`` float32, indexed ``[z, y, x]``, non-negative.
     """
     rng = np.random.default_rng(seed)
     n_blobs = n_blobs or int(rng.integers(40, 150))

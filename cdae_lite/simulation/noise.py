@@ -37,12 +37,26 @@ def _check_stack(x: np.ndarray, name: str) -> np.ndarray:
 
 
 def noise_sigma(clean: np.ndarray, snr: float, per: Literal["image", "stack"] = "image") -> np.ndarray:
-    """Standard deviation of the noise that gives ``snr``; shape (n,).
+    """Standard deviation of the noise that gives ``snr`` (variance definition).
+
+    Parameters
+    ----------
+    clean : numpy.ndarray
+        ``(n, size, size)`` noise-free images, or one ``(size, size)`` image.
+    snr : float
+        Requested signal-to-noise ratio, > 0.
+    per : {"image", "stack"}, optional
+        One noise level per image, or one for the stack (from the mean clean variance).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` float64, ``sqrt(var(clean_i) / snr)`` in the images' units.
 
     Raises
     ------
     ValueError
-        If ``snr`` is not a positive finite number, or the clean images are constant.
+        If ``snr`` is not a positive finite number, the clean images are constant, or ``per`` is unknown.
     """
     if not np.isfinite(snr) or snr <= 0:
         raise ValueError(f"snr must be a positive number (signal variance / noise variance), got {snr}")
@@ -84,7 +98,25 @@ def add_noise(clean: np.ndarray, snr: float, rng: np.random.Generator,
 
 
 def measure_snr(clean: np.ndarray, noisy: np.ndarray) -> np.ndarray:
-    """Measured SNR of each image, ``var(clean) / var(noisy - clean)``; shape (n,)."""
+    """Measured SNR of each image, ``var(clean) / var(noisy - clean)``.
+
+    Parameters
+    ----------
+    clean : numpy.ndarray
+        ``(n, size, size)`` noise-free images, or one image.
+    noisy : numpy.ndarray
+        The same images with noise, same shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` float64.
+
+    Raises
+    ------
+    ValueError
+        Stacks of different shapes, empty stacks, or NaN/infinite values.
+    """
     c, y = _check_stack(clean, "clean"), _check_stack(noisy, "noisy")
     if c.shape != y.shape:
         raise ValueError(f"clean {c.shape} and noisy {y.shape} stacks differ in shape")
@@ -95,9 +127,21 @@ def measure_snr(clean: np.ndarray, noisy: np.ndarray) -> np.ndarray:
 
 def snr_energy_disk(clean: np.ndarray, noise_variance: float | np.ndarray,
                     radius_px: float | None = None) -> np.ndarray:
-    """ASPIRE-style SNR: mean of ``clean**2`` inside a centred disk over the noise variance; (n,).
+    """ASPIRE-style SNR: mean of ``clean**2`` inside a centred disk over the noise variance.
 
-    ``radius_px`` defaults to half the box.
+    Parameters
+    ----------
+    clean : numpy.ndarray
+        ``(n, size, size)`` noise-free images, or one image.
+    noise_variance : float or numpy.ndarray
+        The noise variance, one for all images or ``(n,)``.
+    radius_px : float, optional
+        Radius of the disk, pixels, about pixel ``size // 2``; default half the box.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` float64.
     """
     c = _check_stack(clean, "clean").astype(np.float64)
     n = c.shape[-1]
@@ -116,7 +160,23 @@ def add_shot_noise(clean: np.ndarray, dose: float, contrast: float, rng: np.rand
     convention, unlike :func:`add_noise`: non-Gaussian noise, a large positive offset (the dose),
     arbitrary units. For large doses the SNR is about ``dose * contrast**2``.
 
-    Returns float32 (n, size, size).
+    Parameters
+    ----------
+    clean : numpy.ndarray
+        ``(n, size, size)`` noise-free images, or one image.
+    dose : float
+        Mean electrons per pixel, > 0.
+    contrast : float
+        How strongly the particle modulates the dose, > 0 (a negative rate is clipped to 0).
+    rng : numpy.random.Generator
+        Source of the counts (seeded by the caller).
+    background : float, optional
+        Constant added to every count.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, size, size)`` float32 counts.
     """
     c = _check_stack(clean, "clean").astype(np.float64)
     if dose <= 0 or contrast <= 0:

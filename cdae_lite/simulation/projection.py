@@ -50,6 +50,16 @@ def _paste_wrapped(dst, src, start: int) -> None:
 def check_map(volume: np.ndarray) -> np.ndarray:
     """Validate a 3D map and return it as a C-contiguous float32 array.
 
+    Parameters
+    ----------
+    volume : array_like
+        The map, ``(size, size, size)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(size, size, size)`` float32, C-contiguous (the input itself when it already is one).
+
     Raises
     ------
     ValueError
@@ -70,7 +80,22 @@ def check_map(volume: np.ndarray) -> np.ndarray:
 
 
 def spherical_mask(size: int, radius: float | None = None, soft_px: float = 2.0) -> np.ndarray:
-    """A soft-edged sphere of ``radius`` voxels (default ``size / 2 - soft_px``), float32 (size,)*3."""
+    """A soft-edged sphere centred on voxel ``size // 2``.
+
+    Parameters
+    ----------
+    size : int
+        Box size, voxels.
+    radius : float, optional
+        Radius where the mask starts to fall, voxels; default ``size / 2 - soft_px``.
+    soft_px : float, optional
+        Width of the raised-cosine edge, voxels (1 inside ``radius``, 0 beyond ``radius + soft_px``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(size, size, size)`` float32 in [0, 1].
+    """
     radius = size / 2 - soft_px if radius is None else radius
     c = size // 2
     z, y, x = np.ogrid[:size, :size, :size]
@@ -184,7 +209,20 @@ class Projector:
         return torch.cat(out)
 
     def project_euler(self, rot_deg, tilt_deg, psi_deg, shifts_px=None) -> np.ndarray:
-        """Project at RELION Euler angles (degrees); returns a NumPy array (n, size, size)."""
+        """Project at RELION Euler angles.
+
+        Parameters
+        ----------
+        rot_deg, tilt_deg, psi_deg : float or array_like
+            ZYZ Euler angles, degrees, each a number or ``(n,)``.
+        shifts_px : array_like, optional
+            ``(n, 2)`` in-plane shifts ``(sx, sy)``, pixels.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n, size, size)`` float32.
+        """
         mats = euler_to_matrix(rot_deg, tilt_deg, psi_deg).reshape(-1, 3, 3)
         return self.project(mats, shifts_px).cpu().numpy()
 
@@ -212,7 +250,21 @@ def project_real_space(volume: np.ndarray, rot_deg: float, tilt_deg: float, psi_
     """Reference projector: rotate the map in real space (``scipy.ndimage``, cubic splines) and sum along z.
 
     Slow (``size**3`` interpolations per image) and independent of :class:`Projector`'s Fourier
-    code: the tests use it as a cross-check, the book as "another simulator". One image (size, size).
+    code: the tests use it as a cross-check, the book as "another simulator".
+
+    Parameters
+    ----------
+    volume : numpy.ndarray
+        ``(size, size, size)`` map, indexed ``[z, y, x]``.
+    rot_deg, tilt_deg, psi_deg : float
+        RELION ZYZ Euler angles, degrees.
+    order : int, optional
+        Spline order of the interpolation (0 to 5).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(size, size)`` float32: one image.
     """
     from scipy.ndimage import affine_transform
 
@@ -231,7 +283,18 @@ def project_real_space(volume: np.ndarray, rot_deg: float, tilt_deg: float, psi_
 
 def project(volume: np.ndarray, rot_deg, tilt_deg, psi_deg, shifts_px=None,
             device: str | torch.device | None = None) -> np.ndarray:
-    """Project ``volume`` at RELION Euler angles (degrees); a one-call form of :class:`Projector`.
+    """Project ``volume`` at RELION Euler angles; a one-call form of :class:`Projector`.
+
+    Parameters
+    ----------
+    volume : numpy.ndarray
+        ``(size, size, size)`` map, indexed ``[z, y, x]``.
+    rot_deg, tilt_deg, psi_deg : float or array_like
+        ZYZ Euler angles, degrees, each a number or ``(n,)``.
+    shifts_px : array_like, optional
+        ``(n, 2)`` in-plane shifts ``(sx, sy)``, pixels.
+    device : str or torch.device, optional
+        Where to compute (default: :func:`cdae_lite.runtime.get_device`).
 
     Returns
     -------

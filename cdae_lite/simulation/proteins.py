@@ -44,18 +44,30 @@ class Protein:
 
     Attributes
     ----------
-    name : str -- short name (``"rubisco"``).
-    pdb_id : str -- PDB entry of the atomic model.
-    role : str -- ``"train"`` or ``"test"``.
-    stands_for : str -- the paper's entry it replaces.
+    name : str
+        Short name (``"rubisco"``).
+    pdb_id : str
+        PDB entry of the atomic model.
+    role : str
+        ``"train"`` or ``"test"``.
+    stands_for : str
+        The paper's entry it replaces.
     description : str
+        What the protein is, in a few words.
     mass_kDa : float
-    symmetry : str -- point-group symmetry of the particle.
-    box : int -- box size of the shipped map, voxels.
-    pixel_size_A : float -- voxel size of the shipped map, Angstrom.
-    resolution_A : float -- resolution the map was low-passed to, Angstrom.
-    views_deg : tuple -- the four view orientations ``(rot, tilt, psi)`` in degrees (RELION).
-    map_file, model_file : str -- paths relative to ``data/``.
+        Mass, kDa.
+    symmetry : str
+        Point-group symmetry of the particle.
+    box : int
+        Box size of the shipped map, voxels.
+    pixel_size_A : float
+        Voxel size of the shipped map, Angstrom.
+    resolution_A : float
+        Resolution the map was low-passed to, Angstrom.
+    views_deg : tuple
+        The four view orientations ``(rot, tilt, psi)`` in degrees (RELION ZYZ).
+    map_file, model_file : str
+        Paths relative to ``data/``.
     """
 
     name: str
@@ -73,7 +85,20 @@ class Protein:
     model_file: str
 
     def volume(self, size: int | None = None) -> tuple[np.ndarray, float]:
-        """The map resampled to ``(size, size, size)`` (default: as shipped) and its pixel size in Angstrom."""
+        """The map, resampled if asked, and its pixel size.
+
+        Parameters
+        ----------
+        size : int, optional
+            Box size wanted, voxels (default: as shipped, ``box``).
+
+        Returns
+        -------
+        volume : numpy.ndarray
+            ``(size, size, size)`` float32, indexed ``[z, y, x]``.
+        pixel_size_A : float
+            Its voxel size, Angstrom (``pixel_size_A * box / size`` after resampling).
+        """
 
         vol, _ = load_map(data_path(self.map_file))
         if size is None or size == self.box:
@@ -88,13 +113,39 @@ def _registry() -> dict:
 
 
 def protein_names(role: str | None = None) -> list[str]:
-    """Names of the shipped proteins, optionally only those of a ``role`` (``train``/``test``)."""
+    """Names of the shipped proteins.
+
+    Parameters
+    ----------
+    role : str, optional
+        Only those of this role, ``"train"`` or ``"test"``.
+
+    Returns
+    -------
+    list of str
+        Names in the order of ``data/proteins.json``.
+    """
     reg = _registry()["proteins"]
     return [k for k, v in reg.items() if role is None or v["role"] == role]
 
 
 def load_protein(name: str) -> Protein:
-    """A shipped protein by name, or by the paper's PDB ID it stands for (``"5flc"``)."""
+    """A shipped protein by name, or by the paper's PDB ID it stands for (``"5flc"``).
+
+    Parameters
+    ----------
+    name : str
+        ``"adk"``, ``"rubisco"``... or one of the paper's IDs, any case.
+
+    Returns
+    -------
+    Protein
+
+    Raises
+    ------
+    ValueError
+        An unknown name (the message lists the shipped ones).
+    """
     reg = _registry()["proteins"]
     key = name.lower()
     if key in PAPER_STANDINS:
@@ -108,21 +159,51 @@ def load_protein(name: str) -> Protein:
 
 
 def training_protein() -> Protein:
-    """The protein the paper pre-trains on (stand-in for 5flc)."""
+    """The protein the paper pre-trains on (stand-in for 5flc).
+
+    Returns
+    -------
+    Protein
+    """
     return load_protein(protein_names("train")[0])
 
 
 def test_proteins() -> list[Protein]:
-    """The three test proteins, largest first (stand-ins for 5gjq, 5k0y, 5wth)."""
+    """The three test proteins, largest first (stand-ins for 5gjq, 5k0y, 5wth).
+
+    Returns
+    -------
+    list of Protein
+        Sorted by decreasing mass.
+    """
     return sorted((load_protein(n) for n in protein_names("test")), key=lambda p: -p.mass_kDa)
 
 
 def fetch_entry(entry_id: str, timeout: float = 30.0) -> Path:
     """Download a PDB model (``"5flc"``) or an EMDB map (``"EMD-8117"``) into the cache.
 
-    Returns the cached file's path. When the download fails (offline), the paper's four entries fall
-    back to the shipped stand-in models with a warning (see ``data/README.md``); any other entry raises
-    ``ConnectionError`` with what to do.
+    When the download fails (offline), the paper's four entries fall back to the shipped stand-in
+    models with a logged warning (see ``data/README.md``); any other entry raises ``ConnectionError``
+    with what to do.
+
+    Parameters
+    ----------
+    entry_id : str
+        A 4-character PDB ID (the mmCIF model is fetched) or ``EMD-NNNN`` (the map).
+    timeout : float, optional
+        Seconds to wait for the server.
+
+    Returns
+    -------
+    pathlib.Path
+        The cached file (``.cif.gz`` or ``.map.gz``), or the shipped stand-in model.
+
+    Raises
+    ------
+    ValueError
+        An ID of neither form.
+    ConnectionError
+        The download failed and the entry has no stand-in.
     """
     from cdae_lite.io.paths import data_path
     from cdae_lite.simulation.proteins import PAPER_STANDINS

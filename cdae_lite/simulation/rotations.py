@@ -120,10 +120,22 @@ def jitter(matrices: np.ndarray, sigma_deg: float, rng: np.random.Generator) -> 
 
 
 def fibonacci_directions(n: int, hemisphere: bool = False) -> np.ndarray:
-    """Nearly uniform directions on the sphere, as ``(rot, tilt)`` in degrees, shape ``(n, 2)``.
+    """Nearly uniform directions on the sphere (a Fibonacci lattice).
 
     With ``hemisphere=True`` only tilts in [0, 90] are returned (for a projection, the opposite
     direction gives the mirror image, so a hemisphere covers all distinct views up to mirroring).
+
+    Parameters
+    ----------
+    n : int
+        Number of directions, at least 1.
+    hemisphere : bool, optional
+        Only the upper hemisphere.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, 2)`` float64 ``(rot, tilt)`` in degrees, rot in [-180, 180), tilt in [0, 180] (or [0, 90]).
     """
     if n < 1:
         raise ValueError("n must be at least 1")

@@ -44,6 +44,18 @@ def _snr_stream(snr: float) -> int:
 def noise_sigma_label(snr: float) -> str:
     """The column of ``SimulatedStack.meta`` holding each image's noise sigma at ``snr``.
 
+    Parameters
+    ----------
+    snr : float
+        A signal-to-noise ratio of the stack.
+
+    Returns
+    -------
+    str
+        ``cdaeNoiseSigma_<snr>``, the SNR written with ``%g``.
+
+    Examples
+    --------
     >>> noise_sigma_label(0.1)
     'cdaeNoiseSigma_0.1'
     """
@@ -51,7 +63,20 @@ def noise_sigma_label(snr: float) -> str:
 
 
 def stack_stem(name: str, snr: float | None) -> str:
-    """File stem of a simulated stack: ``<name>_snr<snr>``, or ``<name>_clean`` for ``snr=None``."""
+    """File stem of a simulated stack.
+
+    Parameters
+    ----------
+    name : str
+        The protein's (or map's) name.
+    snr : float or None
+        The stack's SNR, ``None`` for the clean stack.
+
+    Returns
+    -------
+    str
+        ``<name>_snr<snr>`` (SNR written with ``%g``), or ``<name>_clean``.
+    """
     return f"{name}_clean" if snr is None else f"{name}_snr{snr:g}"
 
 
@@ -59,8 +84,22 @@ def particles_table(meta: pd.DataFrame, stack_name: str, snr: float | None,
                     sigma: np.ndarray | None = None) -> pd.DataFrame:
     """The STAR particles table of one simulated stack file.
 
-    ``rlnImageName`` first (``index@stack_name``), then ``meta``'s columns (less the per-SNR noise
-    columns), ``cdaeSNR`` (``inf`` for the clean stack) and ``cdaeNoiseSigma`` when ``sigma`` is given.
+    Parameters
+    ----------
+    meta : pandas.DataFrame
+        One row per image (``SimulatedStack.meta``).
+    stack_name : str
+        The stack's file name, for ``rlnImageName``.
+    snr : float or None
+        The stack's SNR, ``None`` for the clean stack.
+    sigma : numpy.ndarray, optional
+        ``(n,)`` noise standard deviation of each image.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rlnImageName`` first (``index@stack_name``), then ``meta``'s columns (less the per-SNR noise
+        columns), ``cdaeSNR`` (``inf`` for the clean stack) and ``cdaeNoiseSigma`` when ``sigma`` is given.
     """
     df = meta[[c for c in meta.columns if not c.startswith("cdaeNoiseSigma_")]].copy()
     df.insert(0, "rlnImageName", image_names(len(df), stack_name))
@@ -76,13 +115,23 @@ class SimulatedStack:
 
     Attributes
     ----------
-    clean : array (n, size, size), float32 -- noise-free images (after the CTF when there is one).
-    noisy : dict float -> array (n, size, size) -- the same images with noise at each SNR.
-    labels : array (n,), int64 -- view index, 0 ... n_views - 1.
-    meta : pandas.DataFrame -- one row per image (STAR labels; see :mod:`cdae_lite.io.star`).
+    clean : numpy.ndarray
+        ``(n, size, size)`` float32 noise-free images (after the CTF when there is one).
+    noisy : dict of float to numpy.ndarray
+        ``{snr: (n, size, size) float32}``: the same images with noise at each SNR.
+    labels : numpy.ndarray
+        ``(n,)`` int64 view index, 0 ... n_views - 1.
+    meta : pandas.DataFrame
+        One row per image (STAR labels: angles in degrees, shifts and defocus in Angstrom; see
+        :mod:`cdae_lite.io.star`), with a noise-sigma column per SNR (:func:`noise_sigma_label`).
     pixel_size_A : float
-    name : str -- the protein's name.
+        Pixel size of the images, Angstrom.
+    name : str
+        The protein's name.
     config : SimulationConfig
+        The configuration that made the stack.
+    optics : dict
+        The STAR optics group (voltage in kV, Cs in mm, amplitude contrast, pixel size in Angstrom).
     """
 
     clean: np.ndarray
@@ -99,15 +148,44 @@ class SimulatedStack:
 
     @property
     def snrs(self) -> list[float]:
+        """The SNRs of the noisy stacks, increasing."""
         return sorted(self.noisy)
 
     def noise_sigma(self, snr: float | None = None) -> np.ndarray:
-        """Each image's noise standard deviation at ``snr`` (default: the lowest SNR), float64 (n,)."""
+        """Each image's noise standard deviation at one SNR.
+
+        Parameters
+        ----------
+        snr : float, optional
+            One of ``snrs`` (default: the lowest).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n,)`` float64.
+        """
         return self.meta[noise_sigma_label(min(self.noisy) if snr is None else snr)].to_numpy()
 
     def save(self, directory: str | os.PathLike, snrs: list[float] | None = None,
              clean: bool = False, overwrite: bool = False) -> list[Path]:
-        """Write ``<name>_snr<snr>.mrcs`` + ``.star`` for each SNR (and the clean stack on request)."""
+        """Write ``<name>_snr<snr>.mrcs`` + ``.star`` for each SNR (and the clean stack on request).
+
+        Parameters
+        ----------
+        directory : str or os.PathLike
+            Output folder (created if missing).
+        snrs : list of float, optional
+            Which noisy stacks (default: all).
+        clean : bool, optional
+            Also write ``<name>_clean.mrcs`` + ``.star``.
+        overwrite : bool, optional
+            Replace existing files.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The files written, each stack followed by its STAR file.
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         written = []
@@ -228,9 +306,34 @@ def simulate_blocks(volume: np.ndarray, pixel_size_A: float, views_deg: np.ndarr
                     device: str | torch.device | None = None):
     """Simulate block by block (``BLOCK`` images at a time), for stacks larger than memory.
 
-    Returns ``(meta, optics, pixel_size_A, blocks)`` where ``blocks`` is a generator of
-    ``(start, clean, {snr: noisy}, {snr: sigma})`` with arrays of at most ``BLOCK`` images.
     :func:`simulate` concatenates the same blocks, so both give identical images.
+
+    Parameters
+    ----------
+    volume : numpy.ndarray
+        ``(s, s, s)`` map; resampled to ``config.image_size`` if needed.
+    pixel_size_A : float
+        The map's voxel size, Angstrom.
+    views_deg : numpy.ndarray
+        ``(n_views, 3)`` view orientations ``(rot, tilt, psi)``, degrees.
+    config : SimulationConfig
+        Scale, realism options and seed.
+    snrs : tuple of float, optional
+        The SNRs to make noisy images at (each from the same clean images).
+    device : str or torch.device, optional
+        Where to project (default: CUDA if available).
+
+    Returns
+    -------
+    meta : pandas.DataFrame
+        One row per image (STAR labels).
+    optics : dict
+        The STAR optics group.
+    pixel_size_A : float
+        Pixel size of the images, Angstrom.
+    blocks : generator
+        Of ``(start, clean, {snr: noisy}, {snr: sigma})``: the index of the block's first image,
+        float32 ``(b, size, size)`` images with ``b <= BLOCK``, and ``(b,)`` float64 noise sigmas.
     """
     plan = _plan(volume, pixel_size_A, views_deg, config, snrs, device)
     n = len(plan.labels)
@@ -298,10 +401,23 @@ def simulate(volume: np.ndarray, pixel_size_A: float, views_deg: np.ndarray,
 
 def simulate_protein(protein, config: SimulationConfig, snrs: tuple[float, ...] | None = None,
                      device: str | torch.device | None = None) -> SimulatedStack:
-    """Simulate a shipped protein (a :class:`~cdae_lite.simulation.proteins.Protein` or its name).
+    """Simulate a shipped protein at its four views.
 
-    ``snrs`` defaults to the protocol's: ``config.train_snrs`` for the training protein,
-    ``(config.test_snr,)`` for a test protein.
+    Parameters
+    ----------
+    protein : Protein or str
+        A :class:`~cdae_lite.simulation.proteins.Protein` or its name.
+    config : SimulationConfig
+        Scale, realism options and seed.
+    snrs : tuple of float, optional
+        Default: the protocol's, ``config.train_snrs`` for the training protein, ``(config.test_snr,)``
+        for a test protein.
+    device : str or torch.device, optional
+        Where to project (default: CUDA if available).
+
+    Returns
+    -------
+    SimulatedStack
     """
     from cdae_lite.simulation.proteins import Protein, load_protein
 
@@ -315,7 +431,21 @@ def simulate_protein(protein, config: SimulationConfig, snrs: tuple[float, ...] 
 def load_particles(star_path: str | os.PathLike) -> tuple[np.ndarray, pd.DataFrame, dict, float | None]:
     """Read a STAR file and the one stack its ``rlnImageName`` column points to.
 
-    Returns ``(images, particles, optics, pixel_size_A)`` with images ordered as the STAR rows.
+    Parameters
+    ----------
+    star_path : str or os.PathLike
+        The STAR file; the stack's name in it is relative to the STAR file's folder.
+
+    Returns
+    -------
+    images : numpy.ndarray
+        ``(n, size, size)`` float32, ordered as the STAR rows.
+    particles : pandas.DataFrame
+        The STAR rows.
+    optics : dict
+        The first optics group (empty when there is none).
+    pixel_size_A : float or None
+        ``rlnImagePixelSize`` of the optics group, else the stack header's, Angstrom.
 
     Raises
     ------

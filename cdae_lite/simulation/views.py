@@ -53,9 +53,23 @@ def distinct_views(volume: np.ndarray, k: int = 4, n_candidates: int = 200, size
     least similar pair, then repeatedly add the candidate whose highest similarity to the chosen
     views is lowest.
 
+    Parameters
+    ----------
+    volume : numpy.ndarray
+        ``(n, n, n)`` map, indexed ``[z, y, x]``.
+    k : int, optional
+        Number of views, at least 2.
+    n_candidates : int, optional
+        Candidate directions on the hemisphere.
+    size : int, optional
+        The map is resampled to this box, voxels, before projecting the candidates (speed).
+    device : str, optional
+        Where the candidates are projected.
+
     Returns
     -------
-    numpy.ndarray (k, 3): ``(rot, tilt, psi)`` in degrees, ``psi = 0``.
+    numpy.ndarray
+        ``(k, 3)``: ``(rot, tilt, psi)`` in degrees, ``psi = 0``, rounded to 0.01.
     """
     from cdae_lite.simulation.maps import resample
 
