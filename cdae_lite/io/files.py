@@ -13,15 +13,33 @@ from pathlib import Path
 
 
 def chmod_default(path: str | os.PathLike) -> None:
-    """Give a file made by ``mkstemp`` (mode 0600) the mode an ordinary new file would get."""
+    """Give a file made by ``mkstemp`` (mode 0600) the mode an ordinary new file would get.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; its mode becomes ``0o666`` less the process's umask.
+    """
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(path, 0o666 & ~umask)
 
 
 def check_name(path: str | os.PathLike, compressed_ok: bool = False) -> None:
-    """Raise unless ``path`` names a file that can be written: not a folder (``out/``), and not ``.gz``
-    unless ``compressed_ok`` (stacks are written uncompressed; maps may be gzipped)."""
+    """Raise unless ``path`` names a file that can be written.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output's name: not a folder (``out/``), and not ``.gz`` unless ``compressed_ok``.
+    compressed_ok : bool, optional
+        Allow a ``.gz`` name (stacks are written uncompressed; maps may be gzipped).
+
+    Raises
+    ------
+    IsADirectoryError, ValueError
+        A folder; a ``.gz`` name when not allowed.
+    """
     if str(path).endswith(("/", os.sep)) or Path(path).is_dir():
         raise IsADirectoryError(f"the output {path} is a folder: give a file name")
     if str(path).endswith(".gz") and not compressed_ok:
@@ -68,7 +86,23 @@ def check_target(path: str | os.PathLike, overwrite: bool = False, protect: tupl
 
 
 def temporary_beside(path: str | os.PathLike) -> str:
-    """An empty temporary file in ``path``'s folder (so that the final rename is atomic)."""
+    """An empty temporary file in ``path``'s folder (so that the final rename is atomic).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file that will be published.
+
+    Returns
+    -------
+    str
+        The temporary file's path, hidden (``.<name>.XXXX.tmp``), mode 0600.
+
+    Raises
+    ------
+    PermissionError
+        When nothing can be created in the folder.
+    """
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
     try:
@@ -86,6 +120,15 @@ def commit(tmp: str, path: str | os.PathLike, overwrite: bool = False) -> None:
     so a file that appeared at ``path`` while we worked (another run writing the same output) is
     kept and this one is refused, whoever checked first. File systems without hard links fall back
     to a check and a rename.
+
+    Parameters
+    ----------
+    tmp : str
+        The complete temporary file (from :func:`temporary_beside`).
+    path : str or os.PathLike
+        Its final name.
+    overwrite : bool, optional
+        Replace an existing ``path``.
 
     Raises
     ------

@@ -29,9 +29,19 @@ READABLE_MODES = {0: "int8", 1: "int16", 2: "float32", 6: "uint16", 12: "float16
 
 
 def known_pixel_size(pixel_size_A: float | None) -> float | None:
-    """A pixel size worth writing (Angstrom): a positive finite number, else None ("unknown", stored as 0).
+    """A pixel size worth writing: a positive finite number, else ``None`` ("unknown", stored as 0).
 
     A negative or NaN pixel size read from a damaged header is not copied into a new file.
+
+    Parameters
+    ----------
+    pixel_size_A : float or None
+        A pixel size, Angstrom.
+
+    Returns
+    -------
+    float or None
+        ``pixel_size_A`` as a float, or ``None``.
     """
     if pixel_size_A is None or not np.isfinite(pixel_size_A) or pixel_size_A <= 0:
         return None

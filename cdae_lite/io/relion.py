@@ -60,7 +60,21 @@ class OpticsGroup:
 
 @dataclass
 class StackInfo:
-    """A stack named by the STAR: its name as written there, where it was found and what it holds."""
+    """A stack named by the STAR: its name as written there, where it was found and what it holds.
+
+    Attributes
+    ----------
+    name : str
+        The stack's path as the STAR file writes it.
+    path : pathlib.Path
+        Where it was found.
+    rule : str
+        Which path rule found it, in words (:func:`resolve`).
+    n_images, box : int
+        Its number of images and their box size, px.
+    header_pixel_size_A : float or None
+        Pixel size in its header, Angstrom (``None``: 0, unknown).
+    """
 
     name: str
     path: Path
@@ -125,7 +139,19 @@ class StarPlan:
 
 
 def read_relion(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """``(particles, optics)`` of a RELION particles STAR file; ``optics`` is None for RELION 3.0 files.
+    """The particles and optics tables of a RELION particles STAR file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A RELION 3.0 or 3.1+ particles STAR file.
+
+    Returns
+    -------
+    particles : pandas.DataFrame
+        One row per particle, with ``rlnImageName``.
+    optics : pandas.DataFrame or None
+        The ``data_optics`` block, ``None`` for RELION 3.0 files.
 
     Raises
     ------
@@ -150,9 +176,26 @@ def read_relion(path: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame | N
 
 
 def split_names(names: pd.Series, star: Path) -> tuple[np.ndarray, list[str]]:
-    """``(0-based indices, stack names)`` of RELION image names ``NNNNNN@path``.
+    """Image indices and stack names of RELION image names ``NNNNNN@path``.
 
-    Raises ``ValueError`` naming the first name that is not ``index@path`` with an index >= 1.
+    Parameters
+    ----------
+    names : pandas.Series
+        The ``rlnImageName`` column.
+    star : pathlib.Path
+        The STAR file, for the error message.
+
+    Returns
+    -------
+    indices : numpy.ndarray
+        ``(rows,)`` int64, 0-based.
+    stacks : list of str
+        Per row, the stack's path as written.
+
+    Raises
+    ------
+    ValueError
+        Naming the first name that is not ``index@path`` with an index >= 1.
     """
     parts = names.astype(str).str.strip().str.split("@", n=1, expand=True)
     ok = parts.shape[1] == 2 and not parts[1].isna().any() and parts[0].str.isdigit().all()
@@ -177,6 +220,20 @@ def resolve(name: str, star: Path, project: str | os.PathLike | None = None) -> 
     RELION opens image names relative to the folder it runs in (the project directory); so does this,
     then falls back to the STAR file's folder (a STAR moved with its stacks). ``project`` replaces both
     with that folder. Absolute names are used as they are.
+
+    Parameters
+    ----------
+    name : str
+        The stack's path as the STAR file writes it.
+    star : pathlib.Path
+        The STAR file.
+    project : str or os.PathLike, optional
+        The RELION project folder.
+
+    Returns
+    -------
+    tuple of (pathlib.Path, str)
+        The stack's path, and the rule in words (e.g. "from the STAR file's folder").
 
     Raises
     ------
@@ -241,8 +298,19 @@ def _number(labels: dict, key: str) -> float | None:
 
 
 def group_pixel_size(labels: dict) -> float | None:
-    """Pixel size [A] of an optics group's labels: ``rlnImagePixelSize``, else RELION 3.0's
-    ``rlnDetectorPixelSize`` [um] x 10^4 / ``rlnMagnification``; None when neither is given."""
+    """Pixel size of an optics group's labels.
+
+    Parameters
+    ----------
+    labels : dict
+        RELION label -> value of one optics group.
+
+    Returns
+    -------
+    float or None
+        Angstrom: ``rlnImagePixelSize``, else RELION 3.0's ``rlnDetectorPixelSize`` [um] x 10^4 /
+        ``rlnMagnification``; ``None`` when neither is given.
+    """
     px = _number(labels, "rlnImagePixelSize")
     det, mag = _number(labels, "rlnDetectorPixelSize"), _number(labels, "rlnMagnification")
     if px is None and det and mag:
@@ -302,5 +370,16 @@ def plan_star(path: str | os.PathLike, project: str | os.PathLike | None = None)
 
 
 def is_star(path: str | os.PathLike) -> bool:
-    """Whether a command's input is a STAR file (by its name: ``.star``)."""
+    """Whether a command's input is a STAR file (by its name).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The input.
+
+    Returns
+    -------
+    bool
+        ``True`` for a name ending in ``.star`` (any case).
+    """
     return str(path).lower().endswith(".star")

@@ -172,8 +172,22 @@ def output_rows(plan: StarPlan, names: list[str], held: list[np.ndarray],
 
 
 def write_relion(path: Path, particles: pd.DataFrame, optics: pd.DataFrame | None) -> Path:
-    """Write a particles STAR file: ``data_optics`` + ``data_particles`` (RELION 3.1+), or the particles
-    block alone when ``optics`` is None (RELION 3.0). ``path`` is written as it is (a staged file)."""
+    """Write a particles STAR file as it is (a staged file), floats with 6 decimals.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file to write.
+    particles : pandas.DataFrame
+        The ``data_particles`` rows.
+    optics : pandas.DataFrame or None
+        The ``data_optics`` block (RELION 3.1+); ``None`` writes the particles block alone (RELION 3.0).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     import starfile
 
     blocks = ({} if optics is None else {"optics": optics.reset_index(drop=True)})
@@ -184,8 +198,20 @@ def write_relion(path: Path, particles: pd.DataFrame, optics: pd.DataFrame | Non
 
 @contextlib.contextmanager
 def staged(output: str | os.PathLike, overwrite: bool = False) -> Iterator["Stage"]:
-    """A hidden folder beside ``output`` to write into; :meth:`Stage.publish` moves files to their final
-    names at the end. On error (or Ctrl-C) the folder and anything published are removed."""
+    """A hidden folder beside ``output`` to write into, published at the end by :meth:`Stage.publish`.
+
+    Parameters
+    ----------
+    output : str or os.PathLike
+        The run's main output (checked by :func:`cdae_lite.io.files.check_target`).
+    overwrite : bool, optional
+        Let :meth:`Stage.publish` replace existing files.
+
+    Yields
+    ------
+    Stage
+        On error (or Ctrl-C) the folder and anything published are removed.
+    """
     output = Path(output)
     parent = output.parent if str(output.parent) else Path(".")
     check_target(output, overwrite)
@@ -201,7 +227,15 @@ def staged(output: str | os.PathLike, overwrite: bool = False) -> Iterator["Stag
 
 
 class Stage:
-    """Files written under ``folder``, published all together (see :func:`staged`)."""
+    """Files written under ``folder``, published all together (see :func:`staged`).
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        The hidden staging folder.
+    overwrite : bool
+        Whether publishing may replace existing files.
+    """
 
     def __init__(self, folder: Path, overwrite: bool):
         self.folder, self.overwrite = folder, overwrite
@@ -233,8 +267,17 @@ class Stage:
 
 
 class StarStack:
-    """The images a STAR file names as one stack, for a command that works on one stack (``cdae-lite
-    cluster``): made by :func:`star_stack`, gathered on first use of :attr:`path`."""
+    """The images a STAR file names as one stack, for a command that works on one stack (``cdae-lite cluster``).
+
+    Made by :func:`star_stack`; the images are gathered on first use of ``path``.
+
+    Parameters
+    ----------
+    plan : StarPlan
+        The checked STAR file.
+    folder : pathlib.Path
+        Where the gathered stack is written.
+    """
 
     def __init__(self, plan: StarPlan, folder: Path):
         self.plan, self.folder = plan, folder
@@ -283,9 +326,25 @@ class StarStack:
 @contextlib.contextmanager
 def star_stack(input_path: str | os.PathLike, project: str | os.PathLike | None = None,
                near: str | os.PathLike = ".", star: str | None = None) -> Iterator[StarStack | None]:
-    """For a STAR file input, a :class:`StarStack` of its images in a hidden folder beside ``near`` (removed
-    at the end); for a stack input, None. All its optics groups must share one box size and (within 1%)
-    one pixel size, since their images are compared with each other.
+    """For a STAR file input, its images as one :class:`StarStack`; for a stack input, ``None``.
+
+    All its optics groups must share one box size and (within 1%) one pixel size, since their images
+    are compared with each other.
+
+    Parameters
+    ----------
+    input_path : str or os.PathLike
+        The command's input: a ``.star`` file or a stack.
+    project : str or os.PathLike, optional
+        The RELION project folder (STAR inputs only).
+    near : str or os.PathLike, optional
+        The output; the hidden folder of the gathered stack is made beside it and removed at the end.
+    star : str, optional
+        A ``--star`` given with the input (refused for a STAR input).
+
+    Yields
+    ------
+    StarStack or None
 
     Raises
     ------
