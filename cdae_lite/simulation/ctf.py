@@ -69,7 +69,18 @@ class CTFParams:
 
 
 def electron_wavelength_A(voltage_kV: float) -> float:
-    """Relativistic de Broglie wavelength of electrons, in Angstrom (0.0197 A at 300 kV)."""
+    """Relativistic de Broglie wavelength of electrons (0.0197 A at 300 kV).
+
+    Parameters
+    ----------
+    voltage_kV : float
+        Accelerating voltage, kV.
+
+    Returns
+    -------
+    float
+        Wavelength, Angstrom.
+    """
     v = voltage_kV * 1e3
     return 12.2642598 / np.sqrt(v * (1 + 0.978466e-6 * v))
 

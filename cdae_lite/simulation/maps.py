@@ -222,15 +222,40 @@ def read_model(path: str | os.PathLike, assembly: bool = True):
 
 
 def model_coordinates(st) -> np.ndarray:
-    """Atom positions of the first model, Angstrom, shape (n_atoms, 3) as (x, y, z)."""
+    """Atom positions of the first model of a structure.
+
+    Parameters
+    ----------
+    st : gemmi.Structure
+        As :func:`read_model` returns it.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_atoms, 3)`` float64 ``(x, y, z)``, Angstrom.
+    """
     return np.array([a.pos.tolist() for ch in st[0] for r in ch for a in r], dtype=np.float64)
 
 
 def pixel_size_to_fill(st, size: int, fill: float = 2 / 3) -> float:
-    """Pixel size (Angstrom) at which the particle's diameter spans ``fill`` of a ``size`` box.
+    """Pixel size at which the particle's diameter spans ``fill`` of a ``size`` box.
 
     The diameter is twice the largest distance of an atom from the centroid, so every projection of
     the particle fits in a centred disk of ``fill * size`` pixels.
+
+    Parameters
+    ----------
+    st : gemmi.Structure
+        As :func:`read_model` returns it.
+    size : int
+        Box size, pixels.
+    fill : float, optional
+        Fraction of the box the diameter should span.
+
+    Returns
+    -------
+    float
+        Pixel size, Angstrom.
     """
     xyz = model_coordinates(st)
     rmax = np.linalg.norm(xyz - xyz.mean(0), axis=1).max()

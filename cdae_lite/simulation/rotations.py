@@ -79,13 +79,37 @@ def matrix_to_euler(matrices: np.ndarray) -> np.ndarray:
 
 
 def viewing_direction(rot_deg: np.ndarray | float, tilt_deg: np.ndarray | float) -> np.ndarray:
-    """Unit viewing direction(s) in map coordinates ``(x, y, z)``, shape ``(n, 3)`` or ``(3,)``."""
+    """Unit viewing direction(s) in map coordinates ``(x, y, z)``.
+
+    Parameters
+    ----------
+    rot_deg, tilt_deg : float or numpy.ndarray
+        RELION's first two Euler angles, degrees, numbers or ``(n,)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, 3)`` float64, or ``(3,)`` for numbers.
+    """
     a, b = np.deg2rad(np.asarray(rot_deg, float)), np.deg2rad(np.asarray(tilt_deg, float))
     return np.stack([np.sin(b) * np.cos(a), np.sin(b) * np.sin(a), np.cos(b)], axis=-1)
 
 
 def axis_angle_matrix(axes: np.ndarray, angles_deg: np.ndarray) -> np.ndarray:
-    """Active rotation matrices about unit ``axes`` (n, 3) by ``angles_deg`` (n,) (Rodrigues)."""
+    """Active rotation matrices about unit axes (Rodrigues' formula).
+
+    Parameters
+    ----------
+    axes : numpy.ndarray
+        ``(n, 3)`` rotation axes (normalised here), or one ``(3,)``.
+    angles_deg : numpy.ndarray
+        ``(n,)`` rotation angles, degrees (counter-clockwise about the axis).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, 3, 3)`` float64.
+    """
     k = np.asarray(axes, float).reshape(-1, 3)
     k = k / np.linalg.norm(k, axis=1, keepdims=True)
     t = np.deg2rad(np.asarray(angles_deg, float)).reshape(-1)
@@ -106,10 +130,17 @@ def jitter(matrices: np.ndarray, sigma_deg: float, rng: np.random.Generator) -> 
 
     Parameters
     ----------
-    matrices : array (n, 3, 3)
+    matrices : numpy.ndarray
+        ``(n, 3, 3)`` rotation matrices (RELION's ``A``).
     sigma_deg : float
         Standard deviation of the perturbation angle in degrees; 0 returns a copy.
     rng : numpy.random.Generator
+        Source of the axes and angles (seeded by the caller).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, 3, 3)`` float64.
     """
     m = np.asarray(matrices, float).reshape(-1, 3, 3)
     if sigma_deg <= 0:
