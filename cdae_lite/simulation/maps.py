@@ -197,6 +197,23 @@ def read_model(path: str | os.PathLike, assembly: bool = True):
 
     With ``assembly=True`` and an assembly record in the file, the first biological assembly is
     built (e.g. RuBisCO's L8S8 from its asymmetric unit).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The structure file.
+    assembly : bool, optional
+        Build the first biological assembly when the file describes one.
+
+    Returns
+    -------
+    gemmi.Structure
+        The structure; its first model holds the atoms (coordinates in Angstrom).
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        A missing file; an unreadable one, or one without atoms.
     """
     import gemmi
 
