@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from cdae_lite.cluster.ml2d import _Band, _check_stack, _prepare, _rotated, _scores
+from cdae_lite.cluster.fourier import _Band, _check_stack, _prepare, _rotated, _scores
 from cdae_lite.images import check_images
 
 
@@ -33,8 +33,10 @@ def template_ceiling(images, templates, ctf=None, n_angles: int = 72, max_shift_
         Each image's CTF, as for :func:`~cdae_lite.cluster.ml2d.ml2d_classify`; None: no CTF.
     n_angles : int
         In-plane rotations searched, ``360 / n_angles`` degrees apart.
-    max_shift_px, shift_step_px : float
-        Shifts searched up to this radius (default ``size / 24``) on a grid of this step, pixels.
+    max_shift_px : float, optional
+        Shifts searched up to this radius, pixels (default ``size / 24``).
+    shift_step_px : float
+        The shift grid's step, pixels.
     max_freq : float
         Highest frequency compared, a fraction of Nyquist in (0, 1].
     device : str or torch.device, optional

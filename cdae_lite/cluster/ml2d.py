@@ -35,8 +35,8 @@ import numpy as np
 import torch
 
 from cdae_lite.cluster.align import align_classify
-from cdae_lite.cluster.methods import check_k
-from cdae_lite.images import check_images, rotate_images
+from cdae_lite.cluster.fourier import _Band, _check_stack, _prepare, _rotated, _scores
+from cdae_lite.images import rotate_images
 from cdae_lite.runtime import progress
 
 log = logging.getLogger(__name__)
@@ -66,93 +66,6 @@ class ML2DResult:
     sigma2: float = float("nan")
     class_fractions: np.ndarray | None = None
     confidence: np.ndarray | None = None
-
-
-class _Band:
-    """The Fourier coefficients in the likelihood (rfft2 layout) and the shifts searched."""
-
-    def __init__(self, size: int, max_freq: float, max_shift_px: float, shift_step_px: float, device):
-        fy = torch.fft.fftfreq(size, device=device)
-        fx = torch.fft.rfftfreq(size, device=device)
-        fyy, fxx = torch.meshgrid(fy, fx, indexing="ij")
-        r = torch.sqrt(fxx**2 + fyy**2)
-        keep = ((r <= 0.5 * max_freq + 1e-9) & (r > 0)).flatten()
-        self.size, self.idx = size, torch.nonzero(keep).flatten()
-        self.fx, self.fy = fxx.flatten()[self.idx], fyy.flatten()[self.idx]
-        edge = (self.fx == 0) | (self.fx == 0.5)  # columns without a mirrored partner in rfft2
-        self.w = torch.where(edge, 1.0, 2.0)
-        self.ring = torch.round(r.flatten()[self.idx] * size).long()
-        steps = np.arange(-max_shift_px, max_shift_px + 1e-9, shift_step_px) if max_shift_px > 0 else np.zeros(1)
-        grid = np.array([(x, y) for y in steps for x in steps if x * x + y * y <= max_shift_px**2 + 1e-9])
-        self.shifts = grid.reshape(-1, 2)
-        t = torch.as_tensor(self.shifts, dtype=torch.float32, device=device)
-        self.phase = torch.exp(-2j * math.pi * (t[:, :1] * self.fx[None] + t[:, 1:] * self.fy[None]))  # (T, F)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Real images (m, s, s) to their band coefficients (m, F), complex64."""
-        return torch.fft.rfft2(x, norm="ortho").flatten(1)[:, self.idx]
-
-    def inverse(self, f: torch.Tensor) -> torch.Tensor:
-        """Band coefficients (m, F) to real images (m, s, s) (zero outside the band)."""
-        s = self.size
-        full = torch.zeros(f.shape[0], s * (s // 2 + 1), dtype=f.dtype, device=f.device)
-        full[:, self.idx] = f
-        return torch.fft.irfft2(full.reshape(-1, s, s // 2 + 1), s=(s, s), norm="ortho")
-
-    def ring_mean(self, v: torch.Tensor) -> torch.Tensor:
-        """Average of ``v`` (m, F) over each frequency ring, broadcast back to (m, F)."""
-        nr = int(self.ring.max()) + 1
-        sums = torch.zeros(v.shape[0], nr, dtype=v.dtype, device=v.device).index_add_(1, self.ring, v)
-        counts = torch.bincount(self.ring, minlength=nr).clamp_min(1).to(v.dtype)
-        return (sums / counts)[:, self.ring]
-
-
-def _check_stack(images, k: int) -> np.ndarray:
-    x = check_images(images)
-    if len(x) < 2:
-        raise ValueError(f"2D classification needs at least 2 images, got {len(x)}")
-    check_k(len(x), k)
-    flat = x.reshape(len(x), -1)
-    const = flat.std(axis=1) == 0
-    if const.any():
-        raise ValueError(f"{int(const.sum())} constant image(s) (first: {int(np.flatnonzero(const)[0])}): "
-                         "they hold no particle; remove them first")
-    return x
-
-
-def _prepare(x: np.ndarray, ctf, ctf_mode: str, band: _Band, device):
-    """Band coefficients of the images (zero mean, stack scaled to unit std) and of their CTFs."""
-    if ctf_mode not in ("full", "flip"):
-        raise ValueError(f"ctf_mode must be 'full' or 'flip', got {ctf_mode!r}")
-    t = torch.as_tensor(x, device=device)
-    t = t - t.mean(dim=(1, 2), keepdim=True)
-    t = t / t.std().clamp_min(1e-12)
-    n, s = x.shape[0], x.shape[-1]
-    if ctf is None:
-        c = torch.ones(n, len(band.idx), device=device)
-    else:
-        c = torch.as_tensor(np.asarray(ctf, np.float32), device=device)
-        if c.shape != (n, s, s) or not torch.isfinite(c).all():
-            raise ValueError(f"ctf must be finite, of shape {(n, s, s)} (one CTF per image), got {tuple(c.shape)}")
-        c = torch.fft.ifftshift(c, dim=(-2, -1))[..., : s // 2 + 1].flatten(1)[:, band.idx]
-        c = torch.sign(c) if ctf_mode == "flip" else c
-    return band.forward(t), c
-
-
-def _rotated(refs: torch.Tensor, angles: torch.Tensor, band: _Band) -> torch.Tensor:
-    """Band coefficients of every reference at every angle, (k * A, F), index ``k * A + a``."""
-    k, a = refs.shape[0], len(angles)
-    rot = rotate_images(refs.repeat_interleave(a, 0), angles.repeat(k))
-    return band.forward(rot)
-
-
-def _scores(xb, cb, rf, band: _Band):
-    """Cross terms (B, T, KA) and reference norms (B, KA) of a batch of images."""
-    z = (torch.conj(xb) * (cb * band.w))[:, None, :] * band.phase[None]  # (B, T, F)
-    b, t, f = z.shape
-    cross = z.real.reshape(b * t, f) @ rf.real.T - z.imag.reshape(b * t, f) @ rf.imag.T
-    norm = (cb**2 * band.w) @ (rf.real**2 + rf.imag**2).T
-    return cross.reshape(b, t, -1), norm
 
 
 def _maximise(num, den, sigma2: float, k: int, angles, band: _Band, mask, fudge: float) -> torch.Tensor:
@@ -310,6 +223,39 @@ def _em(refs, sigma2: float, ctx: dict, iters: int, state: dict | None = None) -
     return st
 
 
+def _check_settings(n_init: int, n_iter: int, max_freq: float) -> None:
+    if n_init < 1 or n_iter < 1:
+        raise ValueError(f"n_init and n_iter must be >= 1, got {n_init} and {n_iter}")
+    if not 0 < max_freq <= 1:
+        raise ValueError(f"max_freq must be in (0, 1] (a fraction of Nyquist), got {max_freq}")
+
+
+def _best_start(x: np.ndarray, k: int, init, n_init: int, n_iter: int, seed: int, sigma2: float, ctx: dict) -> dict:
+    """EM from ``init`` and ``n_init - 1`` random starts (a string ``init``), 5 iterations each, then the
+    likeliest on to ``n_iter`` iterations; a tuple ``init`` runs alone. Returns the final EM state."""
+    starts = [init] + ["random"] * (n_init - 1) if isinstance(init, str) else [init]
+    runs = [_em(_initial(x, ctx["xf"], ctx["cf"], k, ctx["angles"], st, seed + j, ctx["band"], ctx["mask"], sigma2,
+                         ctx["fudge"]), sigma2, ctx, min(n_iter, 5) if len(starts) > 1 else n_iter)
+            for j, st in enumerate(starts)]
+    state = max(runs, key=lambda r: r["history"][-1])
+    if len(starts) > 1:
+        log.info("ML2D: start %d of %d has the highest log-likelihood", runs.index(state) + 1, len(runs))
+        state = _em(state["refs"], state["sigma2"], ctx, n_iter - len(state["history"]), state)
+    return state
+
+
+def _result(state: dict, band: _Band, k: int, n_angles: int) -> ML2DResult:
+    """The result of a finished EM ``state``."""
+    step, refs, labels, frac = state["step"], state["refs"], state["labels"], state["frac"]
+    best = step["best"].cpu().numpy()
+    t_idx, a_idx = best // (k * n_angles), best % n_angles
+    return ML2DResult(labels=labels.astype(np.int64), averages=refs.cpu().numpy().astype(np.float32),
+                      angles_deg=a_idx * (360.0 / n_angles), shifts_px=band.shifts[t_idx].astype(np.float64),
+                      loglik=state["history"], sigma2=state["sigma2"],
+                      class_fractions=frac.cpu().numpy().astype(np.float64),
+                      confidence=step["post"].max(1).values.cpu().numpy().astype(np.float64))
+
+
 def ml2d_classify(images, k: int, ctf=None, n_iter: int = 20, n_angles: int = 36,
                   max_shift_px: float | None = None, shift_step_px: float = 1.0, max_freq: float = 0.5,
                   init="align", n_init: int = 3, ctf_mode: str = "full", mask_radius_px: float | None = None,
@@ -320,48 +266,60 @@ def ml2d_classify(images, k: int, ctf=None, n_iter: int = 20, n_angles: int = 36
     Parameters
     ----------
     images : array (n, size, size)
-        The particles, any units (each image's mean is removed, the stack scaled to unit std).
-    k, n_iter, n_angles : int
-        Classes, 1 <= k <= n; at most ``n_iter`` EM iterations; rotations every ``360 / n_angles`` degrees.
+        The particles, any units (each image's mean is removed and the stack scaled to unit std).
+    k : int
+        The number of classes, 1 <= k <= n.
     ctf : array (n, size, size), optional
         Each image's CTF (zero frequency at the centre, :func:`~cdae_lite.simulation.ctf.ctf_2d`); None: no CTF.
-    max_shift_px, shift_step_px : float
-        Shifts searched up to this radius (default ``size / 24``) on a grid of this step, pixels.
-    max_freq, tol : float
-        Highest frequency compared, a fraction of Nyquist in (0, 1]; stop when under ``tol`` of the labels change.
+    n_iter : int
+        At most this many EM iterations.
+    n_angles : int
+        In-plane rotations searched, ``360 / n_angles`` degrees apart.
+    max_shift_px : float, optional
+        Shifts searched up to this radius, pixels (default ``size / 24``).
+    shift_step_px : float
+        The shift grid's step, pixels.
+    max_freq : float
+        Highest frequency in the likelihood, a fraction of Nyquist in (0, 1].
     init : str or tuple
-        ``"align"`` (labels and rotations of :func:`~cdae_lite.cluster.align.align_classify`), ``"random"``
-        (averages of random subsets, as RELION) or ``(labels (n,) int, angles_deg (n,) float)``.
+        ``"align"`` (labels and rotations of :func:`~cdae_lite.cluster.align.align_classify`),
+        ``"random"`` (averages of random subsets, as RELION), or ``(labels (n,) int, angles_deg (n,))``.
     n_init : int
-        A string ``init`` and ``n_init - 1`` random starts run 5 iterations; the likeliest goes on.
+        A string ``init`` and ``n_init - 1`` random starts run 5 iterations each; the likeliest goes on.
     ctf_mode : str
         ``"full"`` or ``"flip"`` (see the module).
-    mask_radius_px, tau2_fudge : float, optional
+    mask_radius_px : float, optional
         The references' soft circular mask, pixels (default: where the stack's pixel variance exceeds
-        the background's, plus 2); RELION's regularisation parameter T.
-    update_priors, hard : bool
-        Learn the class priors (RELION; default: equal, which resists a collapse into one class at low SNR);
-        count each image only at its likeliest (class, rotation, shift) (cryoSPARC's "force max").
-    seed, max_elements : int
-        The starts' seed (same seed, device and thread count: same result); scores held in memory at once.
+        the background's, plus 2).
+    tau2_fudge : float
+        RELION's regularisation parameter T.
+    update_priors : bool
+        Learn the class priors (RELION); default: equal priors, which resist a collapse into one class.
+    hard : bool
+        Count each image only at its likeliest (class, rotation, shift) (cryoSPARC's "force max").
+    tol : float
+        Stop when fewer than this fraction of the labels change.
+    seed : int
+        Seeds the starts (the same seed, device and number of threads give the same result).
     device : str or torch.device, optional
         Where to compute (default CPU).
+    max_elements : int
+        Scores held in memory at once (the memory bound).
 
     Returns
     -------
     ML2DResult
+        Labels, CTF-corrected class references, each image's rotation (degrees) and shift (pixels).
 
     Raises
     ------
     ValueError
-        Bad images (one, constant or non-finite), ``k``, CTF shape or settings, or a run that turns non-finite.
+        Bad images (one only, constant or non-finite), ``k`` out of range, a CTF of the wrong shape, a
+        setting out of range, or a run whose log-likelihood or references become non-finite.
     """
     x = _check_stack(images, k)
     n, s = x.shape[0], x.shape[-1]
-    if n_init < 1 or n_iter < 1:
-        raise ValueError(f"n_init and n_iter must be >= 1, got {n_init} and {n_iter}")
-    if not 0 < max_freq <= 1:
-        raise ValueError(f"max_freq must be in (0, 1] (a fraction of Nyquist), got {max_freq}")
+    _check_settings(n_init, n_iter, max_freq)
     dev = torch.device(device or "cpu")
     band = _Band(s, max_freq, s / 24 if max_shift_px is None else max_shift_px, shift_step_px, dev)
     xf, cf = _prepare(x, ctf, ctf_mode, band, dev)
@@ -374,20 +332,6 @@ def ml2d_classify(images, k: int, ctf=None, n_iter: int = 20, n_angles: int = 36
     ctx = dict(xf=xf, cf=cf, angles=angles, band=band, mask=mask, fudge=tau2_fudge, max_elements=max_elements,
                update_priors=update_priors, hard=hard,
                n_iter=n_iter, tol=tol, bar=progress(n_iter + (n_init - 1) * min(n_iter, 5), "ML2D", unit="iter"))
-    starts = [init] + ["random"] * (n_init - 1) if isinstance(init, str) else [init]
-    runs = [_em(_initial(x, xf, cf, k, angles, st, seed + j, band, mask, sigma2, tau2_fudge), sigma2, ctx,
-                min(n_iter, 5) if len(starts) > 1 else n_iter) for j, st in enumerate(starts)]
-    state = max(runs, key=lambda r: r["history"][-1])
-    if len(starts) > 1:
-        log.info("ML2D: start %d of %d has the highest log-likelihood", runs.index(state) + 1, len(runs))
-        state = _em(state["refs"], state["sigma2"], ctx, n_iter - len(state["history"]), state)
+    state = _best_start(x, k, init, n_init, n_iter, seed, sigma2, ctx)
     ctx["bar"].close()
-    step, refs, labels, frac = state["step"], state["refs"], state["labels"], state["frac"]
-    best = step["best"].cpu().numpy()
-    t_idx, a_idx = best // (k * n_angles), best % n_angles
-    return ML2DResult(labels=labels.astype(np.int64), averages=refs.cpu().numpy().astype(np.float32),
-                      angles_deg=a_idx * (360.0 / n_angles), shifts_px=band.shifts[t_idx].astype(np.float64),
-                      loglik=state["history"], sigma2=state["sigma2"],
-                      class_fractions=frac.cpu().numpy().astype(np.float64),
-                      confidence=step["post"].max(1).values.cpu().numpy().astype(np.float64))
-
+    return _result(state, band, k, n_angles)

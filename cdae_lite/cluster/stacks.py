@@ -152,8 +152,7 @@ def cluster_path(path: str | os.PathLike, k: int, n_components: int = 10, method
                  model: nn.Module | None = None, seed: int = 0, device=None, refine_with: nn.Module | None = None,
                  max_iter: int = 20, as_stack: bool = False, invert: bool | None = None,
                  star: tuple | None = None) -> ClusterReport:
-    """Cluster the stack in a file: streamed on ``n_components`` principal components (k-means or Ward),
-    or in memory on pixels (``n_components=0``) or by alignment (``method="align"``).
+    """Cluster the stack in a file: streamed on principal components, or in memory on pixels or by alignment.
 
     With ``refine_with`` (a denoiser; not for ``"align"``), the labels are then refined against
     denoised class averages until they stop changing (:mod:`cdae_lite.cluster.refine`, one pass over
@@ -176,17 +175,22 @@ def cluster_path(path: str | os.PathLike, k: int, n_components: int = 10, method
     ----------
     path : str or PathLike
         An MRC stack (``.mrcs``/``.mrc``, or gzipped), (n, size, size).
-    k, n_components : int
-        Classes, 1 <= k <= n; principal components clustered when streamed (0: pixels, in memory).
+    k : int
+        The number of classes, 1 <= k <= n.
+    n_components : int
+        Principal components clustered on the streamed path; 0: pixels, in memory.
     method : str or None
         ``"kmeans"``, ``"hierarchical"`` (Ward), ``"align"``, ``"ml2d"``, or None to choose from ``star``.
-    model, refine_with : torch.nn.Module, optional
-        A denoiser applied before clustering (its outputs are clustered); the denoiser of the class
-        averages in the refinement loop (None: no refinement).
-    seed, max_iter : int
-        Seeds k-means, the PCA, the alignment or ML2D; at most ``max_iter`` refinement rounds.
+    model : torch.nn.Module, optional
+        A denoiser applied before clustering (its outputs are clustered).
+    seed : int
+        Seeds k-means, the PCA, the alignment or ML2D.
     device : str or torch.device, optional
         Where the denoisers and ML2D run.
+    refine_with : torch.nn.Module, optional
+        The denoiser of the class averages in the refinement loop (None: no refinement).
+    max_iter : int
+        At most this many refinement rounds.
     as_stack : bool
         Read a file flagged as a cubic 3D map as a stack anyway.
     invert : bool, optional
@@ -215,10 +219,7 @@ def cluster_path(path: str | os.PathLike, k: int, n_components: int = 10, method
                                                        seed=seed, device=device))
     if n_components < 0:
         raise ValueError(f"n_components must be 0 (pixels) or more, got {n_components}")
-    if invert is None and (model is not None or refine_with is not None):
-        with opened_stack(path, as_stack) as (_, _, data):
-            invert = particle_polarity(np.asarray(data[evenly_spaced(data.shape[0], 256)], np.float32))[0] == "dark"
-    if invert and (model is not None or refine_with is not None):
+    if (model is not None or refine_with is not None) and _dark(path, as_stack, invert):
         model, refine_with = (None if m is None else Negated(m) for m in (model, refine_with))
         return replace(cluster_path(path, k, n_components, method, model, seed, device, refine_with, max_iter,
                                     as_stack, invert=False), inverted=True)
@@ -227,6 +228,14 @@ def cluster_path(path: str | os.PathLike, k: int, n_components: int = 10, method
     if method not in ("align", "ml2d") and n_components > 0:
         return cluster_file(path, k, n_components, method, model=model, seed=seed, device=device, as_stack=as_stack)
     return _whole_stack(path, k, as_stack, partial(_pixels, k=k, method=method, model=model, seed=seed, device=device))
+
+
+def _dark(path, as_stack: bool, invert: bool | None) -> bool:
+    """``invert`` when given, else whether the particles are dark (on 256 images spread over the stack)."""
+    if invert is not None:
+        return invert
+    with opened_stack(path, as_stack) as (_, _, data):
+        return particle_polarity(np.asarray(data[evenly_spaced(data.shape[0], 256)], np.float32))[0] == "dark"
 
 
 def _refined(path, k: int, n_components: int, method: str, model, seed: int, device, refine_with, max_iter: int,

@@ -37,10 +37,14 @@ class StreamReport:
 
     Attributes
     ----------
-    n_images, image_size : int
-        Images denoised and the output's box size, pixels.
-    seconds, images_per_s : float
-        Wall-clock time of the run and images denoised per second.
+    n_images : int
+        Images denoised.
+    image_size : int
+        The output's box size, pixels.
+    seconds : float
+        Wall-clock time of the run.
+    images_per_s : float
+        Images denoised per second.
     peak_rss_mb : float
         Peak resident memory of the process, MB.
     output : str
@@ -123,9 +127,12 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
         :func:`default_batch_size`, which keeps memory flat whatever the image size.
     device : str or torch.device, optional
         Where the model runs (default: :func:`~cdae_lite.runtime.get_device`; under torchrun, each rank's GPU).
-    equalize, overwrite, as_stack : bool
-        Histogram-equalise each output image (values in [0, 1]); replace an existing output; read a
-        file flagged as a cubic 3D map as a stack anyway.
+    equalize : bool
+        Histogram-equalise each output image (values in [0, 1]).
+    overwrite : bool
+        Replace an existing output.
+    as_stack : bool
+        Read a file flagged as a cubic 3D map as a stack anyway.
     resample : int, optional
         Fourier-resample images to this box size, pixels, before denoising (the output has that size
         and a pixel size scaled accordingly); default: keep the size.
