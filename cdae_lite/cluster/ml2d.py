@@ -48,14 +48,23 @@ class ML2DResult:
 
     Attributes
     ----------
-    labels : (n,) int64 -- the most probable class of each image.
-    averages : (k, size, size) float32 -- the CTF-corrected class references (stack scaled to unit std).
-    angles_deg : (n,) float64 -- in-plane rotation (degrees) of the reference that best matches each image.
-    shifts_px : (n, 2) float64 -- its shift ``(x, y)`` in pixels.
-    loglik : list of float -- the log-likelihood of the data after each E-step (natural log).
-    sigma2 : float -- the final noise variance per pixel (images scaled to unit standard deviation).
-    class_fractions : (k,) float64 -- the class priors.
-    confidence : (n,) float64 -- the posterior probability of each image's class.
+    labels : ndarray (n,) int64
+        The most probable class of each image.
+    averages : ndarray (k, size, size) float32
+        The CTF-corrected class references, in the units of the images after centring each and scaling
+        the stack to unit standard deviation.
+    angles_deg : ndarray (n,) float64
+        In-plane rotation (degrees) of the reference that best matches each image.
+    shifts_px : ndarray (n, 2) float64
+        Its shift ``(x, y)``, pixels.
+    loglik : list of float
+        The log-likelihood of the data after each E-step (natural log).
+    sigma2 : float
+        The final noise variance per pixel (images scaled to unit standard deviation).
+    class_fractions : ndarray (k,) float64
+        The mean posterior of each class (the class priors when ``update_priors``).
+    confidence : ndarray (n,) float64
+        The posterior probability of each image's class.
     """
 
     labels: np.ndarray

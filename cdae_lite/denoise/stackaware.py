@@ -36,20 +36,31 @@ class StackAwareConfig:
 
     Attributes
     ----------
-    neighbours : int -- look-alikes averaged with each image (``K``; the noise variance drops by K + 1).
-    candidates : int -- nearest images in feature space that are aligned and ranked (>= neighbours;
-        fewer when the stack is smaller).
-    align : bool -- search in-plane rotations and shifts (particles of real stacks are rotated in
-        plane); without it, images are compared as they are (e.g. the paper's simulated views).
-    n_angles : int -- rotations tried, evenly over 360 degrees (10 degrees apart by default).
-    max_shift_px : int | None -- largest shift searched, pixels (default: box / 8).
-    n_components : int -- principal components of the feature space the candidates are found in
-        (without ``align``).
-    symmetrize : int -- the averages are denoised by the model averaged over this many flips and
-        transposes (:class:`~cdae_lite.denoise.inference.Symmetrized`: 8, 4 or 2; 1 turns it off). It
-        costs little beside the search; the default was chosen on the validation pseudo-proteins at
-        SNR 1 and 3 (what an average of about 31 images is), where the symmetrised shipped model scores
-        higher than the plain one, never on a test protein.
+    neighbours : int
+        Look-alikes averaged with each image (``K``; the noise variance drops by K + 1).
+    candidates : int
+        Nearest images in feature space that are aligned and ranked (>= neighbours; fewer when the
+        stack is smaller).
+    align : bool
+        Search in-plane rotations and shifts (particles of real stacks are rotated in plane); without
+        it, images are compared as they are (e.g. the paper's simulated views).
+    n_angles : int
+        Rotations tried, evenly over 360 degrees (10 degrees apart by default).
+    max_shift_px : int or None
+        Largest shift searched, pixels (default: box / 8).
+    n_components : int
+        Principal components of the feature space the candidates are found in (without ``align``).
+    symmetrize : int
+        The averages are denoised by the model averaged over this many flips and transposes
+        (:class:`~cdae_lite.denoise.inference.Symmetrized`: 8, 4 or 2; 1 turns it off). It costs little
+        beside the search; the default was chosen on the validation pseudo-proteins at SNR 1 and 3
+        (what an average of about 31 images is), where the symmetrised shipped model scores higher
+        than the plain one, never on a test protein.
+
+    Raises
+    ------
+    ValueError
+        Not 1 <= neighbours <= candidates, ``n_angles`` below 1, or ``symmetrize`` not 1, 2, 4 or 8.
     """
 
     neighbours: int = 30
