@@ -52,7 +52,7 @@ def test_the_recording_command_refuses_the_smoke_path(smoke_env, capsys):
 
 
 def test_chapter_sizes_follow_the_profile_and_the_smoke_path(monkeypatch):
-    from cdae_lite.paper import by_profile
+    from cdae_lite.paper.profiles import by_profile
 
     monkeypatch.delenv("CDAE_SMOKE", raising=False)
     assert by_profile(12, 48, profile="full") == 48 and by_profile(12, 48, profile="quick") == 12
