@@ -24,7 +24,6 @@ ALIASES = {
     "shipped general denoiser": "General denoiser", "shipped cdae": "Shipped models",
     "larger k with a distance threshold": "Target variants (cluster-restricted, distance threshold, denoised neighbours)",
     "neighbours among denoised images": "Target variants (cluster-restricted, distance threshold, denoised neighbours)",
-    "neighbors among denoised images": "Target variants (cluster-restricted, distance threshold, denoised neighbours)",
 }
 
 # bold phrases that name no term: lead-ins of a list or paragraph, and criteria stated as sentences
