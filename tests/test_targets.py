@@ -1,12 +1,11 @@
+"""Tests of cdae_lite.denoise.targets: neighbourhoods, their means and purity, held-out scores."""
+
 import numpy as np
 import pytest
 
-from cdae_lite.denoise.finetune import FineTuneConfig, finetune
-from cdae_lite.denoise.models import AEConfig, cdae
-from cdae_lite.denoise.neighbours import knn, mean_targets, neighbour_means
+from cdae_lite.denoise.neighbours import knn, pca_features
 from cdae_lite.denoise.targets import (Neighbourhoods, TargetConfig, compare_targets, find_neighbourhoods,
                                        heldout_means, neighbourhood_means, neighbourhood_purity, stopping_scores)
-from cdae_lite.denoise.train import TrainConfig
 
 
 def views(rng, sizes, noise=1.0, scale=10.0, size=12):
@@ -19,9 +18,9 @@ def views(rng, sizes, noise=1.0, scale=10.0, size=12):
 def test_default_config_is_the_papers_neighbour_means(rng):
     noisy, _, _ = views(rng, [30, 30])
     hoods = find_neighbourhoods(noisy, TargetConfig(k=8, n_components=4))
-    ref_targets, ref_idx = neighbour_means(noisy, k=8, n_components=4)
+    ref_idx = knn(pca_features(noisy, 4), 8)
     assert np.array_equal(hoods.indices, ref_idx) and hoods.keep.all()
-    assert np.allclose(neighbourhood_means(noisy, hoods), ref_targets, atol=1e-5)
+    assert np.allclose(neighbourhood_means(noisy, hoods), noisy[ref_idx].mean(axis=1), atol=1e-5)
 
 
 def test_cluster_restriction_keeps_a_small_view_pure(rng):
@@ -88,17 +87,6 @@ def test_bad_target_configs_are_refused():
         TargetConfig(distance_factor=0.5)
 
 
-def test_finetune_with_cluster_restricted_targets(rng):
-    noisy, _, labels = views(rng, [8, 32], size=16)
-    cfg = FineTuneConfig(k=12, n_components=4, clusters=2, train=TrainConfig(epochs=1, batch_size=8))
-    _, rep = finetune(cdae(AEConfig(channels=4)), noisy, cfg, labels=labels, device="cpu")
-    assert rep.purity[0] == 1.0 and rep.kept[0][labels == 0].sum(1).max() == 7
-    default = FineTuneConfig(k=12, n_components=4, train=TrainConfig(epochs=1, batch_size=8))
-    _, rep0 = finetune(cdae(AEConfig(channels=4)), noisy, default, labels=labels, device="cpu")
-    assert rep0.purity[0] < 1.0
-    assert np.allclose(rep0.targets, mean_targets(noisy, rep0.neighbours[0]))
-
-
 def test_a_tiny_target_evaluation_runs_and_scores_every_choice(monkeypatch):
     from dataclasses import replace
 
@@ -113,3 +101,33 @@ def test_a_tiny_target_evaluation_runs_and_scores_every_choice(monkeypatch):
     for r in out["rows"]:
         assert 0 <= r["purity"] <= 1 and 1 <= r["neighbours"] <= cfg.max_factor * cfg.k
     assert set(out["ceiling"]) == {r["protein"] for r in out["rows"]}
+
+
+def test_neighbours_of_well_separated_groups_are_pure(rng):
+    centres = rng.normal(scale=10, size=(4, 16, 16))
+    labels = np.repeat(np.arange(4), 50)
+    imgs = (centres[labels] + rng.normal(size=(200, 16, 16))).astype(np.float32)
+    hoods = find_neighbourhoods(imgs, TargetConfig(k=10, n_components=5))
+    targets = neighbourhood_means(imgs, hoods)
+    assert neighbourhood_purity(hoods, labels).min() == 1.0
+    # the mean of 10 pure neighbours is 10x less noisy than one image
+    err_img = ((imgs - centres[labels]) ** 2).mean()
+    err_tgt = ((targets - centres[labels]) ** 2).mean()
+    assert err_tgt < 0.15 * err_img
+
+
+def all_kept(idx) -> Neighbourhoods:
+    return Neighbourhoods(np.asarray(idx), np.ones(np.shape(idx), bool))
+
+
+def test_neighbourhood_means_exclude_the_image_itself():
+    imgs = np.arange(4 * 2 * 2, dtype=np.float32).reshape(4, 2, 2)
+    idx = np.array([[1, 2], [0, 2], [0, 1], [0, 1]])
+    t = neighbourhood_means(imgs, all_kept(idx))
+    assert np.allclose(t[0], (imgs[1] + imgs[2]) / 2)
+
+
+def test_purity_of_random_neighbours_is_chance(rng):
+    labels = np.repeat(np.arange(4), 250)
+    idx = rng.integers(0, 1000, size=(1000, 30))
+    assert abs(neighbourhood_purity(all_kept(idx), labels).mean() - 0.25) < 0.02

@@ -42,7 +42,7 @@ def _train(args: argparse.Namespace, main_rank: bool) -> int:
         arch, record["histories"], config = "cdae", [h.as_dict() for h in hs], {"dropout": args.dropout}
     else:
         base, meta, _ = load_denoiser(args.start_from)
-        model, rep = finetune(base, x, FineTuneConfig(k=args.k, train=cfg), device=args.device)
+        model, rep = finetune(base, x, FineTuneConfig(k=args.k, seed=args.seed, train=cfg), device=args.device)
         arch, record["histories"], config = "cdae", [h.as_dict() for h in rep.histories], meta["config"]
         record["fine_tuned_from"] = args.start_from
     if main_rank:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from cdae_lite.denoise.inference import predict
 from cdae_lite.denoise.models import AdversarialAutoencoder, AEConfig, autoencoder
-from cdae_lite.denoise.neighbours import neighbour_means
+from cdae_lite.denoise.targets import TargetConfig, find_neighbourhoods, neighbourhood_means
 from cdae_lite.denoise.train import TrainConfig, fit
 from cdae_lite.images import normalise
 from cdae_lite.runtime import get_device, progress_enabled, seed_everything
@@ -48,7 +48,8 @@ def cae_features(images, ae: AEConfig = AEConfig(), cfg: TrainConfig = TrainConf
 def dae_features(images, ae: AEConfig = AEConfig(), cfg: TrainConfig = TrainConfig(), k: int = 30,
                  n_components: int = 10, device=None):
     """Train a DAE from scratch towards k-NN mean images; return its outputs, flattened."""
-    targets, _ = neighbour_means(images, k, n_components, seed=cfg.seed, device=device)
+    hoods = find_neighbourhoods(images, TargetConfig(k, n_components, seed=cfg.seed), device=device)
+    targets = neighbourhood_means(images, hoods)
     seed_everything(cfg.seed)
     model = autoencoder(ae)
     h = fit(model, images, targets, cfg, device, desc="DAE (mean targets)")

@@ -2,8 +2,8 @@
 
 - :mod:`~cdae_lite.denoise.models`: the paper's autoencoder, the cascade (CDAE), DnCNN, a U-Net;
 - :mod:`~cdae_lite.denoise.train` and :mod:`~cdae_lite.denoise.finetune`: pre-training on pairs and
-  the paper's fine-tuning on neighbour means (:mod:`~cdae_lite.denoise.neighbours`), and better
-  targets and a label-free stopping score beyond the paper (:mod:`~cdae_lite.denoise.targets`);
+  the paper's fine-tuning on neighbour means (:mod:`~cdae_lite.denoise.targets`, searched by
+  :mod:`~cdae_lite.denoise.neighbours`), with better targets and a label-free stopping score beyond the paper;
 - :mod:`~cdae_lite.denoise.inference`, :mod:`~cdae_lite.denoise.checkpoint`,
   :mod:`~cdae_lite.denoise.stream`: applying, storing and streaming a model over a file;
 - :mod:`~cdae_lite.denoise.baselines`: classical filters (BM3D, NL-means, ...) behind one interface;
@@ -23,7 +23,7 @@ from cdae_lite.denoise.finetune import FineTuneConfig, FineTuneReport, fine_tune
 from cdae_lite.denoise.inference import Negated, Symmetrized, block_outputs, for_polarity, predict
 from cdae_lite.denoise.models import (AEConfig, Cascade, DnCNNConfig, GeneralUNetConfig, Noise2VoidConfig, autoencoder,
                                       build, cdae, chain, describe, dncnn, general_unet, n_parameters, noise2void_unet)
-from cdae_lite.denoise.neighbours import knn, mean_targets, neighbour_means, pca_features, purity
+from cdae_lite.denoise.neighbours import knn, pca_features
 from cdae_lite.denoise.preprocess import phase_flip_star, prepare, star_ctf, star_pixel_size
 from cdae_lite.denoise.stackaware import (Alignment, StackAwareConfig, aligned_average, find_lookalikes,
                                           stack_denoise)
@@ -39,8 +39,8 @@ __all__ = ["AEConfig", "Alignment", "BM3D", "CLASSICAL", "Cascade", "Baseline", 
            "SHIPPED_MODEL", "SHIPPED_MODELS", "StreamReport", "Symmetrized", "TV", "TrainConfig", "Noise2VoidConfig", "Wavelet", "Wiener",
            "add_fresh_noise", "aligned_average", "apply_scale", "autoencoder", "blind_spot", "block_outputs", "build", "cdae", "chain",
            "denoise_file", "general_unet", "describe", "dncnn", "estimate_noise_sigma", "find_lookalikes", "fine_tune_on_file", "finetune",
-           "fit", "fit_fresh_noise", "knn", "ladder_pairs", "load_denoiser", "load_model", "mean_targets",
-           "n_parameters", "neighbour_means", "Neighbourhoods", "TargetConfig", "compare_targets",
+           "fit", "fit_fresh_noise", "knn", "ladder_pairs", "load_denoiser", "load_model",
+           "n_parameters", "Neighbourhoods", "TargetConfig", "compare_targets",
            "find_neighbourhoods", "heldout_means", "neighbourhood_means", "neighbourhood_purity", "stopping_scores", "pca_features", "phase_flip_star", "predict", "prepare", "pretrain_cdae",
-           "pretrain_end_to_end", "pretrain_single", "purity", "recorded_gain", "save_model", "StackAwareConfig", "stack_denoise", "star_ctf",
+           "pretrain_end_to_end", "pretrain_single", "recorded_gain", "save_model", "StackAwareConfig", "stack_denoise", "star_ctf",
            "star_pixel_size", "stein_scale", "tune", "noise2void_unet"]

@@ -1,4 +1,4 @@
-"""Nearest neighbours of noisy images and the mean-image targets of the paper's fine-tuning (3.3).
+"""Nearest neighbours of noisy images: the feature space and the search behind the paper's targets (3.3).
 
 Similarity: images are normalised (zero mean, unit standard deviation each), projected on their
 first ``n_components`` principal components (PCA over the stack), and compared by Euclidean distance
@@ -6,6 +6,10 @@ there. For normalised images, Euclidean distance is a monotone function of corre
 the leading components discards most of the noise, which is spread evenly over all directions while
 the signal of a few views lives in a few. The search is exact (brute force, in blocks, on the GPU when
 present): 12,000 images of 64 px take a few seconds on a CPU.
+
+Which neighbours make an image's target, their mean and their purity are in
+:mod:`cdae_lite.denoise.targets` (:func:`~cdae_lite.denoise.targets.find_neighbourhoods`,
+:func:`~cdae_lite.denoise.targets.neighbourhood_means`, :func:`~cdae_lite.denoise.targets.neighbourhood_purity`).
 """
 
 from __future__ import annotations
@@ -14,12 +18,27 @@ import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
-from cdae_lite.images import check_images, normalise
+from cdae_lite.images import normalise
 from cdae_lite.runtime import get_device
 
 
 def pca_features(images, n_components: int = 50, seed: int = 0) -> np.ndarray:
-    """Principal-component scores of the normalised images; float32 (n, n_components)."""
+    """Principal-component scores of the normalised images.
+
+    Parameters
+    ----------
+    images : array (n, size, size)
+        The images, in any units (each is normalised to zero mean and unit standard deviation first).
+    n_components : int
+        Components kept (fewer if the stack has fewer images or pixels).
+    seed : int
+        Seed of the randomised SVD.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (n, n_components): each image's scores, in units of normalised pixel values.
+    """
     x = normalise(images).reshape(len(images), -1)
     k = int(min(n_components, x.shape[0], x.shape[1]))
     return PCA(n_components=k, svd_solver="randomized", random_state=seed).fit_transform(x).astype(np.float32)
@@ -27,12 +46,28 @@ def pca_features(images, n_components: int = 50, seed: int = 0) -> np.ndarray:
 
 @torch.no_grad()
 def knn(features, k: int, device: str | torch.device | None = None, block: int = 4096) -> np.ndarray:
-    """Indices of each row's ``k`` nearest other rows (Euclidean), nearest first; int64 (n, k).
+    """Indices of each row's ``k`` nearest other rows (Euclidean distance), nearest first.
+
+    Parameters
+    ----------
+    features : array (n, d)
+        One feature vector per image.
+    k : int
+        Neighbours per row (the row itself excluded).
+    device : str or torch.device, optional
+        Where the distances are computed (default: the GPU when present).
+    block : int
+        Rows compared at once (memory: ``block * n`` distances).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 (n, k): row indices, nearest first.
 
     Raises
     ------
     ValueError
-        If ``k`` is not smaller than the number of rows.
+        If ``features`` is not 2D, or ``k`` is not from 1 to the number of rows minus one.
     """
     f = np.asarray(features, np.float32)
     if f.ndim != 2:
@@ -51,38 +86,3 @@ def knn(features, k: int, device: str | torch.device | None = None, block: int =
         d[rows, rows + i] = float("inf")  # not its own neighbour
         out[i:i + block] = torch.topk(d, k, dim=1, largest=False).indices.cpu().numpy()
     return out
-
-
-def mean_targets(images, neighbours: np.ndarray) -> np.ndarray:
-    """Mean of each image's neighbours (the image itself excluded); float32 (n, size, size).
-
-    Excluding the image keeps its own noise out of its target, so the target's noise is independent
-    of the input's (as in Noise2Noise); with k pure neighbours the target's noise variance is the
-    images' noise variance over k.
-    """
-    x = check_images(images)
-    idx = np.asarray(neighbours)
-    if idx.ndim != 2 or idx.shape[0] != x.shape[0]:
-        raise ValueError(f"neighbours must be ({x.shape[0]}, k), got {idx.shape}")
-    out = np.empty_like(x)
-    for i in range(0, len(x), 1024):
-        out[i:i + 1024] = x[idx[i:i + 1024]].mean(axis=1)
-    return out
-
-
-def purity(neighbours: np.ndarray, labels) -> np.ndarray:
-    """Fraction of each image's neighbours that share its label (its true view); float (n,)."""
-    lab = np.asarray(labels)
-    return (lab[np.asarray(neighbours)] == lab[:, None]).mean(axis=1)
-
-
-def neighbour_means(images, k: int = 30, n_components: int = 50, features=None, seed: int = 0,
-                   device=None) -> tuple[np.ndarray, np.ndarray]:
-    """The paper's fine-tuning targets: ``(mean images, neighbour indices)``.
-
-    ``features`` (n, d) replaces the PCA features of ``images`` when given (e.g. features of images
-    already denoised by a previous block).
-    """
-    feats = pca_features(images, n_components, seed) if features is None else features
-    idx = knn(feats, k, device=device)
-    return mean_targets(images, idx), idx

@@ -1,8 +1,10 @@
-"""Fine-tuning targets beyond the paper, and a label-free score to stop the cascade early.
+"""Neighbour-mean targets: the paper's fine-tuning targets (3.3), better ones, and a label-free score to stop the cascade early.
 
-The paper averages each image's k = 30 nearest neighbours (PCA of the raw images) and uses the mean
-as the image's target (:func:`cdae_lite.denoise.neighbours.neighbour_means`). A target is only as good as
-its neighbours are pure (same view) and many (noise variance over k). Three changes that use no labels:
+The paper averages each image's k = 30 nearest neighbours (PCA of the raw images; the search is
+:mod:`cdae_lite.denoise.neighbours`) and uses the mean as the image's target: with the default
+:class:`TargetConfig`, :func:`find_neighbourhoods` then :func:`neighbourhood_means`. A target is only
+as good as its neighbours are pure (same view, :func:`neighbourhood_purity`) and many (noise variance
+over k). Three changes that use no labels:
 
 * **cluster-restricted**: the stack is first split by k-means in the same PCA space, and neighbours
   are searched only inside the image's cluster, so a neighbour of another view is rarer;
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.cluster import KMeans
 
-from cdae_lite.denoise.neighbours import knn, mean_targets, pca_features
+from cdae_lite.denoise.neighbours import knn, pca_features
 from cdae_lite.images import check_images
 from cdae_lite.metrics import psnr
 
@@ -38,14 +40,25 @@ class TargetConfig:
 
     Attributes
     ----------
-    k : int -- neighbours per image (at most ``k`` with a distance threshold); the paper's 30.
-    n_components : int -- principal components of the feature space.
-    clusters : int | None -- restrict neighbours to the image's k-means cluster (this many clusters in
-        the feature space); None: the whole stack (the paper).
-    min_k : int | None -- with a threshold: neighbours always kept; the rest of the ``k`` are kept only
-        within ``distance_factor`` times the ``min_k``-th neighbour's distance. None: keep all ``k``.
-    distance_factor : float -- the threshold's factor (>= 1).
-    seed : int -- PCA and k-means seed.
+    k : int
+        Neighbours per image (at most ``k`` with a distance threshold); the paper's 30.
+    n_components : int
+        Principal components of the feature space.
+    clusters : int or None
+        Restrict neighbours to the image's k-means cluster (this many clusters in the feature
+        space); None: the whole stack (the paper).
+    min_k : int or None
+        With a threshold: neighbours always kept; the rest of the ``k`` are kept only within
+        ``distance_factor`` times the ``min_k``-th neighbour's distance. None: keep all ``k``.
+    distance_factor : float
+        The threshold's factor (>= 1).
+    seed : int
+        PCA and k-means seed.
+
+    Raises
+    ------
+    ValueError
+        If ``k < 1``, ``min_k`` is not from 1 to ``k``, ``clusters < 1`` or ``distance_factor < 1``.
     """
 
     k: int = 30
@@ -65,7 +78,15 @@ class TargetConfig:
 
 @dataclass
 class Neighbourhoods:
-    """Each image's neighbours: ``indices`` int64 (n, k), nearest first; ``keep`` bool (n, k), which count."""
+    """Each image's neighbours.
+
+    Attributes
+    ----------
+    indices : numpy.ndarray
+        int64 (n, k): each image's neighbours (indices into the stack), nearest first; never itself.
+    keep : numpy.ndarray
+        bool (n, k): which of them count (all, with the paper's targets).
+    """
 
     indices: np.ndarray
     keep: np.ndarray
@@ -100,16 +121,25 @@ def find_neighbourhoods(images, config: TargetConfig = TargetConfig(), features=
 
     Parameters
     ----------
-    images : array (n, size, size) -- the images whose features are searched (ignored when
-        ``features`` is given).
+    images : array (n, size, size)
+        The images whose features are searched (ignored when ``features`` is given).
     config : TargetConfig
-    features : array (n, d), optional -- features to search instead of the images' PCA (for example
+        Which neighbours (``k``, PCA components, clusters, threshold, seed).
+    features : array (n, d), optional
+        Features to search instead of the images' PCA (for example
         :func:`~cdae_lite.denoise.neighbours.pca_features` of denoised images).
-    device : torch device for the search.
+    device : str or torch.device, optional
+        Where the search runs (default: the GPU when present).
 
     Returns
     -------
-    Neighbourhoods -- with the default config, the paper's k nearest neighbours, all kept.
+    Neighbourhoods
+        With the default config, the paper's k nearest neighbours, all kept.
+
+    Raises
+    ------
+    ValueError
+        If the stack has no more than ``k`` images.
     """
     f = pca_features(images, config.n_components, config.seed) if features is None else np.asarray(features, np.float32)
     if config.k >= len(f):
@@ -127,16 +157,37 @@ def find_neighbourhoods(images, config: TargetConfig = TargetConfig(), features=
 
 
 def neighbourhood_means(images, hoods: Neighbourhoods) -> np.ndarray:
-    """Mean of each image's kept neighbours (itself excluded); float32 (n, size, size).
+    """Mean of each image's kept neighbours, the image itself excluded: the fine-tuning targets.
 
-    With every neighbour kept this is :func:`~cdae_lite.denoise.neighbours.mean_targets` (the paper's).
+    Excluding the image keeps its own noise out of its target, so the target's noise is independent
+    of the input's (as in Noise2Noise); with k pure neighbours the target's noise variance is the
+    images' noise variance over k.
+
+    Parameters
+    ----------
+    images : array (n, size, size)
+        The images that are averaged (the raw ones, in data units).
+    hoods : Neighbourhoods
+        Each image's neighbours (:func:`find_neighbourhoods`).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (n, size, size), in the images' units.
+
+    Raises
+    ------
+    ValueError
+        If ``hoods`` has another number of images than ``images``.
     """
     x = check_images(images)
-    if hoods.indices.shape[0] != len(x):
+    if hoods.indices.ndim != 2 or hoods.indices.shape[0] != len(x):
         raise ValueError(f"neighbourhoods of {hoods.indices.shape[0]} images for a stack of {len(x)}")
-    if hoods.keep.all():
-        return mean_targets(x, hoods.indices)
     out = np.empty_like(x)
+    if hoods.keep.all():  # the paper's targets: a plain mean of the k neighbours, in blocks
+        for i in range(0, len(x), 1024):
+            out[i:i + 1024] = x[hoods.indices[i:i + 1024]].mean(axis=1)
+        return out
     w = hoods.keep.astype(np.float32)
     for i in range(0, len(x), 512):
         sl = slice(i, i + 512)
@@ -145,7 +196,20 @@ def neighbourhood_means(images, hoods: Neighbourhoods) -> np.ndarray:
 
 
 def neighbourhood_purity(hoods: Neighbourhoods, labels) -> np.ndarray:
-    """Fraction of each image's kept neighbours that share its label; float (n,)."""
+    """Fraction of each image's kept neighbours that share its label (its true view).
+
+    Parameters
+    ----------
+    hoods : Neighbourhoods
+        Each image's neighbours.
+    labels : array (n,)
+        Each image's label (any type that compares with ``==``).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 (n,), from 0 to 1 (chance: the share of the image's label in the stack).
+    """
     lab = np.asarray(labels)
     same = lab[hoods.indices] == lab[:, None]
     return (same & hoods.keep).sum(1) / hoods.keep.sum(1)
@@ -156,13 +220,19 @@ def heldout_means(images, features, k: int = 30, device=None) -> np.ndarray:
 
     Parameters
     ----------
-    images : array (n, size, size) -- the raw images that are averaged.
-    features : array (n, d) -- the features the neighbours are ranked in.
-    k : int -- neighbours used in the targets; the next ``k`` are held out.
+    images : array (n, size, size)
+        The raw images that are averaged.
+    features : array (n, d)
+        The features the neighbours are ranked in.
+    k : int
+        Neighbours used in the targets; the next ``k`` are held out.
+    device : str or torch.device, optional
+        Where the search runs.
 
     Returns
     -------
-    float32 (n, size, size)
+    numpy.ndarray
+        float32 (n, size, size), in the images' units.
     """
     x = check_images(images)
     idx = knn(features, 2 * k, device=device)[:, k:]
@@ -174,12 +244,15 @@ def stopping_scores(outputs, heldout: np.ndarray) -> list[float]:
 
     Parameters
     ----------
-    outputs : sequence of arrays (n, size, size) -- each block's output, in data units.
-    heldout : array (n, size, size) -- :func:`heldout_means` of the raw images.
+    outputs : sequence of arrays (n, size, size)
+        Each block's output, in data units.
+    heldout : array (n, size, size)
+        :func:`heldout_means` of the raw images.
 
     Returns
     -------
-    list of float -- one per block; stop after the block with the smallest.
+    list of float
+        One per block, in squared data units; stop after the block with the smallest.
     """
     h = np.asarray(heldout, np.float64)
     return [float(np.mean((np.asarray(y, np.float64) - h) ** 2)) for y in outputs]
@@ -190,14 +263,22 @@ def compare_targets(noisy, clean, labels, choices: dict, features: dict | None =
 
     Parameters
     ----------
-    noisy, clean : arrays (n, size, size) -- raw images and their truth.
-    labels : array (n,) -- true views, for purity.
-    choices : dict name -> (TargetConfig, feature name or None) -- None: PCA of the raw images.
-    features : dict feature name -> array (n, d), optional.
+    noisy, clean : arrays (n, size, size)
+        Raw images and their truth.
+    labels : array (n,)
+        True views, for purity.
+    choices : dict
+        Name -> ``(TargetConfig, feature name or None)``; None: PCA of the raw images.
+    features : dict, optional
+        Feature name -> array (n, d).
+    device : str or torch.device, optional
+        Where the searches run.
 
     Returns
     -------
-    list of dict -- per choice: ``target_psnr`` (dB, mean), ``purity`` (mean), ``neighbours`` (mean count).
+    list of dict
+        Per choice: ``targets`` (its name), ``target_psnr`` (dB, mean over images), ``purity`` (mean)
+        and ``neighbours`` (mean count).
     """
     rows = []
     for name, (cfg, feat) in choices.items():
