@@ -29,19 +29,9 @@ READABLE_MODES = {0: "int8", 1: "int16", 2: "float32", 6: "uint16", 12: "float16
 
 
 def known_pixel_size(pixel_size_A: float | None) -> float | None:
-    """A pixel size worth writing: a positive finite number, else ``None`` ("unknown", stored as 0).
+    """A pixel size worth writing (Angstrom): a positive finite number, else None ("unknown", stored as 0).
 
     A negative or NaN pixel size read from a damaged header is not copied into a new file.
-
-    Parameters
-    ----------
-    pixel_size_A : float or None
-        A pixel size, Angstrom.
-
-    Returns
-    -------
-    float or None
-        ``pixel_size_A`` as a float, or ``None``.
     """
     if pixel_size_A is None or not np.isfinite(pixel_size_A) or pixel_size_A <= 0:
         return None
@@ -347,25 +337,11 @@ class StackWriter:
 
     @property
     def stats(self) -> tuple[list[float], int]:
-        """Running pixel statistics and the images written.
-
-        Returns
-        -------
-        tuple of (list of float, int)
-            ``[min, max, sum, sum of squares]`` of the pixels written, and the number of images written.
-        """
+        """Running ``[min, max, sum, sum of squares]`` of the pixels written, and the images written."""
         return list(self._stats), self.written
 
     def set_stats(self, stats: list[float], written: int) -> None:
-        """Replace the running statistics (with those of every process that wrote into the file).
-
-        Parameters
-        ----------
-        stats : list of float
-            ``[min, max, sum, sum of squares]`` of the pixels.
-        written : int
-            Images written.
-        """
+        """Replace the running statistics (with those of every process that wrote into the file)."""
         self._stats, self.written = list(stats), int(written)
 
     def write(self, start: int, block: np.ndarray) -> None:

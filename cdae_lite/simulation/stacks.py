@@ -21,20 +21,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cdae_lite.images import evenly_spaced
 from cdae_lite.io.mrc import read_stack, write_stack
 from cdae_lite.io.star import image_names, read_star, write_star
-from cdae_lite.runtime import get_device
 from cdae_lite.simulation.config import SimulationConfig
-from cdae_lite.simulation.ctf import CTFParams, apply_ctf
 from cdae_lite.simulation.noise import noise_sigma
-from cdae_lite.simulation.projection import Projector, check_map
-from cdae_lite.simulation.rotations import euler_to_matrix, jitter, matrix_to_euler
-
-
-def _rng(seed: int, stream: int) -> np.random.Generator:
-    """An independent random stream per purpose, so enabling one option never changes another's draws."""
-    return np.random.default_rng(np.random.SeedSequence([int(seed), int(stream)]))
+from cdae_lite.simulation.plan import BLOCK, clean_block, plan_simulation, random_stream
 
 
 def _snr_stream(snr: float) -> int:
@@ -202,105 +193,6 @@ class SimulatedStack:
         return written
 
 
-#: Images per block: noise is drawn block by block, so results do not depend on how a caller chunks.
-BLOCK = 1024
-
-
-@dataclass
-class _Plan:
-    """Every per-image random draw of a simulation, made up front (a few floats per image)."""
-
-    projector: Projector
-    mats: np.ndarray
-    shifts: np.ndarray
-    labels: np.ndarray
-    defocus: np.ndarray | None
-    ctf_params: CTFParams | None
-    scale: float
-    sigma_stack: dict
-    pixel_size_A: float
-    meta: pd.DataFrame
-    optics: dict
-
-
-def _plan(volume, pixel_size_A, views_deg, config: SimulationConfig, snrs, device) -> _Plan:
-    from cdae_lite.simulation.maps import resample
-
-    vol = check_map(volume)
-    views = np.asarray(views_deg, np.float64).reshape(-1, 3)
-    if len(views) < config.n_views:
-        raise ValueError(f"{len(views)} views given, config asks for {config.n_views}")
-    views = views[: config.n_views]
-    if not snrs:
-        raise ValueError("give at least one SNR")
-    for snr in snrs:
-        if not np.isfinite(snr) or snr <= 0:
-            raise ValueError(f"SNR must be a positive number, got {snr}")
-    size = config.image_size
-    if vol.shape[0] != size:
-        pixel_size_A = pixel_size_A * vol.shape[0] / size
-        vol = resample(vol, size)
-    k, m = config.n_views, config.images_per_view
-    n = k * m
-    labels = np.repeat(np.arange(k), m)
-    mats = euler_to_matrix(views[labels, 0], views[labels, 1], views[labels, 2])
-    mats = jitter(mats, config.jitter_deg, _rng(config.seed, 1))
-    if config.inplane_rotation:
-        psi = _rng(config.seed, 2).uniform(0, 360, n)
-        mats = euler_to_matrix(0, 0, psi) @ mats  # an extra rotation about the image's z axis
-    shifts = (_rng(config.seed, 3).uniform(-config.max_shift_px, config.max_shift_px, (n, 2))
-              if config.max_shift_px > 0 else np.zeros((n, 2)))
-    projector = Projector(vol, device=get_device(device))
-    # scale: the exact views' projections get mean variance 1 (independent of n and of the options)
-    ref = projector.project(euler_to_matrix(*views.T)).cpu().numpy()
-    scale = float(np.sqrt(ref.reshape(k, -1).astype(np.float64).var(axis=1).mean()))
-    defocus, params = None, None
-    if config.ctf:
-        rng = _rng(config.seed, 4)
-        du = rng.uniform(*config.defocus_range_A, n)
-        half_ast = rng.uniform(0, config.astigmatism_A, n) / 2
-        ang = rng.uniform(0, 180, n)
-        defocus = np.stack([du + half_ast, du - half_ast, ang], axis=1)
-        params = CTFParams(voltage_kV=config.voltage_kV, cs_mm=config.cs_mm,
-                           amplitude_contrast=config.amplitude_contrast, b_factor_A2=config.b_factor_A2)
-    eul = matrix_to_euler(mats)
-    meta = pd.DataFrame({
-        "rlnAngleRot": eul[:, 0], "rlnAngleTilt": eul[:, 1], "rlnAnglePsi": eul[:, 2],
-        # RELION's origin is the shift that re-centres the particle: minus our displacement
-        "rlnOriginXAngst": -shifts[:, 0] * pixel_size_A, "rlnOriginYAngst": -shifts[:, 1] * pixel_size_A,
-        "rlnClassNumber": labels + 1, "cdaeView": labels, "rlnOpticsGroup": 1,
-    })
-    if defocus is not None:
-        meta["rlnDefocusU"], meta["rlnDefocusV"], meta["rlnDefocusAngle"] = defocus.T
-    optics = {"rlnOpticsGroup": 1, "rlnOpticsGroupName": "opticsGroup1",
-              "rlnVoltage": config.voltage_kV, "rlnSphericalAberration": config.cs_mm,
-              "rlnAmplitudeContrast": config.amplitude_contrast, "rlnImagePixelSize": pixel_size_A,
-              "rlnImageSize": size, "rlnImageDimensionality": 2}
-    plan = _Plan(projector, mats, shifts, labels, defocus, params, scale, {}, float(pixel_size_A),
-                 meta, optics)
-    if config.noise_per == "stack":
-        # the stack's mean clean variance, estimated on up to BLOCK images spread over the stack
-        sample = _clean_block(plan, evenly_spaced(n, BLOCK))
-        var = float(sample.reshape(sample.shape[0], -1).astype(np.float64).var(axis=1).mean())
-        plan.sigma_stack = {float(s): np.sqrt(var / s) for s in snrs}
-    return plan
-
-
-def _clean_block(plan: _Plan, idx: np.ndarray | slice) -> np.ndarray:
-    mats, shifts = plan.mats[idx], plan.shifts[idx]
-    b = mats.shape[0]
-    # project each distinct (orientation, shift) once: the paper's protocol has only n_views of them
-    key = np.concatenate([mats.reshape(b, 9), shifts], axis=1).round(9)
-    uniq, inverse = np.unique(key, axis=0, return_inverse=True)
-    proj = plan.projector.project(uniq[:, :9].reshape(-1, 3, 3), uniq[:, 9:]).cpu().numpy()
-    clean = proj[inverse.reshape(-1)]
-    if plan.defocus is not None:
-        d = plan.defocus[idx]
-        clean = apply_ctf(clean, plan.pixel_size_A, plan.ctf_params, defocus_u_A=d[:, 0],
-                          defocus_v_A=d[:, 1], defocus_angle_deg=d[:, 2])
-    return (clean / plan.scale).astype(np.float32)
-
-
 def simulate_blocks(volume: np.ndarray, pixel_size_A: float, views_deg: np.ndarray,
                     config: SimulationConfig, snrs: tuple[float, ...] = (0.1,),
                     device: str | torch.device | None = None):
@@ -335,16 +227,16 @@ def simulate_blocks(volume: np.ndarray, pixel_size_A: float, views_deg: np.ndarr
         Of ``(start, clean, {snr: noisy}, {snr: sigma})``: the index of the block's first image,
         float32 ``(b, size, size)`` images with ``b <= BLOCK``, and ``(b,)`` float64 noise sigmas.
     """
-    plan = _plan(volume, pixel_size_A, views_deg, config, snrs, device)
+    plan = plan_simulation(volume, pixel_size_A, views_deg, config, snrs, device)
     n = len(plan.labels)
 
     def blocks():
         for b, start in enumerate(range(0, n, BLOCK)):
             stop = min(n, start + BLOCK)
-            clean = _clean_block(plan, slice(start, stop))
+            clean = clean_block(plan, slice(start, stop))
             noisy, sigmas = {}, {}
             for snr in snrs:
-                rng = _rng(config.seed, _snr_stream(snr) + 7919 * b)
+                rng = random_stream(config.seed, _snr_stream(snr) + 7919 * b)
                 if config.noise_per == "stack":
                     sigma = np.full(stop - start, plan.sigma_stack[float(snr)])
                 else:

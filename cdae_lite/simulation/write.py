@@ -70,7 +70,7 @@ def write_simulation(volume: np.ndarray, pixel_size_A: float, views_deg: np.ndar
     """Simulate and write ``<name>_snr<snr>.mrcs`` + ``.star`` per SNR (and ``<name>_clean.*``).
 
     The images are those of :func:`~cdae_lite.simulation.stacks.simulate` with the same arguments, made
-    and written :data:`~cdae_lite.simulation.stacks.BLOCK` images at a time, so memory does not grow
+    and written :data:`~cdae_lite.simulation.plan.BLOCK` images at a time, so memory does not grow
     with the stack. Each stack appears under its name only when complete.
 
     Parameters
