@@ -6,8 +6,8 @@ import torch
 
 from cdae_lite.denoise.checkpoint import load_model, save_model
 from cdae_lite.denoise.inference import predict
-from cdae_lite.denoise.models import (AEConfig, ConvAutoencoder, DnCNNConfig, autoencoder, build, cdae, describe, dncnn,
-                                      n_parameters, noise2void_unet)
+from cdae_lite.denoise.models import autoencoder, build, cdae, describe, dncnn, n_parameters, noise2void_unet
+from cdae_lite.denoise.networks import AEConfig, ConvAutoencoder, DnCNNConfig
 from cdae_lite.denoise.train import TrainConfig, fit, normalized_mse
 
 
@@ -198,7 +198,8 @@ def test_noise2void_learns_to_denoise_without_clean_targets():
     yy, xx = np.indices((16, 16)) - 8
     clean[:] = np.exp(-(xx**2 + yy**2) / 10.0) * rng.uniform(2, 4, (64, 1, 1))
     noisy = clean + rng.normal(scale=0.5, size=clean.shape).astype(np.float32)
-    from cdae_lite.denoise.models import Noise2VoidConfig, noise2void_unet
+    from cdae_lite.denoise.models import noise2void_unet
+    from cdae_lite.denoise.networks import Noise2VoidConfig
     from cdae_lite.metrics import psnr
 
     torch.manual_seed(0)
@@ -273,7 +274,7 @@ def test_symmetrized_uses_flips_only_for_non_square_images_and_rejects_other_cou
 
 
 def test_the_cpu_dropout_keeps_each_element_with_probability_1_minus_p_and_rescales():
-    from cdae_lite.denoise.models import Dropout
+    from cdae_lite.denoise.networks import Dropout
 
     x = torch.ones(200, 32, 16, 16)
     layer = Dropout(0.5).train()

@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from cdae_lite.denoise.inference import predict
-from cdae_lite.denoise.models import AdversarialAutoencoder, AEConfig, autoencoder
+from cdae_lite.denoise.models import autoencoder
+from cdae_lite.denoise.networks import AdversarialAutoencoder, AEConfig
 from cdae_lite.denoise.targets import TargetConfig, find_neighbourhoods, neighbourhood_means
 from cdae_lite.denoise.train import TrainConfig, fit
 from cdae_lite.images import normalise

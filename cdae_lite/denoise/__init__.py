@@ -21,8 +21,9 @@ from cdae_lite.denoise.checkpoint import (SHIPPED_MODEL, SHIPPED_MODELS, load_de
                                           save_model)
 from cdae_lite.denoise.finetune import FineTuneConfig, FineTuneReport, fine_tune_on_file, finetune
 from cdae_lite.denoise.inference import Negated, Symmetrized, block_outputs, for_polarity, predict
-from cdae_lite.denoise.models import (AEConfig, Cascade, DnCNNConfig, GeneralUNetConfig, Noise2VoidConfig, autoencoder,
-                                      build, cdae, chain, describe, dncnn, general_unet, n_parameters, noise2void_unet)
+from cdae_lite.denoise.models import (Cascade, autoencoder, build, cdae, chain, describe, dncnn, general_unet, n_parameters,
+                                      noise2void_unet)
+from cdae_lite.denoise.networks import AEConfig, DnCNNConfig, GeneralUNetConfig, Noise2VoidConfig
 from cdae_lite.denoise.neighbours import knn, pca_features
 from cdae_lite.denoise.preprocess import phase_flip_star, prepare, star_ctf, star_pixel_size
 from cdae_lite.denoise.stackaware import (Alignment, StackAwareConfig, aligned_average, find_lookalikes,
