@@ -70,10 +70,19 @@ def _cleanup_on_signals():
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``cdae-lite`` with ``argv`` (default: the command line); returns the exit status.
+    """Run ``cdae-lite`` with ``argv``.
 
-    0: done; 2: a mistake in the input, a full disk or too little memory (one line on stderr, nothing
-    written); 130 after Ctrl-C, 128 + N after signal N (SIGTERM, SIGHUP), with partial outputs removed.
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after ``cdae-lite`` (default: the command line).
+
+    Returns
+    -------
+    int
+        The exit status. 0: done; 2: a mistake in the input, a full disk or too little memory (one line
+        on stderr, nothing written); 1: a bug (traceback and where to report it); 130 after Ctrl-C,
+        128 + N after signal N (SIGTERM, SIGHUP), with partial outputs removed.
     """
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)

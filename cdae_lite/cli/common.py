@@ -36,23 +36,89 @@ def _whole(text: str, least: int) -> int:
 
 
 def positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1 (``--batch-size 0`` is refused with a clear message)."""
+    """An argparse type: an integer >= 1 (``--batch-size 0`` is refused with a clear message).
+
+    Parameters
+    ----------
+    text : str
+        The option's value as typed.
+
+    Returns
+    -------
+    int
+        The number.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        Not a whole number, or below 1.
+    """
     return _whole(text, 1)
 
 
 def non_negative_int(text: str) -> int:
-    """An argparse type: an integer >= 0 (``--pca -1`` is refused with a clear message)."""
+    """An argparse type: an integer >= 0 (``--pca -1`` is refused with a clear message).
+
+    Parameters
+    ----------
+    text : str
+        The option's value as typed.
+
+    Returns
+    -------
+    int
+        The number.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        Not a whole number, or negative.
+    """
     return _whole(text, 0)
 
 
 def add_command(sub, name: str, help: str, description: str, examples: list[str]) -> argparse.ArgumentParser:
-    """A subcommand parser with the shared formatter and an ``examples:`` epilog."""
+    """A subcommand parser with the shared formatter and an ``examples:`` epilog.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The main parser's subparsers.
+    name : str
+        The command's name (``cdae-lite NAME``).
+    help : str
+        One line for the main ``--help``.
+    description : str
+        The command's own ``--help`` text.
+    examples : list of str
+        Command lines shown under ``examples:``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
     return sub.add_parser(name, formatter_class=Formatter, help=help, description=description,
                           epilog="examples:\n" + "\n".join(f"  {e}" for e in examples))
 
 
 def output_file(text: str) -> str:
-    """An argparse type for an output file name: not a folder, not ``.gz`` (outputs are uncompressed)."""
+    """An argparse type for an output file name: not a folder, not ``.gz`` (outputs are uncompressed).
+
+    Parameters
+    ----------
+    text : str
+        The option's value as typed.
+
+    Returns
+    -------
+    str
+        ``text`` unchanged.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        A folder name or a ``.gz`` name (:func:`cdae_lite.io.files.check_name`).
+    """
     from cdae_lite.io.files import check_name
 
     try:
