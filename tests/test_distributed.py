@@ -158,7 +158,7 @@ def _fresh_noise_rank(rank: int, size: int, port: int, out: str):
     clean = np.random.default_rng(0).normal(size=(40, 16, 16)).astype(np.float32)
     hist = fit_fresh_noise(model, clean, FreshNoiseConfig(batch_size=10, minutes=60, max_images=40, seed=3))
     if rank == 0:
-        torch.save({"state": model.state_dict(), "seen": hist["images_seen"]}, out)
+        torch.save({"state": model.state_dict(), "seen": hist.images_seen}, out)
     if size > 1:
         dist.destroy_process_group()
 

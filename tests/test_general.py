@@ -9,7 +9,10 @@ from cdae_lite.denoise.inference import predict
 from cdae_lite.denoise.models import GeneralUNetConfig, general_unet
 from cdae_lite.denoise.synthetic import FreshNoiseConfig, add_fresh_noise, fit_fresh_noise
 from cdae_lite.metrics import psnr
-from cdae_lite.paper.general import HELD_OUT, TRAINING_MAPS, GeneralDenoiserConfig, clean_bank, diameter_voxels, fit_box
+from cdae_lite.denoise.recipe import FIRST_STAGE, GeneralRecipe
+from cdae_lite.paper.general import HELD_OUT
+from cdae_lite.simulation.bank import TRAINING_MAPS, BankConfig, clean_bank
+from cdae_lite.simulation.maps import diameter_voxels, fit_box
 
 TINY = GeneralUNetConfig((8, 8, 16, 16))
 
@@ -66,7 +69,7 @@ def test_fresh_noise_training_learns_to_denoise_and_is_deterministic():
     m = general_unet(TINY)
     saved = []
     hist = fit_fresh_noise(m, clean, cfg, "cpu", on_checkpoint=saved.append)
-    assert hist["images_seen"] >= 3000 and saved and saved[-1]["images_seen"] == hist["images_seen"]
+    assert hist.images_seen >= 3000 and saved and saved[-1].images_seen == hist.images_seen
     test = _disks(64, seed=9)
     noisy = add_fresh_noise(torch.from_numpy(test), 0.3, 0.3, 0.0, torch.Generator().manual_seed(5))[0].numpy()
     assert psnr(predict(m, noisy, device="cpu"), test).mean() > psnr(noisy, test).mean() + 5
@@ -80,7 +83,7 @@ def test_training_data_exclude_the_test_proteins_and_cover_the_sizes():
     names = " ".join(TRAINING_MAPS.values())
     assert not any(p in names for p in ("proteasome", "4cr2", "3j9i", "adk", "cxcr4", "apoferritin"))
     assert "apoferritin" in HELD_OUT
-    cfg = GeneralDenoiserConfig.quick(n_phantoms=1, images_per_structure=6, scales=2)
+    cfg = BankConfig(n_phantoms=1, images_per_structure=6, scales=2, seed=0)
     bank, rows = clean_bank(cfg, "cpu")
     assert bank.shape == (len(rows) * 3, 64, 64) and np.isfinite(bank).all()
     assert {r["structure"] for r in rows} == {*TRAINING_MAPS, "phantom0"}
@@ -218,33 +221,36 @@ def test_true_class_averages_are_the_ceilings_average_and_align_rotated_views():
 
 
 def test_noisy_targets_have_the_requested_snr_and_change_what_is_learnt():
-    from cdae_lite.denoise.synthetic import noisy_target
+    from functools import partial
+
+    from cdae_lite.denoise.synthetic import FreshNoise
+    from cdae_lite.paper.general_noise import NoisyTargets, noisy_target
 
     gen = torch.Generator().manual_seed(1)
     clean = torch.randn(300, 32, 32)
     snr = torch.full((300,), 0.4)
     measured = clean.flatten(1).var(1) / (noisy_target(clean, snr, gen) - clean).flatten(1).var(1)
     assert abs(float(measured.mean()) - 0.4) < 0.02
-    with pytest.raises(ValueError, match="target_snr_factor"):
-        FreshNoiseConfig(target_snr_factor=-1)
+    with pytest.raises(ValueError, match="factor must be positive"):
+        NoisyTargets(_disks(4), factor=-1)
     clean = _disks(64)
     weights = []
-    for factor in (0.0, 4.0):
+    for source in (FreshNoise, partial(NoisyTargets, factor=4.0)):
         torch.manual_seed(0)
         m = general_unet(TINY)
-        fit_fresh_noise(m, clean, FreshNoiseConfig(max_images=64, minutes=5, target_snr_factor=factor), "cpu")
+        fit_fresh_noise(m, clean, FreshNoiseConfig(max_images=64, minutes=5), "cpu", source=source)
         weights.append(torch.cat([p.flatten() for p in m.parameters()]))
     assert not torch.equal(*weights)  # same seed, same inputs: only the targets differ
 
 
 def test_the_training_structures_can_be_restricted_to_some_maps():
-    cfg = GeneralDenoiserConfig.quick(maps=("rubisco",), n_phantoms=0, images_per_structure=4, scales=1)
+    cfg = BankConfig(maps=("rubisco",), n_phantoms=0, images_per_structure=4, scales=1)
     bank, rows = clean_bank(cfg, "cpu")
     assert [r["structure"] for r in rows] == ["rubisco"] and len(bank) == 4
     with pytest.raises(ValueError, match="maps must be among"):
-        GeneralDenoiserConfig(maps=("proteasome",))
+        BankConfig(maps=("proteasome",))
     with pytest.raises(ValueError, match="at least one structure"):
-        GeneralDenoiserConfig(maps=(), n_phantoms=0)
+        BankConfig(maps=(), n_phantoms=0)
 
 
 def test_ablation_effects_are_differences_to_the_recipe_over_the_test_proteins():
@@ -262,8 +268,8 @@ def test_a_tiny_ablation_trains_and_scores_every_variant():
     from cdae_lite.paper.general_ablation import RECIPE, SYMMETRIZED, GeneralAblation, run_ablation, variants
     from cdae_lite.paper.general_eval import DenoiserEvaluation
 
-    cfg = GeneralAblation(recipe=GeneralDenoiserConfig(size=32, n_phantoms=1, images_per_structure=6, net=TINY,
-                                                       train=FreshNoiseConfig(minutes=5, max_images=64)),
+    cfg = GeneralAblation(recipe=GeneralRecipe(BankConfig(size=32, n_phantoms=1, images_per_structure=6, seed=0), TINY,
+                                                FreshNoiseConfig(minutes=5, max_images=64), None),
                           evaluation=DenoiserEvaluation(size=32, images_per_view=1, n_images=2, n_tune=2),
                           speed_images=8, seeds=(0,))
     names = list(variants(cfg))
@@ -307,8 +313,8 @@ def test_an_ablation_over_two_seeds_trains_every_row_twice_and_pairs_the_effects
     from cdae_lite.paper.general_ablation import RECIPE, GeneralAblation, run_ablation, variants
     from cdae_lite.paper.general_eval import DenoiserEvaluation
 
-    cfg = GeneralAblation(recipe=GeneralDenoiserConfig(size=32, n_phantoms=1, images_per_structure=6, net=TINY,
-                                                       train=FreshNoiseConfig(minutes=5, max_images=64)),
+    cfg = GeneralAblation(recipe=GeneralRecipe(BankConfig(size=32, n_phantoms=1, images_per_structure=6, seed=0), TINY,
+                                                FreshNoiseConfig(minutes=5, max_images=64), None),
                           evaluation=DenoiserEvaluation(size=32, images_per_view=1, n_images=2, n_tune=2),
                           speed_images=8, seeds=(0, 1))
     out = run_ablation(cfg, device="cpu")
@@ -339,50 +345,31 @@ def test_training_that_stops_by_images_gives_the_same_weights_twice():
         m = general_unet(TINY)
         hist = fit_fresh_noise(m, clean, cfg, "cpu")
         weights.append(m.state_dict())
-    assert hist["images_seen"] == 40
+    assert hist.images_seen == 40
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
-    assert GeneralDenoiserConfig.quick().train.max_images > 0  # the quick profile stops by images
+    from cdae_lite.paper.general import general_recipe
 
-
-def test_a_warm_start_continues_from_the_checkpoint_and_records_it(tmp_path, monkeypatch):
-    from cdae_lite.paper import general as g
-
-    net = GeneralUNetConfig((4, 4, 4, 4))
-    start = general_unet(net)
-    with torch.no_grad():
-        for p in start.parameters():
-            p.fill_(0.01)
-    init = save_model(tmp_path / "start.pt", start, "general_unet", {"channels": [4, 4, 4, 4]}, {"command": "earlier run"})
-    cfg = GeneralDenoiserConfig(size=16, maps=(), n_phantoms=1, images_per_structure=2, scales=1, net=net,
-                                diameter_px=(6.0, 10.0), train=FreshNoiseConfig(minutes=5, max_images=4, lr=1e-12),
-                                init=str(init))
-    monkeypatch.setattr(g, "training_gain", lambda *a, **k: 1.0)  # 64-px RuBisCO: not what this test checks
-    model, meta = load_model(g.train_general_denoiser(cfg, tmp_path / "next.pt", "cpu"))
-    w = torch.cat([p.flatten() for p in model.parameters()])
-    assert torch.allclose(w, torch.full_like(w, 0.01), atol=1e-6)  # a learning rate of ~0 kept the start's weights
-    rec = meta["record"]["init"]
-    assert rec["path"] == "start.pt" and rec["record"]["command"] == "earlier run" and len(rec["sha256"]) == 64
-    with pytest.raises(ValueError, match="not the denoiser"):
-        g.train_general_denoiser(GeneralDenoiserConfig(size=16, net=TINY, init=str(init)), tmp_path / "x.pt", "cpu")
-    assert not (tmp_path / "x.pt").exists()
+    assert general_recipe("quick").train.max_images > 0  # the quick profile stops by images
 
 
 def test_the_validation_structures_are_in_no_training_bank():
-    from cdae_lite.paper.general import VALIDATION, phantom_seeds
+    from cdae_lite.denoise.recipe import GENERAL, stages
+    from cdae_lite.paper.general import VALIDATION
+    from cdae_lite.simulation.bank import phantom_seeds
 
     def seeds(cfg):
         return set(phantom_seeds(cfg))
 
-    assert not VALIDATION.maps and phantom_seeds(GeneralDenoiserConfig(seed=3, n_phantoms=2)) == [103, 104]
-    # the shipped model's bank (seed 0) and its continuation's (seed 50, 80 phantoms)
-    assert not seeds(VALIDATION) & (seeds(GeneralDenoiserConfig()) | seeds(GeneralDenoiserConfig(seed=50, n_phantoms=80)))
+    assert not VALIDATION.maps and phantom_seeds(BankConfig(seed=3, n_phantoms=2)) == [103, 104]
+    # the shipped model's banks: its first stage's (seed 0) and its continuation's (seed 50, 80 phantoms)
+    assert not seeds(VALIDATION) & set().union(*(seeds(s.bank) for s in stages(GENERAL)))
 
 
 def test_validation_psnr_ranks_a_denoiser_above_the_identity():
     from cdae_lite.paper.general_select import validation_psnr
 
-    cfg = GeneralDenoiserConfig(size=32, maps=(), n_phantoms=2, images_per_structure=4, scales=1,
-                                diameter_px=(12.0, 20.0), seed=800)
+    cfg = BankConfig(size=32, maps=(), n_phantoms=2, images_per_structure=4, scales=1,
+                     diameter_px=(12.0, 20.0), seed=800)
     identity, smooth = torch.nn.Identity(), torch.nn.AvgPool2d(5, stride=1, padding=2, count_include_pad=False)
     a, b = validation_psnr(identity, cfg, device="cpu"), validation_psnr(smooth, cfg, device="cpu")
     assert b > a + 3 and validation_psnr(identity, cfg, device="cpu") == a  # seeded: the same number twice
@@ -391,8 +378,8 @@ def test_validation_psnr_ranks_a_denoiser_above_the_identity():
 def test_a_candidate_replaces_the_shipped_model_only_when_it_wins_at_every_snr():
     from cdae_lite.paper.general_select import replaces, selection_verdict, validation_table
 
-    cfg = GeneralDenoiserConfig(size=32, maps=(), n_phantoms=2, images_per_structure=4, scales=1,
-                                diameter_px=(12.0, 20.0), seed=800)
+    cfg = BankConfig(size=32, maps=(), n_phantoms=2, images_per_structure=4, scales=1,
+                     diameter_px=(12.0, 20.0), seed=800)
     identity, smooth = torch.nn.Identity(), torch.nn.AvgPool2d(5, stride=1, padding=2, count_include_pad=False)
     table = validation_table({"identity": identity, "smooth": smooth}, (0.1, 100.0), cfg, device="cpu")
     # smoothing wins at SNR 0.1 and loses at SNR 100 (it blurs an almost clean image): no replacement
@@ -426,18 +413,25 @@ def test_selection_can_score_the_candidate_symmetrised(monkeypatch, tmp_path):
     assert not isinstance(seen["candidate"], Symmetrized)
 
 
-def test_the_training_command_sets_the_network_widths(monkeypatch, capsys):
+def test_the_training_command_runs_the_recipe_with_its_options(monkeypatch, capsys):
+    from cdae_lite.denoise.recipe import GENERAL, stages
     from cdae_lite.paper import command
 
     seen = []
-    monkeypatch.setattr(command, "train_general_denoiser", lambda cfg, out, device: seen.append(cfg) or "x.pt")
-    wide = ["--channels", "64", "128", "256", "256", "--batch-size", "256", "--minutes", "3"]
+    def fake(recipe, out, device, minutes, init, overwrite):
+        return seen.append((recipe, minutes, init)) or out
+
+    monkeypatch.setattr("cdae_lite.denoise.recipe.train_recipe", fake)
+    wide = ["--channels", "64", "128", "256", "256", "--batch-size", "256", "--minutes", "3", "--out", "x.pt"]
     assert command.main(["general", "--profile", "full", *wide]) == 0
-    assert seen[0].net == GeneralUNetConfig((64, 128, 256, 256))
-    assert seen[0].train.batch_size == 256 and seen[0].train.minutes == 3
-    full = GeneralDenoiserConfig.full()
-    assert command.main(["general", "--profile", "full"]) == 0  # the defaults are unchanged
-    assert seen[1].net == full.net and seen[1].train.batch_size == full.train.batch_size
+    recipe, minutes, init = seen[0]
+    assert all(s.net == GeneralUNetConfig((64, 128, 256, 256)) for s in stages(recipe))  # every stage: one network
+    assert recipe.train.batch_size == 256 and minutes == 3 and init is None
+    assert stages(recipe)[0].train.batch_size == 32  # the options change the last stage
+    assert command.main(["general", "--profile", "full", "--out", "x.pt"]) == 0  # the defaults: the shipped recipe
+    assert seen[1] == (GENERAL, None, None)
+    assert command.main(["general", "--profile", "full", "--init", "general", "--seeds", "7", "--out", "x.pt"]) == 0
+    assert seen[2][2] == "general" and seen[2][0].bank.seed == seen[2][0].train.seed == 7
     with pytest.raises(SystemExit):
         command.main(["general", "--channels", "64", "128", "256"])  # a width per level and the bottleneck
     with pytest.raises(ValueError, match="4 positive widths"):

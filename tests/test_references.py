@@ -13,7 +13,7 @@ import pytest
 
 from cdae_lite.denoise import load_denoiser
 from cdae_lite.paper import references
-from cdae_lite.paper.general import TRAINING_MAPS
+from cdae_lite.simulation.bank import TRAINING_MAPS
 
 CHAPTER_6 = Path(__file__).resolve().parents[1] / "book" / "06_real_particles.ipynb"
 

@@ -10,6 +10,8 @@
 - :mod:`~cdae_lite.denoise.preprocess`: preparing real particles (phase flip, normalisation);
 - :mod:`~cdae_lite.denoise.synthetic` and :mod:`~cdae_lite.denoise.calibrate` (beyond the paper):
   training on clean targets with fresh noise, and a label-free calibration of any output's contrast;
+- :mod:`~cdae_lite.denoise.loop`: the one training loop (batch sources: pairs, fresh noise), and
+  :mod:`~cdae_lite.denoise.recipe`: the shipped general denoiser's recipe (``cdae-lite train --recipe general``);
 - :mod:`~cdae_lite.denoise.stackaware` (beyond the paper): each particle averaged with its aligned
   look-alikes from the stack, then denoised.
 """
@@ -31,12 +33,14 @@ from cdae_lite.denoise.stackaware import (Alignment, StackAwareConfig, aligned_a
 from cdae_lite.denoise.stream import StreamReport, denoise_file
 from cdae_lite.denoise.targets import (Neighbourhoods, TargetConfig, compare_targets, find_neighbourhoods,
                                        heldout_means, neighbourhood_means, neighbourhood_purity, stopping_scores)
-from cdae_lite.denoise.synthetic import FreshNoiseConfig, add_fresh_noise, fit_fresh_noise
+from cdae_lite.denoise.loop import BatchSource, train_loop
+from cdae_lite.denoise.recipe import GENERAL, GeneralRecipe, train_recipe
+from cdae_lite.denoise.synthetic import FreshNoise, FreshNoiseConfig, add_fresh_noise, fit_fresh_noise
 from cdae_lite.denoise.train import (History, TrainConfig, blind_spot, fit, ladder_pairs, pretrain_cdae,
                                      pretrain_end_to_end, pretrain_single)
 
 __all__ = ["AEConfig", "Alignment", "BM3D", "CLASSICAL", "Cascade", "Baseline", "GeneralUNetConfig", "DnCNNConfig", "FineTuneConfig",
-           "FineTuneReport", "FreshNoiseConfig", "Negated", "for_polarity", "Gaussian", "History", "Identity", "Learned", "NLMeans",
+           "FineTuneReport", "BatchSource", "FreshNoise", "FreshNoiseConfig", "GENERAL", "GeneralRecipe", "Negated", "for_polarity", "Gaussian", "History", "Identity", "Learned", "NLMeans",
            "SHIPPED_MODEL", "SHIPPED_MODELS", "StreamReport", "Symmetrized", "TV", "TrainConfig", "Noise2VoidConfig", "Wavelet", "Wiener",
            "add_fresh_noise", "aligned_average", "apply_scale", "autoencoder", "blind_spot", "block_outputs", "build", "cdae", "chain",
            "denoise_file", "general_unet", "describe", "dncnn", "estimate_noise_sigma", "find_lookalikes", "fine_tune_on_file", "finetune",
@@ -44,4 +48,4 @@ __all__ = ["AEConfig", "Alignment", "BM3D", "CLASSICAL", "Cascade", "Baseline", 
            "n_parameters", "Neighbourhoods", "TargetConfig", "compare_targets",
            "find_neighbourhoods", "heldout_means", "neighbourhood_means", "neighbourhood_purity", "stopping_scores", "pca_features", "phase_flip_star", "predict", "prepare", "pretrain_cdae",
            "pretrain_end_to_end", "pretrain_single", "recorded_gain", "save_model", "StackAwareConfig", "stack_denoise", "star_ctf",
-           "star_pixel_size", "stein_scale", "tune", "noise2void_unet"]
+           "star_pixel_size", "stein_scale", "train_loop", "train_recipe", "tune", "noise2void_unet"]

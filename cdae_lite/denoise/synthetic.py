@@ -12,40 +12,47 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 import torch.nn as nn
 
-from cdae_lite.distributed import data_parallel, from_rank0, share, summed
+from cdae_lite.denoise.loop import BatchSource, History, train_loop
+from cdae_lite.distributed import from_rank0
 from cdae_lite.images import check_images
-from cdae_lite.runtime import ProfiledConfig, get_device, progress, seed_everything
+from cdae_lite.runtime import seed_everything
 
 
 @dataclass(frozen=True)
-class FreshNoiseConfig(ProfiledConfig):
+class FreshNoiseConfig:
     """How :func:`fit_fresh_noise` trains.
 
     Attributes
     ----------
-    snr_min, snr_max : float -- SNRs drawn log-uniformly per image and batch.
-    high_snr_fraction, high_snr_max : float -- share of images whose SNR is drawn log-uniformly in
-        ``[snr_max, high_snr_max]`` instead (0: none). Averages of many images, such as the
-        stack-aware mode hands the network (31 images at SNR 0.1: about 3), need it.
-    coloured_fraction : float -- share of images whose noise is coloured (power law ``f^-alpha``,
-        ``alpha`` uniform in [0, 1.5]) instead of white.
-    batch_size, lr : int, float -- Adam with a cosine decay of the learning rate to 1 % over the run.
-    minutes : float -- training time; the run stops at whichever of ``minutes`` and ``max_images``
-        comes first. max_images : int -- images seen (0: no limit); when set, the learning-rate
-        schedule follows the images seen, so a run that stops by images is deterministic.
-    flips : bool -- random mirror and 90-degree rotations of the clean images.
-    fixed_noise : bool -- ablation: one noise realisation per image, drawn once (the paper's way).
-    target_snr_factor : float -- ablation: 0 (default) trains towards the clean image; a positive
-        factor trains towards a noisy target, the clean image plus independent white noise at that
-        many times the input's SNR (the paper's ladder of noisy targets, 4x and 6x).
+    snr_min, snr_max : float
+        SNRs drawn log-uniformly per image and batch (variance definition).
+    high_snr_fraction, high_snr_max : float
+        Share of images whose SNR is drawn log-uniformly in ``[snr_max, high_snr_max]`` instead (0:
+        none). Averages of many images, such as the stack-aware mode hands the network (31 images at
+        SNR 0.1: about 3), need it.
+    coloured_fraction : float
+        Share of images whose noise is coloured (power law ``f^-alpha``, ``alpha`` uniform in [0, 1.5])
+        instead of white.
+    batch_size : int
+        Images per step.
+    lr : float
+        Peak learning rate of Adam, decayed along a cosine to 1 % of it over the run.
+    minutes : float
+        Training time; the run stops at whichever of ``minutes`` and ``max_images`` comes first.
+    max_images : int
+        Images seen (0: no limit); when set, the learning-rate schedule follows the images seen, so a
+        run that stops by images is deterministic.
+    flips : bool
+        Random mirror and 90-degree rotations of the clean images.
     seed : int
+        Seeds the batches and the noise.
     """
 
     snr_min: float = 0.02
@@ -58,17 +65,7 @@ class FreshNoiseConfig(ProfiledConfig):
     minutes: float = 60.0
     max_images: int = 0
     flips: bool = True
-    fixed_noise: bool = False
-    target_snr_factor: float = 0.0
     seed: int = 0
-
-    @classmethod
-    def quick_overrides(cls) -> dict:
-        return {"minutes": 0.5}
-
-    @classmethod
-    def smoke_overrides(cls) -> dict:
-        return {"minutes": 0.05}
 
     def __post_init__(self):
         if not 0 < self.snr_min <= self.snr_max:
@@ -77,10 +74,17 @@ class FreshNoiseConfig(ProfiledConfig):
             raise ValueError("need 0 <= high_snr_fraction <= 1 and high_snr_max >= snr_max")
         if not 0 <= self.coloured_fraction <= 1:
             raise ValueError("coloured_fraction must be in [0, 1]")
-        if self.batch_size < 1 or self.lr <= 0 or self.minutes <= 0:
-            raise ValueError("batch_size, lr and minutes must be positive")
-        if self.target_snr_factor < 0:
-            raise ValueError("target_snr_factor must be 0 (clean targets) or positive")
+        if self.batch_size < 1 or self.lr <= 0 or self.minutes <= 0 or self.max_images < 0:
+            raise ValueError("batch_size, lr and minutes must be positive, max_images 0 or positive")
+
+    def as_dict(self) -> dict:
+        """The config as a plain dict (for records).
+
+        Returns
+        -------
+        dict
+        """
+        return asdict(self)
 
 
 def _coloured(shape: tuple, alpha: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -103,11 +107,31 @@ def _log_uniform(n: int, lo: float, hi: float, gen: torch.Generator) -> torch.Te
 def add_fresh_noise(clean: torch.Tensor, snr_min: float, snr_max: float, coloured_fraction: float,
                     gen: torch.Generator, high_snr_fraction: float = 0.0,
                     high_snr_max: float = 3.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Noisy copies of clean images ``(n, s, s)`` at per-image SNRs drawn log-uniformly.
+    """Noisy copies of clean images at per-image SNRs drawn log-uniformly.
 
-    Returns ``(noisy, snr)``: float32 ``(n, s, s)`` and the SNRs ``(n,)``. Noise variance is each
-    clean image's variance divided by its SNR. SNRs are log-uniform in ``[snr_min, snr_max]``, or,
-    for a share ``high_snr_fraction`` of the images, in ``[snr_max, high_snr_max]``.
+    Noise variance is each clean image's variance divided by its SNR. SNRs are log-uniform in
+    ``[snr_min, snr_max]``, or, for a share ``high_snr_fraction`` of the images, in
+    ``[snr_max, high_snr_max]``.
+
+    Parameters
+    ----------
+    clean : torch.Tensor
+        float32 ``(n, s, s)``.
+    snr_min, snr_max : float
+        The SNR range (variance definition).
+    coloured_fraction : float
+        Share of the images whose noise is coloured (a random power law of spatial frequency).
+    gen : torch.Generator
+        Draws everything (CPU).
+    high_snr_fraction, high_snr_max : float
+        Share of the images drawn in ``[snr_max, high_snr_max]`` instead (0: none, and nothing drawn).
+
+    Returns
+    -------
+    noisy : torch.Tensor
+        float32 ``(n, s, s)``.
+    snr : torch.Tensor
+        ``(n,)``, each image's SNR.
     """
     n = clean.shape[0]
     snr = _log_uniform(n, snr_min, snr_max, gen)
@@ -123,14 +147,21 @@ def add_fresh_noise(clean: torch.Tensor, snr_min: float, snr_max: float, coloure
     return clean + noise * sigma[:, None, None], snr
 
 
-def noisy_target(clean: torch.Tensor, snr: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """``clean`` ``(n, s, s)`` plus independent white Gaussian noise at per-image SNRs ``snr`` ``(n,)``
-    (variance definition): a noisy training target instead of the clean image."""
-    sigma = torch.sqrt(clean.flatten(1).var(1) / snr)
-    return clean + torch.randn(clean.shape, generator=gen) * sigma[:, None, None]
+def random_flips(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """One random 90-degree rotation and, half the time, a mirror, the same for every image of a batch.
 
+    Parameters
+    ----------
+    x : torch.Tensor
+        ``(..., s, s)`` images.
+    gen : torch.Generator
+        Draws the rotation and the mirror.
 
-def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    Returns
+    -------
+    torch.Tensor
+        The same shape and dtype.
+    """
     k = int(torch.randint(0, 4, (1,), generator=gen))
     x = torch.rot90(x, k, dims=(-2, -1))
     return torch.flip(x, dims=(-1,)) if bool(torch.rand(1, generator=gen) < 0.5) else x
@@ -147,96 +178,122 @@ class _NormalizedStep(nn.Module):
         return self.model.normalized_forward(x)
 
 
+class FreshNoise(BatchSource):
+    """Clean images with new noise in every batch (:func:`add_fresh_noise`), Adam with a cosine schedule,
+    stopped by time or images seen: the batches of :func:`fit_fresh_noise`.
+
+    Parameters
+    ----------
+    clean : numpy.ndarray
+        float32 ``(n, size, size)``, the clean training images (size a multiple of 8).
+    config : FreshNoiseConfig
+
+    A subclass changes what a batch of clean images becomes by overriding :meth:`corrupt` (the
+    paper's fixed noise or noisy targets, for an ablation).
+    """
+
+    def __init__(self, clean: np.ndarray, config: FreshNoiseConfig = FreshNoiseConfig()):
+        self.clean = torch.from_numpy(check_images(clean))
+        self.config = config
+        self.gen = seed_everything(config.seed)
+        self.limit = config.max_images or None
+        self.n_train, self.total = len(self.clean), self.limit or int(config.minutes * 60)
+        self.unit = "img" if self.limit else "s"
+        self._done, self._t0 = 0.0, time.perf_counter()
+
+    def optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        return torch.optim.Adam(model.parameters(), lr=self.config.lr)
+
+    def module(self, model: nn.Module) -> nn.Module:
+        return _NormalizedStep(model)
+
+    def batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        budget, seen = self.config.minutes * 60, 0
+        self._t0 = time.perf_counter()
+        while True:
+            elapsed = from_rank0(time.perf_counter() - self._t0)  # rank 0's clock: the same steps everywhere
+            if elapsed >= budget or (self.limit and seen >= self.limit):
+                return
+            self._done = seen / self.limit if self.limit else elapsed / budget  # by images when capped
+            idx = torch.randint(0, len(self.clean), (self.config.batch_size,), generator=self.gen)
+            yield self.corrupt(idx, self.clean[idx])
+            seen += len(idx)
+
+    def corrupt(self, idx: torch.Tensor, clean: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training pair of a batch: noisy inputs and their targets, each ``(b, s, s)``.
+
+        Parameters
+        ----------
+        idx : torch.Tensor
+            int64 ``(b,)``, the batch's images in the bank.
+        clean : torch.Tensor
+            float32 ``(b, s, s)``, those images.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            The (flipped) clean images with fresh noise, and the clean images themselves.
+        """
+        c = self.config
+        y = random_flips(clean, self.gen) if c.flips else clean
+        return add_fresh_noise(y, c.snr_min, c.snr_max, c.coloured_fraction, self.gen, c.high_snr_fraction,
+                               c.high_snr_max)[0], y
+
+    def size(self, batch) -> int:
+        return len(batch[0])
+
+    def lr_factor(self) -> float:
+        return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * self._done))
+
+    def part(self, batch, lo, hi, device):
+        part = slice(lo, hi) if hi > lo else slice(0, 1)
+        xn, y = batch
+        return xn[part, None].to(device).contiguous(memory_format=torch.channels_last), y[part, None].to(device)
+
+    def loss(self, net, inputs, targets):
+        out, m, s = net(inputs)
+        return ((out - (targets - m) / s) ** 2).mean()  # the target in the input's normalised units
+
+    def round_over(self, images: int) -> bool:
+        return images >= 2000
+
+    def after_step(self, bar, images: int) -> None:
+        bar.update(images if self.limit else int(time.perf_counter() - self._t0) - bar.n)
+
+
 def fit_fresh_noise(model: nn.Module, clean: np.ndarray, config: FreshNoiseConfig = FreshNoiseConfig(),
-                    device=None, on_checkpoint: Callable[[dict], None] | None = None,
-                    checkpoint_minutes: float = 5.0, desc: str = "training") -> dict:
+                    device=None, on_checkpoint: Callable[[History], None] | None = None,
+                    checkpoint_minutes: float = 5.0, desc: str = "training",
+                    source: Callable[[np.ndarray, FreshNoiseConfig], FreshNoise] = FreshNoise) -> History:
     """Train ``model`` (a :class:`~cdae_lite.denoise.models.Normalized` network) to map noisy images to
     ``clean`` ones, with new noise in every batch.
 
     Parameters
     ----------
-    model : Normalized -- trained in place.
-    clean : float32 ``(n, size, size)`` -- the clean training images (size a multiple of 8).
-    config : FreshNoiseConfig. device : where to train.
-    on_checkpoint : called with the history so far every ``checkpoint_minutes`` and at the end (to
-        save partial results of a long run).
+    model : Normalized
+        Trained in place, left in eval mode on ``device``.
+    clean : numpy.ndarray
+        float32 ``(n, size, size)``, the clean training images (size a multiple of 8).
+    config : FreshNoiseConfig
+    device : str or torch.device, optional
+        Where to train.
+    on_checkpoint : callable, optional
+        Called with the history so far every ``checkpoint_minutes`` and at the end (to save partial
+        results of a long run); on rank 0 only.
+    checkpoint_minutes : float
+    desc : str
+        The progress bar's label.
+    source : callable
+        Makes the batch source from ``(clean, config)``: :class:`FreshNoise`, or a subclass.
 
     Returns
     -------
-    dict -- ``loss`` (mean normalised MSE per logged step), ``images`` (images seen at each log),
-    ``minutes``, ``images_seen``, ``images_per_s``.
+    History
+        ``train_loss``: the mean normalised MSE of every 2,000 images or so, ``loss_images`` the images
+        seen at each; ``images_seen``, ``seconds``, ``images_per_s``.
 
-    Data-parallel under ``torchrun`` (an initialised process group): every rank draws the same batch
-    and noise and takes a contiguous share of it; gradients are averaged by
-    :class:`~torch.nn.parallel.DistributedDataParallel` with each share weighted by its size, and
-    rank 0's clock decides the learning rate and when to stop, so all ranks take the same steps.
-    ``on_checkpoint`` is called on rank 0 only.
+    The loop is :func:`~cdae_lite.denoise.loop.train_loop`: data-parallel under ``torchrun``, where
+    every rank draws the same batch and noise and rank 0's clock decides the learning rate and when to
+    stop, so all ranks take the same steps.
     """
-    x_all = torch.from_numpy(check_images(clean))
-    dev = get_device(device)
-    gen = seed_everything(config.seed)
-    model.to(dev, memory_format=torch.channels_last).train()  # faster convolutions on CPUs and GPUs
-    rank, size = data_parallel()
-    step = _NormalizedStep(model)
-    net = step if size == 1 else torch.nn.parallel.DistributedDataParallel(step)
-    if rank > 0:
-        on_checkpoint = None
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    fixed = None
-    if config.fixed_noise:
-        fixed = add_fresh_noise(x_all, config.snr_min, config.snr_max, config.coloured_fraction, gen,
-                                config.high_snr_fraction, config.high_snr_max)[0]
-    budget = config.minutes * 60
-    limit = config.max_images or None
-    hist = {"loss": [], "images": [], "minutes": 0.0, "images_seen": 0, "images_per_s": 0.0}
-    t0 = last_ckpt = time.perf_counter()
-    seen, run_loss, run_n = 0, 0.0, 0
-    bar = progress(limit or int(budget), desc, unit="img" if limit else "s", enabled=rank == 0)
-    try:
-        while True:
-            elapsed = from_rank0(time.perf_counter() - t0)  # rank 0's clock: the same steps everywhere
-            if elapsed >= budget or (limit and seen >= limit):
-                break
-            done = seen / limit if limit else elapsed / budget  # by images when capped: deterministic
-            for g in opt.param_groups:
-                g["lr"] = config.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * done)))
-            idx = torch.randint(0, len(x_all), (config.batch_size,), generator=gen)
-            y = x_all[idx]
-            if fixed is not None:
-                xn = fixed[idx]
-            else:
-                if config.flips:
-                    y = _augment(y, gen)
-                xn, snr = add_fresh_noise(y, config.snr_min, config.snr_max, config.coloured_fraction, gen,
-                                          config.high_snr_fraction, config.high_snr_max)
-                if config.target_snr_factor:
-                    y = noisy_target(y, snr * config.target_snr_factor, gen)
-            lo, hi = share(len(idx), rank, size)
-            part = slice(lo, hi) if hi > lo else slice(0, 1)  # an empty share still takes part (weight 0)
-            xb = xn[part, None].to(dev).contiguous(memory_format=torch.channels_last)
-            yb = y[part, None].to(dev)
-            out, m, s = net(xb)
-            loss = ((out - (yb - m) / s) ** 2).mean()  # the clean target in the input's normalised units
-            opt.zero_grad(set_to_none=True)
-            (loss * ((hi - lo) * size / len(idx))).backward()  # weight 1 in one process
-            opt.step()
-            seen += len(idx)
-            run_loss, run_n = run_loss + summed(float(loss.detach()) * (hi - lo))[0], run_n + len(idx)
-            bar.update(len(idx) if limit else int(time.perf_counter() - t0) - bar.n)
-            if run_n >= 2000:
-                hist["loss"].append(run_loss / run_n)
-                hist["images"].append(seen)
-                run_loss, run_n = 0.0, 0
-            now = time.perf_counter()
-            if on_checkpoint is not None and now - last_ckpt > checkpoint_minutes * 60:
-                last_ckpt = now
-                hist.update(minutes=(now - t0) / 60, images_seen=seen, images_per_s=seen / (now - t0))
-                on_checkpoint(hist)
-    finally:
-        bar.close()
-        model.eval()
-    now = time.perf_counter()
-    hist.update(minutes=(now - t0) / 60, images_seen=seen, images_per_s=seen / max(now - t0, 1e-9))
-    if on_checkpoint is not None:
-        on_checkpoint(hist)
-    return hist
+    return train_loop(model, source(clean, config), device, desc, on_checkpoint, checkpoint_minutes)

@@ -11,18 +11,18 @@ the same seed gives the same weights.
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
 import torch.nn as nn
 
 from cdae_lite.denoise.inference import predict
+from cdae_lite.denoise.loop import BatchSource, History, train_loop
 from cdae_lite.denoise.models import AEConfig, Cascade, autoencoder, chain
-from cdae_lite.distributed import data_parallel, share, summed
 from cdae_lite.images import check_images
-from cdae_lite.runtime import get_device, progress_enabled, seed_everything
+from cdae_lite.runtime import seed_everything
 
 
 @dataclass(frozen=True)
@@ -62,22 +62,6 @@ class TrainConfig:
         return asdict(self)
 
 
-@dataclass
-class History:
-    """What happened during one :func:`fit`: losses per epoch, time, throughput."""
-
-    train_loss: list = field(default_factory=list)
-    val_loss: list = field(default_factory=list)
-    seconds: float = 0.0
-    images_per_s: float = 0.0
-    n_train: int = 0
-    n_val: int = 0
-    device: str = ""
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
 def normalized_mse(output: torch.Tensor, target: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
     """MSE after dividing output and target by each input image's standard deviation."""
     s = inputs.std(dim=(-2, -1), keepdim=True).clamp_min(1e-6)
@@ -94,7 +78,25 @@ def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
 def blind_spot(x: torch.Tensor, fraction: float, gen: torch.Generator, radius: int = 2):
     """Noise2Void's masking: replace a random ``fraction`` of pixels by a random neighbour's value.
 
-    Returns ``(masked input, mask)``. A network trained to predict the original values at the masked
+    Parameters
+    ----------
+    x : torch.Tensor
+        ``(b, c, h, w)`` images.
+    fraction : float
+        Share of the pixels masked.
+    gen : torch.Generator
+        Draws the mask and the neighbours (CPU: the same on every device).
+    radius : int
+        The neighbour is at most this many pixels away on each axis.
+
+    Returns
+    -------
+    masked : torch.Tensor
+        ``x`` with the masked pixels replaced.
+    mask : torch.Tensor
+        bool, the shape of ``x``: the masked pixels.
+
+    A network trained to predict the original values at the masked
     pixels from their surroundings cannot copy a pixel's own noise, only the signal its neighbours
     share; it learns to denoise from noisy images alone, if the noise is independent between pixels.
     """
@@ -114,84 +116,98 @@ def blind_spot(x: torch.Tensor, fraction: float, gen: torch.Generator, radius: i
     return torch.where(mask, shuffled, x), mask
 
 
+class Pairs(BatchSource):
+    """Fixed ``(input, target)`` pairs, shuffled every epoch, a share held out: the batches of :func:`fit`."""
+
+    def __init__(self, inputs, targets, config: TrainConfig, blind_spot_fraction: float = 0.0):
+        x, y = check_images(inputs, "inputs"), check_images(targets, "targets")
+        if x.shape != y.shape:
+            raise ValueError(f"inputs {x.shape} and targets {y.shape} differ in shape")
+        if x.shape[-1] % 8:
+            raise ValueError(f"image size {x.shape[-1]} must be a multiple of 8 to train the autoencoders")
+        self.x, self.y, self.config, self.fraction = x, y, config, blind_spot_fraction
+        self.gen = seed_everything(config.seed)
+        perm = torch.randperm(len(x), generator=self.gen)
+        self.n_val = int(round(len(x) * config.val_fraction)) if len(x) > 10 else 0
+        self.val_idx, self.tr_idx = perm[:self.n_val], perm[self.n_val:]
+        self.n_train, self.total, self.unit = len(self.tr_idx), config.epochs, "epoch"
+        self.dev, self._last = None, False
+
+    def optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        return _optimizer(model, self.config)
+
+    def batches(self) -> Iterator[torch.Tensor]:
+        for _ in range(self.config.epochs):
+            order = self.tr_idx[torch.randperm(len(self.tr_idx), generator=self.gen)]
+            starts = range(0, len(order), self.config.batch_size)
+            for i in starts:
+                self._last = i == starts[-1]
+                yield order[i:i + self.config.batch_size]
+
+    def part(self, batch, lo, hi, device):
+        if self.dev != device:  # the pairs move to the device once, channels-last
+            self.dev = device
+            self.xt, self.yt = (torch.from_numpy(a)[:, None].to(device).contiguous(memory_format=torch.channels_last)
+                                for a in (self.x, self.y))
+        b = (batch[lo:hi] if hi > lo else batch[:1]).to(device)
+        return self.xt[b], self.yt[b]
+
+    def loss(self, net, inputs, targets):
+        if self.fraction > 0:
+            xin, mask = blind_spot(inputs, self.fraction, self.gen)
+        else:
+            xin, mask = inputs, None
+        with torch.autocast(device_type=inputs.device.type, dtype=torch.bfloat16,
+                            enabled=self.config.amp and inputs.device.type == "cuda"):
+            out = net(xin)
+        if mask is None:
+            return normalized_mse(out.float(), targets, inputs)
+        s = inputs.std(dim=(-2, -1), keepdim=True).clamp_min(1e-6)
+        return ((((out.float() - targets) / s) ** 2) * mask).sum() / mask.sum().clamp_min(1)
+
+    def round_over(self, images: int) -> bool:
+        return self._last
+
+    def after_round(self, model, history, bar) -> None:
+        if self.n_val:
+            idx = self.val_idx.numpy()
+            history.val_loss.append(evaluate_loss(model, self.x[idx], self.y[idx], self.dev))
+        bar.set_postfix(loss=f"{history.train_loss[-1]:.4f}",
+                        val=f"{history.val_loss[-1]:.4f}" if self.n_val else "-")
+        bar.update(1)
+
+
 def fit(model: nn.Module, inputs, targets, config: TrainConfig = TrainConfig(),
         device: str | torch.device | None = None, desc: str = "training",
         blind_spot_fraction: float = 0.0) -> History:
     """Train ``model`` to map ``inputs`` to ``targets`` (both (n, size, size), data units).
 
-    The model is trained in place and left in eval mode on ``device``. A ``config.val_fraction``
-    share of the pairs (chosen with ``config.seed``) is held out for the validation loss.
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Trained in place, left in eval mode on ``device``.
+    inputs, targets : numpy.ndarray
+        float32 ``(n, size, size)`` pairs, ``size`` a multiple of 8.
+    config : TrainConfig
+        Epochs, batch, optimiser, held-out share (chosen with ``config.seed``), seed.
+    device : str or torch.device, optional
+        Where to train.
+    desc : str
+        The progress bar's label.
+    blind_spot_fraction : float
+        Above 0, the inputs are masked as in Noise2Void (:func:`blind_spot`) and the loss counts only
+        the masked pixels; pass the noisy images as both inputs and targets.
 
-    With ``blind_spot_fraction > 0`` the inputs are masked as in Noise2Void (:func:`blind_spot`) and
-    the loss counts only the masked pixels; pass the noisy images as both inputs and targets.
+    Returns
+    -------
+    History
+        One training loss per epoch, and a validation loss per epoch when pairs were held out.
 
-    Data-parallel: when a ``torch.distributed`` process group is initialised (``torchrun``), every rank
-    draws the same batches and takes a contiguous share of each, the model is wrapped in
-    :class:`~torch.nn.parallel.DistributedDataParallel`, and each share's loss is weighted by its size,
-    so the averaged gradient is that of the whole batch: without dropout or blind-spot masks (whose
-    random draws then differ), the trained weights equal the single-process ones up to the order of
-    floating-point sums.
+    The loop is :func:`train_loop` (data-parallel under ``torchrun``): without dropout or blind-spot
+    masks (whose random draws then differ), the trained weights equal the single-process ones up to
+    the order of floating-point sums.
     """
-    from tqdm.auto import tqdm
-
-    x, y = check_images(inputs, "inputs"), check_images(targets, "targets")
-    if x.shape != y.shape:
-        raise ValueError(f"inputs {x.shape} and targets {y.shape} differ in shape")
-    if x.shape[-1] % 8:
-        raise ValueError(f"image size {x.shape[-1]} must be a multiple of 8 to train the autoencoders")
-    dev = get_device(device)
-    seed_everything(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
-    n = x.shape[0]
-    perm = torch.randperm(n, generator=gen)
-    n_val = int(round(n * config.val_fraction)) if n > 10 else 0
-    val_idx, tr_idx = perm[:n_val], perm[n_val:]
-    # channels-last memory layout: about a third faster for these convolutions on CPU and GPU
-    xt = torch.from_numpy(x)[:, None].to(dev).contiguous(memory_format=torch.channels_last)
-    yt = torch.from_numpy(y)[:, None].to(dev).contiguous(memory_format=torch.channels_last)
-    model.to(dev, memory_format=torch.channels_last)
-    rank, size = data_parallel()
-    net = model if size == 1 else torch.nn.parallel.DistributedDataParallel(model)
-    opt = _optimizer(model, config)
-    amp = config.amp and dev.type == "cuda"
-    hist = History(n_train=len(tr_idx), n_val=n_val, device=str(dev))
-    t0 = time.perf_counter()
-    bar = tqdm(range(config.epochs), desc=desc, disable=not progress_enabled() or rank > 0, leave=False)
-    for _ in bar:
-        model.train()
-        order = tr_idx[torch.randperm(len(tr_idx), generator=gen)]
-        total, count = 0.0, 0
-        for i in range(0, len(order), config.batch_size):
-            whole = order[i:i + config.batch_size]
-            lo, hi = share(len(whole), rank, size)
-            b = (whole[lo:hi] if hi > lo else whole[:1]).to(dev)  # an empty share still takes part (weight 0)
-            weight = (hi - lo) * size / len(whole)
-            xb, yb = xt[b], yt[b]
-            opt.zero_grad(set_to_none=True)
-            if blind_spot_fraction > 0:
-                xin, mask = blind_spot(xb, blind_spot_fraction, gen)
-            else:
-                xin, mask = xb, None
-            with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):
-                out = net(xin)
-            if mask is None:
-                loss = normalized_mse(out.float(), yb, xb)
-            else:
-                s = xb.std(dim=(-2, -1), keepdim=True).clamp_min(1e-6)
-                loss = ((((out.float() - yb) / s) ** 2) * mask).sum() / mask.sum().clamp_min(1)
-            (loss * weight).backward()  # weight 1 in one process
-            opt.step()
-            total += loss.item() * (hi - lo)
-            count += hi - lo
-        total, count = summed(total, count)  # the epoch's loss over every rank's share
-        hist.train_loss.append(total / max(count, 1))
-        if n_val:
-            hist.val_loss.append(evaluate_loss(model, x[val_idx.numpy()], y[val_idx.numpy()], dev))
-        bar.set_postfix(loss=f"{hist.train_loss[-1]:.4f}", val=f"{hist.val_loss[-1]:.4f}" if n_val else "-")
-    model.eval()
-    hist.seconds = time.perf_counter() - t0
-    hist.images_per_s = config.epochs * len(tr_idx) / max(hist.seconds, 1e-9)
-    return hist
+    return train_loop(model, Pairs(inputs, targets, config, blind_spot_fraction), device, desc)
 
 
 @torch.no_grad()
@@ -205,7 +221,21 @@ def evaluate_loss(model: nn.Module, inputs, targets, device=None, batch_size: in
 
 def pretrain_single(noisy, clean, ae: AEConfig = AEConfig(), cfg: TrainConfig = TrainConfig(),
                     device=None) -> tuple[nn.Module, History]:
-    """The paper's *single DAE*: one autoencoder trained from the noisiest images straight to clean."""
+    """The paper's *single DAE*: one autoencoder trained from the noisiest images straight to clean.
+
+    Parameters
+    ----------
+    noisy, clean : numpy.ndarray
+        float32 ``(n, s, s)`` pairs.
+    ae : AEConfig
+    cfg : TrainConfig
+    device : str or torch.device, optional
+
+    Returns
+    -------
+    tuple
+        ``(model, History)``.
+    """
     seed_everything(cfg.seed)
     model = autoencoder(ae)
     return model, fit(model, noisy, clean, cfg, device, desc="single DAE")
@@ -215,6 +245,16 @@ def ladder_pairs(steps: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]
     """Training pairs of a cascade from a ladder of stacks of the same particles, noisiest first.
 
     Block ``i`` learns ``steps[i] -> steps[i + 1]``; the last step is usually the clean stack.
+
+    Parameters
+    ----------
+    steps : list of numpy.ndarray
+        Stacks ``(n, s, s)`` of the same particles, SNR rising.
+
+    Returns
+    -------
+    list of tuple
+        ``(input, target)`` per block.
 
     Raises
     ------
@@ -241,6 +281,19 @@ def pretrain_cdae(pairs: list[tuple[np.ndarray, np.ndarray]], ae: AEConfig = AEC
     For the paper: ``[(snr 0.1, snr 0.4), (snr 0.4, snr 0.6), (snr 0.6, clean)]`` of the same particles.
     The blocks are trained one after the other (each could run in parallel: none depends on another).
     Block ``i`` is seeded with ``cfg.seed + i``.
+
+    Parameters
+    ----------
+    pairs : list of tuple
+        ``(input, target)`` float32 ``(n, s, s)`` per block (:func:`ladder_pairs`).
+    ae : AEConfig
+    cfg : TrainConfig
+    device : str or torch.device, optional
+
+    Returns
+    -------
+    tuple
+        ``(Cascade, list of History)``, one history per block.
     """
     model = Cascade([autoencoder(ae) for _ in pairs])
     hists = []
@@ -258,6 +311,21 @@ def pretrain_end_to_end(noisy, clean, ae: AEConfig = AEConfig(), cfg: TrainConfi
     It differs from CDAE only in its training (no intermediate SNR targets, one normalisation at the
     input; see :func:`cdae_lite.denoise.models.chain`), so comparing the two tells whether the cascade's gain
     comes from the progressive targets or from its size.
+
+    Parameters
+    ----------
+    noisy, clean : numpy.ndarray
+        float32 ``(n, s, s)`` pairs.
+    ae : AEConfig
+    cfg : TrainConfig
+    n_blocks : int
+        Autoencoders chained.
+    device : str or torch.device, optional
+
+    Returns
+    -------
+    tuple
+        ``(model, History)``.
     """
     seed_everything(cfg.seed)
     model = chain(ae, n_blocks)

@@ -1,6 +1,6 @@
 """What each part of the general denoiser's recipe is worth: an ablation on particles it never saw.
 
-Every variant changes one thing of the recipe (:class:`~cdae_lite.paper.general.GeneralDenoiserConfig`)
+Every variant changes one thing of the recipe (:class:`~cdae_lite.denoise.recipe.GeneralRecipe`)
 and is trained from the same seed for the same number of images seen (the learning rate follows the
 images seen, so each run is deterministic and independent of the machine's speed), on a bank smaller
 than the shipped model's. All are scored on the same images as BM3D with its sigma factor tuned on
@@ -19,16 +19,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 import torch
 
 from cdae_lite.denoise.models import AEConfig, GeneralUNetConfig, autoencoder, general_unet, n_parameters
-from cdae_lite.denoise.synthetic import FreshNoiseConfig, fit_fresh_noise
-from cdae_lite.paper.general import GeneralDenoiserConfig, clean_bank
+from cdae_lite.denoise.recipe import FIRST_STAGE, GeneralRecipe
+from cdae_lite.denoise.synthetic import FreshNoise, fit_fresh_noise
 from cdae_lite.paper.general_eval import (DenoiserEvaluation, calibrated, evaluation_stacks, margins,
                                           score_denoisers, tuned_bm3d)
-from cdae_lite.runtime import ProfiledConfig, seed_everything
+from cdae_lite.paper.general_noise import FixedNoise, NoisyTargets
+from cdae_lite.paper.profiles import ProfiledConfig
+from cdae_lite.runtime import seed_everything
+from cdae_lite.simulation.bank import clean_bank
 
 #: The row every other is compared with.
 RECIPE = "recipe"
@@ -43,18 +47,18 @@ class GeneralAblation(ProfiledConfig):
 
     Attributes
     ----------
-    recipe : GeneralDenoiserConfig -- the reference recipe: the shipped one on a smaller bank
+    recipe : GeneralRecipe -- the reference recipe: the shipped model's first stage on a smaller bank
         (``images_per_structure``) with a budget of images seen (``train.max_images``).
     longer : int -- how many times more images the "longer training" row sees.
     evaluation : DenoiserEvaluation -- the scored images (every image of a small stack per set).
     speed_images : int -- images denoised to time each network's inference (one batch of 256).
-    seeds : tuple of int -- training seeds: every row is trained once per seed (``recipe.seed + k``
+    seeds : tuple of int -- training seeds: every row is trained once per seed (``recipe.bank.seed + k``
         initialises the network, ``recipe.train.seed + k`` draws its noise and batches; the bank stays
         the same), and each effect is the mean of the paired differences to the recipe of the same seed.
     """
 
-    recipe: GeneralDenoiserConfig = GeneralDenoiserConfig(
-        images_per_structure=150, train=FreshNoiseConfig(minutes=600.0, max_images=16000))
+    recipe: GeneralRecipe = replace(FIRST_STAGE, bank=replace(FIRST_STAGE.bank, images_per_structure=150),
+                                    train=replace(FIRST_STAGE.train, minutes=600.0, max_images=16000))
     longer: int = 2
     evaluation: DenoiserEvaluation = DenoiserEvaluation(images_per_view=16, n_images=64)
     speed_images: int = 256
@@ -66,9 +70,9 @@ class GeneralAblation(ProfiledConfig):
 
     @classmethod
     def quick_overrides(cls) -> dict:
-        return {"recipe": GeneralDenoiserConfig(n_phantoms=2, images_per_structure=12,
-                                                net=GeneralUNetConfig((8, 16, 16, 16)),
-                                                train=FreshNoiseConfig(minutes=600.0, max_images=256)),
+        return {"recipe": replace(FIRST_STAGE, bank=replace(FIRST_STAGE.bank, n_phantoms=2, images_per_structure=12),
+                                  net=GeneralUNetConfig((8, 16, 16, 16)),
+                                  train=replace(FIRST_STAGE.train, minutes=600.0, max_images=256)),
                 "evaluation": DenoiserEvaluation.quick(images_per_view=2), "speed_images": 16, "seeds": (0,)}
 
     @classmethod
@@ -76,22 +80,30 @@ class GeneralAblation(ProfiledConfig):
         return cls.quick_overrides()
 
 
-def variants(cfg: GeneralAblation) -> dict[str, tuple[GeneralDenoiserConfig, Callable[[], torch.nn.Module]]]:
-    """``{row: (recipe variant, network factory)}``: the recipe and each single change of it."""
+def variants(cfg: GeneralAblation) -> dict[str, tuple[GeneralRecipe, Callable[[], torch.nn.Module], Callable]]:
+    """``{row: (recipe variant, network factory, batch source)}``: the recipe and each single change of it.
+
+    The batch source is :class:`~cdae_lite.denoise.synthetic.FreshNoise` (the recipe's) but for the
+    rows that undo its noise (:class:`~cdae_lite.paper.general_noise.FixedNoise`,
+    :class:`~cdae_lite.paper.general_noise.NoisyTargets`).
+    """
     r = cfg.recipe
-    n_structures = len(r.maps) + r.n_phantoms
+    b = r.bank
+    n_structures = len(b.maps) + b.n_phantoms
     unet = (lambda net: lambda: general_unet(net))
     return {
-        RECIPE: (r, unet(r.net)),
-        "fixed noise": (replace(r, train=replace(r.train, fixed_noise=True)), unet(r.net)),
-        "noisy targets (4x SNR)": (replace(r, train=replace(r.train, target_snr_factor=4.0)), unet(r.net)),
-        "RuBisCO only": (replace(r, maps=("rubisco",), n_phantoms=0,
-                                 images_per_structure=r.images_per_structure * n_structures), unet(r.net)),
-        "one particle size (40 px)": (replace(r, scales=1, diameter_px=(40.0, 40.0)), unet(r.net)),
-        "U-Net half as wide": (r, unet(GeneralUNetConfig(tuple(max(1, c // 2) for c in r.net.channels)))),
-        "paper's autoencoder (no output dropout)": (r, lambda: autoencoder(AEConfig(output_dropout=False))),
+        RECIPE: (r, unet(r.net), FreshNoise),
+        "fixed noise": (r, unet(r.net), FixedNoise),
+        "noisy targets (4x SNR)": (r, unet(r.net), partial(NoisyTargets, factor=4.0)),
+        "RuBisCO only": (replace(r, bank=replace(b, maps=("rubisco",), n_phantoms=0,
+                                                 images_per_structure=b.images_per_structure * n_structures)),
+                         unet(r.net), FreshNoise),
+        "one particle size (40 px)": (replace(r, bank=replace(b, scales=1, diameter_px=(40.0, 40.0))), unet(r.net),
+                                      FreshNoise),
+        "U-Net half as wide": (r, unet(GeneralUNetConfig(tuple(max(1, c // 2) for c in r.net.channels))), FreshNoise),
+        "paper's autoencoder (no output dropout)": (r, lambda: autoencoder(AEConfig(output_dropout=False)), FreshNoise),
         f"{cfg.longer}x the training": (replace(r, train=replace(r.train, max_images=r.train.max_images * cfg.longer)),
-                                       unet(r.net)),
+                                       unet(r.net), FreshNoise),
     }
 
 
@@ -196,20 +208,19 @@ def run_ablation(cfg: GeneralAblation, shipped: torch.nn.Module | None = None, d
 
     banks: dict = {}
     for k in cfg.seeds:
-        for name, (recipe, factory) in variants(cfg).items():
-            key = (recipe.maps, recipe.n_phantoms, recipe.images_per_structure, recipe.scales, recipe.diameter_px)
-            if key not in banks:
-                banks[key] = clean_bank(recipe, device)[0]
-            seed_everything(recipe.seed + k)
+        for name, (recipe, factory, source) in variants(cfg).items():
+            if recipe.bank not in banks:
+                banks[recipe.bank] = clean_bank(recipe.bank, device)[0]
+            seed_everything(recipe.bank.seed + k)
             model = factory()
-            hist = fit_fresh_noise(model, banks[key], replace(recipe.train, seed=recipe.train.seed + k), device,
-                                   desc=f"ablation: {name}, seed {k}")
+            hist = fit_fresh_noise(model, banks[recipe.bank], replace(recipe.train, seed=recipe.train.seed + k), device,
+                                   desc=f"ablation: {name}, seed {k}", source=source)
             result["training"].append({"method": name, "seed": k, "parameters": n_parameters(model),
-                                       "bank_images": len(banks[key]), "images_seen": hist["images_seen"],
-                                       "minutes": hist["minutes"],
+                                       "bank_images": len(banks[recipe.bank]), "images_seen": hist.images_seen,
+                                       "minutes": hist.seconds / 60,
                                        "images_per_s_inference": images_per_second(model, cfg.speed_images,
-                                                                                   recipe.size, device),
-                                       "loss": hist["loss"], "loss_images": hist["images"]})
+                                                                                   recipe.bank.size, device),
+                                       "loss": hist.train_loss, "loss_images": hist.loss_images})
             denoisers = {} if result["rows"] else {"BM3D (tuned)": lambda x, s: bm3d.denoise(x, sigma=s)}
             denoisers[name] = run(model)
             if name == RECIPE:
@@ -219,7 +230,7 @@ def run_ablation(cfg: GeneralAblation, shipped: torch.nn.Module | None = None, d
     if shipped is not None:
         result["training"].append({"method": "shipped model", "seed": None, "parameters": n_parameters(shipped),
                                    "images_per_s_inference": images_per_second(shipped, cfg.speed_images,
-                                                                               cfg.recipe.size, device)})
+                                                                               cfg.recipe.bank.size, device)})
         add({"shipped model": run(shipped)}, None)
     return result
 
@@ -229,7 +240,7 @@ def record_ablation(profile: str | None = None, device=None, out=None, notes: st
     ``results/<profile>/general_ablation.json``, rewritten after every row."""
     from cdae_lite.denoise.checkpoint import load_denoiser
     from cdae_lite.paper.results import record
-    from cdae_lite.runtime import get_profile
+    from cdae_lite.paper.profiles import get_profile
 
     profile_name = profile or get_profile()
     cfg = GeneralAblation.quick() if profile_name == "quick" else GeneralAblation()
@@ -239,7 +250,7 @@ def record_ablation(profile: str | None = None, device=None, out=None, notes: st
         done = {(t["method"], t["seed"]) for t in partial["training"]}
         pending = [f"{n} (seed {k})" if k is not None else n for n, k in names if (n, k) not in done]
         return record("general_ablation", profile_name, cfg.as_dict(), partial,
-                      [cfg.recipe.seed + k for k in cfg.seeds], device, out,
+                      [cfg.recipe.bank.seed + k for k in cfg.seeds], device, out,
                       (notes + (f" Rows {pending} had not finished when this file was written." if pending else "")
                        ).strip())
 

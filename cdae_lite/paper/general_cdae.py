@@ -14,7 +14,8 @@ from cdae_lite.denoise.checkpoint import save_model
 from cdae_lite.denoise.models import AEConfig
 from cdae_lite.denoise.train import TrainConfig, ladder_pairs, pretrain_cdae
 from cdae_lite.io.paths import data_dir
-from cdae_lite.runtime import ProfiledConfig, command_line, device_name, git_commit
+from cdae_lite.paper.profiles import ProfiledConfig
+from cdae_lite.runtime import command_line, device_name, git_commit
 from cdae_lite.simulation.config import SimulationConfig
 from cdae_lite.simulation.proteins import training_protein
 

@@ -31,8 +31,8 @@ from cdae_lite.images import evenly_spaced
 from cdae_lite.io.paths import data_path
 from cdae_lite.metrics import image_scores
 from cdae_lite.paper.general import HELD_OUT
+from cdae_lite.paper.profiles import ProfiledConfig
 from cdae_lite.paper.tables import view_columns
-from cdae_lite.runtime import ProfiledConfig
 from cdae_lite.simulation.config import SimulationConfig
 from cdae_lite.simulation.maps import load_map
 from cdae_lite.simulation.proteins import test_proteins, training_protein
@@ -390,7 +390,7 @@ def record_general_eval(profile: str | None = None, device=None, out=None, notes
     """Score the shipped general denoiser and general CDAE and record ``results/<profile>/general.json``."""
     from cdae_lite.denoise.checkpoint import load_denoiser
     from cdae_lite.paper.results import record
-    from cdae_lite.runtime import get_profile
+    from cdae_lite.paper.profiles import get_profile
 
     profile_name = profile or get_profile()
     cfg = DenoiserEvaluation.quick() if profile_name == "quick" else DenoiserEvaluation()

@@ -11,10 +11,13 @@ Also :func:`set_rows`, which hands a general evaluation's rows (live or recorded
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 import torch
 
-from cdae_lite.paper.general import VALIDATION, GeneralDenoiserConfig, clean_bank
+from cdae_lite.paper.general import VALIDATION
+from cdae_lite.simulation.bank import BankConfig, clean_bank
 
 #: The SNRs a replacement must win at.
 SELECTION_SNRS = (0.1, 1.0, 3.0)
@@ -30,7 +33,7 @@ def _noisy(clean: np.ndarray, snr: float, seed: int) -> np.ndarray:
     return clean + torch.randn(clean.shape, generator=gen).numpy() * sigma[:, None, None]
 
 
-def validation_table(models: dict, snrs=SELECTION_SNRS, cfg: GeneralDenoiserConfig = VALIDATION,
+def validation_table(models: dict, snrs=SELECTION_SNRS, cfg: BankConfig = VALIDATION,
                      seed: int = NOISE_SEED, device=None) -> dict[str, dict[str, float]]:
     """Mean PSNR (dB) of each model on the validation bank at each SNR: ``{name: {str(snr): dB}}``.
 
@@ -48,7 +51,7 @@ def validation_table(models: dict, snrs=SELECTION_SNRS, cfg: GeneralDenoiserConf
     return table
 
 
-def validation_psnr(model, cfg: GeneralDenoiserConfig = VALIDATION, snr: float = 0.1, seed: int = NOISE_SEED,
+def validation_psnr(model, cfg: BankConfig = VALIDATION, snr: float = 0.1, seed: int = NOISE_SEED,
                     device=None) -> float:
     """Mean PSNR (dB) of ``model`` on the clean bank of ``cfg`` (default :data:`~cdae_lite.paper.general.VALIDATION`) with white
     noise at ``snr`` (one seeded realisation): the label that selects a model, never a test protein."""
@@ -90,7 +93,7 @@ def record_selection(candidate: str, shipped: str = "general", profile: str = "c
                  "images_seen": v[1]["record"].get("history", {}).get("images_seen")} for k, v in loaded.items()}
     metrics = {"psnr": table, "files": files, "replaces": replaces(table, "candidate", "shipped"),
                "verdict": selection_verdict(table, "candidate", "shipped")}
-    return record("general_selection", profile, {"validation": VALIDATION.as_dict(), "snrs": list(SELECTION_SNRS),
+    return record("general_selection", profile, {"validation": asdict(VALIDATION), "snrs": list(SELECTION_SNRS),
                                                  "noise_seed": NOISE_SEED, "symmetrize": symmetrize},
                   metrics, [VALIDATION.seed], device, out, notes)
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from cdae_lite.paper.general import TRAINING_MAPS
+from cdae_lite.simulation.bank import TRAINING_MAPS
 from cdae_lite.simulation.proteins import training_protein
 
 #: 6.2's test maps, projected by another simulator (label -> file under ``data/``).
@@ -39,7 +39,7 @@ def training_maps(record: Mapping) -> dict[str, str]:
     ----------
     record : dict -- a checkpoint's ``meta["record"]`` (``cdae_lite.denoise.load_denoiser(name)[1]``).
         For the general denoiser, the structures of its recorded training bank (``record["bank"]``), else
-        its configuration's ``maps`` (keys of :data:`cdae_lite.paper.general.TRAINING_MAPS`); a record made
+        its configuration's ``maps`` (keys of :data:`cdae_lite.simulation.bank.TRAINING_MAPS`); a record made
         before that option existed trained on all of them (its default). The general CDAE's recipe
         (:class:`cdae_lite.paper.GeneralModelConfig`) always trains on the training protein. A warm start
         adds the maps of the run it continued (``record["init"]["record"]``).
@@ -61,6 +61,7 @@ def training_maps(record: Mapping) -> dict[str, str]:
     {'rubisco': 'maps/rubisco.mrc.gz'}
     """
     cfg = record.get("config") or {}
+    cfg = cfg["bank"] if isinstance(cfg.get("bank"), Mapping) else cfg  # the recipe's layout (denoise.recipe)
     if record.get("bank"):
         names = dict.fromkeys(row["structure"] for row in record["bank"] if row["structure"] in TRAINING_MAPS)
         out = {name: TRAINING_MAPS[name] for name in names}

@@ -8,6 +8,7 @@ The data flow of this stage::
 :func:`~cdae_lite.simulation.stacks.simulate` for any map.
 """
 
+from cdae_lite.simulation.bank import TRAINING_MAPS, BankConfig, clean_bank
 from cdae_lite.simulation.config import SimulationConfig
 from cdae_lite.simulation.ctf import CTFParams, apply_ctf, ctf_1d, ctf_2d, phase_flip, power_spectrum, radial_average
 from cdae_lite.simulation.maps import load_map, lowpass, model_to_map, phantom, resample, save_map
@@ -22,7 +23,8 @@ from cdae_lite.simulation.views import (distinct_views, hemisphere_views, invari
                                        resolve_views)
 from cdae_lite.simulation.write import SimulationReport, write_simulation
 
-__all__ = ["CTFParams", "PAPER_STANDINS", "Projector", "Protein", "SimulatedStack", "SimulationConfig",
+__all__ = ["BankConfig", "TRAINING_MAPS", "clean_bank",
+           "CTFParams", "PAPER_STANDINS", "Projector", "Protein", "SimulatedStack", "SimulationConfig",
            "SimulationReport", "add_noise", "add_shot_noise", "apply_ctf", "ctf_1d", "ctf_2d", "distinct_views",
            "euler_to_matrix", "fetch_entry", "fibonacci_directions", "hemisphere_views", "invariant_similarity",
            "load_map", "load_particles", "load_protein", "lowpass", "matrix_to_euler", "measure_snr", "model_to_map",

@@ -192,6 +192,52 @@ def phantom(size: int, seed: int, n_blobs: int | None = None, radius_fraction: f
     return vol
 
 
+def diameter_voxels(volume: np.ndarray, threshold: float = 0.1) -> float:
+    """Diameter of the particle in a map: twice the largest distance from the box centre of a voxel above
+    ``threshold`` times the map's maximum, plus one voxel.
+
+    Parameters
+    ----------
+    volume : numpy.ndarray
+        A cubic map ``(n, n, n)``, any real dtype.
+    threshold : float
+        The share of the maximum a voxel must exceed to count as the particle's.
+
+    Returns
+    -------
+    float
+        The diameter, voxels.
+    """
+    idx = np.argwhere(volume > threshold * volume.max())
+    centre = (np.array(volume.shape) - 1) / 2
+    return float(2 * np.sqrt(((idx - centre) ** 2).sum(1)).max() + 1)
+
+
+def fit_box(volume: np.ndarray, size: int) -> np.ndarray:
+    """Centre-crop or zero-pad a cubic map to ``size`` voxels a side (the pixel size is unchanged).
+
+    Parameters
+    ----------
+    volume : numpy.ndarray
+        A cubic map ``(n, n, n)``.
+    size : int
+        The new box, voxels.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(size, size, size)``, the dtype of ``volume``: a view of it when cropping, a new array when padding.
+    """
+    n = volume.shape[0]
+    if n >= size:
+        a = (n - size) // 2
+        return volume[a:a + size, a:a + size, a:a + size]
+    out = np.zeros((size,) * 3, volume.dtype)
+    a = (size - n) // 2
+    out[a:a + n, a:a + n, a:a + n] = volume
+    return out
+
+
 def read_model(path: str | os.PathLike, assembly: bool = True):
     """Read a PDB/mmCIF file (optionally gzipped) with gemmi, without hydrogens, waters, ligands.
 

@@ -1,9 +1,10 @@
-"""``python -m cdae_lite.paper general``: train the shipped general denoiser (``data/weights/denoiser_general.pt``)."""
+"""``python -m cdae_lite.paper general``: train the shipped general denoiser's recipe
+(:data:`cdae_lite.denoise.recipe.GENERAL`) at a profile's scale; ``cdae-lite train --recipe general`` runs it
+at full scale."""
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 
 from cdae_lite.paper.experiments.common import add_device, add_profile, add_seeds
 
@@ -21,11 +22,14 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     """
     add_profile(parser)
     add_seeds(parser)
+    parser.set_defaults(seeds=None)  # the recipe's seeds unless given
     add_device(parser)
-    parser.add_argument("--out", help="output checkpoint (default: the config's)")
-    parser.add_argument("--minutes", type=float, help="general: training time (default: the config's)")
-    parser.add_argument("--init", help="general: start from this checkpoint ('general' = the shipped one) instead of "
-                                       "random weights, on a new bank (--seeds S: the bank's and training's seed)")
+    parser.add_argument("--out", help="output checkpoint (default: data/weights/denoiser_general.pt; earlier "
+                                      "stages write <stem>.stage1.pt... beside it)")
+    parser.add_argument("--minutes", type=float, help="general: the whole run's training time, shared among the "
+                                                      "stages as the recipe shares it (default: the recipe's, 75 + 90)")
+    parser.add_argument("--init", help="general: train only the last stage, from this checkpoint ('general' = the "
+                                       "shipped one) instead of the first stage's weights")
     parser.add_argument("--lr", type=float, help="general: peak learning rate (default: the config's)")
     parser.add_argument("--batch-size", type=int, help="general: images per step (default: the config's, 32; "
                                                        "larger on a GPU, e.g. 256)")
@@ -38,7 +42,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def config(args: argparse.Namespace):
-    """The training config the command line asks for: the profile's, then the options given.
+    """The recipe the command line asks for: the profile's, then the options given.
 
     Parameters
     ----------
@@ -47,24 +51,23 @@ def config(args: argparse.Namespace):
 
     Returns
     -------
-    GeneralDenoiserConfig
-        The profile's config (``cpu`` counts as ``full``) with every option given replacing its field.
+    GeneralRecipe
+        :func:`~cdae_lite.paper.general.general_recipe` of the profile (``cpu`` counts as ``full``: the
+        shipped model's two stages) with the options given: ``--channels`` in every stage, ``--seeds``
+        (the bank's and training's seed), ``--phantoms``, ``--lr``, ``--batch-size`` and
+        ``--high-snr-fraction`` in the last.
     """
     from cdae_lite.denoise.models import GeneralUNetConfig
-    from cdae_lite.paper.general import GeneralDenoiserConfig
+    from cdae_lite.paper.general import general_recipe, with_changes
 
-    cfg = GeneralDenoiserConfig.for_profile("full" if args.profile in ("cpu", "full") else args.profile)
-    train = {k: v for k, v in {"minutes": args.minutes, "lr": args.lr, "seed": args.seeds[0],
-                               "high_snr_fraction": args.high_snr_fraction, "batch_size": args.batch_size}.items()
-             if v is not None}
+    recipe = general_recipe("full" if args.profile in ("cpu", "full") else args.profile)
     net = GeneralUNetConfig(tuple(args.channels)) if args.channels else None
-    top = {k: v for k, v in {"init": args.init, "seed": args.seeds[0], "n_phantoms": args.phantoms,
-                             "net": net}.items() if v is not None}
-    return replace(cfg, train=replace(cfg.train, **train), **top)
+    return with_changes(recipe, net, args.seeds[0] if args.seeds else None, args.phantoms, lr=args.lr,
+                        batch_size=args.batch_size, high_snr_fraction=args.high_snr_fraction)
 
 
 def main(args: argparse.Namespace) -> int:
-    """Train and write the checkpoint (data-parallel under ``torchrun --nproc-per-node N``).
+    """Train the recipe and write the checkpoint (data-parallel under ``torchrun --nproc-per-node N``).
 
     Parameters
     ----------
@@ -76,14 +79,16 @@ def main(args: argparse.Namespace) -> int:
     int
         0.
     """
+    from cdae_lite.denoise import recipe as recipes
     from cdae_lite.distributed import is_main, local_device, process_group
-    from cdae_lite.paper.general import train_general_denoiser
+    from cdae_lite.io.paths import data_dir
     from cdae_lite.runtime import get_device
 
     cfg = config(args)
     device = get_device(local_device(args.device))
+    out = args.out or data_dir() / "weights" / "denoiser_general.pt"
     with process_group(device):  # torchrun --nproc-per-node N -m cdae_lite.paper general: data-parallel
-        path = train_general_denoiser(cfg, args.out, device)
+        path = recipes.train_recipe(cfg, out, device, args.minutes, args.init, overwrite=True)
     if is_main():
         print(f"wrote {path}")
     return 0
