@@ -9,7 +9,7 @@ from cdae_lite.cli.common import add_command, non_negative_int, output_file
 
 
 def run(args: argparse.Namespace) -> int:
-    from cdae_lite.io.relion_out import star_stack
+    from cdae_lite.io.relion_stack import star_stack
 
     with star_stack(args.input, args.relion_project, args.output, args.star) as src:  # STAR input: gathered images
         return _run(args, src)

@@ -35,9 +35,24 @@ CHUNK = 256
 
 
 def stack_layout(plan: StarPlan, output_star: str | os.PathLike) -> list[Path]:
-    """The new stack of each input stack (``plan.stacks`` order): see the module docstring.
+    """The new stack of each input stack, in ``plan.stacks`` order (the layout of the module docstring).
 
-    Raises ``ValueError`` when two input stacks would map to one output name.
+    Parameters
+    ----------
+    plan : StarPlan
+        The checked input STAR file.
+    output_star : str or os.PathLike
+        The output STAR file; the new stacks go under the folder of its name without suffix.
+
+    Returns
+    -------
+    list of pathlib.Path
+        One ``.mrcs`` path per input stack.
+
+    Raises
+    ------
+    ValueError
+        When two input stacks would map to one output name.
     """
     out = Path(output_star)
     root = out.with_suffix("") if out.suffix else out.with_name(out.name + "_stacks")
@@ -56,9 +71,27 @@ def stack_layout(plan: StarPlan, output_star: str | os.PathLike) -> list[Path]:
 
 def star_names(plan: StarPlan, stacks: list[Path], output_star: str | os.PathLike,
                project: str | os.PathLike | None = None) -> list[str]:
-    """How the output STAR names each new stack: relative to the project folder (``project``, else the
-    current directory) when the input's stacks were found from it, else to the output STAR's folder;
-    absolute when the stack is outside that folder."""
+    """How the output STAR names each new stack.
+
+    Relative to the project folder (``project``, else the current directory) when the input's stacks
+    were found from it, else to the output STAR's folder; absolute when the stack is outside that folder.
+
+    Parameters
+    ----------
+    plan : StarPlan
+        The checked input STAR file (its stacks' path rules).
+    stacks : list of pathlib.Path
+        The new stacks (:func:`stack_layout`).
+    output_star : str or os.PathLike
+        The output STAR file.
+    project : str or os.PathLike, optional
+        The RELION project folder.
+
+    Returns
+    -------
+    list of str
+        One name per stack, POSIX separators.
+    """
     from_project = any("project" in s.rule for s in plan.stacks)
     base = (Path(project) if project is not None else Path.cwd()) if from_project else Path(output_star).parent
     base = base.resolve()
@@ -73,7 +106,22 @@ def star_names(plan: StarPlan, stacks: list[Path], output_star: str | os.PathLik
 
 
 def check_outputs(paths: list[Path], overwrite: bool, inputs: list[Path]) -> None:
-    """Refuse before any work: an output that exists (unless ``overwrite``) or is an input."""
+    """Refuse before any work: an output that exists (unless ``overwrite``) or is an input.
+
+    Parameters
+    ----------
+    paths : list of pathlib.Path
+        The outputs.
+    overwrite : bool
+        Allow existing outputs to be replaced.
+    inputs : list of pathlib.Path
+        The input files (the STAR file and its stacks).
+
+    Raises
+    ------
+    ValueError, FileExistsError
+        An output is an input; an output exists.
+    """
     protect = {p.resolve() for p in inputs}
     for p in paths:
         if p.resolve() in protect:
@@ -95,7 +143,23 @@ def _runs(src: np.ndarray, dst: np.ndarray) -> Iterator[tuple[int, int, int]]:
 def copy_images(source: Path, src: np.ndarray, writer: StackWriter, dst: np.ndarray, name: str = "") -> None:
     """Copy images ``src`` of the stack ``source`` to positions ``dst`` of ``writer``, CHUNK at a time.
 
-    Raises ``ValueError`` naming the first image with NaN or infinite pixels.
+    Parameters
+    ----------
+    source : pathlib.Path
+        The stack to read.
+    src : numpy.ndarray
+        ``(m,)`` 0-based indices of the images to copy.
+    writer : StackWriter
+        The open output stack.
+    dst : numpy.ndarray
+        ``(m,)`` where each image goes in the output.
+    name : str, optional
+        The stack's name for error messages (default: ``source``).
+
+    Raises
+    ------
+    ValueError
+        Naming the first image with NaN or infinite pixels.
     """
     with opened_stack(source, allow_volume=True) as (plain, mrc, data):
         for s0, d0, n in _runs(np.asarray(src), np.asarray(dst)):
@@ -108,9 +172,25 @@ def copy_images(source: Path, src: np.ndarray, writer: StackWriter, dst: np.ndar
 
 
 def gather(plan: StarPlan, keys: np.ndarray, path: Path, pixel_size_A: float | None) -> Path:
-    """Write the images ``keys`` ((stack position, index) pairs from
-    :meth:`~cdae_lite.io.relion.StarPlan.unique_images`) into one new stack at ``path``, in that order,
-    reading each input stack block by block."""
+    """Write chosen images of the input stacks into one new stack, in order, block by block.
+
+    Parameters
+    ----------
+    plan : StarPlan
+        The checked input STAR file.
+    keys : numpy.ndarray
+        ``(m, 2)`` int (stack position, image index) pairs, e.g. from
+        :meth:`~cdae_lite.io.relion.StarPlan.unique_images`; image j of the new stack is key j.
+    path : pathlib.Path
+        The new stack.
+    pixel_size_A : float or None
+        Pixel size for its header, Angstrom.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     box = plan.stacks[int(keys[0, 0])].box
     with StackWriter(path, len(keys), box, pixel_size_A) as w:
         for s, at in by_stack(keys[:, 0]).items():
@@ -120,8 +200,20 @@ def gather(plan: StarPlan, keys: np.ndarray, path: Path, pixel_size_A: float | N
 
 
 def by_stack(stack: np.ndarray) -> dict[int, np.ndarray]:
-    """Stack position -> the (ascending) positions in ``stack`` that hold it; one sort, whatever the
-    number of stacks (a project's STAR names thousands)."""
+    """Stack position -> the (ascending) positions in ``stack`` that hold it.
+
+    One sort, whatever the number of stacks (a project's STAR names thousands).
+
+    Parameters
+    ----------
+    stack : numpy.ndarray
+        ``(rows,)`` int stack position of each row or key.
+
+    Returns
+    -------
+    dict of int to numpy.ndarray
+        ``{stack position: int64 positions}``.
+    """
     order = np.argsort(stack, kind="stable")
     values, starts = np.unique(stack[order], return_index=True)
     return {int(v): order[a:b] for v, a, b in zip(values, starts, np.r_[starts[1:], len(order)])}
@@ -159,8 +251,25 @@ def scatter(plan: StarPlan, parts: list[tuple[np.ndarray, Path]], outputs: list[
 
 def output_rows(plan: StarPlan, names: list[str], held: list[np.ndarray],
                 columns: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
-    """The input's rows with ``rlnImageName`` = ``NNNNNN@name`` of the new image each row names (RELION's
-    1-based index), plus ``columns`` (label -> one value per row)."""
+    """The input's rows pointing at the new images.
+
+    Parameters
+    ----------
+    plan : StarPlan
+        The checked input STAR file.
+    names : list of str
+        How the output STAR names each new stack (:func:`star_names`).
+    held : list of numpy.ndarray
+        Per input stack, the sorted image indices its new stack holds (:func:`scatter`).
+    columns : dict of str to numpy.ndarray, optional
+        Labels to add, one value per row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows, in order, duplicates included, with ``rlnImageName`` = ``NNNNNN@name`` (RELION's
+        1-based index) of the new image each row names.
+    """
     out = plan.particles.copy()
     new_index = np.empty(len(out), np.int64)
     for s, rows in by_stack(plan.stack).items():
@@ -264,117 +373,3 @@ class Stage:
         for d in reversed(self.created):
             with contextlib.suppress(OSError):
                 d.rmdir()
-
-
-class StarStack:
-    """The images a STAR file names as one stack, for a command that works on one stack (``cdae-lite cluster``).
-
-    Made by :func:`star_stack`; the images are gathered on first use of ``path``.
-
-    Parameters
-    ----------
-    plan : StarPlan
-        The checked STAR file.
-    folder : pathlib.Path
-        Where the gathered stack is written.
-    """
-
-    def __init__(self, plan: StarPlan, folder: Path):
-        self.plan, self.folder = plan, folder
-        self.keys, self.row_to_key = plan.unique_images()
-        self._path: Path | None = None
-
-    @property
-    def path(self) -> Path:
-        """The gathered stack (distinct images in :meth:`~cdae_lite.io.relion.StarPlan.unique_images`
-        order; the first group's pixel size in its header)."""
-        if self._path is None:
-            px = next(iter(self.plan.groups.values())).pixel_size_A
-            self._path = gather(self.plan, self.keys, self.folder / "images.mrcs", px)
-        return self._path
-
-    @property
-    def rules(self) -> str:
-        """Which path rule found the stacks (:meth:`~cdae_lite.io.relion.StarPlan.rules`)."""
-        return self.plan.rules()
-
-    @property
-    def optics(self) -> pd.DataFrame | None:
-        """The input's optics block (None for a RELION 3.0 file)."""
-        return self.plan.optics
-
-    def image_rows(self) -> pd.DataFrame:
-        """One row per gathered image (the first row that names it), in :attr:`path`'s order, with its optics
-        group's ``rlnVoltage``, ``rlnSphericalAberration`` and ``rlnAmplitudeContrast`` added, so that each
-        image's CTF can be computed from its own row (several optics groups included)."""
-        first = np.unique(self.row_to_key, return_index=True)[1]
-        out = self.plan.particles.iloc[first].reset_index(drop=True)
-        optics = [self.plan.groups[int(g)].as_optics() for g in self.plan.group[first]]
-        for label in ("rlnVoltage", "rlnSphericalAberration", "rlnAmplitudeContrast"):
-            if all(label in o for o in optics):
-                out[label] = [o[label] for o in optics]
-        return out
-
-    def rows(self, columns: dict[str, np.ndarray]) -> pd.DataFrame:
-        """The input's rows (duplicates included) with ``columns``: label -> one value per gathered image."""
-        out = self.plan.particles.copy()
-        for label, values in columns.items():
-            out[label] = np.asarray(values)[self.row_to_key]
-        return out
-
-
-@contextlib.contextmanager
-def star_stack(input_path: str | os.PathLike, project: str | os.PathLike | None = None,
-               near: str | os.PathLike = ".", star: str | None = None) -> Iterator[StarStack | None]:
-    """For a STAR file input, its images as one :class:`StarStack`; for a stack input, ``None``.
-
-    All its optics groups must share one box size and (within 1%) one pixel size, since their images
-    are compared with each other.
-
-    Parameters
-    ----------
-    input_path : str or os.PathLike
-        The command's input: a ``.star`` file or a stack.
-    project : str or os.PathLike, optional
-        The RELION project folder (STAR inputs only).
-    near : str or os.PathLike, optional
-        The output; the hidden folder of the gathered stack is made beside it and removed at the end.
-    star : str, optional
-        A ``--star`` given with the input (refused for a STAR input).
-
-    Yields
-    ------
-    StarStack or None
-
-    Raises
-    ------
-    ValueError, FileNotFoundError
-        As :func:`~cdae_lite.io.relion.plan_star`; mixed box or pixel sizes; ``project`` or ``star`` given
-        with the wrong kind of input.
-    """
-    from cdae_lite.io.relion import is_star, plan_star
-
-    if not is_star(input_path):
-        if project is not None:
-            raise ValueError("--relion-project applies to a STAR file input, not to a stack")
-        yield None
-        return
-    if star is not None:
-        raise ValueError("--star pairs rows with a stack input; a STAR file input carries its own rows")
-    plan = plan_star(input_path, project)
-    if len(plan.box_sizes()) > 1:
-        raise ValueError(f"{input_path}: its optics groups hold images of {' and '.join(map(str, plan.box_sizes()))} "
-                         "px, which cannot be clustered together: split it by rlnOpticsGroup, or make one size "
-                         "with cdae-lite denoise --resample N first")
-    px = [g.pixel_size_A for g in plan.groups.values() if g.pixel_size_A]
-    if px and max(px) > 1.01 * min(px):
-        raise ValueError(f"{input_path}: its optics groups have pixel sizes {min(px):g} to {max(px):g} A, which "
-                         "cannot be clustered together: split it by rlnOpticsGroup")
-    parent = Path(near).parent if str(Path(near).parent) else Path(".")
-    if not parent.is_dir():
-        raise FileNotFoundError(f"the output directory {parent} does not exist")
-    folder = Path(tempfile.mkdtemp(prefix=".cdae-star.", suffix=".tmp", dir=parent))
-    try:
-        yield StarStack(plan, folder)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
