@@ -27,7 +27,25 @@ from cdae_lite.runtime import get_device, progress_enabled, seed_everything
 
 @torch.no_grad()
 def encoder_features(model, images, device=None, batch_size: int = 256) -> np.ndarray:
-    """Flattened encoder output of a normalised autoencoder (``models.autoencoder``) for each image."""
+    """Flattened encoder output of a normalised autoencoder for each image (the paper's "middle layer").
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A normalised autoencoder (:func:`~cdae_lite.denoise.models.autoencoder`); put in eval mode on
+        ``device``.
+    images : array (n, s, s)
+        The images, ``s`` a multiple of 8; each is normalised to zero mean and unit std first.
+    device : str or torch.device, optional
+        Where to run (default: :func:`~cdae_lite.runtime.get_device`).
+    batch_size : int
+        Images per forward pass.
+
+    Returns
+    -------
+    ndarray (n, channels * (s / 8)^2) float32
+        The features of each image (32 channels for the paper's autoencoder).
+    """
     dev = get_device(device)
     model.eval().to(dev)
     x = normalise(images)
@@ -39,7 +57,26 @@ def encoder_features(model, images, device=None, batch_size: int = 256) -> np.nd
 
 
 def cae_features(images, ae: AEConfig = AEConfig(), cfg: TrainConfig = TrainConfig(), device=None):
-    """Train a CAE to reconstruct the noisy images; return its latent features."""
+    """Train a CAE to reconstruct the noisy images; return its latent features.
+
+    Parameters
+    ----------
+    images : array (n, s, s)
+        The noisy images, ``s`` a multiple of 8.
+    ae : AEConfig
+        The autoencoder's architecture.
+    cfg : TrainConfig
+        Its training (epochs, batch, optimiser, seed).
+    device : str or torch.device, optional
+        Where to train and run.
+
+    Returns
+    -------
+    features : ndarray (n, channels * (s / 8)^2) float32
+        :func:`encoder_features` of the trained model.
+    record : dict
+        ``{"history": ...}``, the training history as a dict (``History.as_dict``).
+    """
     seed_everything(cfg.seed)
     model = autoencoder(ae)
     h = fit(model, images, images, cfg, device, desc="CAE")
@@ -48,7 +85,30 @@ def cae_features(images, ae: AEConfig = AEConfig(), cfg: TrainConfig = TrainConf
 
 def dae_features(images, ae: AEConfig = AEConfig(), cfg: TrainConfig = TrainConfig(), k: int = 30,
                  n_components: int = 10, device=None):
-    """Train a DAE from scratch towards k-NN mean images; return its outputs, flattened."""
+    """Train a DAE from scratch towards k-NN mean images; return its outputs, flattened.
+
+    Parameters
+    ----------
+    images : array (n, s, s)
+        The noisy images, ``s`` a multiple of 8.
+    ae : AEConfig
+        The autoencoder's architecture.
+    cfg : TrainConfig
+        Its training; ``cfg.seed`` also seeds the PCA of the neighbour search.
+    k : int
+        Neighbours averaged into each target (:func:`~cdae_lite.denoise.targets.neighbourhood_means`).
+    n_components : int
+        Principal components the neighbours are searched in.
+    device : str or torch.device, optional
+        Where to search, train and run.
+
+    Returns
+    -------
+    features : ndarray (n, s * s) float32
+        The trained model's outputs, each normalised to zero mean and unit std.
+    record : dict
+        ``{"history": ...}``, the training history as a dict.
+    """
     hoods = find_neighbourhoods(images, TargetConfig(k, n_components, seed=cfg.seed), device=device)
     targets = neighbourhood_means(images, hoods)
     seed_everything(cfg.seed)
@@ -60,7 +120,37 @@ def dae_features(images, ae: AEConfig = AEConfig(), cfg: TrainConfig = TrainConf
 
 def aae_features(images, latent: int = 8, iterations: int = 1500, batch_size: int = 64, lr: float = 1e-3,
                  seed: int = 0, device=None):
-    """Train an adversarial autoencoder (reconstruction + latent prior); return its latent codes."""
+    """Train an adversarial autoencoder (reconstruction + latent prior); return its latent codes.
+
+    Parameters
+    ----------
+    images : array (n, s, s)
+        The noisy images, ``s`` a multiple of 8; each is normalised to zero mean and unit std.
+    latent : int
+        Numbers in each image's code.
+    iterations : int
+        Training iterations (RMSprop).
+    batch_size : int
+        Images drawn per iteration.
+    lr : float
+        Learning rate of the reconstruction; the discriminator and the encoder's adversarial step use ``lr / 5``.
+    seed : int
+        Seeds the network and the draws.
+    device : str or torch.device, optional
+        Where to train and run.
+
+    Returns
+    -------
+    features : ndarray (n, latent) float32
+        Each image's code.
+    record : dict
+        ``reconstruction_loss`` and ``discriminator_loss``: lists of float, every 50th iteration's loss.
+
+    Raises
+    ------
+    ValueError
+        Images that :func:`~cdae_lite.images.check_images` refuses, or ``s`` not a multiple of 8.
+    """
     from tqdm.auto import trange
 
     dev = get_device(device)
