@@ -2,7 +2,7 @@
 
 Every subcommand has ``--help`` with an example. A mistake in the input (missing or unreadable file,
 wrong shape, bad value) prints one line to stderr and exits with status 2; no traceback. Messages (the
-library's log, through :mod:`logging`) go to stderr one line each; ``--quiet`` keeps warnings and errors
+library's log, through ``logging``) go to stderr one line each; ``--quiet`` keeps warnings and errors
 only and hides progress bars, ``--verbose`` adds debug messages. Results go to stdout.
 """
 
