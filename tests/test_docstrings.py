@@ -40,6 +40,7 @@ def public_objects(module_name: str) -> dict[str, object]:
         if hasattr(module, "__path__") and importlib.util.find_spec(f"{module_name}.{name}"):
             continue  # a subpackage (paper and cli are not the library; the others are checked themselves)
         obj = getattr(module, name)
+        obj = obj if inspect.isclass(obj) else inspect.unwrap(obj)  # a function under lru_cache counts too
         if inspect.isclass(obj) or inspect.isfunction(obj):
             out[f"{obj.__module__}.{obj.__qualname__}"] = obj
     return out
