@@ -423,11 +423,11 @@ def test_the_training_command_runs_the_recipe_with_its_options(monkeypatch, caps
 
     monkeypatch.setattr("cdae_lite.denoise.recipe.train_recipe", fake)
     wide = ["--channels", "64", "128", "256", "256", "--batch-size", "256", "--minutes", "3", "--out", "x.pt"]
-    assert command.main(["general", "--profile", "full", *wide]) == 0
+    assert command.main(["general", "--profile", "full", *wide, "--lr", "5e-4"]) == 0
     recipe, minutes, init = seen[0]
     assert all(s.net == GeneralUNetConfig((64, 128, 256, 256)) for s in stages(recipe))  # every stage: one network
-    assert recipe.train.batch_size == 256 and minutes == 3 and init is None
-    assert stages(recipe)[0].train.batch_size == 32  # the options change the last stage
+    assert all(s.train.batch_size == 256 for s in stages(recipe)) and minutes == 3 and init is None
+    assert recipe.train.lr == 5e-4 and stages(recipe)[0].train.lr == 1e-3  # the other options: the last stage
     assert command.main(["general", "--profile", "full", "--out", "x.pt"]) == 0  # the defaults: the shipped recipe
     assert seen[1] == (GENERAL, None, None)
     assert command.main(["general", "--profile", "full", "--init", "general", "--seeds", "7", "--out", "x.pt"]) == 0

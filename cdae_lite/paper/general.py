@@ -69,8 +69,9 @@ def general_recipe(profile: str | None = None) -> GeneralRecipe:
 
 
 def with_changes(recipe: GeneralRecipe, net: GeneralUNetConfig | None = None, seed: int | None = None,
-                 n_phantoms: int | None = None, **train) -> GeneralRecipe:
-    """A recipe with the command line's changes: ``net`` in every stage, the rest in the last one.
+                 n_phantoms: int | None = None, batch_size: int | None = None, **train) -> GeneralRecipe:
+    """A recipe with the command line's changes: the hardware's (``net``, ``batch_size``) in every stage, the
+    rest in the last one.
 
     Parameters
     ----------
@@ -81,6 +82,8 @@ def with_changes(recipe: GeneralRecipe, net: GeneralUNetConfig | None = None, se
         The last stage's bank and training seed.
     n_phantoms : int, optional
         The last stage's pseudo-proteins.
+    batch_size : int, optional
+        Images per step in every stage (larger on a GPU).
     **train
         Fields of the last stage's :class:`~cdae_lite.denoise.synthetic.FreshNoiseConfig` (``None`` values
         are ignored).
@@ -94,6 +97,8 @@ def with_changes(recipe: GeneralRecipe, net: GeneralUNetConfig | None = None, se
     for i, stage in enumerate(chain):
         if net is not None:
             stage = replace(stage, net=net)
+        if batch_size is not None:
+            stage = replace(stage, train=replace(stage.train, batch_size=batch_size))
         if i == len(chain) - 1:
             bank = {k: v for k, v in {"seed": seed, "n_phantoms": n_phantoms}.items() if v is not None}
             fields = {k: v for k, v in {**train, "seed": seed}.items() if v is not None}

@@ -53,8 +53,8 @@ def config(args: argparse.Namespace):
     -------
     GeneralRecipe
         :func:`~cdae_lite.paper.general.general_recipe` of the profile (``cpu`` counts as ``full``: the
-        shipped model's two stages) with the options given: ``--channels`` in every stage, ``--seeds``
-        (the bank's and training's seed), ``--phantoms``, ``--lr``, ``--batch-size`` and
+        shipped model's two stages) with the options given: ``--channels`` and ``--batch-size`` in every
+        stage, ``--seeds`` (the bank's and training's seed), ``--phantoms``, ``--lr`` and
         ``--high-snr-fraction`` in the last.
     """
     from cdae_lite.denoise.models import GeneralUNetConfig
