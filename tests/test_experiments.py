@@ -97,7 +97,7 @@ def test_the_recorded_cdae_experiment_runs_on_the_smoke_path(monkeypatch, tmp_pa
             "cdae_ft_calibrated", "cdae_ft_calibrated_same_images"} <= methods
     assert all({"gain_mean", "affine_psnr_mean", "correlation_mean"} <= r.keys() for r in run["psnr"])
     assert [r["block"] for r in run["blocks_ft"] if r["protein"] == "adk"] == [1, 2, 3]
-    from cdae_lite.denoise.baselines import TUNING_GRIDS
+    from cdae_lite.denoise.tuning import TUNING_GRIDS
 
     assert run["bm3d_sigma_factor"] in TUNING_GRIDS["BM3D"]["sigma_factor"]
     for name, c in run["ceiling"].items():  # true-class averages beat the raw images by far

@@ -2,7 +2,7 @@
 
 An optimum at the edge of its grid (the largest or smallest value tried) says the grid stopped too soon:
 the baseline was not tuned, only pushed to a limit. These tests read the recorded files in
-``results/cpu/``; re-record a file after widening a grid (:data:`cdae_lite.denoise.baselines.TUNING_GRIDS`,
+``results/cpu/``; re-record a file after widening a grid (:data:`cdae_lite.denoise.tuning.TUNING_GRIDS`,
 :data:`cdae_lite.paper.general_eval.AVERAGE_FACTORS`).
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cdae_lite.denoise.baselines import at_grid_edge
+from cdae_lite.denoise.tuning import at_grid_edge
 from cdae_lite.paper.general_eval import recorded_bm3d
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "cpu"

@@ -10,7 +10,20 @@ from cdae_lite.images import check_images, normalise
 
 
 def check_k(n_images: int, k: int) -> None:
-    """Raise a clear error unless 1 <= k <= number of images."""
+    """Raise a clear error unless 1 <= k <= number of images.
+
+    Parameters
+    ----------
+    n_images : int
+        Images to cluster.
+    k : int
+        Clusters asked for.
+
+    Raises
+    ------
+    ValueError
+        If ``k`` is not a whole number from 1 to ``n_images``.
+    """
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"the number of clusters K must be a positive integer, got {k!r}")
     if k > n_images:
@@ -18,27 +31,85 @@ def check_k(n_images: int, k: int) -> None:
 
 
 def flatten(images, normalize: bool = True) -> np.ndarray:
-    """Images as feature vectors (n, size * size), each normalised to zero mean, unit std by default."""
+    """Images as feature vectors.
+
+    Parameters
+    ----------
+    images : array (n, size, size)
+    normalize : bool
+        Normalise each image to zero mean and unit standard deviation first.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (n, size * size).
+    """
     x = normalise(images) if normalize else check_images(images)
     return x.reshape(len(x), -1)
 
 
 def pca(images, n_components: int = 10, seed: int = 0) -> np.ndarray:
-    """Scores on the first principal components of the normalised images (n, n_components)."""
+    """Scores on the first principal components of the normalised images.
+
+    Parameters
+    ----------
+    images : array (n, size, size)
+    n_components : int
+        Components kept (fewer if the stack has fewer images or pixels).
+    seed : int
+        Seed of the randomised SVD.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (n, n_components), in units of normalised pixel values.
+    """
     f = flatten(images)
     return PCA(n_components=min(n_components, *f.shape), svd_solver="randomized",
                random_state=seed).fit_transform(f).astype(np.float32)
 
 
 def kmeans(features, k: int, seed: int = 0, n_init: int = 10) -> np.ndarray:
-    """k-means labels (n,), int64; deterministic for a given seed."""
+    """k-means labels; deterministic for a given seed.
+
+    Parameters
+    ----------
+    features : array (n, ...)
+        One feature vector (or image) per item; flattened.
+    k : int
+        Clusters.
+    seed : int
+        Seed of the initialisations.
+    n_init : int
+        Initialisations; the best (lowest inertia) is kept.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 (n,), labels 0 to k - 1.
+    """
     f = np.asarray(features, np.float32).reshape(len(features), -1)
     check_k(len(f), k)
     return KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(f).astype(np.int64)
 
 
 def hierarchical(features, k: int, linkage: str = "ward") -> np.ndarray:
-    """Agglomerative (hierarchical) clustering labels (n,), Ward linkage by default."""
+    """Agglomerative (hierarchical) clustering labels.
+
+    Parameters
+    ----------
+    features : array (n, ...)
+        One feature vector (or image) per item; flattened.
+    k : int
+        Clusters.
+    linkage : str
+        scikit-learn's linkage (``"ward"``, ``"average"``, ...).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 (n,), labels 0 to k - 1.
+    """
     f = np.asarray(features, np.float32).reshape(len(features), -1)
     check_k(len(f), k)
     return AgglomerativeClustering(n_clusters=k, linkage=linkage).fit_predict(f).astype(np.int64)
@@ -51,6 +122,22 @@ def spectral(features, k: int, n_neighbours: int = 10, seed: int = 0) -> np.ndar
     along a curved or elongated cloud in feature space (a slow change of defocus, of a flexible part)
     stays one cluster, where k-means would cut it. Use it on a few principal components (of the
     raw or the denoised images), not on thousands of pixels.
+
+    Parameters
+    ----------
+    features : array (n, ...)
+        One feature vector per item; flattened.
+    k : int
+        Clusters.
+    n_neighbours : int
+        Neighbours of each item in the graph (at most n - 1).
+    seed : int
+        Seed of the eigensolver.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 (n,), labels 0 to k - 1.
     """
     f = np.asarray(features, np.float32).reshape(len(features), -1)
     check_k(len(f), k)
@@ -61,7 +148,26 @@ def spectral(features, k: int, n_neighbours: int = 10, seed: int = 0) -> np.ndar
 
 
 def class_averages(images, labels, k: int | None = None) -> np.ndarray:
-    """Mean image of each cluster, (k, size, size); an empty cluster's average is all zeros."""
+    """Mean image of each cluster.
+
+    Parameters
+    ----------
+    images : array (n, size, size)
+    labels : array (n,)
+        Integer labels from 0.
+    k : int, optional
+        Clusters (default: the largest label plus one).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (k, size, size), in the images' units; an empty cluster's average is all zeros.
+
+    Raises
+    ------
+    ValueError
+        If there are not as many labels as images.
+    """
     x = check_images(images)
     lab = np.asarray(labels)
     if lab.shape != (len(x),):
@@ -74,7 +180,22 @@ def class_averages(images, labels, k: int | None = None) -> np.ndarray:
     return out
 
 
-def pairwise_correlation(a, b) -> np.ndarray:
-    """Pearson correlation of paired images a[i], b[i]; (n,)."""
+def paired_correlation(a, b) -> np.ndarray:
+    """Pearson correlation of each pair of images ``a[i]``, ``b[i]`` (not of every image with every other).
+
+    Both are normalised first (:func:`flatten`), so this equals
+    :func:`cdae_lite.metrics.correlation` up to float32 rounding, except for a constant image (0 here,
+    NaN there).
+
+    Parameters
+    ----------
+    a, b : arrays (n, size, size)
+        Paired images, in any units.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (n,), from -1 to 1.
+    """
     x, y = flatten(a), flatten(b)
     return (x * y).sum(1) / x.shape[1]

@@ -6,7 +6,8 @@
   :mod:`~cdae_lite.denoise.neighbours`), with better targets and a label-free stopping score beyond the paper;
 - :mod:`~cdae_lite.denoise.inference`, :mod:`~cdae_lite.denoise.checkpoint`,
   :mod:`~cdae_lite.denoise.stream`: applying, storing and streaming a model over a file;
-- :mod:`~cdae_lite.denoise.baselines`: classical filters (BM3D, NL-means, ...) behind one interface;
+- :mod:`~cdae_lite.denoise.baselines`: classical filters (BM3D, NL-means, ...) behind one interface,
+  their parameter tuned on training pairs by :mod:`~cdae_lite.denoise.tuning`;
 - :mod:`~cdae_lite.denoise.preprocess`: preparing real particles (phase flip, normalisation);
 - :mod:`~cdae_lite.denoise.synthetic` and :mod:`~cdae_lite.denoise.calibrate` (beyond the paper):
   training on clean targets with fresh noise, and a label-free calibration of any output's contrast;
@@ -17,7 +18,7 @@
 """
 
 from cdae_lite.denoise.baselines import (BM3D, CLASSICAL, TV, Baseline, Gaussian, Identity, Learned, NLMeans, Wavelet,
-                                         Wiener, tune)
+                                         Wiener)
 from cdae_lite.denoise.calibrate import apply_scale, estimate_noise_sigma, stein_scale
 from cdae_lite.denoise.checkpoint import (SHIPPED_MODEL, SHIPPED_MODELS, load_denoiser, load_model, recorded_gain,
                                           save_model)
@@ -38,6 +39,7 @@ from cdae_lite.denoise.recipe import GENERAL, GeneralRecipe, train_recipe
 from cdae_lite.denoise.synthetic import FreshNoise, FreshNoiseConfig, add_fresh_noise, fit_fresh_noise
 from cdae_lite.denoise.train import (History, TrainConfig, blind_spot, fit, ladder_pairs, pretrain_cdae,
                                      pretrain_end_to_end, pretrain_single)
+from cdae_lite.denoise.tuning import tune
 
 __all__ = ["AEConfig", "Alignment", "BM3D", "CLASSICAL", "Cascade", "Baseline", "GeneralUNetConfig", "DnCNNConfig", "FineTuneConfig",
            "FineTuneReport", "BatchSource", "FreshNoise", "FreshNoiseConfig", "GENERAL", "GeneralRecipe", "Negated", "for_polarity", "Gaussian", "History", "Identity", "Learned", "NLMeans",

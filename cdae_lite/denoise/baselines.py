@@ -25,7 +25,6 @@ CPU-heavy methods (BM3D, NL-means) run in parallel over images with joblib.
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass, field
 
@@ -33,8 +32,6 @@ import numpy as np
 
 from cdae_lite.images import check_images
 from cdae_lite.runtime import progress_enabled
-
-logger = logging.getLogger(__name__)
 
 
 def _sigmas(x: np.ndarray, sigma) -> np.ndarray:
@@ -62,17 +59,37 @@ def _parallel(fn, x: np.ndarray, sig: np.ndarray, n_jobs: int, desc: str) -> np.
 
 
 class Baseline:
-    """Base class: subclasses implement ``_one(image, sigma)`` or override ``denoise``."""
+    """The interface of every denoiser CDAE is compared with: ``denoise(images, sigma=None)``.
+
+    Subclasses implement ``_one(image, sigma)`` (one image at a time, in parallel over images) or
+    override :meth:`denoise`.
+    """
 
     name = "baseline"
 
     def params(self) -> dict:
+        """The denoiser's settings, ``{name: value}`` (for tables)."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
     def fit(self, *args, **kwargs) -> "Baseline":
+        """Nothing to learn for a classical filter; returns the denoiser itself."""
         return self
 
     def denoise(self, images, sigma=None) -> np.ndarray:
+        """Denoise a stack.
+
+        Parameters
+        ----------
+        images : array (n, size, size)
+            The noisy images, in any units.
+        sigma : float or array (n,), optional
+            Each image's noise standard deviation in those units (default: estimated, where needed).
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 (n, size, size), in the images' units.
+        """
         x = check_images(images)
         return _parallel(self._one, x, _sigmas(x, sigma), getattr(self, "n_jobs", 1), self.name)
 
@@ -93,7 +110,13 @@ class Identity(Baseline):
 
 
 class Gaussian(Baseline):
-    """Gaussian low-pass of width ``sigma_px`` pixels."""
+    """Gaussian low-pass filter.
+
+    Parameters
+    ----------
+    sigma_px : float
+        The Gaussian's standard deviation, in pixels.
+    """
 
     name = "Gaussian"
 
@@ -108,7 +131,15 @@ class Gaussian(Baseline):
 
 
 class TV(Baseline):
-    """Total-variation denoising (Chambolle); weight = ``weight_factor`` x noise sigma."""
+    """Total-variation denoising (Chambolle).
+
+    Parameters
+    ----------
+    weight_factor : float
+        The TV weight in units of the image's noise sigma.
+    n_jobs : int
+        Images denoised in parallel (-1: every core).
+    """
 
     name = "TV"
 
@@ -123,7 +154,15 @@ class TV(Baseline):
 
 
 class Wavelet(Baseline):
-    """Wavelet soft thresholding with BayesShrink's per-subband thresholds."""
+    """Wavelet soft thresholding with BayesShrink's per-subband thresholds.
+
+    Parameters
+    ----------
+    wavelet : str
+        A PyWavelets name (``"db2"``, ``"sym4"``, ...).
+    n_jobs : int
+        Images denoised in parallel (-1: every core).
+    """
 
     name = "Wavelet"
 
@@ -139,7 +178,17 @@ class Wavelet(Baseline):
 
 
 class NLMeans(Baseline):
-    """Non-local means (Buades et al.); filter strength h = ``h_factor`` x noise sigma."""
+    """Non-local means (Buades et al.).
+
+    Parameters
+    ----------
+    h_factor : float
+        The filter strength ``h`` in units of the image's noise sigma.
+    patch_size, patch_distance : int
+        Patch side and search radius, in pixels.
+    n_jobs : int
+        Images denoised in parallel (-1: every core).
+    """
 
     name = "NL-means"
 
@@ -158,7 +207,20 @@ class BM3D(Baseline):
     """BM3D (Dabov et al. 2007) from the ``bm3d`` package, with the known or estimated noise sigma.
 
     ``sigma_factor`` multiplies the sigma BM3D is given: 1 is the textbook setting; it is tuned on the
-    training protein like every other classical filter's parameter (:data:`TUNING_GRIDS`).
+    training protein like every other classical filter's parameter
+    (:data:`~cdae_lite.denoise.tuning.TUNING_GRIDS`).
+
+    Parameters
+    ----------
+    n_jobs : int
+        Images denoised in parallel (-1: every core).
+    sigma_factor : float
+        Factor on the noise sigma BM3D is given (> 0).
+
+    Raises
+    ------
+    ValueError
+        If ``sigma_factor <= 0``.
     """
 
     name = "BM3D"
@@ -189,6 +251,18 @@ class Wiener(Baseline):
     (``defocus_u_A`` ... per image), the signal power of image ``i`` is ``CTF_i(k)^2 S0(k)``, so the
     filter suppresses frequencies near each image's CTF zeros; ``ctf_correct=True`` returns the
     estimate of the projection *before* the CTF (``CTF S0 / (CTF^2 S0 + N)``) instead.
+
+    Attributes
+    ----------
+    name : str
+        The label in tables.
+    ctf_correct : bool
+        Return the estimate before the CTF (CTF-aware filters only).
+    pixel_size_A : float or None
+        Pixel size in Å (needed with ``ctf``).
+    ctf : dict
+        Per-image CTF parameters (``defocus_u_A``, ``defocus_v_A``, ``defocus_angle_deg`` as arrays (n,),
+        and scalar :class:`~cdae_lite.simulation.ctf.CTFParams` fields); empty: a plain Wiener filter.
     """
 
     name: str = "Wiener"
@@ -237,7 +311,19 @@ class Wiener(Baseline):
 
 
 class Learned(Baseline):
-    """A trained torch model (DnCNN, Noise2Void U-Net, single DAE, CDAE) as a denoiser."""
+    """A trained torch model (DnCNN, Noise2Void U-Net, single DAE, CDAE) as a denoiser.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model in the units of its input (:mod:`cdae_lite.denoise.models`); ``sigma`` is ignored.
+    name : str
+        The label in tables.
+    device : str or torch.device, optional
+        Where it runs.
+    batch_size : int
+        Images per forward pass.
+    """
 
     def __init__(self, model, name: str = "learned", device=None, batch_size: int = 256):
         self.model, self.name, self.device, self.batch_size = model, name, device, batch_size
@@ -254,86 +340,3 @@ class Learned(Baseline):
 
 
 CLASSICAL = {"Gaussian": Gaussian, "Wiener": Wiener, "TV": TV, "Wavelet": Wavelet, "NL-means": NLMeans, "BM3D": BM3D}
-
-#: Parameter grids searched on the *training* protein (never on the test proteins' truth). Each numeric
-#: grid reaches past the optimum on both sides in the quick (32 px) and cpu (64 px) profiles at SNR 0.1,
-#: so that the value chosen is a maximum, not the edge of what was tried (:func:`at_grid_edge`).
-TUNING_GRIDS = {
-    "Gaussian": {"sigma_px": [0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0]},
-    "TV": {"weight_factor": [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0]},
-    "Wavelet": {"wavelet": ["db1", "db2", "sym4", "coif1"]},
-    "NL-means": {"h_factor": [0.4, 0.6, 0.8, 1.0, 1.2, 1.6, 2.0, 2.5, 3.0, 4.0]},
-    "BM3D": {"sigma_factor": [0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0]},
-}
-
-
-def tune(name: str, noisy, clean, sigma=None, grid: dict | None = None, n_jobs: int = -1):
-    """Pick a classical method's parameter by mean PSNR on (noisy, clean) pairs.
-
-    Returns ``(best denoiser, table)`` where the table lists every value tried and its PSNR.
-    Use the training protein's pairs: tuning on the test truth would be cheating. A best value at the
-    edge of a numeric grid (:func:`at_grid_edge`) is logged as a warning: widen the grid.
-    """
-    import pandas as pd
-
-    from cdae_lite.metrics import psnr
-
-    grid = TUNING_GRIDS[name] if grid is None else grid
-    if len(grid) != 1:
-        raise ValueError("tune searches one parameter at a time")
-    (param, values), = grid.items()
-    rows, best = [], None
-    for v in values:
-        kwargs = {param: v}
-        if name in ("TV", "Wavelet", "NL-means", "BM3D"):
-            kwargs["n_jobs"] = n_jobs
-        d = CLASSICAL[name](**kwargs)
-        p = float(psnr(d.denoise(noisy, sigma), clean).mean())
-        rows.append({"method": name, "parameter": param, "value": v, "psnr_mean": p})
-        if best is None or p > best[0]:
-            best = (p, d)
-    table = pd.DataFrame(rows)
-    if len(values) > 1 and at_grid_edge(table):
-        logger.warning("%s: the best %s (%s) is at the edge of the grid %s; the optimum may lie outside it",
-                       name, param, getattr(best[1], param), list(values))
-    return best[1], table
-
-
-def at_grid_edge(table) -> dict:
-    """Which tuned parameters were chosen at the edge of their grid.
-
-    Parameters
-    ----------
-    table : DataFrame or list of dict -- a tuning table (:func:`tune`): ``method``, ``parameter``,
-        ``value``, ``psnr_mean``; several methods (and a ``preset`` column) may be stacked.
-
-    Returns
-    -------
-    dict
-        ``{(method, parameter[, preset]): chosen value}`` for every numeric parameter whose best value
-        is the smallest or the largest one tried (so the optimum may lie outside the grid); empty when
-        every optimum is interior. Categorical parameters (the wavelet's name) have no edge.
-
-    Examples
-    --------
-    >>> rows = [{"method": "TV", "parameter": "w", "value": v, "psnr_mean": p} for v, p in ((1, 3.0), (2, 4.0))]
-    >>> at_grid_edge(rows)
-    {('TV', 'w'): 2}
-    >>> at_grid_edge(rows + [{"method": "TV", "parameter": "w", "value": 4, "psnr_mean": 3.5}])
-    {}
-    """
-    import numbers
-
-    import pandas as pd
-
-    t = pd.DataFrame(table)
-    keys = ["method", "parameter", *(["preset"] if "preset" in t else [])]
-    edges = {}
-    for key, g in t.groupby(keys, sort=False):
-        if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in g["value"]):
-            continue
-        values = sorted(g["value"])
-        best = g.loc[g["psnr_mean"].idxmax(), "value"]
-        if best in (values[0], values[-1]):
-            edges[tuple(key)] = best.item() if hasattr(best, "item") else best
-    return edges

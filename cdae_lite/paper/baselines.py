@@ -23,7 +23,7 @@ def tuned_classical(bx: BaselineExperiment, train: SimulatedStack) -> tuple[dict
     parameters ("BM3D"); "BM3D (factor 1)" keeps the textbook setting for reference. The Wiener filter
     has no parameter.
     """
-    from cdae_lite.denoise import baselines
+    from cdae_lite.denoise import baselines, tuning
 
     lo = min(train.noisy)
     idx = evenly_spaced(len(train), bx.n_tune)
@@ -31,7 +31,7 @@ def tuned_classical(bx: BaselineExperiment, train: SimulatedStack) -> tuple[dict
     sigma = train.noise_sigma(lo)[idx]
     methods, tables = {}, []
     for name in ("Gaussian", "TV", "Wavelet", "NL-means", "BM3D"):
-        best, table = baselines.tune(name, x, c, sigma)
+        best, table = tuning.tune(name, x, c, sigma)
         methods[name] = best
         tables.append(table)
     methods["Wiener"] = baselines.Wiener()

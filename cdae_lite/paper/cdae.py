@@ -29,7 +29,8 @@ def run_cdae(exp: CDAEExperiment, seeds=(0,), device=None, bm3d_images: int = 64
     ``on_seed(result_so_far)`` is called after each seed (to save partial results). Default:
     everything for every seed.
     """
-    from cdae_lite.denoise.baselines import BM3D, tune
+    from cdae_lite.denoise.baselines import BM3D
+    from cdae_lite.denoise.tuning import tune
     from cdae_lite.denoise.calibrate import apply_scale, stein_scale
 
     finetune_seeds = tuple(seeds) if finetune_seeds is None else tuple(finetune_seeds)

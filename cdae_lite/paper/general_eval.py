@@ -24,7 +24,7 @@ from functools import lru_cache, partial
 import numpy as np
 import pandas as pd
 
-from cdae_lite.denoise.baselines import TUNING_GRIDS, tune
+from cdae_lite.denoise.tuning import TUNING_GRIDS, tune
 from cdae_lite.denoise.stackaware import (StackAwareConfig, aligned_average, find_lookalikes, stack_averages,
                                           stack_denoise)
 from cdae_lite.images import evenly_spaced
