@@ -272,7 +272,7 @@ def simulate(volume: np.ndarray, pixel_size_A: float, views_deg: np.ndarray,
     --------
     >>> from cdae_lite.simulation import SimulationConfig, load_protein
     >>> p = load_protein("adk"); vol, px = p.volume(32)
-    >>> s = simulate(vol, px, p.views_deg, SimulationConfig.quick(images_per_view=5), snrs=(0.1,))
+    >>> s = simulate(vol, px, p.views_deg, SimulationConfig(image_size=32, images_per_view=5), snrs=(0.1,))
     >>> s.noisy[0.1].shape, s.labels.tolist()[:6]
     ((20, 32, 32), [0, 0, 0, 0, 0, 1])
     """
