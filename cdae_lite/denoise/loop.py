@@ -29,10 +29,10 @@ class History:
     Attributes
     ----------
     train_loss : list of float
-        Mean training loss of each logged round: an epoch of :func:`fit`, about 2,000 images of
+        Mean training loss of each logged round: an epoch of :func:`~cdae_lite.denoise.train.fit`, about 2,000 images of
         :func:`~cdae_lite.denoise.synthetic.fit_fresh_noise`.
     val_loss : list of float
-        Validation loss after each epoch (:func:`fit` with held-out pairs; empty otherwise).
+        Validation loss after each epoch (:func:`~cdae_lite.denoise.train.fit` with held-out pairs; empty otherwise).
     seconds : float
         Training time, s.
     images_per_s : float
@@ -136,7 +136,7 @@ def train_loop(model: nn.Module, source: BatchSource, device: str | torch.device
     model : torch.nn.Module
         Trained in place, left in eval mode on ``device``.
     source : BatchSource
-        The batches, the loss, the optimiser and when to stop (pairs: :func:`fit`; fresh noise:
+        The batches, the loss, the optimiser and when to stop (pairs: :func:`~cdae_lite.denoise.train.fit`; fresh noise:
         :func:`~cdae_lite.denoise.synthetic.fit_fresh_noise`).
     device : str or torch.device, optional
         Where to train (default: CUDA when available).

@@ -55,20 +55,7 @@ class FixedNoise(FreshNoise):
                                      c.high_snr_fraction, c.high_snr_max)[0]
 
     def corrupt(self, idx: torch.Tensor, clean: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The images' one noisy realisation, and the clean images.
-
-        Parameters
-        ----------
-        idx : torch.Tensor
-            int64 ``(b,)``.
-        clean : torch.Tensor
-            float32 ``(b, s, s)``.
-
-        Returns
-        -------
-        tuple of torch.Tensor
-            Each float32 ``(b, s, s)``.
-        """
+        """The images' one noisy realisation, and the clean images (as :meth:`~cdae_lite.denoise.synthetic.FreshNoise.corrupt`)."""
         return self.fixed[idx], clean
 
 
@@ -92,20 +79,7 @@ class NoisyTargets(FreshNoise):
         self.factor = factor
 
     def corrupt(self, idx: torch.Tensor, clean: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Noisy inputs and noisy targets.
-
-        Parameters
-        ----------
-        idx : torch.Tensor
-            int64 ``(b,)``.
-        clean : torch.Tensor
-            float32 ``(b, s, s)``.
-
-        Returns
-        -------
-        tuple of torch.Tensor
-            Each float32 ``(b, s, s)``.
-        """
+        """Noisy inputs and noisy targets (as :meth:`~cdae_lite.denoise.synthetic.FreshNoise.corrupt`)."""
         c = self.config
         y = random_flips(clean, self.gen) if c.flips else clean
         xn, snr = add_fresh_noise(y, c.snr_min, c.snr_max, c.coloured_fraction, self.gen, c.high_snr_fraction,

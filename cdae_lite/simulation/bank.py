@@ -3,7 +3,7 @@
 A network trained on one protein's few views learns those views. The bank instead holds, for every
 structure (shipped maps that are neither test proteins nor their relatives, and random pseudo-proteins,
 half of them stretched), ``scales`` sets of clean projections: in each the structure is resampled so
-that its particle is a random number of pixels across (:attr:`BankConfig.diameter_px`), boxed to
+that its particle is a random number of pixels across (``diameter_px``), boxed to
 ``size`` and projected from uniformly random directions with random in-plane rotations and shifts;
 every ``ctf_every``-th set (counting structures and scales together) is imaged with a CTF. Noise is
 not part of the bank: the trainer adds fresh noise to every batch
