@@ -45,8 +45,13 @@ class Feedback:
 
 
 class StudentError(Exception):
-    """Raised inside a check when the student's code could not produce an answer; carries the
-    :class:`Feedback` to return."""
+    """Raised inside a check when the student's code could not produce an answer.
+
+    Parameters
+    ----------
+    feedback : Feedback
+        What the check returns instead of raising (see :func:`checked`).
+    """
 
     def __init__(self, feedback: Feedback):
         super().__init__(feedback.message)
