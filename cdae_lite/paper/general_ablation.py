@@ -90,20 +90,20 @@ def variants(cfg: GeneralAblation) -> dict[str, tuple[GeneralRecipe, Callable[[]
     r = cfg.recipe
     b = r.bank
     n_structures = len(b.maps) + b.n_phantoms
-    unet = (lambda net: lambda: general_unet(net))
+    u_net = (lambda net: lambda: general_unet(net))
     return {
-        RECIPE: (r, unet(r.net), FreshNoise),
-        "fixed noise": (r, unet(r.net), FixedNoise),
-        "noisy targets (4x SNR)": (r, unet(r.net), partial(NoisyTargets, factor=4.0)),
+        RECIPE: (r, u_net(r.net), FreshNoise),
+        "fixed noise": (r, u_net(r.net), FixedNoise),
+        "noisy targets (4x SNR)": (r, u_net(r.net), partial(NoisyTargets, factor=4.0)),
         "RuBisCO only": (replace(r, bank=replace(b, maps=("rubisco",), n_phantoms=0,
                                                  images_per_structure=b.images_per_structure * n_structures)),
-                         unet(r.net), FreshNoise),
-        "one particle size (40 px)": (replace(r, bank=replace(b, scales=1, diameter_px=(40.0, 40.0))), unet(r.net),
+                         u_net(r.net), FreshNoise),
+        "one particle size (40 px)": (replace(r, bank=replace(b, scales=1, diameter_px=(40.0, 40.0))), u_net(r.net),
                                       FreshNoise),
-        "U-Net half as wide": (r, unet(GeneralUNetConfig(tuple(max(1, c // 2) for c in r.net.channels))), FreshNoise),
+        "U-Net half as wide": (r, u_net(GeneralUNetConfig(tuple(max(1, c // 2) for c in r.net.channels))), FreshNoise),
         "paper's autoencoder (no output dropout)": (r, lambda: autoencoder(AEConfig(output_dropout=False)), FreshNoise),
         f"{cfg.longer}x the training": (replace(r, train=replace(r.train, max_images=r.train.max_images * cfg.longer)),
-                                       unet(r.net), FreshNoise),
+                                       u_net(r.net), FreshNoise),
     }
 
 

@@ -55,7 +55,10 @@ class FixedNoise(FreshNoise):
                                      c.high_snr_fraction, c.high_snr_max)[0]
 
     def corrupt(self, idx: torch.Tensor, clean: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The images' one noisy realisation, and the clean images (as :meth:`~cdae_lite.denoise.synthetic.FreshNoise.corrupt`)."""
+        """The images' one noisy realisation, and the clean images.
+
+        As :meth:`~cdae_lite.denoise.synthetic.FreshNoise.corrupt`.
+        """
         return self.fixed[idx], clean
 
 
