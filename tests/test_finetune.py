@@ -81,3 +81,20 @@ def test_finetune_with_cluster_restricted_targets(rng):
     _, rep0 = finetune(cdae(AEConfig(channels=4)), noisy, default, labels=labels, device="cpu")
     assert rep0.purity[0] < 1.0
     assert np.allclose(rep0.targets, noisy[rep0.neighbours[0]].mean(axis=1))
+
+
+def test_recorded_fine_tuning_configs_still_read_as_today_s_fields():
+    """results/cpu/*.json store the flat fields of before issue 29 (``refresh_neighbors``): chapter 3 reads
+    ``k`` and ``n_components`` from them; every other field is today's under its new spelling."""
+    import json
+    from dataclasses import fields
+    from pathlib import Path
+
+    names = {f.name for f in fields(FineTuneConfig)}
+    for path in sorted(Path(__file__).resolve().parents[1].glob("results/cpu/*.json")):
+        cfg = json.loads(path.read_text()).get("config") or {}
+        for rec in (cfg.get("finetune"), (cfg.get("cdae") or {}).get("finetune")):
+            if isinstance(rec, dict):
+                old = {"refresh_neighbors": "refresh_neighbours"}
+                assert {old.get(k, k) for k in rec} <= names, path.name
+                assert {"k", "n_components"} <= set(rec), path.name
