@@ -1,4 +1,4 @@
-"""The general denoiser: its network, fresh-noise training, training data and evaluation."""
+"""The general denoiser on the paper's side (cdae_lite.paper.general*): evaluation, ablation, selection, command."""
 
 import numpy as np
 import pytest
@@ -7,11 +7,10 @@ import torch
 from cdae_lite.denoise.checkpoint import load_model, save_model
 from cdae_lite.denoise.inference import predict
 from cdae_lite.denoise.models import GeneralUNetConfig, general_unet
-from cdae_lite.denoise.synthetic import FreshNoiseConfig, add_fresh_noise, fit_fresh_noise
-from cdae_lite.metrics import psnr
 from cdae_lite.denoise.recipe import FIRST_STAGE, GeneralRecipe
-from cdae_lite.paper.general import HELD_OUT
-from cdae_lite.simulation.bank import TRAINING_MAPS, BankConfig, clean_bank
+from cdae_lite.denoise.synthetic import FreshNoiseConfig, fit_fresh_noise
+from cdae_lite.metrics import psnr
+from cdae_lite.simulation.bank import BankConfig
 from cdae_lite.simulation.maps import diameter_voxels, fit_box
 
 TINY = GeneralUNetConfig((8, 8, 16, 16))
@@ -27,68 +26,6 @@ def test_the_network_keeps_the_shape_and_refuses_bad_sizes(tmp_path):
     m2, meta = load_model(path, expect="general_unet")
     assert meta["architecture"] == "general_unet" and torch.allclose(m2(x), m.eval()(x))
     assert predict(m2, np.zeros((2, 20, 20), np.float32)).shape == (2, 20, 20)  # padded and cropped
-
-
-def test_fresh_noise_has_the_requested_snrs_and_colour():
-    gen = torch.Generator().manual_seed(0)
-    clean = torch.randn(400, 32, 32)
-    noisy, snr = add_fresh_noise(clean, 0.05, 0.2, 0.0, gen)
-    assert snr.min() >= 0.05 and snr.max() <= 0.2 and snr.std() > 0.02
-    measured = clean.flatten(1).var(1) / (noisy - clean).flatten(1).var(1)
-    assert torch.allclose(measured.log().mean(), snr.log().mean(), atol=0.05)
-    _, _ = add_fresh_noise(clean, 0.1, 0.1, 1.0, gen)
-    col = add_fresh_noise(clean, 0.1, 0.1, 1.0, gen)[0] - clean
-    white = add_fresh_noise(clean, 0.1, 0.1, 0.0, gen)[0] - clean
-    low = lambda n: torch.fft.rfft2(n).abs()[:, :3, :3].pow(2).mean()  # noqa: E731
-    assert low(col) > 1.5 * low(white)  # coloured noise carries more power at low frequencies
-
-
-def test_a_high_snr_share_draws_that_share_above_snr_max_and_none_beyond_its_top():
-    clean = torch.randn(2000, 16, 16)
-    plain = add_fresh_noise(clean, 0.02, 0.3, 0.0, torch.Generator().manual_seed(1))[1]
-    _, snr = add_fresh_noise(clean, 0.02, 0.3, 0.0, torch.Generator().manual_seed(1), 0.25, 3.0)
-    high = snr > 0.3
-    assert 0.2 < high.float().mean() < 0.3 and snr.max() <= 3.0 and snr[high].max() > 2.0
-    assert torch.equal(snr[~high], plain[~high])  # the low-SNR draws are the plain run's
-    with pytest.raises(ValueError, match="high_snr"):
-        FreshNoiseConfig(high_snr_fraction=0.2, high_snr_max=0.1)
-
-
-def _disks(n=256, size=32, seed=0):
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:size, :size]
-    c = rng.uniform(10, 22, (n, 2))
-    r = rng.uniform(4, 9, n)
-    return ((yy - c[:, 0, None, None]) ** 2 + (xx - c[:, 1, None, None]) ** 2 < r[:, None, None] ** 2).astype(np.float32)
-
-
-def test_fresh_noise_training_learns_to_denoise_and_is_deterministic():
-    clean = _disks()
-    cfg = FreshNoiseConfig(snr_min=0.3, snr_max=0.3, coloured_fraction=0.0, max_images=3000, minutes=5, lr=3e-3)
-    torch.manual_seed(0)
-    m = general_unet(TINY)
-    saved = []
-    hist = fit_fresh_noise(m, clean, cfg, "cpu", on_checkpoint=saved.append)
-    assert hist.images_seen >= 3000 and saved and saved[-1].images_seen == hist.images_seen
-    test = _disks(64, seed=9)
-    noisy = add_fresh_noise(torch.from_numpy(test), 0.3, 0.3, 0.0, torch.Generator().manual_seed(5))[0].numpy()
-    assert psnr(predict(m, noisy, device="cpu"), test).mean() > psnr(noisy, test).mean() + 5
-    torch.manual_seed(0)
-    m2 = general_unet(TINY)
-    fit_fresh_noise(m2, clean, cfg, "cpu")
-    assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), m2.state_dict().values()))
-
-
-def test_training_data_exclude_the_test_proteins_and_cover_the_sizes():
-    names = " ".join(TRAINING_MAPS.values())
-    assert not any(p in names for p in ("proteasome", "4cr2", "3j9i", "adk", "cxcr4", "apoferritin"))
-    assert "apoferritin" in HELD_OUT
-    cfg = BankConfig(n_phantoms=1, images_per_structure=6, scales=2, seed=0)
-    bank, rows = clean_bank(cfg, "cpu")
-    assert bank.shape == (len(rows) * 3, 64, 64) and np.isfinite(bank).all()
-    assert {r["structure"] for r in rows} == {*TRAINING_MAPS, "phantom0"}
-    assert all(cfg.diameter_px[0] <= r["diameter_px"] <= cfg.diameter_px[1] for r in rows)
-    assert any(r["ctf"] for r in rows) and not all(r["ctf"] for r in rows)
 
 
 def test_box_fitting_and_diameter():
@@ -232,8 +169,8 @@ def test_noisy_targets_have_the_requested_snr_and_change_what_is_learnt():
     measured = clean.flatten(1).var(1) / (noisy_target(clean, snr, gen) - clean).flatten(1).var(1)
     assert abs(float(measured.mean()) - 0.4) < 0.02
     with pytest.raises(ValueError, match="factor must be positive"):
-        NoisyTargets(_disks(4), factor=-1)
-    clean = _disks(64)
+        NoisyTargets(np.zeros((4, 16, 16), np.float32), factor=-1)
+    clean = np.random.default_rng(0).normal(size=(64, 16, 16)).astype(np.float32)
     weights = []
     for source in (FreshNoise, partial(NoisyTargets, factor=4.0)):
         torch.manual_seed(0)
@@ -241,16 +178,6 @@ def test_noisy_targets_have_the_requested_snr_and_change_what_is_learnt():
         fit_fresh_noise(m, clean, FreshNoiseConfig(max_images=64, minutes=5), "cpu", source=source)
         weights.append(torch.cat([p.flatten() for p in m.parameters()]))
     assert not torch.equal(*weights)  # same seed, same inputs: only the targets differ
-
-
-def test_the_training_structures_can_be_restricted_to_some_maps():
-    cfg = BankConfig(maps=("rubisco",), n_phantoms=0, images_per_structure=4, scales=1)
-    bank, rows = clean_bank(cfg, "cpu")
-    assert [r["structure"] for r in rows] == ["rubisco"] and len(bank) == 4
-    with pytest.raises(ValueError, match="maps must be among"):
-        BankConfig(maps=("proteasome",))
-    with pytest.raises(ValueError, match="at least one structure"):
-        BankConfig(maps=(), n_phantoms=0)
 
 
 def test_ablation_effects_are_differences_to_the_recipe_over_the_test_proteins():
@@ -333,23 +260,6 @@ def test_mean_margins_leave_the_held_out_set_out():
     m = {"a | p1 | paper": 1.0, "a | p2 | paper": 2.0, "a | apo (held out) | paper": -5.0, "a | p1 | realistic": 3.0,
          "b | p1 | paper": 9.0}
     assert mean_margins(m, "a") == {"paper": 1.5, "realistic": 3.0}
-
-
-def test_training_that_stops_by_images_gives_the_same_weights_twice():
-    # chapter 7's quick profile trains this way, so its numbers are the same on any machine
-    clean = np.random.default_rng(0).normal(size=(12, 16, 16)).astype(np.float32)
-    cfg = FreshNoiseConfig(batch_size=4, minutes=5, max_images=40, seed=1)
-    weights = []
-    for _ in range(2):
-        torch.manual_seed(0)
-        m = general_unet(TINY)
-        hist = fit_fresh_noise(m, clean, cfg, "cpu")
-        weights.append(m.state_dict())
-    assert hist.images_seen == 40
-    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
-    from cdae_lite.paper.general import general_recipe
-
-    assert general_recipe("quick").train.max_images > 0  # the quick profile stops by images
 
 
 def test_the_validation_structures_are_in_no_training_bank():
@@ -436,3 +346,11 @@ def test_the_training_command_runs_the_recipe_with_its_options(monkeypatch, caps
         command.main(["general", "--channels", "64", "128", "256"])  # a width per level and the bottleneck
     with pytest.raises(ValueError, match="4 positive widths"):
         command.main(["general", "--channels", "64", "0", "256", "256"])
+
+
+def test_the_quick_profile_is_the_first_stage_small_and_stops_by_images():
+    from cdae_lite.paper.general import general_recipe
+
+    quick = general_recipe("quick")
+    assert quick.train.max_images > 0 and quick.init is None  # the same numbers on any machine
+    assert quick.bank.seed == FIRST_STAGE.bank.seed and quick.train.lr == FIRST_STAGE.train.lr
