@@ -117,7 +117,22 @@ def blind_spot(x: torch.Tensor, fraction: float, gen: torch.Generator, radius: i
 
 
 class Pairs(BatchSource):
-    """Fixed ``(input, target)`` pairs, shuffled every epoch, a share held out: the batches of :func:`fit`."""
+    """Fixed ``(input, target)`` pairs, shuffled every epoch, a share held out: the batches of :func:`fit`.
+
+    Parameters
+    ----------
+    inputs, targets : numpy.ndarray
+        float32 ``(n, size, size)`` pairs, ``size`` a multiple of 8.
+    config : TrainConfig
+        Epochs, batch, optimiser, held-out share and seed (``seed_everything(config.seed)`` on creation).
+    blind_spot_fraction : float
+        Above 0, Noise2Void's masked loss (:func:`blind_spot`).
+
+    Raises
+    ------
+    ValueError
+        Pairs of different shapes, or a size that is not a multiple of 8.
+    """
 
     def __init__(self, inputs, targets, config: TrainConfig, blind_spot_fraction: float = 0.0):
         x, y = check_images(inputs, "inputs"), check_images(targets, "targets")
