@@ -30,6 +30,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                                                       "stages as the recipe shares it (default: the recipe's, 75 + 90)")
     parser.add_argument("--init", help="general: train only the last stage, from this checkpoint ('general' = the "
                                        "shipped one) instead of the first stage's weights")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="allow replacing an existing output (the default output is the shipped model)")
     parser.add_argument("--lr", type=float, help="general: peak learning rate (default: the config's)")
     parser.add_argument("--batch-size", type=int, help="general: images per step (default: the config's, 32; "
                                                        "larger on a GPU, e.g. 256)")
@@ -88,7 +90,7 @@ def main(args: argparse.Namespace) -> int:
     device = get_device(local_device(args.device))
     out = args.out or data_dir() / "weights" / "denoiser_general.pt"
     with process_group(device):  # torchrun --nproc-per-node N -m cdae_lite.paper general: data-parallel
-        path = recipes.train_recipe(cfg, out, device, args.minutes, args.init, overwrite=True)
+        path = recipes.train_recipe(cfg, out, device, args.minutes, args.init, args.overwrite)
     if is_main():
         print(f"wrote {path}")
     return 0
