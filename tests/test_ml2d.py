@@ -118,14 +118,14 @@ def test_a_star_input_is_clustered_with_ml2d_and_each_images_ctf(tmp_path, capsy
     assert f1 >= 0.9, f1
 
 
-def test_star_ctf_uses_each_rows_optics_group():
+def test_star_ctf_images_uses_each_rows_optics_group():
     import pandas as pd
 
-    from cdae_lite.cluster.stacks import star_ctf
+    from cdae_lite.cluster.stacks import star_ctf_images
 
     rows = pd.DataFrame({"rlnDefocusU": [15000.0, 15000.0], "rlnVoltage": [300.0, 200.0],
                          "rlnSphericalAberration": [2.7, 2.0], "rlnAmplitudeContrast": [0.1, 0.07]})
-    got = star_ctf(rows, {"rlnVoltage": 300.0}, 2, 32, 2.0, "x.mrcs", by_position=True)
+    got = star_ctf_images(rows, {"rlnVoltage": 300.0}, 2, 32, 2.0, "x.mrcs", by_position=True)
     for i in range(2):
         want = ctf_2d(32, 2.0, rows.rlnDefocusU.to_numpy()[i:i + 1], rows.rlnDefocusU.to_numpy()[i:i + 1],
                       np.zeros(1), *rows.iloc[i][["rlnVoltage", "rlnSphericalAberration",

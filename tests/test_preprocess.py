@@ -25,14 +25,14 @@ def test_background_normalisation(rng):
 def test_star_parsing_relion_30_and_31():
     p30, o30 = read_star(data_path("particles/cryodrgn_empiar_10076_7.star"))
     assert preprocess.star_pixel_size(p30, o30) == pytest.approx(5 * 1e4 / 38168)
-    params, per = preprocess.star_ctf(p30, o30)
+    params, per = preprocess.star_ctf_params(p30, o30)
     assert params.voltage_kV == 300 and params.cs_mm == 2.7 and params.amplitude_contrast == 0.07
     assert per["defocus_u_A"].shape == (7,)
     p31, o31 = read_star(data_path("particles/cryojax_trpv1_small_stack.star"))
     assert preprocess.star_pixel_size(p31, o31) == 4.88
-    assert preprocess.star_ctf(p31, o31)[0].cs_mm == 2.0
+    assert preprocess.star_ctf_params(p31, o31)[0].cs_mm == 2.0
     with pytest.raises(ValueError, match="rlnDefocusU"):
-        preprocess.star_ctf(pd.DataFrame({"rlnImageName": ["1@a"]}), {})
+        preprocess.star_ctf_params(pd.DataFrame({"rlnImageName": ["1@a"]}), {})
 
 
 def test_phase_flip_from_star_undoes_contrast_reversals(rng):
@@ -41,7 +41,7 @@ def test_phase_flip_from_star_undoes_contrast_reversals(rng):
     parts = pd.DataFrame({"rlnDefocusU": [12000.0, 18000.0, 25000.0], "rlnDefocusV": [12000.0, 18000.0, 25000.0],
                           "rlnDefocusAngle": [0.0, 0.0, 0.0]})
     optics = {"rlnVoltage": 300.0, "rlnSphericalAberration": 2.7, "rlnAmplitudeContrast": 0.1}
-    params, per = preprocess.star_ctf(parts, optics)
+    params, per = preprocess.star_ctf_params(parts, optics)
     ctfd = apply_ctf(clean, 2.0, params, **per)
     flipped = preprocess.phase_flip_star(ctfd, 2.0, parts, optics)
     corr = lambda a, b: np.corrcoef(a.ravel(), b.ravel())[0, 1]  # noqa: E731

@@ -13,11 +13,11 @@ from cdae_lite.cluster.ml2d import ML2DResult, ml2d_classify
 from cdae_lite.cluster.methods import (check_k, class_averages, flatten, hierarchical, kmeans, paired_correlation, pca,
                                        spectral)
 from cdae_lite.cluster.refine import Refinement, refine_file, refine_labels
-from cdae_lite.cluster.stacks import choose_method, cluster_path, cluster_stack, labels_table, star_ctf
+from cdae_lite.cluster.stacks import choose_method, cluster_path, cluster_stack, labels_table, star_ctf_images
 from cdae_lite.cluster.stream import MAX_HIERARCHICAL_IMAGES, ClusterReport, cluster_file
 
 __all__ = ["ClusterReport", "MAX_HIERARCHICAL_IMAGES", "ML2DResult", "Refinement", "aae_features", "align_classify",
            "cae_features", "check_k", "choose_method", "class_averages", "cluster_file", "cluster_path",
            "cluster_stack", "dae_features", "encoder_features", "flatten", "hierarchical", "kmeans",
            "labels_table", "ml2d_classify", "paired_correlation", "pca", "refine_file", "refine_labels", "rotate",
-           "rotation_invariant_features", "spectral", "star_ctf", "template_ceiling"]
+           "rotation_invariant_features", "spectral", "star_ctf_images", "template_ceiling"]

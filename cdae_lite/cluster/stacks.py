@@ -51,7 +51,7 @@ def choose_method(particles: pd.DataFrame | None) -> str:
     return "kmeans"
 
 
-def star_ctf(particles: pd.DataFrame, optics: dict, n_images: int, size: int, pixel_size_A: float,
+def star_ctf_images(particles: pd.DataFrame, optics: dict, n_images: int, size: int, pixel_size_A: float,
              stack_name: str, by_position: bool = False) -> np.ndarray | None:
     """Each image's CTF from the STAR columns rlnDefocusU/V (Angstrom) and rlnDefocusAngle (degrees) and
     the optics' rlnVoltage (kV), rlnSphericalAberration (mm) and rlnAmplitudeContrast.
@@ -168,7 +168,7 @@ def cluster_path(path: str | os.PathLike, k: int, n_components: int = 10, method
 
     ``method=None`` chooses with :func:`~cdae_lite.cluster.stacks.choose_method` from ``star``
     = ``(particles, optics, by_position)`` (the stack's STAR rows): ``"ml2d"`` for particles rotated in
-    plane, which then uses each image's CTF (:func:`~cdae_lite.cluster.stacks.star_ctf`) and returns its
+    plane, which then uses each image's CTF (:func:`~cdae_lite.cluster.stacks.star_ctf_images`) and returns its
     CTF-corrected, aligned class references as the averages.
 
     Parameters
@@ -265,7 +265,7 @@ def _whole_stack(path, k: int, as_stack: bool, classify) -> ClusterReport:
 def _ml2d_star(x: np.ndarray, px: float | None, *, k: int, star: tuple, stack_name: str, seed: int, device):
     """ML2D's labels and CTF-corrected references, each image's CTF from the STAR rows ``star``."""
     particles, optics, by_position = star
-    ctf = star_ctf(particles, optics, len(x), x.shape[-1], px or 1.0, stack_name, by_position)
+    ctf = star_ctf_images(particles, optics, len(x), x.shape[-1], px or 1.0, stack_name, by_position)
     res = ml2d_classify(x, k, ctf, seed=seed, device=device)
     return res.labels, res.averages
 

@@ -28,7 +28,7 @@ from cdae_lite.denoise.models import (Cascade, autoencoder, build, cdae, chain, 
                                       noise2void_unet)
 from cdae_lite.denoise.networks import AEConfig, DnCNNConfig, GeneralUNetConfig, Noise2VoidConfig
 from cdae_lite.denoise.neighbours import knn, pca_features
-from cdae_lite.denoise.preprocess import phase_flip_star, prepare, star_ctf, star_pixel_size
+from cdae_lite.denoise.preprocess import phase_flip_star, prepare, star_ctf_params, star_pixel_size
 from cdae_lite.denoise.stackaware import (Alignment, StackAwareConfig, aligned_average, find_lookalikes,
                                           stack_denoise)
 from cdae_lite.denoise.stream import StreamReport, denoise_file
@@ -49,5 +49,5 @@ __all__ = ["AEConfig", "Alignment", "BM3D", "CLASSICAL", "Cascade", "Baseline", 
            "fit", "fit_fresh_noise", "knn", "ladder_pairs", "load_denoiser", "load_model",
            "n_parameters", "Neighbourhoods", "TargetConfig", "compare_targets",
            "find_neighbourhoods", "heldout_means", "neighbourhood_means", "neighbourhood_purity", "stopping_scores", "pca_features", "phase_flip_star", "predict", "prepare", "pretrain_cdae",
-           "pretrain_end_to_end", "pretrain_single", "recorded_gain", "save_model", "StackAwareConfig", "stack_denoise", "star_ctf",
+           "pretrain_end_to_end", "pretrain_single", "recorded_gain", "save_model", "StackAwareConfig", "stack_denoise", "star_ctf_params",
            "star_pixel_size", "stein_scale", "train_loop", "train_recipe", "tune", "noise2void_unet"]

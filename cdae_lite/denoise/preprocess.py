@@ -4,7 +4,7 @@
   deviation of the background, the pixels outside a circle around the particle;
 - :func:`~cdae_lite.images.resample_images`: Fourier cropping (downsampling) or padding, which keeps the physical box
   and changes the pixel size (``new_px = px * old_size / new_size``);
-- :func:`star_pixel_size`, :func:`star_ctf`: microscope parameters from RELION STAR files (3.0 or 3.1);
+- :func:`star_pixel_size`, :func:`star_ctf_params`: microscope parameters from RELION STAR files (3.0 or 3.1);
 - :func:`phase_flip_star`: CTF phase flipping with each particle's own defocus.
 """
 
@@ -41,7 +41,7 @@ def star_pixel_size(particles: pd.DataFrame, optics: dict) -> float | None:
     return None
 
 
-def star_ctf(particles: pd.DataFrame, optics: dict) -> tuple[CTFParams, dict]:
+def star_ctf_params(particles: pd.DataFrame, optics: dict) -> tuple[CTFParams, dict]:
     """Shared CTF parameters and per-particle defocus arrays from a STAR file.
 
     Parameters
@@ -95,7 +95,7 @@ def phase_flip_star(images, pixel_size_A: float, particles: pd.DataFrame, optics
     pixel_size_A : float
         Angstrom per pixel.
     particles : pandas.DataFrame
-        The particles table, n rows with the defocus columns (:func:`star_ctf`).
+        The particles table, n rows with the defocus columns (:func:`star_ctf_params`).
     optics : dict
         The optics group's values (voltage, Cs, amplitude contrast).
 
@@ -113,7 +113,7 @@ def phase_flip_star(images, pixel_size_A: float, particles: pd.DataFrame, optics
     x = check_images(images)
     if len(particles) != len(x):
         raise ValueError(f"{len(particles)} STAR rows for {len(x)} images")
-    params, per_image = star_ctf(particles, optics)
+    params, per_image = star_ctf_params(particles, optics)
     return phase_flip(x, pixel_size_A, params, **per_image)
 
 

@@ -51,7 +51,7 @@ class OpticsGroup:
     image_size: int = 0
 
     def as_optics(self) -> dict:
-        """RELION labels -> values, as :func:`cdae_lite.denoise.preprocess.star_ctf` reads them."""
+        """RELION labels -> values, as :func:`cdae_lite.denoise.preprocess.star_ctf_params` reads them."""
         pairs = {"rlnOpticsGroup": self.group, "rlnImagePixelSize": self.pixel_size_A, "rlnVoltage": self.voltage_kV,
                  "rlnSphericalAberration": self.cs_mm, "rlnAmplitudeContrast": self.amplitude_contrast,
                  "rlnImageSize": self.image_size}
