@@ -37,3 +37,25 @@ def gaussian_blobs(n: int, blobs):
         return img
 
     return vol.astype(np.float32), analytic
+
+
+@pytest.fixture
+def fast_bm3d(monkeypatch):
+    """BM3D replaced by a Gaussian filter whose width grows with the sigma it is given, run serially.
+
+    For tests of the plumbing around BM3D (tuning over its sigma factor, rows, records), which the real
+    filter's fixed cost (about 0.5 s per image inside the bm4d binary, whatever the image size) makes
+    slow; tests of BM3D itself (tests/test_baselines.py) use the real one.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    from cdae_lite.denoise import baselines
+
+    def one(self, img, sigma):
+        width = 0.3 + float(sigma) * self.sigma_factor / (float(np.std(img)) + 1e-12)
+        return gaussian_filter(np.asarray(img, np.float64), width)
+
+    serial = baselines._parallel  # worker processes would import the real BM3D
+    monkeypatch.setattr(baselines.BM3D, "_one", one)
+    monkeypatch.setattr(baselines, "_parallel", lambda fn, x, sig, n_jobs, desc: serial(fn, x, sig, 1, desc))
+    return baselines.BM3D

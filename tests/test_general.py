@@ -36,7 +36,7 @@ def test_box_fitting_and_diameter():
     assert 12 < diameter_voxels(vol) < 16  # the cube's diagonal, about 8 * sqrt(3)
 
 
-def test_a_tiny_general_evaluation_runs_end_to_end_with_stack_aware_rows(monkeypatch):
+def test_a_tiny_general_evaluation_runs_end_to_end_with_stack_aware_rows(monkeypatch, fast_bm3d):
     import json
 
     from cdae_lite.denoise.checkpoint import json_default
@@ -78,7 +78,7 @@ def test_a_tiny_general_evaluation_runs_end_to_end_with_stack_aware_rows(monkeyp
     assert m["true_class_minus_stack_aware_db"] == pytest.approx(psnr[(*key, TRUE_CLASS)] - aware)
 
 
-def test_each_preset_is_scored_with_its_own_bm3d_factor(monkeypatch):
+def test_each_preset_is_scored_with_its_own_bm3d_factor(monkeypatch, fast_bm3d):
     # the factors differ on purpose: the BM3D rows of each preset must be the output of that preset's factor
     from cdae_lite.denoise.baselines import BM3D
     from cdae_lite.paper import general_eval as ge
