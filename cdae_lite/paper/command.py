@@ -7,6 +7,7 @@ sub-parser per module (its ``add_args``) and calls its ``main``.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from cdae_lite.paper.experiments import EXPERIMENTS
@@ -55,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     if smoke():
         ap.error("CDAE_SMOKE is set: the smoke path (a handful of images, one epoch) never writes recorded results; "
                  "unset it")
+    # the library only logs (cdae_lite installs a NullHandler): show its information and warnings here
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
     try:
         return args.run(args)
     except UsageError as e:
