@@ -209,3 +209,30 @@ def test_spectral_clustering_follows_chains_of_neighbours_where_kmeans_cuts():
     np.testing.assert_array_equal(spectral(x, 2), spectral(x, 2))
     with pytest.raises(ValueError, match="more than"):
         spectral(x[:3], 4)
+
+
+def test_dark_particles_are_negated_once_around_the_model_of_the_first_clustering(tmp_path, monkeypatch):
+    """With ``model`` and ``refine_with`` on dark particles, the denoised images clustered first are
+    ``-model(-x)``: the model wrapped in one ``Negated``, not two (the inner call must not detect polarity again)."""
+    import torch
+
+    from cdae_lite.cluster import stacks
+    from cdae_lite.denoise.inference import Negated
+    from cdae_lite.io.mrc import write_stack
+
+    imgs, _, _ = _patterns(np.random.default_rng(0), n_per=12, size=32, noise=0.3)
+    path = write_stack(tmp_path / "dark.mrcs", -imgs, 1.0)  # dark particles on a lighter background
+    seen, real = [], stacks.predict
+
+    def spy(model, x, **kwargs):
+        seen.append(model)
+        return real(model, x, **kwargs)
+
+    def depth(m):
+        return 1 + depth(m.inner) if isinstance(m, Negated) else 0
+
+    monkeypatch.setattr(stacks, "predict", spy)
+    rep = stacks.cluster_path(path, 3, n_components=0, model=torch.nn.Identity(), refine_with=torch.nn.Identity(),
+                              max_iter=2)
+    assert rep.inverted and rep.refinement is not None
+    assert [depth(m) for m in seen] == [1]

@@ -241,10 +241,11 @@ def _dark(path, as_stack: bool, invert: bool | None) -> bool:
 def _refined(path, k: int, n_components: int, method: str, model, seed: int, device, refine_with, max_iter: int,
              as_stack: bool) -> ClusterReport:
     """The refinement loop from the clusters of the denoised images (with ``model``) and of the raw ones; the
-    run whose images correlate best with their references wins."""
-    t0 = time.perf_counter()
-    starts = [cluster_path(path, k, n_components, method, m, seed, device, as_stack=as_stack) for m in
-              ([model, None] if model is not None else [None])]
+    run whose images correlate best with their references wins. ``model`` and ``refine_with`` come oriented
+    for the particles' polarity (wrapped in :class:`~cdae_lite.denoise.inference.Negated` for dark ones)."""
+    t0 = time.perf_counter()  # the caller has oriented the models already (invert=False: no second Negated)
+    starts = [cluster_path(path, k, n_components, method, m, seed, device, as_stack=as_stack, invert=False)
+              for m in ([model, None] if model is not None else [None])]
     runs = [refine_file(path, r.labels, k, refine_with, max_iter, device, as_stack=as_stack) for r in starts]
     best = int(np.argmax([r.mean_correlation[-1] for r in runs]))
     return replace(starts[best], labels=runs[best].labels, averages=runs[best].averages,
