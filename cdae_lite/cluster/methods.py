@@ -178,24 +178,3 @@ def class_averages(images, labels, k: int | None = None) -> np.ndarray:
         if np.any(lab == c):
             out[c] = x[lab == c].mean(axis=0)
     return out
-
-
-def paired_correlation(a, b) -> np.ndarray:
-    """Pearson correlation of each pair of images ``a[i]``, ``b[i]`` (not of every image with every other).
-
-    Both are normalised first (:func:`flatten`), so this equals
-    :func:`cdae_lite.metrics.correlation` up to float32 rounding, except for a constant image (0 here,
-    NaN there).
-
-    Parameters
-    ----------
-    a, b : arrays (n, size, size)
-        Paired images, in any units.
-
-    Returns
-    -------
-    numpy.ndarray
-        float32 (n,), from -1 to 1.
-    """
-    x, y = flatten(a), flatten(b)
-    return (x * y).sum(1) / x.shape[1]

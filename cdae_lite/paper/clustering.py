@@ -105,7 +105,7 @@ def run_clustering(cx: ClusteringExperiment, device=None) -> dict:
         lab = labels["CDAE + k-means"]
         mapping = metrics.matched_scores(s.labels, lab)["mapping"]
         avgs = cluster.class_averages(x, lab, s.config.n_views)
-        avg_corr[name] = {int(v): float(cluster.paired_correlation(avgs[c][None], s.clean[s.labels == v][:1])[0])
+        avg_corr[name] = {int(v): float(metrics.correlation(avgs[c][None], s.clean[s.labels == v][:1])[0])
                           for c, v in mapping.items()}
     return {"table2": rows, "confusion": confusion, "class_average_correlation": avg_corr,
             "realistic": clustering_realistic(cx, list(tests), device),
