@@ -164,3 +164,23 @@ def test_every_experiment_has_its_module_and_the_command_lists_them(capsys):
     out = subprocess.run([sys.executable, "-m", "cdae_lite.paper", "--help"], capture_output=True, text=True,
                          check=True).stdout
     assert all(f"    {n} " in out or f"    {n}\n" in out for n in names)
+
+
+def test_the_denoising_snr_sweep_carries_view_fidelity_and_flags_a_collapsed_output():
+    # issue 33: the sweep's verdicts per SNR need to know whether an output still tells the views apart
+    from cdae_lite.denoise import Baseline, Identity
+    from cdae_lite.paper import BaselineExperiment
+    from cdae_lite.paper.baselines import denoising_snr_sweep
+
+    class Blob(Baseline):  # every image becomes the stack's mean: a collapsed output
+        name = "blob"
+
+        def denoise(self, x, sigma=None):
+            return np.repeat(x.mean(0, keepdims=True), len(x), 0)
+
+    bx = BaselineExperiment.quick(n_sweep=8, snr_sweep=(0.5, 5.0))
+    rows = denoising_snr_sweep(bx, {"raw": Identity(), "blob": Blob()})
+    assert len(rows) == 4 and all({"view_accuracy", "view_margin", "collapsed"} <= r.keys() for r in rows)
+    got = {(r["snr"], r["method"]): r for r in rows}
+    assert all(got[(snr, "blob")]["collapsed"] for snr in (0.5, 5.0))
+    assert not got[(5.0, "raw")]["collapsed"] and got[(5.0, "raw")]["view_accuracy"] > 0.9

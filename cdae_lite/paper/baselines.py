@@ -12,7 +12,7 @@ from cdae_lite import metrics
 from cdae_lite.images import evenly_spaced
 from cdae_lite.paper.configs import BaselineExperiment
 from cdae_lite.paper.models import dncnn_model, learned_denoisers, paper_data
-from cdae_lite.paper.tables import score
+from cdae_lite.paper.tables import score, view_columns
 from cdae_lite.simulation.stacks import SimulatedStack, simulate_protein
 
 
@@ -66,7 +66,9 @@ def table1(bx: BaselineExperiment, tests: dict, methods_for: dict) -> tuple[list
 
 
 def denoising_snr_sweep(bx: BaselineExperiment, methods: dict, protein: str = "proteasome", device=None) -> list[dict]:
-    """PSNR of each method against the input SNR (``bx.snr_sweep``), on fresh images of ``protein``."""
+    """PSNR and view fidelity of each method against the input SNR (``bx.snr_sweep``), on fresh images of
+    ``protein``: one row per SNR and method with ``psnr`` (mean, dB), ``n`` and the view-fidelity columns
+    of :func:`~cdae_lite.paper.tables.view_columns` (so a collapsed output is seen at each SNR)."""
 
     rows = []
     for snr in bx.snr_sweep:
@@ -75,8 +77,9 @@ def denoising_snr_sweep(bx: BaselineExperiment, methods: dict, protein: str = "p
         x, c = s.noisy[snr], s.clean
         sigma = s.noise_sigma(snr)
         for m, d in methods.items():
-            rows.append({"snr": snr, "method": m, "psnr": float(metrics.psnr(d.denoise(x, sigma=sigma), c).mean()),
-                         "n": len(x)})
+            out = d.denoise(x, sigma=sigma)
+            rows.append({"snr": snr, "method": m, "psnr": float(metrics.psnr(out, c).mean()), "n": len(x),
+                         **view_columns(out, c, s.labels)})
     return rows
 
 
