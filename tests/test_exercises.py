@@ -2,6 +2,9 @@
 typical mistakes specifically, and every exercise has both a check and a solution."""
 
 import inspect
+import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -173,3 +176,55 @@ def test_every_check_has_at_least_two_typical_mistakes_tested():
     for ch, name, *_ in MISTAKES:
         counts[(ch, name)] += 1
     assert {k: v for k, v in counts.items() if v < 2} == {}
+
+
+# --- the chapters: every fill-in exercise has a check cell and an executed, checked solution ---
+
+BOOK = Path(__file__).resolve().parents[1] / "book"
+
+
+def chapter_path(ch: str) -> Path:
+    return next(BOOK.glob(f"0{ch.removeprefix('ch')}_*.ipynb"))
+
+
+def fill_ins(path: Path) -> list[dict]:
+    """For each cell marked ``# YOUR CODE HERE``: the check the next code cell calls and whether a
+    hidden cell after that calls the same check and asserts that it passed."""
+    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    found = []
+    for i, c in enumerate(cells):
+        if "# YOUR CODE HERE" not in "".join(c["source"]):
+            continue
+        nxt = "".join(cells[i + 1]["source"]) if i + 1 < len(cells) else ""
+        m = re.search(r"\b(ch\d)\.check_(\w+)\(", nxt)
+        sol = cells[i + 2] if i + 2 < len(cells) else {"source": [], "metadata": {}}
+        sol_text = "".join(sol["source"])
+        found.append({"check": m and (m.group(1), m.group(2)), "cell": i,
+                      "solution_checked": bool(m) and f"{m.group(1)}.check_{m.group(2)}(" in sol_text
+                      and "assert feedback.passed" in sol_text and "hide-cell" in sol["metadata"].get("tags", []),
+                      "skeleton_raises": "raise NotImplementedError" in "".join(c["source"])})
+    return found
+
+
+@pytest.mark.parametrize("ch", sorted(EXERCISES))
+def test_every_fill_in_of_a_chapter_has_a_check_and_a_checked_solution(ch):
+    found = fill_ins(chapter_path(ch))
+    assert found, f"{chapter_path(ch).name} has no fill-in exercise"
+    bad = [f for f in found if not (f["check"] and f["solution_checked"] and f["skeleton_raises"])]
+    assert bad == [], (f"{chapter_path(ch).name}: a fill-in cell (# YOUR CODE HERE) must raise NotImplementedError, be "
+                       f"followed by a cell calling cdae_lite.exercises' check, then by a hidden solution cell that calls "
+                       f"the same check and asserts feedback.passed: {bad}")
+    called = {f["check"] for f in found}
+    assert {c for c, _ in called} == {ch}, f"{chapter_path(ch).name} calls another chapter's checks: {called}"
+    assert {n for _, n in called} == set(EXERCISES[ch]), (
+        f"{chapter_path(ch).name}: exercises of cdae_lite.exercises.{ch} without a cell, or cells without a check: "
+        f"{sorted({n for _, n in called} ^ set(EXERCISES[ch]))}")
+
+
+def test_the_chapter_check_finds_a_fill_in_without_a_check(tmp_path):
+    skeleton = {"cell_type": "code", "metadata": {}, "source": ["def f():\n", "    # YOUR CODE HERE\n",
+                                                                 "    raise NotImplementedError"]}
+    other = {"cell_type": "code", "metadata": {}, "source": ["print(1)"]}
+    path = tmp_path / "09_x.ipynb"
+    path.write_text(json.dumps({"cells": [skeleton, other, other]}))
+    assert fill_ins(path) == [{"check": None, "cell": 0, "solution_checked": False, "skeleton_raises": True}]
