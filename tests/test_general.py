@@ -11,7 +11,7 @@ from cdae_lite.denoise.recipe import FIRST_STAGE, GeneralRecipe
 from cdae_lite.denoise.synthetic import FreshNoiseConfig, fit_fresh_noise
 from cdae_lite.metrics import psnr
 from cdae_lite.simulation.bank import BankConfig
-from cdae_lite.simulation.maps import diameter_voxels, fit_box
+
 
 TINY = GeneralUNetConfig((8, 8, 16, 16))
 
@@ -26,14 +26,6 @@ def test_the_network_keeps_the_shape_and_refuses_bad_sizes(tmp_path):
     m2, meta = load_model(path, expect="general_unet")
     assert meta["architecture"] == "general_unet" and torch.allclose(m2(x), m.eval()(x))
     assert predict(m2, np.zeros((2, 20, 20), np.float32)).shape == (2, 20, 20)  # padded and cropped
-
-
-def test_box_fitting_and_diameter():
-    vol = np.zeros((20, 20, 20), np.float32)
-    vol[6:14, 6:14, 6:14] = 1
-    assert fit_box(vol, 32).shape == (32,) * 3 and fit_box(vol, 32).sum() == vol.sum()
-    assert fit_box(vol, 10).shape == (10,) * 3 and fit_box(vol, 10).sum() == 8**3
-    assert 12 < diameter_voxels(vol) < 16  # the cube's diagonal, about 8 * sqrt(3)
 
 
 def test_a_tiny_general_evaluation_runs_end_to_end_with_stack_aware_rows(monkeypatch, fast_bm3d):

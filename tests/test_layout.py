@@ -163,3 +163,74 @@ def test_every_module_has_a_place_in_the_api_reference():
     modules = {module_name(p, PACKAGE) for p in PACKAGE.rglob("*.py") if p.name != "__main__.py"}
     missing = sorted(m for m in modules if f"automodule:: {m}\n" not in pages)
     assert missing == [], f"add these modules to a page of book/api/: {missing}"
+
+
+TESTS = PACKAGE.parent / "tests"
+TESTED_STAGES = ["runtime", "distributed", "images", "io", "metrics", "plot", "simulation", "denoise", "cluster"]
+# library modules with no test file of their own, each with where it is tested
+TESTED_THROUGH_USERS = {
+    "io/blocks.py": "block-by-block reading, private to the streaming commands: tests/test_cluster.py (streamed "
+                    "clustering) and the .gz and block tests of tests/test_robustness.py",
+    "io/files.py": "safe writing, used by every writer: tests/test_mrc.py (no temporary file left, an output that "
+                   "appears while writing), tests/test_denoise_relion.py (a failure midway leaves nothing)",
+    "io/paths.py": "where data live: every test that reads data/ (tests/test_proteins.py, tests/test_io_relion.py)",
+    "io/relion_out.py": "what a run on a RELION STAR file writes: tests/test_denoise_relion.py",
+    "io/relion_stack.py": "a STAR file's images for cdae-lite cluster: tests/test_denoise_relion.py, "
+                          "tests/test_ml2d.py",
+    "simulation/plan.py": "the draws of simulation/stacks.py, made up front: tests/test_simulation_stacks.py",
+    "denoise/loop.py": "the training loop of denoise/train.py and denoise/synthetic.py: tests/test_train.py, "
+                       "tests/test_synthetic.py, tests/test_distributed.py",
+    "denoise/stream.py": "denoising a stack block by block, behind cdae-lite denoise: tests/test_cli_workflow.py, "
+                         "tests/test_distributed.py, tests/test_robustness.py, tests/test_denoise_relion.py",
+    "cluster/fourier.py": "private correlations of cluster/ml2d.py and cluster/ceiling.py: tests/test_ml2d.py",
+    # until tests/test_cluster.py and tests/test_metrics.py are split (issue 29)
+    "cluster/align.py": "tests/test_cluster.py", "cluster/ceiling.py": "tests/test_ml2d.py",
+    "cluster/methods.py": "tests/test_cluster.py", "cluster/stacks.py": "tests/test_cluster.py, tests/test_ml2d.py",
+    "cluster/stream.py": "tests/test_cluster.py", "metrics/clustering.py": "tests/test_cluster.py",
+}
+# test files that check many modules at once, named for what they check
+CROSS_CUTTING = {
+    "bad_inputs": "bad inputs across every command", "book": "the book's build", "book_text": "the book's text",
+    "cli_workflow": "the command line end to end", "colab": "chapters in a blank Colab",
+    "docstrings": "numpydoc docstrings of the whole library", "glossary": "the book's glossary",
+    "launch": "the repository's address in every launcher", "layout": "the package's shape",
+    "packaging": "pip's and conda's dependency lists", "platform": "platform and licence claims",
+    "recorded_grids": "recorded optima inside their grids", "robustness": "bad inputs to the command line",
+    "smoke": "the full profile's code paths", "experiments": "the paper's experiments (cdae_lite.paper)",
+    "cli": "the command line (cdae_lite.cli)", "exercises": "the book's exercises (cdae_lite.exercises)",
+    # until it is split (issue 29)
+    "metrics": "cdae_lite.metrics",
+}
+
+
+def names_for_tests(rel: str, shared: set[str]) -> set[str]:
+    """The names ``rel`` (a module's path under the package) may be tested under."""
+    parts = Path(rel).with_suffix("").parts
+    names = {"_".join(parts[-2:])} if len(parts) > 1 else set()
+    return names if parts[-1] in shared else names | {parts[-1]}
+
+
+def test_every_library_module_has_a_test_file_named_after_it():
+    """One test file per library module: ``tests/test_<module>.py``, or ``tests/test_<subpackage>_<module>.py``
+    where two library modules share a name (``cluster/stream.py`` and ``denoise/stream.py`` would be
+    ``test_cluster_stream`` and ``test_denoise_stream``). The exceptions: the modules of ``TESTED_THROUGH_USERS``
+    (each with where it is tested), and test files that check many modules at once (``CROSS_CUTTING``). The paper
+    (``cdae_lite/paper``), the command line (``cdae_lite/cli``) and the exercises (``cdae_lite/exercises``) may keep
+    grouped test files (``test_experiments.py``, ``test_cli.py``, ``test_exercises.py``) beside ones named after
+    their modules."""
+    library = sorted(p.relative_to(PACKAGE).as_posix() for s in TESTED_STAGES
+                     for p in ([PACKAGE / f"{s}.py"] if (PACKAGE / f"{s}.py").exists() else (PACKAGE / s).rglob("*.py"))
+                     if p.name != "__init__.py")
+    assert len(library) > 40 and set(TESTED_THROUGH_USERS) <= set(library)
+    stems = [Path(m).stem for m in library]
+    shared = {s for s in stems if stems.count(s) > 1}
+    tests = {p.stem.removeprefix("test_") for p in TESTS.glob("test_*.py")}
+    missing = [m for m in library if m not in TESTED_THROUGH_USERS and not names_for_tests(m, shared) & tests]
+    assert missing == [], f"add tests/test_<module>.py for these modules (or list where they are tested): {missing}"
+    have_own = [m for m in TESTED_THROUGH_USERS if names_for_tests(m, shared) & tests]
+    assert have_own == [], f"these modules have their own test file now; take them off the exceptions: {have_own}"
+
+    everything = [p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py") if p.name != "__init__.py"]
+    named = set().union(*(names_for_tests(m, shared) for m in everything))
+    stray = sorted(t for t in tests if t not in named and t not in CROSS_CUTTING)
+    assert stray == [], f"name these test files after the module they test, or list them as cross-cutting: {stray}"

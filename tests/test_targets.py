@@ -87,22 +87,6 @@ def test_bad_target_configs_are_refused():
         TargetConfig(distance_factor=0.5)
 
 
-def test_a_tiny_target_evaluation_runs_and_scores_every_choice(monkeypatch):
-    from dataclasses import replace
-
-    from cdae_lite.denoise.models import AEConfig, autoencoder
-    from cdae_lite.paper.targets_eval import TargetEvaluation, run_targets_eval
-
-    monkeypatch.setenv("CDAE_PROGRESS", "0")
-    cfg = replace(TargetEvaluation.quick(), size=16, images_per_view=12, k=5, n_components=4)
-    out = run_targets_eval(cfg, autoencoder(AEConfig(channels=4)), device="cpu")
-    choices = list(cfg.choices(4))
-    assert [r["targets"] for r in out["rows"][:len(choices)]] == choices and len(out["rows"]) == 3 * len(choices)
-    for r in out["rows"]:
-        assert 0 <= r["purity"] <= 1 and 1 <= r["neighbours"] <= cfg.max_factor * cfg.k
-    assert set(out["ceiling"]) == {r["protein"] for r in out["rows"]}
-
-
 def test_neighbours_of_well_separated_groups_are_pure(rng):
     centres = rng.normal(scale=10, size=(4, 16, 16))
     labels = np.repeat(np.arange(4), 50)

@@ -1,11 +1,15 @@
-"""``cdae-lite simulate``'s views: the number of views comes from --views-deg when given (issue 32, item 5)."""
+"""Tests of ``cdae_lite.simulation.views``: distinct views avoid symmetry mates, and ``cdae-lite simulate``'s
+views: the number of views comes from --views-deg when given (issue 32, item 5)."""
 
 import numpy as np
 import pytest
 
 from cdae_lite.cli import main
 from cdae_lite.simulation import hemisphere_views, load_protein, resolve_views
+from cdae_lite.simulation.proteins import load_protein
 from cdae_lite.simulation.stacks import load_particles
+from cdae_lite.simulation.views import distinct_views
+
 
 TWELVE = ";".join(f"{r:.1f},{t:.1f},0" for r, t, _ in hemisphere_views(12))
 SMALL = ["--protein", "adk", "--profile", "quick", "--per-view", "3", "--size", "16", "--snr", "0.1"]
@@ -52,3 +56,18 @@ def test_resolve_views_rules():
         resolve_views(None, 0, shipped)
     d = np.degrees(np.arccos(np.clip(np.cos(np.radians(hemisphere_views(12)[:, 1])), -1, 1)))
     assert d.min() >= 0 and d.max() <= 90
+
+
+def test_distinct_views_avoid_symmetry_mates():
+    # a D2-like map made of four blobs: views related by its 2-fold axes look the same
+    n = 32
+    z, y, x = np.mgrid[:n, :n, :n] - n // 2
+    vol = sum(np.exp(-((x - a) ** 2 + (y - b) ** 2 + (z - c) ** 2) / 8.0)
+              for a, b, c in [(6, 3, 0), (-6, -3, 0), (3, -6, 4), (-3, 6, -4)]).astype(np.float32)
+    views = distinct_views(vol, k=3, n_candidates=60)
+    dirs = np.stack([np.sin(np.radians(views[:, 1])) * np.cos(np.radians(views[:, 0])),
+                     np.sin(np.radians(views[:, 1])) * np.sin(np.radians(views[:, 0])),
+                     np.cos(np.radians(views[:, 1]))], 1)
+    # no two chosen directions are (nearly) the same or mirror images of each other
+    cos = np.abs(dirs @ dirs.T)[np.triu_indices(3, 1)]
+    assert cos.max() < 0.95

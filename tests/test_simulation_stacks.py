@@ -3,10 +3,9 @@ import pytest
 
 from cdae_lite.simulation.config import SimulationConfig
 from cdae_lite.simulation.noise import measure_snr
-from cdae_lite.simulation.proteins import load_protein, training_protein
-from cdae_lite.simulation.proteins import test_proteins as shipped_test_proteins
+from cdae_lite.simulation.proteins import load_protein, test_proteins as shipped_test_proteins, training_protein
 from cdae_lite.simulation.stacks import BLOCK, load_particles, simulate, simulate_protein
-from cdae_lite.simulation.views import distinct_views
+
 
 TINY = SimulationConfig(image_size=32, images_per_view=20)
 
@@ -77,21 +76,6 @@ def test_save_and_load_round_trip(tmp_path):
     assert np.array_equal(clean, s.clean)
 
 
-def test_distinct_views_avoid_symmetry_mates():
-    # a D2-like map made of four blobs: views related by its 2-fold axes look the same
-    n = 32
-    z, y, x = np.mgrid[:n, :n, :n] - n // 2
-    vol = sum(np.exp(-((x - a) ** 2 + (y - b) ** 2 + (z - c) ** 2) / 8.0)
-              for a, b, c in [(6, 3, 0), (-6, -3, 0), (3, -6, 4), (-3, 6, -4)]).astype(np.float32)
-    views = distinct_views(vol, k=3, n_candidates=60)
-    dirs = np.stack([np.sin(np.radians(views[:, 1])) * np.cos(np.radians(views[:, 0])),
-                     np.sin(np.radians(views[:, 1])) * np.sin(np.radians(views[:, 0])),
-                     np.cos(np.radians(views[:, 1]))], 1)
-    # no two chosen directions are (nearly) the same or mirror images of each other
-    cos = np.abs(dirs @ dirs.T)[np.triu_indices(3, 1)]
-    assert cos.max() < 0.95
-
-
 def test_bad_simulation_input():
     p = load_protein("adk")
     vol, px = p.volume(16)
@@ -105,15 +89,3 @@ def test_bad_simulation_input():
     bad[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         simulate(bad, px, p.views_deg, SimulationConfig(image_size=16, images_per_view=2))
-
-
-def test_writing_a_simulation_logs_instead_of_printing(tmp_path, caplog, capsys, monkeypatch):
-    from cdae_lite.simulation.write import write_simulation
-
-    monkeypatch.setenv("CDAE_PROGRESS", "0")
-    vol, px = load_protein("adk").volume()
-    with caplog.at_level("DEBUG", logger="cdae_lite"):
-        cfg = SimulationConfig(image_size=32, images_per_view=3, n_views=2)
-        write_simulation(vol, px, np.zeros((2, 3)), cfg, (0.1,), tmp_path, "adk")
-    assert "simulating 6 images of 32 px" in caplog.text and "adk_snr0.1.star" in caplog.text
-    assert capsys.readouterr() == ("", "")  # nothing printed: a library user chooses with logging

@@ -3,12 +3,10 @@ import os
 
 import mrcfile
 import numpy as np
-import pandas as pd
 import pytest
 
 from cdae_lite.images import check_images
 from cdae_lite.io.mrc import StackWriter, open_stack, read_block, read_stack, write_stack
-from cdae_lite.io.star import image_names, read_star, write_star
 
 
 def test_stack_round_trip_keeps_values_and_pixel_size(tmp_path, rng):
@@ -66,16 +64,6 @@ def test_read_block_of_a_big_endian_stack(tmp_path):
     with mrc:
         assert mm.dtype.byteorder == ">"
         assert np.array_equal(read_block(tmp_path / "be.mrcs", mrc, mm, 0, 2), data)
-
-
-def test_star_round_trip(tmp_path):
-    df = pd.DataFrame({"rlnImageName": image_names(3, "s.mrcs"), "rlnAngleRot": [1.5, -2.25, 3.0],
-                       "rlnDefocusU": [15000.0, 16000.5, 17000.25], "rlnClassNumber": [1, 2, 1]})
-    optics = {"rlnOpticsGroup": 1, "rlnVoltage": 300.0, "rlnImagePixelSize": 1.5}
-    write_star(tmp_path / "s.star", df, optics)
-    back, opt = read_star(tmp_path / "s.star")
-    pd.testing.assert_frame_equal(back, df, check_dtype=False)
-    assert opt["rlnVoltage"] == 300.0 and opt["rlnImagePixelSize"] == 1.5
 
 
 def test_stack_writer_streams_and_cleans_up_on_error(tmp_path, rng):
@@ -161,17 +149,6 @@ def test_a_non_cubic_stack_flagged_as_volume_is_read_as_a_stack(tmp_path):
         m.set_data(np.arange(7 * 16 * 16, dtype=np.float32).reshape(7, 16, 16))
         m.set_volume()
     assert read_stack(tmp_path / "seven.mrc")[0].shape == (7, 16, 16)
-
-
-def test_star_image_names_map_to_stack_indices():
-    import pandas as pd
-
-    from cdae_lite.io.star import image_indices
-
-    rows = pd.DataFrame({"rlnImageName": ["000003@Extract/job7/a.mrcs", "1@a.mrcs", "000002@a.mrcs.gz"]})
-    assert image_indices(rows, "/data/a.mrcs", 3).tolist() == [2, 0, 1]  # folders and .gz do not matter
-    with pytest.raises(ValueError, match="no rlnImageName"):
-        image_indices(pd.DataFrame({"rlnDefocusU": [1.0]}), "a.mrcs", 3)
 
 
 def test_an_output_that_appears_while_writing_is_kept_not_replaced(tmp_path):
