@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from cdae_lite.exercises.feedback import Feedback, as_array, call, checked, diagnose, ok, toy_stack, wrong
+from cdae_lite.exercises.feedback import Feedback, as_array, call, checked, exercises, ok, rule_out, toy_stack, wrong
 from cdae_lite.simulation import ctf_1d, ctf_2d, measure_snr
 from cdae_lite.simulation.ctf import electron_wavelength_A
 
@@ -92,17 +92,7 @@ def noise_level_mistake(clean: np.ndarray, noisy: np.ndarray, snr: float) -> str
 
 @checked
 def check_noisy_at_snr(noisy_at_snr: Callable) -> Feedback:
-    """Check a student's ``noisy_at_snr(clean, snr, rng)`` on 16 toy images at SNR 0.1.
-
-    Parameters
-    ----------
-    noisy_at_snr : callable
-        The student's function.
-
-    Returns
-    -------
-    Feedback
-    """
+    """Check a student's ``noisy_at_snr(clean, snr, rng)`` on 16 toy images at SNR 0.1."""
     clean, _ = toy_stack(16, 32, seed=1)
     snr = 0.1
     noisy = as_array(call(noisy_at_snr, clean, snr, np.random.default_rng(0)), clean.shape, "the noisy stack")
@@ -138,20 +128,10 @@ def _asymmetric_volume(n: int = 24) -> np.ndarray:
 
 @checked
 def check_project_along_z(project_along_z: Callable) -> Feedback:
-    """Check a student's ``project_along_z(volume)`` on an asymmetric 24-voxel map.
-
-    Parameters
-    ----------
-    project_along_z : callable
-        The student's function.
-
-    Returns
-    -------
-    Feedback
-    """
+    """Check a student's ``project_along_z(volume)`` on an asymmetric 24-voxel map."""
     vol = _asymmetric_volume()
     image = as_array(call(project_along_z, vol.copy()), vol.shape[1:], "the projection")
-    mistake = diagnose(image, {
+    rule_out(image, {
         "you summed along y (axis 1); the beam runs along z, axis 0 of a (z, y, x) map": vol.sum(axis=1),
         "you summed along x (axis 2); the beam runs along z, axis 0 of a (z, y, x) map": vol.sum(axis=2),
         "you averaged instead of summing: a projection adds up the density along the beam, so its mass "
@@ -159,8 +139,6 @@ def check_project_along_z(project_along_z: Callable) -> Feedback:
         "you took the maximum along the beam (a maximum-intensity projection); an electron image sums "
         "the density: use .sum(axis=0)": vol.max(axis=0),
     })
-    if mistake:
-        return wrong(mistake)
     if not np.allclose(image, vol.sum(axis=0), rtol=1e-4, atol=1e-4):
         return wrong("the projection differs from the sum along z: sum the density over axis 0")
     return ok(f"projection mass / map mass = {image.sum() / vol.sum():.5f} (mass is conserved); "
@@ -187,21 +165,11 @@ def solution_first_ctf_zero(defocus_A, wavelength_A: float):
 
 @checked
 def check_first_ctf_zero(first_ctf_zero: Callable) -> Feedback:
-    """Check a student's ``first_ctf_zero(defocus_A, wavelength_A)`` at 1, 1.5 and 2.5 um, 300 kV.
-
-    Parameters
-    ----------
-    first_ctf_zero : callable
-        The student's function.
-
-    Returns
-    -------
-    Feedback
-    """
+    """Check a student's ``first_ctf_zero(defocus_A, wavelength_A)`` at 1, 1.5 and 2.5 um, 300 kV."""
     dz = np.array([10000.0, 15000.0, 25000.0])
     lam = electron_wavelength_A(300.0)
     got = as_array([call(first_ctf_zero, float(d), lam) for d in dz], dz.shape, "the first zeros")
-    mistake = diagnose(got, {
+    rule_out(got, {
         "you returned sqrt(wavelength * defocus), a length in Angstrom; the zero is a spatial frequency, "
         "its inverse": np.sqrt(lam * dz),
         "you forgot the square root: chi = -pi * wavelength * defocus * k**2 = -pi gives "
@@ -211,8 +179,6 @@ def check_first_ctf_zero(first_ctf_zero: Callable) -> Feedback:
         "sin(chi) is zero at chi = -pi, not at chi = -pi / 2: k = 1 / sqrt(wavelength * defocus)":
             1 / np.sqrt(2 * lam * dz),
     })
-    if mistake:
-        return wrong(mistake)
     want = 1 / np.sqrt(lam * dz)
     if not np.allclose(got, want, rtol=1e-3):
         return wrong(f"at 1.5 um you get {got[1]:.4f} 1/A, the formula gives {want[1]:.4f}: solve "
@@ -298,24 +264,12 @@ def ctf_stack(n: int = 6, size: int = 32, pixel_size_A: float = 3.0,
 
 @checked
 def check_phase_flip(phase_flip: Callable) -> Feedback:
-    """Check a student's ``phase_flip(images, ctf)`` on 6 toy particles with a 2-um CTF at 3 A/px.
-
-    Parameters
-    ----------
-    phase_flip : callable
-        The student's function.
-
-    Returns
-    -------
-    Feedback
-    """
+    """Check a student's ``phase_flip(images, ctf)`` on 6 toy particles with a 2-um CTF at 3 A/px."""
     images, ctfs = ctf_stack()
     ctf = ctfs[0]
     out = call(phase_flip, images.copy(), ctf.copy())
     got = as_array(out, images.shape, "the flipped images")
-    mistake = diagnose(got, flip_mistakes(images, ctf))
-    if mistake:
-        return wrong(mistake)
+    rule_out(got, flip_mistakes(images, ctf))
     want = solution_phase_flip(images, ctf)
     if not np.allclose(got, want, atol=1e-4 * np.abs(want).max()):
         return wrong("the flipped images differ from ifft2(fft2(images) * ifftshift(sign(ctf))).real: "
@@ -325,9 +279,4 @@ def check_phase_flip(phase_flip: Callable) -> Feedback:
               "and kept every amplitude")
 
 
-EXERCISES = {
-    "noisy_at_snr": (check_noisy_at_snr, solution_noisy_at_snr),
-    "project_along_z": (check_project_along_z, solution_project_along_z),
-    "first_ctf_zero": (check_first_ctf_zero, solution_first_ctf_zero),
-    "phase_flip": (check_phase_flip, solution_phase_flip),
-}
+EXERCISES = exercises(globals(), "noisy_at_snr", "project_along_z", "first_ctf_zero", "phase_flip")

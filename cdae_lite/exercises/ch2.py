@@ -10,7 +10,8 @@ from typing import Callable
 import numpy as np
 
 from cdae_lite import metrics
-from cdae_lite.exercises.feedback import Feedback, as_array, call, checked, diagnose, ok, toy_stack, wrong
+from cdae_lite.exercises.feedback import (Feedback, as_array, call, checked, exercises, ok, per_image, rule_out,
+                                          toy_stack, wrong)
 
 
 def solution_psnr(estimate: np.ndarray, clean: np.ndarray) -> np.ndarray:
@@ -40,27 +41,16 @@ def _estimate_pair(n: int = 8) -> tuple[np.ndarray, np.ndarray]:
 
 @checked
 def check_psnr(psnr: Callable) -> Feedback:
-    """Check a student's ``psnr(estimate, clean)`` on 8 toy images against ``cdae_lite.metrics.psnr``.
-
-    Parameters
-    ----------
-    psnr : callable
-        The student's function.
-
-    Returns
-    -------
-    Feedback
-    """
+    """Check a student's ``psnr(estimate, clean)`` on 8 toy images against ``cdae_lite.metrics.psnr``."""
     est, clean = _estimate_pair()
     got = call(psnr, est.copy(), clean.copy())
-    if np.ndim(got) == 0:
-        return wrong("you returned one number for the whole stack: compute the MSE and the range per image "
-                     "(.mean(axis=(1, 2)), .max(axis=(1, 2))) and return one PSNR per image")
-    got = as_array(got, (len(est),), "the PSNR")
+    got = per_image(got, len(est), "the PSNR",
+                    "you returned one number for the whole stack: compute the MSE and the range per image "
+                    "(.mean(axis=(1, 2)), .max(axis=(1, 2))) and return one PSNR per image")
     e, c = est.astype(np.float64), clean.astype(np.float64)
     mse = ((e - c) ** 2).mean(axis=(1, 2))
     rng_c, rng_e = np.ptp(c, axis=(1, 2)), np.ptp(e, axis=(1, 2))
-    mistake = diagnose(got, {
+    rule_out(got, {
         "your PSNR uses the estimate's range; PSNR is measured against the clean image: "
         "data range = clean.max() - clean.min() of each image": 10 * np.log10(rng_e**2 / mse),
         "20 log10 goes with amplitudes (range / RMSE); with range**2 / MSE use 10 log10": 20 * np.log10(rng_c**2 / mse),
@@ -73,8 +63,6 @@ def check_psnr(psnr: Callable) -> Feedback:
         "you measured the error against the estimate's own mean or swapped a term: the MSE is "
         "mean((estimate - clean)**2) per image": 10 * np.log10(rng_c**2 / e.var(axis=(1, 2))),
     })
-    if mistake:
-        return wrong(mistake)
     want = metrics.psnr(est, clean)
     if not np.allclose(got, want, atol=1e-3):
         return wrong(f"your PSNR of image 0 is {got[0]:.2f} dB, metrics.psnr gives {want[0]:.2f} dB: "
@@ -108,17 +96,7 @@ def solution_cascade_forward(blocks: list, x, apply: Callable) -> list:
 
 @checked
 def check_cascade_forward(cascade_forward: Callable) -> Feedback:
-    """Check a student's ``cascade_forward(blocks, x, apply)`` on three toy blocks that do not commute.
-
-    Parameters
-    ----------
-    cascade_forward : callable
-        The student's function.
-
-    Returns
-    -------
-    Feedback
-    """
+    """Check a student's ``cascade_forward(blocks, x, apply)`` on three toy blocks that do not commute."""
     blocks = [lambda v: 2 * v, lambda v: v + 1, lambda v: v**2]
     x = np.random.default_rng(4).normal(size=(2, 4, 4))
     calls = []
@@ -137,14 +115,12 @@ def check_cascade_forward(cascade_forward: Callable) -> Feedback:
         return wrong(f"you returned {len(out)} outputs for {len(blocks)} blocks: one per block")
     got = np.stack([as_array(o, x.shape, f"output {i + 1}") for i, o in enumerate(out)])
     want = np.stack(solution_cascade_forward(blocks, x, lambda b, v: b(v)))
-    mistake = diagnose(got, {
+    rule_out(got, {
         "each block got the noisy input; in a cascade block b takes block b - 1's output "
         "(cur = apply(block, cur))": np.stack([b(x) for b in blocks]),
         "you ran the blocks in reverse order; block 1 comes first": np.stack(
             solution_cascade_forward(blocks[::-1], x, lambda b, v: b(v))),
     })
-    if mistake:
-        return wrong(mistake)
     if not np.allclose(got, want):
         return wrong("the outputs differ from chaining the blocks: cur = x; for each block, "
                      "cur = apply(block, cur) and keep cur")
@@ -154,15 +130,7 @@ def check_cascade_forward(cascade_forward: Callable) -> Feedback:
 def solution_gain(estimate: np.ndarray, clean: np.ndarray) -> np.ndarray:
     """Contrast gain of each image: the least-squares slope of the estimate on the clean image.
 
-    Parameters
-    ----------
-    estimate, clean : numpy.ndarray
-        Shape (n, size, size).
-
-    Returns
-    -------
-    numpy.ndarray
-        float64, shape (n,): ``sum((e - mean e)(c - mean c)) / sum((c - mean c)^2)`` per image.
+    Takes and gives what :func:`solution_psnr` does; per image ``sum((e - mean e)(c - mean c)) / sum((c - mean c)^2)``.
     """
     e = estimate - estimate.mean(axis=(1, 2), keepdims=True)
     c = clean - clean.mean(axis=(1, 2), keepdims=True)
@@ -171,27 +139,16 @@ def solution_gain(estimate: np.ndarray, clean: np.ndarray) -> np.ndarray:
 
 @checked
 def check_gain(gain: Callable) -> Feedback:
-    """Check a student's ``gain(estimate, clean)`` against ``cdae_lite.metrics.gain``.
-
-    Parameters
-    ----------
-    gain : callable
-        The student's function.
-
-    Returns
-    -------
-    Feedback
-    """
+    """Check a student's ``gain(estimate, clean)`` against ``cdae_lite.metrics.gain``."""
     est, clean = _estimate_pair()
     est = (0.6 * clean + 2.0 + (est - 0.8 * clean - 0.4)).astype(np.float32)  # gain 0.6, offset 2, noise
     got = call(gain, est.copy(), clean.copy())
-    if np.ndim(got) == 0:
-        return wrong("you returned one number for the whole stack: sum over each image's pixels "
-                     "(axis=(1, 2)) and return one gain per image")
-    got = as_array(got, (len(est),), "the gain")
+    got = per_image(got, len(est), "the gain",
+                    "you returned one number for the whole stack: sum over each image's pixels "
+                    "(axis=(1, 2)) and return one gain per image")
     e, c = est.astype(np.float64), clean.astype(np.float64)
     ec, cc = e - e.mean(axis=(1, 2), keepdims=True), c - c.mean(axis=(1, 2), keepdims=True)
-    mistake = diagnose(got, {
+    rule_out(got, {
         "you regressed the clean image on the estimate; the gain is the slope of the estimate on the clean "
         "image: divide by sum(clean_centred**2)": (ec * cc).sum(axis=(1, 2)) / (ec * ec).sum(axis=(1, 2)),
         "you did not remove each image's mean: an offset then counts as contrast; centre both images first":
@@ -199,8 +156,6 @@ def check_gain(gain: Callable) -> Feedback:
         "a ratio of standard deviations counts noise as contrast and ignores the correlation; use the "
         "least-squares slope": e.std(axis=(1, 2)) / c.std(axis=(1, 2)),
     }, rtol=1e-3)
-    if mistake:
-        return wrong(mistake)
     want = metrics.gain(est, clean)
     if not np.allclose(got, want, atol=1e-4):
         return wrong(f"gain of image 0 {got[0]:.3f}, metrics.gain gives {want[0]:.3f}: "
@@ -208,8 +163,4 @@ def check_gain(gain: Callable) -> Feedback:
     return ok(f"gain {got.mean():.3f} on images made with a contrast of 0.6, as metrics.gain")
 
 
-EXERCISES = {
-    "psnr": (check_psnr, solution_psnr),
-    "cascade_forward": (check_cascade_forward, solution_cascade_forward),
-    "gain": (check_gain, solution_gain),
-}
+EXERCISES = exercises(globals(), "psnr", "cascade_forward", "gain")

@@ -10,7 +10,8 @@ from typing import Callable
 import numpy as np
 
 from cdae_lite.denoise import knn
-from cdae_lite.exercises.feedback import Feedback, as_array, call, checked, diagnose, ok, toy_stack, wrong
+from cdae_lite.exercises.feedback import (Feedback, as_array, call, checked, exercises, ok, per_image, rule_out,
+                                          toy_stack, wrong)
 
 
 def solution_nearest_neighbours(features: np.ndarray, k: int) -> np.ndarray:
@@ -36,17 +37,7 @@ def solution_nearest_neighbours(features: np.ndarray, k: int) -> np.ndarray:
 @checked
 def check_nearest_neighbours(nearest_neighbours: Callable) -> Feedback:
     """Check a student's ``nearest_neighbours(features, k)`` on 40 random points against
-    ``cdae_lite.denoise.knn``.
-
-    Parameters
-    ----------
-    nearest_neighbours : callable
-        The student's function.
-
-    Returns
-    -------
-    Feedback
-    """
+    ``cdae_lite.denoise.knn``."""
     f = np.random.default_rng(5).normal(size=(40, 5)).astype(np.float32)
     k = 6
     out = np.asarray(call(nearest_neighbours, f.copy(), k))
@@ -59,14 +50,12 @@ def check_nearest_neighbours(nearest_neighbours: Callable) -> Feedback:
         return wrong(f"indices must be integers, got dtype {out.dtype}: argsort returns them")
     d = ((f[:, None].astype(np.float64) - f[None]) ** 2).sum(-1)
     want = knn(f, k, device="cpu")
-    mistake = diagnose(got, {
+    rule_out(got, {
         "each image is its own nearest neighbour (distance 0): exclude it, set the diagonal of the "
         "distance matrix to inf before sorting": np.argsort(d, axis=1)[:, :k],
         "you took the farthest rows: sort distances in increasing order (np.argsort without reversing)":
             np.argsort(-np.where(np.eye(n, dtype=bool), -np.inf, d), axis=1)[:, :k],
     }, rtol=1e-9)
-    if mistake:
-        return wrong(mistake)
     if not np.array_equal(got, want):
         same_sets = all(set(a) == set(b) for a, b in zip(got.astype(int), want))
         return wrong("the right neighbours, not ordered nearest first: sort each row's distances"
@@ -95,32 +84,20 @@ def solution_neighbour_means(images: np.ndarray, neighbours: np.ndarray) -> np.n
 
 @checked
 def check_neighbour_means(neighbour_means: Callable) -> Feedback:
-    """Check a student's ``neighbour_means(images, neighbours)`` on 24 toy images with 4 pure neighbours each.
-
-    Parameters
-    ----------
-    neighbour_means : callable
-        The student's function.
-
-    Returns
-    -------
-    Feedback
-    """
+    """Check a student's ``neighbour_means(images, neighbours)`` on 24 toy images with 4 pure neighbours each."""
     clean, labels = toy_stack(24, 16, seed=6)
     x = (clean + np.random.default_rng(6).normal(size=clean.shape)).astype(np.float32)
     idx = np.stack([np.flatnonzero((labels == labels[i]) & (np.arange(len(x)) != i))[:4] for i in range(len(x))])
     got = as_array(call(neighbour_means, x.copy(), idx.copy()), x.shape, "the targets")
     want = solution_neighbour_means(x, idx)
     k = idx.shape[1]
-    mistake = diagnose(got, {
+    rule_out(got, {
         "your target includes the image itself: its own noise then leaks into its target, which the network "
         "learns to copy; average only the k neighbours": (x + x[idx].sum(axis=1)) / (k + 1),
         "you summed the neighbours; the target is their mean (divide by k)": x[idx].sum(axis=1),
         "you used only the nearest neighbour; average all k of them (axis=1 of images[neighbours])": x[idx[:, 0]],
         "you took the median; the paper's target is the mean of the neighbours": np.median(x[idx], axis=1),
     })
-    if mistake:
-        return wrong(mistake)
     if not np.allclose(got, want, atol=1e-5):
         return wrong("the targets differ from images[neighbours].mean(axis=1): index the stack with the "
                      "(n, k) array and average over the k axis")
@@ -149,27 +126,16 @@ def solution_neighbour_purity(neighbours: np.ndarray, labels: np.ndarray) -> np.
 
 @checked
 def check_neighbour_purity(neighbour_purity: Callable) -> Feedback:
-    """Check a student's ``neighbour_purity(neighbours, labels)``: 30 images, 3 views, random neighbours.
-
-    Parameters
-    ----------
-    neighbour_purity : callable
-        The student's function.
-
-    Returns
-    -------
-    Feedback
-    """
+    """Check a student's ``neighbour_purity(neighbours, labels)``: 30 images, 3 views, random neighbours."""
     rng = np.random.default_rng(7)
     labels = np.arange(30) % 3
     idx = np.stack([rng.choice(np.delete(np.arange(30), i), 5, replace=False) for i in range(30)])
     out = call(neighbour_purity, idx.copy(), labels.copy())
-    if np.ndim(out) == 0:
-        return wrong("you returned one number; return the purity of each image (mean over axis 1), "
-                     "then average it yourself if you want one number")
-    got = as_array(out, (30,), "the purity")
+    got = per_image(out, 30, "the purity",
+                    "you returned one number; return the purity of each image (mean over axis 1), "
+                    "then average it yourself if you want one number")
     want = solution_neighbour_purity(idx, labels)
-    mistake = diagnose(got, {
+    rule_out(got, {
         "you counted the neighbours that share the view; purity is the fraction: divide by k (.mean(axis=1))":
             (labels[idx] == labels[:, None]).sum(axis=1),
         "you computed the impurity (neighbours of another view); purity counts those that share the view":
@@ -177,16 +143,10 @@ def check_neighbour_purity(neighbour_purity: Callable) -> Feedback:
         "you compared with the first neighbour's view; compare each neighbour's view with the image's own, "
         "labels[:, None]": (labels[idx] == labels[idx[:, :1]]).mean(axis=1),
     })
-    if mistake:
-        return wrong(mistake)
     if not np.allclose(got, want):
         return wrong("the purity differs from (labels[neighbours] == labels[:, None]).mean(axis=1)")
     return ok(f"mean purity {got.mean():.3f} for random neighbours among 3 views (chance: 1/3 minus a little, "
               "since an image is not its own neighbour)")
 
 
-EXERCISES = {
-    "nearest_neighbours": (check_nearest_neighbours, solution_nearest_neighbours),
-    "neighbour_means": (check_neighbour_means, solution_neighbour_means),
-    "neighbour_purity": (check_neighbour_purity, solution_neighbour_purity),
-}
+EXERCISES = exercises(globals(), "nearest_neighbours", "neighbour_means", "neighbour_purity")

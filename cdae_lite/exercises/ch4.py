@@ -12,7 +12,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from cdae_lite import metrics
-from cdae_lite.exercises.feedback import Feedback, as_array, call, checked, diagnose, ok, toy_stack, wrong
+from cdae_lite.exercises.feedback import Feedback, call, checked, exercises, ok, per_image, rule_out, toy_stack, wrong
 
 
 def solution_tune_on_training(denoise: Callable, params: Sequence[float], noisy: np.ndarray,
@@ -57,17 +57,7 @@ def gaussian_denoise(images: np.ndarray, width_px: float) -> np.ndarray:
 
 @checked
 def check_tune_on_training(tune_on_training: Callable) -> Feedback:
-    """Check a student's ``tune_on_training(denoise, params, noisy, clean)`` with a Gaussian filter.
-
-    Parameters
-    ----------
-    tune_on_training : callable
-        The student's function.
-
-    Returns
-    -------
-    Feedback
-    """
+    """Check a student's ``tune_on_training(denoise, params, noisy, clean)`` with a Gaussian filter."""
     clean, _ = toy_stack(12, 32, seed=8)
     noisy = (clean + np.random.default_rng(8).normal(size=clean.shape) * 0.6).astype(np.float32)
     params = [1.0, 2.0, 3.0, 6.0, 30.0]
@@ -117,39 +107,26 @@ def solution_background_sigma(noisy: np.ndarray, radius_px: float) -> np.ndarray
 
 @checked
 def check_background_sigma(background_sigma: Callable) -> Feedback:
-    """Check a student's ``background_sigma(noisy, radius_px)`` on toy particles with known noise.
-
-    Parameters
-    ----------
-    background_sigma : callable
-        The student's function.
-
-    Returns
-    -------
-    Feedback
-    """
+    """Check a student's ``background_sigma(noisy, radius_px)`` on toy particles with known noise."""
     clean, _ = toy_stack(10, 48, seed=9)
     clean = 4 * (clean - clean[:, :2, :2].mean(axis=(1, 2), keepdims=True))  # a strong particle, zero background
     sigma = np.linspace(0.4, 0.8, len(clean))
     noisy = (clean + np.random.default_rng(9).normal(size=clean.shape) * sigma[:, None, None]).astype(np.float32)
     radius = 20.0
     out = call(background_sigma, noisy.copy(), radius)
-    if np.ndim(out) == 0:
-        return wrong("you returned one number; estimate each image's noise level (std over axis 1 of "
-                     "noisy[:, outside])")
-    got = as_array(out, (len(noisy),), "the noise levels")
+    got = per_image(out, len(noisy), "the noise levels",
+                    "you returned one number; estimate each image's noise level (std over axis 1 of "
+                    "noisy[:, outside])")
     want = solution_background_sigma(noisy, radius)
     yy, xx = np.indices(noisy.shape[1:]) - noisy.shape[-1] // 2
     inside = np.hypot(yy, xx) <= radius
-    mistake = diagnose(got, {
+    rule_out(got, {
         "you used the whole image: the particle's own variation inflates the estimate; use only the "
         "pixels outside the radius": noisy.std(axis=(1, 2)),
         "you used the pixels inside the circle, where the particle is; the background is outside":
             noisy[:, inside].std(axis=1),
         "you returned the variance; the noise level sigma is its square root (.std)": want**2,
     }, rtol=0.02)
-    if mistake:
-        return wrong(mistake)
     if not np.allclose(got, want, rtol=0.03):
         return wrong("your estimates differ from the standard deviation of the pixels farther than radius_px "
                      "from the centre (np.hypot(yy, xx) > radius_px)")
@@ -175,17 +152,7 @@ def solution_mean_and_sem(values: np.ndarray) -> tuple[float, float]:
 
 @checked
 def check_mean_and_sem(mean_and_sem: Callable) -> Feedback:
-    """Check a student's ``mean_and_sem(values)`` on 5 PSNR values.
-
-    Parameters
-    ----------
-    mean_and_sem : callable
-        The student's function.
-
-    Returns
-    -------
-    Feedback
-    """
+    """Check a student's ``mean_and_sem(values)`` on 5 PSNR values."""
     v = np.array([21.3, 22.9, 20.4, 23.8, 22.1])
     out = call(mean_and_sem, v.copy())
     if np.size(out) != 2:
@@ -194,7 +161,7 @@ def check_mean_and_sem(mean_and_sem: Callable) -> Feedback:
     if not np.isclose(m, v.mean()):
         return wrong(f"the mean is {v.mean():.3f}, you returned {m:.3f}")
     n = len(v)
-    mistake = diagnose(np.array([s]), {
+    rule_out(np.array([s]), {
         "you returned the standard deviation of the values; the standard error of their mean is that "
         "divided by sqrt(n)": np.array([v.std(ddof=1)]),
         "you returned the standard deviation with ddof=0; the standard error is std(ddof=1) / sqrt(n)":
@@ -204,16 +171,10 @@ def check_mean_and_sem(mean_and_sem: Callable) -> Feedback:
         "use the sample standard deviation (ddof=1) in the standard error: with 5 images the difference is 12 %":
             np.array([v.std() / np.sqrt(n)]),
     }, rtol=1e-4)
-    if mistake:
-        return wrong(mistake)
     want = v.std(ddof=1) / np.sqrt(n)
     if not np.isclose(s, want, rtol=1e-4):
         return wrong(f"the standard error is {want:.3f}, you returned {s:.3f}: std(ddof=1) / sqrt(n)")
     return ok(f"{m:.2f} +- {s:.2f} dB (mean +- standard error over {n} images)")
 
 
-EXERCISES = {
-    "tune_on_training": (check_tune_on_training, solution_tune_on_training),
-    "background_sigma": (check_background_sigma, solution_background_sigma),
-    "mean_and_sem": (check_mean_and_sem, solution_mean_and_sem),
-}
+EXERCISES = exercises(globals(), "tune_on_training", "background_sigma", "mean_and_sem")

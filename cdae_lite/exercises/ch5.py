@@ -12,7 +12,7 @@ from scipy.optimize import linear_sum_assignment
 
 from cdae_lite import metrics
 from cdae_lite.cluster import class_averages
-from cdae_lite.exercises.feedback import Feedback, as_array, call, checked, diagnose, ok, toy_stack, wrong
+from cdae_lite.exercises.feedback import Feedback, as_array, call, checked, exercises, ok, rule_out, toy_stack, wrong
 
 
 def _table(labels_true: np.ndarray, labels_pred: np.ndarray) -> np.ndarray:
@@ -81,25 +81,13 @@ def _label_cases() -> list[tuple[np.ndarray, np.ndarray]]:
 
 @checked
 def check_matched_f1(matched_f1: Callable) -> Feedback:
-    """Check a student's ``matched_f1(labels_true, labels_pred)`` on four clusterings of 4 views.
-
-    Parameters
-    ----------
-    matched_f1 : callable
-        The student's function.
-
-    Returns
-    -------
-    Feedback
-    """
+    """Check a student's ``matched_f1(labels_true, labels_pred)`` on four clusterings of 4 views."""
     cases = _label_cases()
     got = as_array([float(np.asarray(call(matched_f1, t.copy(), p.copy())).ravel()[0]) for t, p in cases],
                    (len(cases),), "the F1 values")
     want = np.array([metrics.matched_scores(t, p)["f1"] for t, p in cases])
     per_case = [_f1_mistakes(t, p) for t, p in cases]
-    mistake = diagnose(got, {m: np.array([c[m] for c in per_case]) for m in per_case[0]}, rtol=1e-6)
-    if mistake:
-        return wrong(mistake)
+    rule_out(got, {m: np.array([c[m] for c in per_case]) for m in per_case[0]}, rtol=1e-6)
     if not np.allclose(got, want, atol=1e-6):
         bad = int(np.argmax(np.abs(got - want)))
         return wrong(f"on case {bad + 1} you get {got[bad]:.3f}, metrics.matched_scores gives {want[bad]:.3f}: "
@@ -127,24 +115,14 @@ def solution_cluster_purity(labels_true: np.ndarray, labels_pred: np.ndarray) ->
 
 @checked
 def check_cluster_purity(cluster_purity: Callable) -> Feedback:
-    """Check a student's ``cluster_purity(labels_true, labels_pred)`` on four clusterings of 4 views.
-
-    Parameters
-    ----------
-    cluster_purity : callable
-        The student's function.
-
-    Returns
-    -------
-    Feedback
-    """
+    """Check a student's ``cluster_purity(labels_true, labels_pred)`` on four clusterings of 4 views."""
     t = np.repeat(np.arange(4), 10)
     split = t * 2 + (np.arange(40) % 2)  # every view split in two clusters: pure, purity 1
     cases = _label_cases() + [(t, split)]
     got = as_array([float(np.asarray(call(cluster_purity, a.copy(), b.copy())).ravel()[0]) for a, b in cases],
                    (len(cases),), "the purities")
     tables = [_table(a, b) for a, b in cases]
-    mistake = diagnose(got, {
+    rule_out(got, {
         "you took each view's largest cluster (inverse purity); purity asks, for each cluster, how many of "
         "its images belong to its majority view: max over axis 0 of the views x clusters table":
             np.array([tb.max(axis=1).sum() / tb.sum() for tb in tables]),
@@ -154,8 +132,6 @@ def check_cluster_purity(cluster_purity: Callable) -> Feedback:
         "you returned a count; purity is a fraction, divide by the number of images":
             np.array([tb.max(axis=0).sum() for tb in tables]),
     }, rtol=1e-6)
-    if mistake:
-        return wrong(mistake)
     want = np.array([solution_cluster_purity(a, b) for a, b in cases])
     if not np.allclose(got, want):
         return wrong("purity = (sum over clusters of the count of their majority view) / number of images")
@@ -189,24 +165,14 @@ def solution_class_means(images: np.ndarray, labels: np.ndarray, k: int) -> np.n
 
 @checked
 def check_class_means(class_means: Callable) -> Feedback:
-    """Check a student's ``class_means(images, labels, k)`` against ``cdae_lite.cluster.class_averages``.
-
-    Parameters
-    ----------
-    class_means : callable
-        The student's function.
-
-    Returns
-    -------
-    Feedback
-    """
+    """Check a student's ``class_means(images, labels, k)`` against ``cdae_lite.cluster.class_averages``."""
     clean, views = toy_stack(24, 16, seed=11)
     x = (clean + np.random.default_rng(11).normal(size=clean.shape)).astype(np.float32)
     labels = (views + 1) % 4
     labels[:3] = 0  # clusters of unequal sizes
     got = as_array(call(class_means, x.copy(), labels.copy(), 4), (4,) + x.shape[1:], "the class averages")
     want = class_averages(x, labels, 4)
-    mistake = diagnose(got, {
+    rule_out(got, {
         "you summed each cluster's images; a class average divides by the cluster's size (.mean(axis=0))":
             np.stack([x[labels == c].sum(axis=0) for c in range(4)]),
         "your averages are in the order of the views; index them by cluster number, 0 .. k - 1":
@@ -214,8 +180,6 @@ def check_class_means(class_means: Callable) -> Feedback:
         "every average is the mean of the whole stack: select the images of cluster c, images[labels == c]":
             np.repeat(x.mean(axis=0)[None], 4, axis=0),
     }, rtol=1e-4)
-    if mistake:
-        return wrong(mistake)
     if not np.allclose(got, want, atol=1e-5):
         return wrong("the averages differ from images[labels == c].mean(axis=0) for c = 0 .. k - 1")
     noise = x - clean
@@ -224,8 +188,4 @@ def check_class_means(class_means: Callable) -> Feedback:
               f"by about n ({snr_gain:.1f} for a cluster of {int((labels == 1).sum())})")
 
 
-EXERCISES = {
-    "matched_f1": (check_matched_f1, solution_matched_f1),
-    "cluster_purity": (check_cluster_purity, solution_cluster_purity),
-    "class_means": (check_class_means, solution_class_means),
-}
+EXERCISES = exercises(globals(), "matched_f1", "cluster_purity", "class_means")

@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 
 from cdae_lite.exercises.ch1 import ctf_stack, flip_mistakes
-from cdae_lite.exercises.feedback import Feedback, as_array, call, checked, diagnose, ok, toy_stack, wrong
+from cdae_lite.exercises.feedback import Feedback, as_array, call, checked, exercises, ok, rule_out, toy_stack, wrong
 from cdae_lite.images import normalise, normalize_background, particle_polarity
 from cdae_lite.simulation import ctf_2d, phase_flip
 
@@ -19,17 +19,8 @@ from cdae_lite.simulation import ctf_2d, phase_flip
 def solution_normalise_background(images: np.ndarray, radius_px: float) -> np.ndarray:
     """Each image to zero mean and unit standard deviation *of its background* (outside a circle).
 
-    Parameters
-    ----------
-    images : numpy.ndarray
-        Shape (n, size, size), particles centred.
-    radius_px : float
-        Radius of the circle holding the particle, pixels from the centre ``size // 2``.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape (n, size, size).
+    ``images`` (n, size, size) and ``radius_px`` as in :func:`cdae_lite.exercises.ch4.solution_background_sigma`;
+    returns the normalised stack, same shape.
     """
     size = images.shape[-1]
     yy, xx = np.indices((size, size)) - size // 2
@@ -50,17 +41,7 @@ def _raw_particles() -> tuple[np.ndarray, float]:
 @checked
 def check_normalise_background(normalise_background: Callable) -> Feedback:
     """Check a student's ``normalise_background(images, radius_px)`` against
-    ``cdae_lite.images.normalize_background``.
-
-    Parameters
-    ----------
-    normalise_background : callable
-        The student's function.
-
-    Returns
-    -------
-    Feedback
-    """
+    ``cdae_lite.images.normalize_background``."""
     x, radius = _raw_particles()
     got = as_array(call(normalise_background, x.copy(), radius), x.shape, "the normalised images")
     want = normalize_background(x, radius)
@@ -68,7 +49,7 @@ def check_normalise_background(normalise_background: Callable) -> Feedback:
     yy, xx = np.indices((size, size)) - size // 2
     bg = np.hypot(yy, xx) > radius
     x64 = x.astype(np.float64)
-    mistake = diagnose(got, {
+    rule_out(got, {
         "you normalised with the whole image's mean and standard deviation, which depend on the particle; "
         "use only the background, the pixels outside radius_px": normalise(x),
         "you used the pixels inside the circle (the particle); the background is outside it":
@@ -79,8 +60,6 @@ def check_normalise_background(normalise_background: Callable) -> Feedback:
         "offset, so normalise image by image (axis=1 of images[:, background])":
             (x64 - x64[:, bg].mean()) / x64[:, bg].std(),
     }, rtol=1e-3)
-    if mistake:
-        return wrong(mistake)
     if not np.allclose(got, want, atol=1e-3):
         return wrong("the result differs from (image - mean of background) / std of background, per image, "
                      "with the background = pixels farther than radius_px from (size // 2, size // 2)")
@@ -113,31 +92,19 @@ def solution_phase_flip_stack(images: np.ndarray, pixel_size_A: float, defocus_A
 @checked
 def check_phase_flip_stack(phase_flip_stack: Callable) -> Feedback:
     """Check a student's ``phase_flip_stack(images, pixel_size_A, defocus_A)`` on 6 toy particles with
-    defoci from 1 to 2.5 um, against ``cdae_lite.simulation.phase_flip``.
-
-    Parameters
-    ----------
-    phase_flip_stack : callable
-        The student's function.
-
-    Returns
-    -------
-    Feedback
-    """
+    defoci from 1 to 2.5 um, against ``cdae_lite.simulation.phase_flip``."""
     px = 3.0
     defocus = np.linspace(10000.0, 25000.0, 6)
     images, ctf = ctf_stack(6, 32, px, defocus)
     got = as_array(call(phase_flip_stack, images.copy(), px, defocus.copy()), images.shape, "the flipped images")
     first = np.repeat(ctf[:1], len(ctf), axis=0)
     ft = np.fft.fft2(images)
-    mistake = diagnose(got, {
+    rule_out(got, {
         "every particle was flipped with the first particle's defocus; each has its own, pass the whole "
         "defocus_A array to ctf_2d (one CTF per image)":
             np.fft.ifft2(ft * np.fft.ifftshift(np.sign(first), axes=(-2, -1))).real,
         **flip_mistakes(images, ctf),
     }, rtol=1e-3)
-    if mistake:
-        return wrong(mistake)
     want = phase_flip(images.astype(np.float32), px, defocus_u_A=defocus)
     if not np.allclose(got, want, atol=1e-3 * np.abs(want).max()):
         return wrong("the result differs from simulation.phase_flip(images, pixel_size_A, defocus_u_A=defocus_A): "
@@ -166,17 +133,7 @@ def solution_fix_polarity(images: np.ndarray) -> np.ndarray:
 
 @checked
 def check_fix_polarity(fix_polarity: Callable) -> Feedback:
-    """Check a student's ``fix_polarity(images)`` on a stack of dark and one of bright particles.
-
-    Parameters
-    ----------
-    fix_polarity : callable
-        The student's function.
-
-    Returns
-    -------
-    Feedback
-    """
+    """Check a student's ``fix_polarity(images)`` on a stack of dark and one of bright particles."""
     clean, _ = toy_stack(8, 32, seed=13)
     bright = (clean + np.random.default_rng(13).normal(size=clean.shape)).astype(np.float32)
     dark = -bright
@@ -195,8 +152,4 @@ def check_fix_polarity(fix_polarity: Callable) -> Feedback:
               "bright stack unchanged")
 
 
-EXERCISES = {
-    "normalise_background": (check_normalise_background, solution_normalise_background),
-    "phase_flip_stack": (check_phase_flip_stack, solution_phase_flip_stack),
-    "fix_polarity": (check_fix_polarity, solution_fix_polarity),
-}
+EXERCISES = exercises(globals(), "normalise_background", "phase_flip_stack", "fix_polarity")

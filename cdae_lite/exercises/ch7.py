@@ -11,7 +11,8 @@ import numpy as np
 
 from cdae_lite import metrics
 from cdae_lite.exercises.ch1 import noise_level_mistake
-from cdae_lite.exercises.feedback import Feedback, as_array, call, checked, diagnose, ok, toy_stack, wrong
+from cdae_lite.exercises.feedback import (Feedback, as_array, call, checked, exercises, ok, per_image, rule_out,
+                                          toy_stack, wrong)
 
 
 def solution_fresh_noisy_batch(clean: np.ndarray, snr: float, rng: np.random.Generator) -> np.ndarray:
@@ -38,17 +39,7 @@ def solution_fresh_noisy_batch(clean: np.ndarray, snr: float, rng: np.random.Gen
 @checked
 def check_fresh_noisy_batch(fresh_noisy_batch: Callable) -> Feedback:
     """Check a student's ``fresh_noisy_batch(clean, snr, rng)``: called twice with one generator, it
-    must give the requested SNR and two different noise draws.
-
-    Parameters
-    ----------
-    fresh_noisy_batch : callable
-        The student's function.
-
-    Returns
-    -------
-    Feedback
-    """
+    must give the requested SNR and two different noise draws."""
     clean, _ = toy_stack(16, 32, seed=14)
     snr, rng = 0.2, np.random.default_rng(14)
     first = as_array(call(fresh_noisy_batch, clean.copy(), snr, rng), clean.shape, "the first batch")
@@ -87,17 +78,7 @@ def solution_log_uniform_snrs(n: int, lo: float, hi: float, rng: np.random.Gener
 
 @checked
 def check_log_uniform_snrs(log_uniform_snrs: Callable) -> Feedback:
-    """Check a student's ``log_uniform_snrs(n, lo, hi, rng)`` on 20,000 draws in [0.02, 0.3].
-
-    Parameters
-    ----------
-    log_uniform_snrs : callable
-        The student's function.
-
-    Returns
-    -------
-    Feedback
-    """
+    """Check a student's ``log_uniform_snrs(n, lo, hi, rng)`` on 20,000 draws in [0.02, 0.3]."""
     n, lo, hi = 20000, 0.02, 0.3
     got = as_array(call(log_uniform_snrs, n, lo, hi, np.random.default_rng(15)), (n,), "the SNRs")
     if got.min() < lo * 0.999 or got.max() > hi * 1.001:
@@ -122,15 +103,8 @@ def check_log_uniform_snrs(log_uniform_snrs: Callable) -> Feedback:
 def solution_affine_psnr(estimate: np.ndarray, clean: np.ndarray) -> np.ndarray:
     """PSNR after the best affine map ``a * estimate + b`` of each image onto the clean one.
 
-    Parameters
-    ----------
-    estimate, clean : numpy.ndarray
-        Shape (n, size, size).
-
-    Returns
-    -------
-    numpy.ndarray
-        float64, shape (n,), dB, with the clean image's range.
+    Takes and gives what :func:`cdae_lite.exercises.ch2.solution_psnr` does: dB per image, with the clean image's
+    range.
     """
     e = (estimate - estimate.mean(axis=(1, 2), keepdims=True)).astype(np.float64)
     c = (clean - clean.mean(axis=(1, 2), keepdims=True)).astype(np.float64)
@@ -147,24 +121,13 @@ def _slope(e: np.ndarray, c: np.ndarray) -> np.ndarray:
 
 @checked
 def check_affine_psnr(affine_psnr: Callable) -> Feedback:
-    """Check a student's ``affine_psnr(estimate, clean)`` against ``cdae_lite.metrics.affine_psnr``.
-
-    Parameters
-    ----------
-    affine_psnr : callable
-        The student's function.
-
-    Returns
-    -------
-    Feedback
-    """
+    """Check a student's ``affine_psnr(estimate, clean)`` against ``cdae_lite.metrics.affine_psnr``."""
     clean, _ = toy_stack(8, 32, seed=16)
     clean = clean.astype(np.float64)
     est = 0.4 * clean - 1.0 + np.random.default_rng(16).normal(size=clean.shape) * 0.15
     out = call(affine_psnr, est.copy(), clean.copy())
-    if np.ndim(out) == 0:
-        return wrong("you returned one number; fit a and b and compute the PSNR for each image")
-    got = as_array(out, (len(clean),), "the affine-fitted PSNR")
+    got = per_image(out, len(clean), "the affine-fitted PSNR",
+                    "you returned one number; fit a and b and compute the PSNR for each image")
     e = est - est.mean(axis=(1, 2), keepdims=True)
     c = clean - clean.mean(axis=(1, 2), keepdims=True)
     rng_c = np.ptp(clean, axis=(1, 2))
@@ -174,7 +137,7 @@ def check_affine_psnr(affine_psnr: Callable) -> Feedback:
 
     wrong_way = (e * c).sum(axis=(1, 2)) / (c * c).sum(axis=(1, 2))
     a0 = (est * clean).sum(axis=(1, 2)) / (est * est).sum(axis=(1, 2))
-    mistake = diagnose(got, {
+    rule_out(got, {
         "you computed the plain PSNR; the affine-fitted PSNR first maps the estimate onto the clean image "
         "with the least-squares a and b": metrics.psnr(est, clean),
         "you fitted the estimate on the clean image (the gain); fit the clean image on the estimate: "
@@ -184,8 +147,6 @@ def check_affine_psnr(affine_psnr: Callable) -> Feedback:
         "you used the estimate's range; the range is the clean image's max - min":
             db(np.ptp(est, axis=(1, 2)), _slope(e, c)[:, None, None] * e, c),
     }, rtol=1e-4)
-    if mistake:
-        return wrong(mistake)
     want = metrics.affine_psnr(est, clean)
     if not np.allclose(got, want, atol=1e-3):
         return wrong(f"image 0: you get {got[0]:.2f} dB, metrics.affine_psnr gives {want[0]:.2f} dB")
@@ -194,8 +155,4 @@ def check_affine_psnr(affine_psnr: Callable) -> Feedback:
               "a contrast of 0.4 and an offset: the fit forgives contrast and offset, not structure")
 
 
-EXERCISES = {
-    "fresh_noisy_batch": (check_fresh_noisy_batch, solution_fresh_noisy_batch),
-    "log_uniform_snrs": (check_log_uniform_snrs, solution_log_uniform_snrs),
-    "affine_psnr": (check_affine_psnr, solution_affine_psnr),
-}
+EXERCISES = exercises(globals(), "fresh_noisy_batch", "log_uniform_snrs", "affine_psnr")

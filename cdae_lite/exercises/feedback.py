@@ -209,6 +209,70 @@ def diagnose(answer: np.ndarray, mistakes: dict[str, Any], rtol: float = 1e-3) -
     return None
 
 
+def per_image(out: Any, n: int, what: str, one_number: str) -> np.ndarray:
+    """The student's per-image answer, one value for each of ``n`` images, as :func:`as_array` gives it.
+
+    Parameters
+    ----------
+    out : array-like
+        What the student's function returned.
+    n : int
+        Number of images.
+    what : str
+        What the values are, for the message (e.g. "the PSNR").
+    one_number : str
+        The message when the student returned a single number for the whole stack.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, shape (n,).
+
+    Raises
+    ------
+    StudentError
+        With ``one_number`` for a scalar, or as :func:`as_array` raises.
+    """
+    if np.ndim(out) == 0:
+        raise StudentError(wrong(one_number))
+    return as_array(out, (n,), what)
+
+
+def rule_out(answer: np.ndarray, mistakes: dict[str, Any], rtol: float = 1e-3) -> None:
+    """Stop the check with the message of the first typical mistake that explains the answer.
+
+    Parameters
+    ----------
+    answer, mistakes, rtol
+        As in :func:`diagnose`.
+
+    Raises
+    ------
+    StudentError
+        With :func:`diagnose`'s message, when a listed mistake gives the student's answer.
+    """
+    mistake = diagnose(answer, mistakes, rtol)
+    if mistake:
+        raise StudentError(wrong(mistake))
+
+
+def exercises(namespace: dict[str, Any], *names: str) -> dict[str, tuple[Callable, Callable]]:
+    """A chapter's ``EXERCISES``: ``{name: (check_<name>, solution_<name>)}``, in the order given.
+
+    Parameters
+    ----------
+    namespace : dict
+        The chapter module's ``globals()``.
+    *names : str
+        The exercises' names.
+
+    Returns
+    -------
+    dict
+    """
+    return {n: (namespace[f"check_{n}"], namespace[f"solution_{n}"]) for n in names}
+
+
 def checked(check: Callable[..., Feedback]) -> Callable[..., Feedback]:
     """Decorator: a check that returns the feedback of a :class:`StudentError` instead of raising it.
 
