@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from cdae_lite.paper.experiments import baselines, cdae, clustering
+from cdae_lite.paper.experiments import cdae
 
 NAME = "all"
 HELP = "cdae (first seed), baselines, clustering, then cdae for every seed"
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
-    """The options of ``cdae`` (:func:`cdae_lite.paper.experiments.cdae.add_args`).
-
-    Parameters
-    ----------
-    parser : argparse.ArgumentParser
-        The experiment's parser; gains the options.
-    """
+    """The options of ``cdae`` (:func:`cdae_lite.paper.experiments.cdae.add_args`)."""
     cdae.add_args(parser)
 
 
@@ -25,22 +19,12 @@ def main(args: argparse.Namespace) -> int:
     """The most important single-seed results first, the extra seeds last.
 
     ``--out`` names the cascade's record; chapters 4 and 5 go to their default files.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        Parsed options of :func:`add_args`.
-
-    Returns
-    -------
-    int
-        0.
     """
     p = cdae.plan(args)
     first = args.seeds[0]
     cdae.run_seeds(p, args, [first])
-    baselines.run(p, first, args.device, None)
-    clustering.run(p, first, args.device, None)
+    cdae.run_chapter(p, "baselines", first, args.device, None)
+    cdae.run_chapter(p, "clustering", first, args.device, None)
     if len(args.seeds) > 1:
         cdae.run_seeds(p, args, args.seeds)
     return 0

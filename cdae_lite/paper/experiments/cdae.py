@@ -1,7 +1,7 @@
 """``python -m cdae_lite.paper cdae``: the cascade experiment of chapters 2 and 3, one record per variant.
 
-Also what ``baselines``, ``clustering`` and ``all`` share: their options (:func:`add_family_args`) and
-the configs a command line names (:func:`plan`).
+Also what ``baselines``, ``clustering`` and ``all`` share: their options (:func:`add_family_args`),
+the configs a command line names (:func:`plan`) and chapter 4 or 5's run on one seed (:func:`run_chapter`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from cdae_lite.paper.configs import (CPU_BUDGET_NOTE, CPU_IMAGES_PER_VIEW, CPU_PROFILE_NOTE, BaselineExperiment,
                                      CDAEExperiment, ClusteringExperiment)
-from cdae_lite.paper.experiments.common import add_device, add_profile, add_record, add_seeds
+from cdae_lite.paper.experiments.common import add_device, add_profile, add_record, add_seeds, wrote
 
 NAME = "cdae"
 HELP = "the cascade experiment (chapters 2 and 3): pre-training, fine-tuning, the end-to-end control"
@@ -92,13 +92,7 @@ def add_family_args(parser: argparse.ArgumentParser) -> None:
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
-    """The family's options and which seeds get fine-tuned and an end-to-end control.
-
-    Parameters
-    ----------
-    parser : argparse.ArgumentParser
-        The experiment's parser; gains the options.
-    """
+    """The family's options and which seeds get fine-tuned and an end-to-end control."""
     add_family_args(parser)
     parser.add_argument("--finetune-seeds", type=int, nargs="*", help="seeds to fine-tune (default: all)")
     parser.add_argument("--control-seeds", type=int, nargs="*",
@@ -175,21 +169,42 @@ def run_seeds(p: Plan, args: argparse.Namespace, seeds: list[int]) -> None:
         return record(p.name, p.profile, p.exp.as_dict(), partial, done, args.device, args.out, notes)
 
     res = run_cdae(p.exp, seeds, args.device, finetune_seeds=fts, control_seeds=ctl, on_seed=save)
-    print(f"wrote {save(res)}")
+    wrote(save(res))
 
 
-def main(args: argparse.Namespace) -> int:
-    """Run the cascade experiment on every seed of ``--seeds``.
+def run_chapter(p: Plan, chapter: str, seed: int, device, out) -> int:
+    """Run chapter 4's or 5's experiment on the cascade's data at ``seed`` and record it.
 
     Parameters
     ----------
-    args : argparse.Namespace
-        Parsed options of :func:`add_args`.
+    p : Plan
+        What :func:`plan` made of the command line.
+    chapter : str
+        ``baselines`` (chapter 4, :attr:`Plan.baselines`) or ``clustering`` (chapter 5,
+        :attr:`Plan.clustering`): the experiment and its record's name.
+    seed : int
+        Seed of the data and the cascade's networks.
+    device : str or None
+        Torch device.
+    out : str or None
+        Output JSON (default ``results/<profile>/<chapter>.json``).
 
     Returns
     -------
     int
-        0.
+        0, the exit status.
     """
+    from cdae_lite.paper.results import record
+
+    if chapter == "baselines":
+        from cdae_lite.paper.baselines import run_baselines as run
+    else:
+        from cdae_lite.paper.clustering import run_clustering as run
+    cfg = replace(getattr(p, chapter), cdae=p.exp.with_seed(seed))
+    return wrote(record(chapter, p.profile, cfg.as_dict(), run(cfg, device), [seed], device, out, p.notes))
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the cascade experiment on every seed of ``--seeds``."""
     run_seeds(plan(args), args, args.seeds)
     return 0

@@ -49,3 +49,17 @@ def add_recording(parser: argparse.ArgumentParser) -> None:
 def add_seeds(parser: argparse.ArgumentParser) -> None:
     """``--seeds S [S ...]`` (default: 0)."""
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+
+
+def wrote(path) -> int:
+    """Print ``wrote PATH``, an experiment's last line, and return 0, its exit status."""
+    print(f"wrote {path}")
+    return 0
+
+
+def recorded(record, args: argparse.Namespace) -> int:
+    """Run an experiment of :func:`add_recording`'s options and print where it wrote.
+
+    Calls ``record(args.profile, args.device, args.out, args.notes)``, which returns the record's path.
+    """
+    return wrote(record(args.profile, args.device, args.out, args.notes))

@@ -6,20 +6,14 @@ from __future__ import annotations
 
 import argparse
 
-from cdae_lite.paper.experiments.common import add_device, add_profile, add_seeds
+from cdae_lite.paper.experiments.common import add_device, add_profile, add_seeds, wrote
 
 NAME = "general"
 HELP = "train the shipped general denoiser"
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
-    """The training's options: profile, seed, time, learning rate, batch, bank and network widths.
-
-    Parameters
-    ----------
-    parser : argparse.ArgumentParser
-        The experiment's parser; gains the options.
-    """
+    """The training's options: profile, seed, time, learning rate, batch, bank and network widths."""
     add_profile(parser)
     add_seeds(parser)
     parser.set_defaults(seeds=None)  # the recipe's seeds unless given
@@ -44,20 +38,12 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def config(args: argparse.Namespace):
-    """The recipe the command line asks for: the profile's, then the options given.
+    """The ``GeneralRecipe`` that ``args`` (parsed options of :func:`add_args`) asks for.
 
-    Parameters
-    ----------
-    args : argparse.Namespace
-        Parsed options of :func:`add_args`.
-
-    Returns
-    -------
-    GeneralRecipe
-        :func:`~cdae_lite.paper.general.general_recipe` of the profile (``cpu`` counts as ``full``: the
-        shipped model's two stages) with the options given: ``--channels`` and ``--batch-size`` in every
-        stage, ``--seeds`` (the bank's and training's seed), ``--phantoms``, ``--lr`` and
-        ``--high-snr-fraction`` in the last.
+    :func:`~cdae_lite.paper.general.general_recipe` of the profile (``cpu`` counts as ``full``: the
+    shipped model's two stages) with the options given: ``--channels`` and ``--batch-size`` in every
+    stage, ``--seeds`` (the bank's and training's seed), ``--phantoms``, ``--lr`` and
+    ``--high-snr-fraction`` in the last.
     """
     from cdae_lite.denoise.models import GeneralUNetConfig
     from cdae_lite.paper.general import general_recipe, with_changes
@@ -69,18 +55,7 @@ def config(args: argparse.Namespace):
 
 
 def main(args: argparse.Namespace) -> int:
-    """Train the recipe and write the checkpoint (data-parallel under ``torchrun --nproc-per-node N``).
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        Parsed options of :func:`add_args`.
-
-    Returns
-    -------
-    int
-        0.
-    """
+    """Train the recipe and write the checkpoint (data-parallel under ``torchrun --nproc-per-node N``)."""
     from cdae_lite.denoise import recipe as recipes
     from cdae_lite.distributed import is_main, local_device, process_group
     from cdae_lite.io.paths import data_dir
@@ -91,6 +66,4 @@ def main(args: argparse.Namespace) -> int:
     out = args.out or data_dir() / "weights" / "denoiser_general.pt"
     with process_group(device):  # torchrun --nproc-per-node N -m cdae_lite.paper general: data-parallel
         path = recipes.train_recipe(cfg, out, device, args.minutes, args.init, args.overwrite)
-    if is_main():
-        print(f"wrote {path}")
-    return 0
+    return wrote(path) if is_main() else 0

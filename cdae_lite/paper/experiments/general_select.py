@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from cdae_lite.paper.experiments.common import UsageError, add_recording
+from cdae_lite.paper.experiments.common import UsageError, add_recording, wrote
 
 NAME = "general-select"
 HELP = "compare a candidate checkpoint (--init PATH) with the shipped general denoiser on the validation pseudo-proteins"
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
-    """``--init`` (the candidate), ``--symmetrize`` and the recording options.
-
-    Parameters
-    ----------
-    parser : argparse.ArgumentParser
-        The experiment's parser; gains the options.
-    """
+    """``--init`` (the candidate), ``--symmetrize`` and the recording options."""
     add_recording(parser)
     parser.add_argument("--init", help="the candidate checkpoint ('general' = the shipped one)")
     parser.add_argument("--symmetrize", type=int, choices=(1, 2, 4, 8), default=1,
@@ -27,26 +21,11 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Score the candidate and the shipped model on the validation pseudo-proteins; record the choice.
 
-    Parameters
-    ----------
-    args : argparse.Namespace
-        Parsed options of :func:`add_args`.
-
-    Returns
-    -------
-    int
-        0.
-
-    Raises
-    ------
-    UsageError
-        Without ``--init``.
+    :class:`UsageError` without ``--init``.
     """
     from cdae_lite.paper.general_select import record_selection
 
     if not args.init:
         raise UsageError("general-select: give the candidate checkpoint with --init PATH")
-    path = record_selection(args.init, "general", args.profile or "cpu", args.device, args.out, args.notes,
-                            args.symmetrize)
-    print(f"wrote {path}")
-    return 0
+    return wrote(record_selection(args.init, "general", args.profile or "cpu", args.device, args.out, args.notes,
+                                  args.symmetrize))

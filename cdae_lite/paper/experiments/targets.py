@@ -4,37 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from cdae_lite.paper.experiments.common import add_recording
+from cdae_lite.paper.experiments.common import add_recording as add_args  # noqa: F401 (the experiment's options)
+from cdae_lite.paper.experiments.common import recorded
 
 NAME = "targets"
 HELP = "score the fine-tuning targets' choices of neighbours"
 
 
-def add_args(parser: argparse.ArgumentParser) -> None:
-    """``--profile``, ``--device``, ``--out`` and ``--notes``.
-
-    Parameters
-    ----------
-    parser : argparse.ArgumentParser
-        The experiment's parser; gains the options.
-    """
-    add_recording(parser)
-
-
 def main(args: argparse.Namespace) -> int:
-    """Run it and record it (default: ``results/<profile>/``).
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        Parsed options of :func:`add_args`.
-
-    Returns
-    -------
-    int
-        0.
-    """
+    """Score the targets' choices of neighbours; record it."""
     from cdae_lite.paper.targets_eval import record_targets_eval
 
-    print(f"wrote {record_targets_eval(args.profile, args.device, args.out, args.notes)}")
-    return 0
+    return recorded(record_targets_eval, args)
