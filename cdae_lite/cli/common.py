@@ -1,5 +1,10 @@
 """What every ``cdae-lite`` command shares: the help formatter, the errors reported in one line, and
-where messages go (``--quiet``, ``--verbose``)."""
+where messages go (``--quiet``, ``--verbose``).
+
+The argparse types here (:func:`positive_int`, :func:`non_negative_int`, :func:`output_file`) take
+the option's value as typed (``str``), return it converted, and raise ``argparse.ArgumentTypeError``
+with a one-line reason when it is refused.
+"""
 
 from __future__ import annotations
 
@@ -36,44 +41,12 @@ def _whole(text: str, least: int) -> int:
 
 
 def positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1 (``--batch-size 0`` is refused with a clear message).
-
-    Parameters
-    ----------
-    text : str
-        The option's value as typed.
-
-    Returns
-    -------
-    int
-        The number.
-
-    Raises
-    ------
-    argparse.ArgumentTypeError
-        Not a whole number, or below 1.
-    """
+    """An argparse type: an integer >= 1 (``--batch-size 0`` is refused with a clear message)."""
     return _whole(text, 1)
 
 
 def non_negative_int(text: str) -> int:
-    """An argparse type: an integer >= 0 (``--pca -1`` is refused with a clear message).
-
-    Parameters
-    ----------
-    text : str
-        The option's value as typed.
-
-    Returns
-    -------
-    int
-        The number.
-
-    Raises
-    ------
-    argparse.ArgumentTypeError
-        Not a whole number, or negative.
-    """
+    """An argparse type: an integer >= 0 (``--pca -1`` is refused with a clear message)."""
     return _whole(text, 0)
 
 
@@ -102,23 +75,8 @@ def add_command(sub, name: str, help: str, description: str, examples: list[str]
 
 
 def output_file(text: str) -> str:
-    """An argparse type for an output file name: not a folder, not ``.gz`` (outputs are uncompressed).
-
-    Parameters
-    ----------
-    text : str
-        The option's value as typed.
-
-    Returns
-    -------
-    str
-        ``text`` unchanged.
-
-    Raises
-    ------
-    argparse.ArgumentTypeError
-        A folder name or a ``.gz`` name (:func:`cdae_lite.io.files.check_name`).
-    """
+    """An argparse type for an output file name, returned unchanged: not a folder, not ``.gz`` (outputs are
+    uncompressed; :func:`cdae_lite.io.files.check_name`)."""
     from cdae_lite.io.files import check_name
 
     try:

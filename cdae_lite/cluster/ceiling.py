@@ -31,12 +31,8 @@ def template_ceiling(images, templates, ctf=None, n_angles: int = 72, max_shift_
         One clean projection per view (without CTF), the same size as the images.
     ctf : array (n, size, size), optional
         Each image's CTF, as for :func:`~cdae_lite.cluster.ml2d.ml2d_classify`; None: no CTF.
-    n_angles : int
-        In-plane rotations searched, ``360 / n_angles`` degrees apart.
-    max_shift_px : float, optional
-        Shifts searched up to this radius, pixels (default ``size / 24``).
-    shift_step_px : float
-        The shift grid's step, pixels.
+    n_angles, max_shift_px, shift_step_px : int, float or None, float
+        The rotations and shifts searched, as in :func:`~cdae_lite.cluster.ml2d.ml2d_classify`.
     max_freq : float
         Highest frequency compared, a fraction of Nyquist in (0, 1].
     device : str or torch.device, optional

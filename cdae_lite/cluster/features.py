@@ -89,10 +89,8 @@ def dae_features(images, ae: AEConfig = AEConfig(), cfg: TrainConfig = TrainConf
 
     Parameters
     ----------
-    images : array (n, s, s)
-        The noisy images, ``s`` a multiple of 8.
-    ae : AEConfig
-        The autoencoder's architecture.
+    images, ae : array (n, s, s), AEConfig
+        The noisy images and the autoencoder, as in :func:`cae_features`.
     cfg : TrainConfig
         Its training; ``cfg.seed`` also seeds the PCA of the neighbour search.
     k : int

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering, KMeans, SpectralClustering
-from sklearn.decomposition import PCA
 
+from cdae_lite.denoise.neighbours import pca_features
 from cdae_lite.images import check_images, normalise
 
 
@@ -53,20 +53,15 @@ def pca(images, n_components: int = 10, seed: int = 0) -> np.ndarray:
 
     Parameters
     ----------
-    images : array (n, size, size)
-    n_components : int
-        Components kept (fewer if the stack has fewer images or pixels).
-    seed : int
-        Seed of the randomised SVD.
+    images, n_components, seed
+        As in :func:`cdae_lite.denoise.neighbours.pca_features` (here 10 components by default).
 
     Returns
     -------
     numpy.ndarray
         float32 (n, n_components), in units of normalised pixel values.
     """
-    f = flatten(images)
-    return PCA(n_components=min(n_components, *f.shape), svd_solver="randomized",
-               random_state=seed).fit_transform(f).astype(np.float32)
+    return pca_features(images, n_components, seed)
 
 
 def kmeans(features, k: int, seed: int = 0, n_init: int = 10) -> np.ndarray:
@@ -98,10 +93,8 @@ def hierarchical(features, k: int, linkage: str = "ward") -> np.ndarray:
 
     Parameters
     ----------
-    features : array (n, ...)
-        One feature vector (or image) per item; flattened.
-    k : int
-        Clusters.
+    features, k : array (n, ...), int
+        The items and the number of clusters, as in :func:`kmeans`.
     linkage : str
         scikit-learn's linkage (``"ward"``, ``"average"``, ...).
 

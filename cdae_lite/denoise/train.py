@@ -301,8 +301,8 @@ def pretrain_cdae(pairs: list[tuple[np.ndarray, np.ndarray]], ae: AEConfig = AEC
     ----------
     pairs : list of tuple
         ``(input, target)`` float32 ``(n, s, s)`` per block (:func:`ladder_pairs`).
-    ae : AEConfig
-    cfg : TrainConfig
+    ae, cfg : AEConfig, TrainConfig
+        Each block's architecture and training.
     device : str or torch.device, optional
 
     Returns
@@ -329,10 +329,8 @@ def pretrain_end_to_end(noisy, clean, ae: AEConfig = AEConfig(), cfg: TrainConfi
 
     Parameters
     ----------
-    noisy, clean : numpy.ndarray
-        float32 ``(n, s, s)`` pairs.
-    ae : AEConfig
-    cfg : TrainConfig
+    noisy, clean, ae, cfg
+        As in :func:`pretrain_single`.
     n_blocks : int
         Autoencoders chained.
     device : str or torch.device, optional

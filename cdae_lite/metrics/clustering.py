@@ -163,7 +163,7 @@ def confusion_matrix(labels_true, labels_pred) -> np.ndarray:
     Parameters
     ----------
     labels_true, labels_pred : array_like
-        ``(n,)`` each, every image's true view and its cluster.
+        ``(n,)`` each, as in :func:`pairwise_scores`.
 
     Returns
     -------

@@ -99,7 +99,7 @@ def correlation(estimate, reference) -> np.ndarray:
     Parameters
     ----------
     estimate, reference : array_like
-        ``(n, size, size)``, the same shape, any real dtype and units.
+        As in :func:`gain`.
 
     Returns
     -------
@@ -211,7 +211,7 @@ def frc(estimate, reference) -> np.ndarray:
     Parameters
     ----------
     estimate, reference : array_like
-        ``(n, size, size)``, the same shape, any real dtype and units.
+        ``(n, size, size)`` images, as in :func:`gain`.
 
     Returns
     -------

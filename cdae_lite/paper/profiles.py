@@ -124,27 +124,18 @@ def quick_overrides(cls: type) -> dict[str, Any]:
     dict
         Field name to value.
     """
+    return _overrides(cls, "quick_overrides", QUICK_OVERRIDES)
+
+
+def _overrides(cls: type, method: str, table: dict) -> dict[str, Any]:
     if isinstance(cls, type) and issubclass(cls, ProfiledConfig):
-        return cls.quick_overrides()
-    return dict(QUICK_OVERRIDES.get(cls, {}))
+        return getattr(cls, method)()
+    return dict(table.get(cls, {}))
 
 
 def smoke_overrides(cls: type) -> dict[str, Any]:
-    """The smoke path's field values of a config class (as :func:`quick_overrides`, from :data:`SMOKE_OVERRIDES`).
-
-    Parameters
-    ----------
-    cls : type
-        A config class.
-
-    Returns
-    -------
-    dict
-        Field name to value.
-    """
-    if isinstance(cls, type) and issubclass(cls, ProfiledConfig):
-        return cls.smoke_overrides()
-    return dict(SMOKE_OVERRIDES.get(cls, {}))
+    """The smoke path's field values of a config class (as :func:`quick_overrides`, from :data:`SMOKE_OVERRIDES`)."""
+    return _overrides(cls, "smoke_overrides", SMOKE_OVERRIDES)
 
 
 def quick(cls: type[C], **overrides: Any) -> C:
@@ -235,17 +226,7 @@ class ProfiledConfig:
 
     @classmethod
     def full(cls, **overrides):
-        """The full profile: the defaults (the paper's), then ``overrides``.
-
-        Parameters
-        ----------
-        **overrides
-            Field values that win.
-
-        Returns
-        -------
-        ProfiledConfig
-        """
+        """The full profile: the defaults (the paper's), then ``overrides`` (field values that win)."""
         return cls(**overrides)
 
     @classmethod

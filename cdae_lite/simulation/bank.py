@@ -161,6 +161,7 @@ def bank_sets(cfg: BankConfig):
     Parameters
     ----------
     cfg : BankConfig
+        The bank: its structures (:func:`training_structures`), scales and images per set.
 
     Yields
     ------

@@ -91,14 +91,8 @@ def plan_simulation(volume, pixel_size_A, views_deg, config: SimulationConfig, s
 
     Parameters
     ----------
-    volume : numpy.ndarray
-        ``(s, s, s)`` map; resampled to ``config.image_size`` if needed.
-    pixel_size_A : float
-        The map's voxel size, Angstrom.
-    views_deg : numpy.ndarray
-        ``(n_views, 3)`` view orientations ``(rot, tilt, psi)``, degrees (the first ``config.n_views``).
-    config : SimulationConfig
-        Scale, realism options and seed.
+    volume, pixel_size_A, views_deg, config
+        As in :func:`~cdae_lite.simulation.stacks.simulate_blocks`; the first ``config.n_views`` views are used.
     snrs : tuple of float
         The SNRs, each > 0.
     device : str or torch.device or None
