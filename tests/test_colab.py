@@ -20,20 +20,10 @@ import venv
 from pathlib import Path
 
 import pytest
+from test_launch import _script  # .ci/repository-url loaded as a module
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ("01_simulation", "scorecard")
-
-
-def _sync_script():
-    import importlib.util
-    from importlib.machinery import SourceFileLoader
-
-    loader = SourceFileLoader("repository_url", str(ROOT / ".ci" / "repository-url"))
-    spec = importlib.util.spec_from_loader("repository_url", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
 
 
 def _colab_like_python(tmp_path: Path) -> Path:
@@ -68,7 +58,7 @@ def test_chapter_one_and_the_scorecard_run_in_a_blank_colab_like_environment(tmp
     import nbformat
     from nbclient import NotebookClient
 
-    script = _sync_script()
+    script = _script()
     url, ref = script.configured_url(ROOT), script.configured_ref(ROOT)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
     python = _colab_like_python(tmp_path)
