@@ -182,14 +182,15 @@ class FreshNoise(BatchSource):
     """Clean images with new noise in every batch (:func:`add_fresh_noise`), Adam with a cosine schedule,
     stopped by time or images seen: the batches of :func:`fit_fresh_noise`.
 
+    A subclass changes what a batch of clean images becomes by overriding :meth:`corrupt` (the
+    paper's fixed noise or noisy targets, for an ablation).
+
     Parameters
     ----------
     clean : numpy.ndarray
         float32 ``(n, size, size)``, the clean training images (size a multiple of 8).
     config : FreshNoiseConfig
-
-    A subclass changes what a batch of clean images becomes by overriding :meth:`corrupt` (the
-    paper's fixed noise or noisy targets, for an ablation).
+        The SNR range, noise colour, batch size, learning rate and stopping rule.
     """
 
     def __init__(self, clean: np.ndarray, config: FreshNoiseConfig = FreshNoiseConfig()):

@@ -33,7 +33,7 @@ def tune(name: str, noisy, clean, sigma=None, grid: dict | None = None, n_jobs: 
     Parameters
     ----------
     name : str
-        A key of :data:`~cdae_lite.denoise.baselines.CLASSICAL` (``"Gaussian"``, ``"TV"``, ``"BM3D"``, ...).
+        A key of ``cdae_lite.denoise.CLASSICAL`` (``"Gaussian"``, ``"TV"``, ``"BM3D"``, ...).
     noisy, clean : arrays (n, size, size)
         The pairs, in the same units.
     sigma : float or array (n,), optional

@@ -93,7 +93,7 @@ def by_profile(quick: Any, full: Any, smoke_value: Any = None, profile: str | No
     quick, full : any
         The values of the quick and full profiles.
     smoke_value : any, optional
-        The value on the smoke path (:func:`smoke` with the full profile); default: ``quick``.
+        The value on the smoke path (:func:`~cdae_lite.paper.profiles.smoke` with the full profile); default: ``quick``.
     profile : str, optional
         The profile (default: :func:`get_profile`'s).
 
@@ -201,7 +201,7 @@ class ProfiledConfig:
 
     @classmethod
     def smoke_overrides(cls) -> dict:
-        """Field values of the smoke path (:func:`smoke`): sizes and epochs only, never shapes.
+        """Field values of the smoke path (:func:`~cdae_lite.paper.profiles.smoke`): sizes and epochs only, never shapes.
 
         Returns
         -------
