@@ -24,7 +24,6 @@ from cdae_lite.denoise.inference import predict
 from cdae_lite.denoise.models import AEConfig, autoencoder
 from cdae_lite.io.mrc import read_stack, write_stack
 
-
 S = 32
 
 

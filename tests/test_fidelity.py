@@ -66,3 +66,38 @@ def test_views_the_clean_images_cannot_tell_apart_do_not_make_an_output_collapse
     mates = np.repeat(clean[lab == 0][:1], len(lab), axis=0) + 0.02 * rng.normal(size=clean.shape)
     v = view_fidelity(mates, mates, lab)
     assert v["clean_accuracy"] < 0.5 and v["accuracy"] < 0.5 and not v["collapsed"]
+
+
+def _disk_stack(n=4, size=32, radius=8, offset=0.0):
+    yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
+    disk = (np.hypot(yy, xx - offset) <= radius).astype(np.float64)
+    return np.repeat(disk[None], n, 0)
+
+
+def test_support_mask_finds_a_noisy_disk_and_ignores_the_box_edge():
+    from cdae_lite.metrics import support_mask
+
+    clean = _disk_stack(size=64, radius=12)
+    clean[:, :4, :] = -3.0  # a dark edge (carbon) that is not the particle
+    noisy = clean + np.random.default_rng(0).normal(scale=0.3, size=clean.shape)
+    mask = support_mask(noisy)
+    truth = _disk_stack(size=64, radius=12) > 0
+    recall = (mask & truth).sum((1, 2)) / truth.sum((1, 2))
+    precision = (mask & truth).sum((1, 2)) / mask.sum((1, 2))
+    assert recall.min() > 0.9 and precision.min() > 0.45, (recall, precision)  # the support has a margin
+    assert not mask[:, :6, :].any()  # outside the central circle (radius 0.4 of the box)
+
+
+def test_outside_ratio_tells_a_clean_particle_from_noise_and_from_blobs():
+    from cdae_lite.metrics import outside_ratio
+
+    clean = _disk_stack()
+    mask = clean > 0
+    rng = np.random.default_rng(1)
+    noise = rng.normal(size=clean.shape)
+    blob = clean + 1.5 * _disk_stack(radius=3, offset=12.0)  # the same particle plus a bright blob beside it
+    assert np.allclose(outside_ratio(clean, mask), 0.0)
+    assert np.all(np.abs(outside_ratio(noise, mask) - 1) < 0.2)
+    assert np.all(outside_ratio(blob, mask) > 0.2)  # 28 blob pixels at 1.5 among 824 outside
+    with pytest.raises(ValueError, match="shape"):
+        outside_ratio(clean, mask[:, :-1])

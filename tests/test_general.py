@@ -12,7 +12,6 @@ from cdae_lite.denoise.synthetic import FreshNoiseConfig, fit_fresh_noise
 from cdae_lite.metrics import psnr
 from cdae_lite.simulation.bank import BankConfig
 
-
 TINY = GeneralUNetConfig((8, 8, 16, 16))
 
 

@@ -16,7 +16,6 @@ from cdae_lite.denoise.models import AEConfig, autoencoder
 from cdae_lite.io.paths import data_path
 from cdae_lite.io.relion import plan_star
 
-
 DATA = Path(__file__).parent / "data"
 
 

@@ -169,8 +169,8 @@ TESTS = PACKAGE.parent / "tests"
 TESTED_STAGES = ["runtime", "distributed", "images", "io", "metrics", "plot", "simulation", "denoise", "cluster"]
 # library modules with no test file of their own, each with where it is tested
 TESTED_THROUGH_USERS = {
-    "io/blocks.py": "block-by-block reading, private to the streaming commands: tests/test_cluster.py (streamed "
-                    "clustering) and the .gz and block tests of tests/test_robustness.py",
+    "io/blocks.py": "block-by-block reading, private to the streaming commands: tests/test_cluster_stream.py (never "
+                    "more than a block read), tests/test_cli_workflow.py (a .gz stack denoised)",
     "io/files.py": "safe writing, used by every writer: tests/test_mrc.py (no temporary file left, an output that "
                    "appears while writing), tests/test_denoise_relion.py (a failure midway leaves nothing)",
     "io/paths.py": "where data live: every test that reads data/ (tests/test_proteins.py, tests/test_io_relion.py)",
@@ -182,11 +182,8 @@ TESTED_THROUGH_USERS = {
                        "tests/test_synthetic.py, tests/test_distributed.py",
     "denoise/stream.py": "denoising a stack block by block, behind cdae-lite denoise: tests/test_cli_workflow.py, "
                          "tests/test_distributed.py, tests/test_robustness.py, tests/test_denoise_relion.py",
-    "cluster/fourier.py": "private correlations of cluster/ml2d.py and cluster/ceiling.py: tests/test_ml2d.py",
-    # until tests/test_cluster.py and tests/test_metrics.py are split (issue 29)
-    "cluster/align.py": "tests/test_cluster.py", "cluster/ceiling.py": "tests/test_ml2d.py",
-    "cluster/methods.py": "tests/test_cluster.py", "cluster/stacks.py": "tests/test_cluster.py, tests/test_ml2d.py",
-    "cluster/stream.py": "tests/test_cluster.py", "metrics/clustering.py": "tests/test_cluster.py",
+    "cluster/fourier.py": "private correlations of cluster/ml2d.py and cluster/ceiling.py: tests/test_ml2d.py, "
+                          "tests/test_ceiling.py",
 }
 # test files that check many modules at once, named for what they check
 CROSS_CUTTING = {
@@ -198,8 +195,6 @@ CROSS_CUTTING = {
     "recorded_grids": "recorded optima inside their grids", "robustness": "bad inputs to the command line",
     "smoke": "the full profile's code paths", "experiments": "the paper's experiments (cdae_lite.paper)",
     "cli": "the command line (cdae_lite.cli)", "exercises": "the book's exercises (cdae_lite.exercises)",
-    # until it is split (issue 29)
-    "metrics": "cdae_lite.metrics",
 }
 
 

@@ -49,3 +49,13 @@ def test_box_fitting_and_diameter():
     assert fit_box(vol, 32).shape == (32,) * 3 and fit_box(vol, 32).sum() == vol.sum()
     assert fit_box(vol, 10).shape == (10,) * 3 and fit_box(vol, 10).sum() == 8**3
     assert 12 < diameter_voxels(vol) < 16  # the cube's diagonal, about 8 * sqrt(3)
+
+
+def test_phantoms_are_deterministic_centred_and_inside_the_box():
+    a, b, c = maps.phantom(32, 3), maps.phantom(32, 3), maps.phantom(32, 4)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    z, y, x = np.indices(a.shape) - 16
+    com = [(w * a).sum() / a.sum() for w in (x, y, z)]
+    assert np.allclose(com, 0, atol=1.0)
+    r = np.sqrt(x**2 + y**2 + z**2)
+    assert a[r > 15].sum() < 0.01 * a.sum()

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cdae_lite.simulation.noise import add_noise, measure_snr, noise_sigma, snr_energy_disk
+from cdae_lite.simulation.noise import add_noise, add_shot_noise, measure_snr, noise_sigma, snr_energy_disk
 
 
 def _clean(rng, n=200, size=32):
@@ -53,3 +53,13 @@ def test_aspire_style_snr_is_larger_than_ours_for_a_centred_particle(rng):
     ours = clean.reshape(20, -1).var(1) / sigma**2
     theirs = snr_energy_disk(clean, sigma**2)
     assert np.allclose(ours, 0.1) and np.all(theirs > ours)
+
+
+def test_shot_noise_has_the_stated_mean_and_snr(rng):
+    clean = rng.normal(size=(200, 16, 16)).astype(np.float32)
+    noisy = add_shot_noise(clean, dose=50.0, contrast=0.1, rng=rng)
+    assert abs(noisy.mean() - 50.0) < 0.5
+    z = (clean - clean.mean()) / clean.std()
+    signal = 50.0 * 0.1 * z
+    snr = signal.var() / (noisy - 50.0 - signal).var()
+    assert abs(snr / (50 * 0.1**2) - 1) < 0.1

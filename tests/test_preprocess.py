@@ -6,9 +6,7 @@ from cdae_lite.denoise import preprocess
 from cdae_lite.io.mrc import read_stack
 from cdae_lite.io.paths import data_path
 from cdae_lite.io.star import read_star
-from cdae_lite.simulation import maps
 from cdae_lite.simulation.ctf import apply_ctf
-from cdae_lite.simulation.noise import add_shot_noise
 
 
 def test_background_normalisation(rng):
@@ -54,23 +52,3 @@ def test_prepare_real_particles():
     px = preprocess.star_pixel_size(parts, optics)
     ready, new_px = preprocess.prepare(raw, px, parts, optics, size=64)
     assert ready.shape == (7, 64, 64) and new_px == pytest.approx(px * 5) and np.all(np.isfinite(ready))
-
-
-def test_shot_noise_has_the_stated_mean_and_snr(rng):
-    clean = rng.normal(size=(200, 16, 16)).astype(np.float32)
-    noisy = add_shot_noise(clean, dose=50.0, contrast=0.1, rng=rng)
-    assert abs(noisy.mean() - 50.0) < 0.5
-    z = (clean - clean.mean()) / clean.std()
-    signal = 50.0 * 0.1 * z
-    snr = signal.var() / (noisy - 50.0 - signal).var()
-    assert abs(snr / (50 * 0.1**2) - 1) < 0.1
-
-
-def test_phantoms_are_deterministic_centred_and_inside_the_box():
-    a, b, c = maps.phantom(32, 3), maps.phantom(32, 3), maps.phantom(32, 4)
-    assert np.array_equal(a, b) and not np.array_equal(a, c)
-    z, y, x = np.indices(a.shape) - 16
-    com = [(w * a).sum() / a.sum() for w in (x, y, z)]
-    assert np.allclose(com, 0, atol=1.0)
-    r = np.sqrt(x**2 + y**2 + z**2)
-    assert a[r > 15].sum() < 0.01 * a.sum()

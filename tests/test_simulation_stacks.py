@@ -3,9 +3,9 @@ import pytest
 
 from cdae_lite.simulation.config import SimulationConfig
 from cdae_lite.simulation.noise import measure_snr
-from cdae_lite.simulation.proteins import load_protein, test_proteins as shipped_test_proteins, training_protein
+from cdae_lite.simulation.proteins import load_protein, training_protein
+from cdae_lite.simulation.proteins import test_proteins as shipped_test_proteins
 from cdae_lite.simulation.stacks import BLOCK, load_particles, simulate, simulate_protein
-
 
 TINY = SimulationConfig(image_size=32, images_per_view=20)
 

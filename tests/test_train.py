@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from cdae_lite.denoise.inference import predict
-from cdae_lite.denoise.models import autoencoder, noise2void_unet
+from cdae_lite.denoise.models import autoencoder
 from cdae_lite.denoise.networks import AEConfig
 from cdae_lite.denoise.train import TrainConfig, fit, normalized_mse
 

@@ -6,10 +6,8 @@ import pytest
 
 from cdae_lite.cli import main
 from cdae_lite.simulation import hemisphere_views, load_protein, resolve_views
-from cdae_lite.simulation.proteins import load_protein
 from cdae_lite.simulation.stacks import load_particles
 from cdae_lite.simulation.views import distinct_views
-
 
 TWELVE = ";".join(f"{r:.1f},{t:.1f},0" for r, t, _ in hemisphere_views(12))
 SMALL = ["--protein", "adk", "--profile", "quick", "--per-view", "3", "--size", "16", "--snr", "0.1"]
