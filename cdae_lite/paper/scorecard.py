@@ -268,7 +268,8 @@ def score_claims(live: dict | None = None, live_label: str = "quick (this build)
 def verdict_summary(card: pd.DataFrame) -> list[str]:
     """Sentences on :func:`score_claims`'s table: per scale, how many claims hold, fail, are mixed, have
     no verdict (collapsed) or were not measured, and which verdicts rest on PSNR alone; then the claims
-    whose verdict differs between scales (among those with a verdict at every scale)."""
+    whose verdict differs between scales (among those with a verdict at every scale), and those with a
+    verdict at one scale but none at another because an output collapsed there."""
     out, first = [], card["verdict"].str.split(" ").str[0]
     for scale, part in card.groupby("scale", sort=False):
         n = first[part.index].value_counts()
@@ -280,11 +281,14 @@ def verdict_summary(card: pd.DataFrame) -> list[str]:
                        "fidelity, so a collapsed output is not ruled out there"
                        + (" (re-record the run to add it)." if "recorded" in scale else "."))
     scales = list(dict.fromkeys(card["scale"]))
-    if len(scales) > 1:  # first words compared, on claims with a verdict at every scale
-        differ = [c for c, v in first.groupby(card["claim"], sort=False) if not {"-", "collapsed"} & set(v)
-                  and v.nunique() > 1]
+    if len(scales) > 1:  # first words compared per claim
+        verdicts = [(c, set(v)) for c, v in first.groupby(card["claim"], sort=False)]
+        differ = [c for c, v in verdicts if not {"-", "collapsed"} & v and len(v) > 1]
+        void = [c for c, v in verdicts if "collapsed" in v and v - {"-", "collapsed"}]
         out.append(f"Claims whose verdict differs between {' and '.join(scales)}: "
                    + ("; ".join(differ) if differ else "none") + ".")
+        out.append("Claims with a verdict at one scale and none at another (a collapsed output there): "
+                   + ("; ".join(void) if void else "none") + ".")
     return out
 
 
@@ -347,53 +351,3 @@ def beyond_the_paper(profile: str = "cpu") -> pd.DataFrame:
                          "measured": ", ".join(f"{k} {v:.3f}" for k, v in per.items()),
                          "verdict": f"best: {best}"})
     return pd.DataFrame(rows, columns=["what", "measured", "verdict"])
-
-
-#: The conclusions that ``benchmarks/quick_scale.py`` compares across scales, worded as claims.
-SCALE_CONCLUSIONS = {"pretrained": "pre-trained CDAE beats the single DAE",
-                     "ft_gain": "fine-tuning adds more to the cascade than to the single DAE",
-                     "ft": "fine-tuned CDAE beats the fine-tuned single DAE",
-                     "vs_bm3d": "fine-tuned CDAE beats a tuned BM3D",
-                     "clustering": "k-means on CDAE's output beats k-means on the raw images"}
-
-
-def scale_agreement(rows: list[dict]) -> pd.DataFrame:
-    """How well each scale of ``benchmarks/quick_scale.py`` agrees with the recorded run, and its cost.
-
-    ``rows``: the benchmark's rows (one per variant and protein, the recorded run's rows last, their
-    ``seconds`` empty). Returns one row per variant, in order: ``seconds``, ``cost`` (relative to the
-    first variant, the quick profile), and per conclusion of :data:`SCALE_CONCLUSIONS` the number of
-    proteins on which its sign (positive favours the claim) is the recorded run's, then ``total``.
-    """
-    frame = pd.DataFrame(rows)
-    recorded = frame[frame["seconds"] == ""].set_index("protein")
-    runs = frame[frame["seconds"] != ""]
-    out = []
-    for variant, part in runs.groupby("variant", sort=False):
-        part = part.set_index("protein")
-        agree = {c: int(((part[c] > 0) == (recorded.loc[part.index, c] > 0)).sum()) for c in SCALE_CONCLUSIONS}
-        out.append({"variant": variant, "seconds": int(part["seconds"].iloc[0]), **agree,
-                    "total": sum(agree.values()), "proteins": len(part)})
-    table = pd.DataFrame(out).set_index("variant")
-    table.insert(1, "cost", (table["seconds"] / table["seconds"].iloc[0]).round(2))
-    return table
-
-
-def scale_verdicts(agree: pd.DataFrame) -> list[str]:
-    """Sentences computed from :func:`scale_agreement`'s table: per larger scale, the conclusions on which it
-    agrees with the recorded run on more or on fewer proteins than the first row (the quick profile), and
-    whether that makes the scale a measured reason for the quick verdicts' disagreements."""
-    quick, out, worse = agree.index[0], [], []
-    for v in agree.index[1:]:
-        d = {name: int(agree.loc[v, c]) - int(agree.loc[quick, c]) for c, name in SCALE_CONCLUSIONS.items()}
-        more, fewer = [c for c in d if d[c] > 0], [c for c in d if d[c] < 0]
-        out.append(f"{v} agrees with the recorded run on more proteins than {quick} for {len(more)} of {len(d)} "
-                   f"conclusions{' (' + '; '.join(more) + ')' if more else ''}, on fewer for {len(fewer)}"
-                   f"{' (' + '; '.join(fewer) + ')' if fewer else ''}.")
-        worse += [v] if fewer else []
-    if worse:
-        out.append(f"The scale is therefore not a measured reason for every disagreement: {' and '.join(worse)} "
-                   f"agree{'s' if len(worse) == 1 else ''} less often than {quick} on some conclusions.")
-    elif len(agree) > 1:
-        out.append(f"No larger scale agrees less often than {quick} on any conclusion.")
-    return out
