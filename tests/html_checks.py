@@ -3,7 +3,8 @@
 A Markdown table displayed from a cell's output (``display(Markdown(...))``) is parsed by MyST-NB as
 CommonMark by default, which has no tables: it reaches the page as a paragraph of pipes, and Sphinx's
 smart quotes then turn its ``---`` separator row into em dashes. :func:`page_problems` finds such
-paragraphs, and table cells that print a number with more than 3 decimals (``18.550000``).
+paragraphs, table cells that print a number with more than 3 decimals (``18.550000``), and table cells
+that pandas truncated (a ``...`` column or row, or a cell cut short to ``2.0: 16...``).
 """
 
 from __future__ import annotations
@@ -48,8 +49,9 @@ class _Texts(HTMLParser):
 
 
 def page_problems(html: str, page: str) -> list[str]:
-    """The problems of one built page: paragraphs that are raw pipe tables, and table cells that print a
-    number with more than 3 decimals. Each is named by ``page`` and the offending text.
+    """The problems of one built page: paragraphs that are raw pipe tables, table cells that print a
+    number with more than 3 decimals, and truncated table cells. Each is named by ``page`` and the
+    offending text.
 
     >>> page_problems("<p>| a | b |</p><table><tr><td>18.550000</td></tr></table>", "x")[0]
     "x: a Markdown table printed as text: '| a | b |'"
@@ -61,6 +63,8 @@ def page_problems(html: str, page: str) -> list[str]:
     for tag, text in parser.found:
         if tag == "p" and (PIPE_ROW.search(text) or SEPARATOR.search(text)):
             problems.append(f"{page}: a Markdown table printed as text: {text[:160]!r}")
+        elif tag in ("td", "th") and text.endswith("..."):
+            problems.append(f"{page}: a truncated table cell (pandas' display limits): {text[:160]!r}")
         elif tag in ("td", "th") and (m := LONG_DECIMAL.search(text)):
             problems.append(f"{page}: a table cell prints {m.group()} (more than 3 decimals): {text[:160]!r}")
     return problems

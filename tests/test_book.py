@@ -141,6 +141,19 @@ def test_the_html_check_fails_on_a_raw_pipe_table_and_on_long_decimals():
         "x: a table cell prints -3.0001 (more than 3 decimals): '-3.0001 dB'"]
 
 
+def test_the_html_check_fails_on_tables_that_pandas_truncated():
+    wide = pd.DataFrame([[1.5] * 30], columns=[f"set {i}" for i in range(30)])  # over pandas' 20 columns
+    with pd.option_context("display.max_columns", 20):
+        problems = page_problems(wide._repr_html_(), "04_baselines")
+    assert problems == ["04_baselines: a truncated table cell (pandas' display limits): '...'"] * 2  # th and td
+    long = pd.DataFrame({"tuning": ["2.0: 16.93, 1.0: 17.22, 1.25: 16.93, 1.5: 16.61, 1.75: 16.2, 2.5: 15.5"]})
+    with pd.option_context("display.max_colwidth", 50):
+        (cut,) = page_problems(long._repr_html_(), "04_baselines")
+    assert cut.startswith("04_baselines: a truncated table cell") and cut.endswith("...'")
+    with pd.option_context("display.max_columns", None, "display.max_colwidth", None):  # the chapters' setting
+        assert page_problems(wide._repr_html_() + long._repr_html_(), "04_baselines") == []
+
+
 def test_the_html_check_reads_every_chapter_page(tmp_path):
     (tmp_path / "book").mkdir()
     (tmp_path / "book" / "good.html").write_text("<p>fine</p>")
