@@ -12,6 +12,9 @@ the matched macro F1 (:func:`cdae_lite.metrics.clustering_scores`) of
 * ``align``: :func:`cdae_lite.cluster.align_classify` (``cdae-lite cluster --method align``);
 * ``ml2d``: :func:`cdae_lite.cluster.ml2d_classify` with each image's CTF from the STAR columns
   (``ml2d-flip``: phase flipping only, ``ctf_mode="flip"``);
+* ``ml2d-denoise``: what ``cdae-lite cluster --denoise shipped`` runs, :func:`cdae_lite.cluster.ml2d_denoised_start`
+  with the shipped general denoiser (its outputs start EM on the raw images; the likelier run is kept);
+* ``ml2d-on-denoised``: ML2D of the general denoiser's outputs themselves (no CTF: what ``--denoise`` did before);
 
 with seconds and, for ml2d, images per second per EM iteration (every iteration of every start). The
 settings of ml2d were chosen on seed 1 (adk, SNR 0.05); judge on another seed (default 7).
@@ -26,7 +29,8 @@ import numpy as np
 import torch
 from _common import print_table
 
-from cdae_lite.cluster import align_classify, ml2d_classify, template_ceiling
+from cdae_lite.cluster import align_classify, ml2d_classify, ml2d_denoised_start, template_ceiling
+from cdae_lite.denoise import load_denoiser, predict
 from cdae_lite.metrics import clustering_scores
 from cdae_lite.simulation import (CTFParams, Projector, SimulationConfig, ctf_2d, euler_to_matrix, hemisphere_views,
                                   load_protein, simulate)
@@ -66,6 +70,11 @@ def run_method(method: str, x, truth, ctf, templates, k: int, seed: int) -> dict
         labels = template_ceiling(x, templates, ctf)
     elif method == "align":
         labels = align_classify(x, k, seed=seed)[0]
+    elif method == "ml2d-denoise":
+        model = load_denoiser("general")[0]
+        labels = ml2d_denoised_start(x, k, lambda a: predict(model, a), ctf, seed=seed).labels
+    elif method == "ml2d-on-denoised":
+        labels = ml2d_classify(predict(load_denoiser("general")[0], x), k, seed=seed).labels
     else:
         labels = ml2d_classify(x, k, ctf, seed=seed, ctf_mode="flip" if method == "ml2d-flip" else "full").labels
     sec = time.perf_counter() - t0

@@ -88,3 +88,36 @@ def test_a_star_input_is_clustered_with_ml2d_and_each_images_ctf(tmp_path, capsy
     rows = read_star(tmp_path / "classes.star")[0]
     f1 = clustering_scores(rows["cdaeView"].to_numpy(), rows["rlnClassNumber"].to_numpy() - 1)["f1"]
     assert f1 >= 0.9, f1
+
+
+def test_a_denoiser_only_starts_ml2d_on_the_raw_images_and_the_likelier_run_is_kept(stack):
+    from cdae_lite.cluster import ml2d_denoised_start
+    x, truth, ctf, templates = stack
+    own = ml2d_classify(x, 4, ctf, n_iter=6, seed=0)
+    # a denoiser that destroys the views: its start is worse, so ML2D's own run is returned unchanged
+    blur = ml2d_denoised_start(x, 4, lambda a: np.tile(a.mean(0), (len(a), 1, 1)), ctf, n_iter=6, seed=0)
+    assert blur.loglik[-1] >= own.loglik[-1] and np.array_equal(blur.labels, own.labels)
+    # the identity as a "denoiser": the raw images start it (aligned), and the run kept is at least as likely
+    oracle = ml2d_denoised_start(x, 4, lambda a: a + 0.0, ctf, n_iter=6, seed=0)
+    assert oracle.loglik[-1] >= own.loglik[-1]
+    assert clustering_scores(truth, oracle.labels)["f1"] >= clustering_scores(truth, own.labels)["f1"] - 0.05
+    with pytest.raises(ValueError, match="NaN or inf"):
+        ml2d_denoised_start(x[:20], 2, lambda a: a * np.nan, ctf[:20], n_iter=2)
+    with pytest.raises(ValueError, match="gave"):
+        ml2d_denoised_start(x[:20], 2, lambda a: a[:, :16, :16], ctf[:20], n_iter=2)
+
+
+def test_cluster_stack_with_a_denoiser_classifies_the_raw_images_not_the_denoised_ones(stack):
+    from cdae_lite.cluster import cluster_stack
+    from cdae_lite.denoise import predict
+
+    class Blob(torch.nn.Module):  # a denoiser whose outputs mislead ML2D: every image becomes the stack's mean
+        def forward(self, t):
+            return t.mean(0, keepdim=True).expand_as(t) + 1e-3 * t
+
+    x, truth, _, _ = stack
+    raw = clustering_scores(truth, cluster_stack(x, 4, "ml2d", seed=0))["f1"]
+    on_outputs = clustering_scores(truth, ml2d_classify(predict(Blob(), x), 4, seed=0).labels)["f1"]
+    denoised = clustering_scores(truth, cluster_stack(x, 4, "ml2d", model=Blob(), seed=0))["f1"]
+    assert on_outputs < raw - 0.1, (raw, on_outputs)  # classifying the outputs themselves loses the views
+    assert denoised >= raw - 0.02, (raw, denoised)

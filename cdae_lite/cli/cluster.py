@@ -68,7 +68,7 @@ def add_parser(sub) -> None:
                    "stack was made image by image from the one the STAR file names, e.g. a denoised copy)")
     p.add_argument("--method", choices=["kmeans", "hierarchical", "align", "ml2d"])
     p.add_argument("--pca", type=non_negative_int, default=10, help="principal components (0: cluster pixels)")
-    p.add_argument("--denoise", help="'shipped' or a checkpoint: denoise before clustering")
+    p.add_argument("--denoise", help="'shipped' or a checkpoint: denoise before clustering (ml2d: to start it only)")
     p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True, help="refine labels against "
                    "denoised class averages (not with --method align; --no-refine: one clustering, as in the paper)")
     p.add_argument("--invert", action=argparse.BooleanOptionalAction,

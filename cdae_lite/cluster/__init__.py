@@ -9,7 +9,7 @@ against denoised class averages (beyond the paper: the iterative denoise-cluster
 from cdae_lite.cluster.align import align_classify, rotate, rotation_invariant_features
 from cdae_lite.cluster.features import aae_features, cae_features, dae_features, encoder_features
 from cdae_lite.cluster.ceiling import template_ceiling
-from cdae_lite.cluster.ml2d import ML2DResult, ml2d_classify
+from cdae_lite.cluster.ml2d import ML2DResult, ml2d_classify, ml2d_denoised_start
 from cdae_lite.cluster.methods import (check_k, class_averages, flatten, hierarchical, kmeans, pca,
                                        spectral)
 from cdae_lite.cluster.refine import Refinement, refine_file, refine_labels
@@ -19,5 +19,5 @@ from cdae_lite.cluster.stream import MAX_HIERARCHICAL_IMAGES, ClusterReport, clu
 __all__ = ["ClusterReport", "MAX_HIERARCHICAL_IMAGES", "ML2DResult", "Refinement", "aae_features", "align_classify",
            "cae_features", "check_k", "choose_method", "class_averages", "cluster_file", "cluster_path",
            "cluster_stack", "dae_features", "encoder_features", "flatten", "hierarchical", "kmeans",
-           "labels_table", "ml2d_classify", "pca", "refine_file", "refine_labels", "rotate",
+           "labels_table", "ml2d_classify", "ml2d_denoised_start", "pca", "refine_file", "refine_labels", "rotate",
            "rotation_invariant_features", "spectral", "star_ctf_images", "template_ceiling"]

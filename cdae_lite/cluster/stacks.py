@@ -18,7 +18,7 @@ import torch.nn as nn
 
 from cdae_lite.cluster.align import align_classify
 from cdae_lite.cluster.methods import check_k, class_averages, flatten, hierarchical, kmeans
-from cdae_lite.cluster.ml2d import ml2d_classify
+from cdae_lite.cluster.ml2d import ml2d_classify, ml2d_denoised_start
 from cdae_lite.cluster.refine import refine_file
 from cdae_lite.cluster.stream import ClusterReport, cluster_file
 from cdae_lite.denoise.inference import Negated, predict
@@ -118,7 +118,8 @@ def cluster_stack(images: np.ndarray, k: int, method: str = "kmeans", model: nn.
         ``"kmeans"``, ``"hierarchical"`` (Ward), ``"align"`` (alignment-aware 2D classification) or
         ``"ml2d"`` (maximum likelihood, for images rotated in plane).
     model : torch.nn.Module, optional
-        A denoiser applied first (its outputs are clustered), or None.
+        A denoiser applied first (its outputs are clustered; with ``"ml2d"`` they only start EM on the
+        raw images: :func:`~cdae_lite.cluster.ml2d.ml2d_denoised_start`), or None.
     seed : int
         Seeds k-means, the alignment or ML2D.
     device : str or torch.device, optional
@@ -139,11 +140,12 @@ def cluster_stack(images: np.ndarray, k: int, method: str = "kmeans", model: nn.
     check_k(len(x), k)
     if method not in METHODS:
         raise ValueError(f"unknown clustering method {method!r}: use one of {', '.join(METHODS)}")
+    if method == "ml2d":  # a denoiser gives ML2D of the raw images a start only (see ml2d_denoised_start)
+        return (ml2d_classify(x, k, seed=seed, device=device) if model is None else
+                ml2d_denoised_start(x, k, partial(predict, model, device=device), seed=seed, device=device)).labels
     src = x if model is None else predict(model, x, device=device)
     if method == "align":
         return align_classify(src, k, seed=seed)[0]
-    if method == "ml2d":
-        return ml2d_classify(src, k, seed=seed, device=device).labels
     f = flatten(src)
     return kmeans(f, k, seed) if method == "kmeans" else hierarchical(f, k)
 
@@ -168,8 +170,7 @@ def cluster_path(path: str | os.PathLike, k: int, n_components: int = 10, method
 
     ``method=None`` chooses with :func:`~cdae_lite.cluster.stacks.choose_method` from ``star``
     = ``(particles, optics, by_position)`` (the stack's STAR rows): ``"ml2d"`` for particles rotated in
-    plane, which then uses each image's CTF (:func:`~cdae_lite.cluster.stacks.star_ctf_images`) and returns its
-    CTF-corrected, aligned class references as the averages.
+    plane, which uses each image's CTF (:func:`star_ctf_images`) and returns its CTF-corrected class references.
 
     Parameters
     ----------
@@ -182,7 +183,8 @@ def cluster_path(path: str | os.PathLike, k: int, n_components: int = 10, method
     method : str or None
         ``"kmeans"``, ``"hierarchical"`` (Ward), ``"align"``, ``"ml2d"``, or None to choose from ``star``.
     model : torch.nn.Module, optional
-        A denoiser applied before clustering (its outputs are clustered).
+        A denoiser applied before clustering (its outputs are clustered; with ``"ml2d"`` they only start
+        EM on the raw images, and the likelier run is kept).
     seed : int
         Seeds k-means, the PCA, the alignment or ML2D.
     device : str or torch.device, optional
@@ -214,9 +216,8 @@ def cluster_path(path: str | os.PathLike, k: int, n_components: int = 10, method
     """
     star = star or (None, {}, False)
     method = choose_method(star[0]) if method is None else method
-    if method == "ml2d" and model is None:
-        return _whole_stack(path, k, as_stack, partial(_ml2d_star, k=k, star=star, stack_name=os.path.basename(path),
-                                                       seed=seed, device=device))
+    if method == "ml2d":
+        return _ml2d_path(path, k, star, model, seed, device, as_stack, invert)
     if n_components < 0:
         raise ValueError(f"n_components must be 0 (pixels) or more, got {n_components}")
     if (model is not None or refine_with is not None) and _dark(path, as_stack, invert):
@@ -263,11 +264,23 @@ def _whole_stack(path, k: int, as_stack: bool, classify) -> ClusterReport:
                          peak_rss_mb=peak_rss_mb())
 
 
-def _ml2d_star(x: np.ndarray, px: float | None, *, k: int, star: tuple, stack_name: str, seed: int, device):
-    """ML2D's labels and CTF-corrected references, each image's CTF from the STAR rows ``star``."""
+def _ml2d_path(path, k: int, star: tuple, model, seed: int, device, as_stack: bool, invert: bool | None) -> ClusterReport:
+    """:func:`cluster_path` with ML2D: the whole stack, each image's CTF from ``star``, the denoiser ``model``
+    (negated around for dark particles) giving one more start."""
+    dark = model is not None and _dark(path, as_stack, invert)
+    report = _whole_stack(path, k, as_stack, partial(_ml2d_star, k=k, star=star, stack_name=os.path.basename(path),
+                                                     seed=seed, device=device, model=Negated(model) if dark else model))
+    return replace(report, inverted=dark)
+
+
+def _ml2d_star(x: np.ndarray, px: float | None, *, k: int, star: tuple, stack_name: str, seed: int, device,
+               model=None):
+    """ML2D's labels and CTF-corrected references, each image's CTF from the STAR rows ``star``; with a
+    denoiser ``model``, its outputs give one more start (:func:`~cdae_lite.cluster.ml2d.ml2d_denoised_start`)."""
     particles, optics, by_position = star
     ctf = star_ctf_images(particles, optics, len(x), x.shape[-1], px or 1.0, stack_name, by_position)
-    res = ml2d_classify(x, k, ctf, seed=seed, device=device)
+    res = (ml2d_classify(x, k, ctf, seed=seed, device=device) if model is None else
+           ml2d_denoised_start(x, k, partial(predict, model, device=device), ctf, seed=seed, device=device))
     return res.labels, res.averages
 
 
