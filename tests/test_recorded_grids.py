@@ -25,10 +25,6 @@ def _metrics(name: str, required: bool = True) -> dict:
     return json.loads(path.read_text())["metrics"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "results/cpu/baselines.json predates the widened grids (issue 33): it chose Gaussian sigma_px 4.0, TV "
-    "weight_factor 4.0 and NL-means h_factor 1.2 at their old edges; re-record with `python -m cdae_lite.paper "
-    "baselines --profile cpu` (about 1 h on 2 cores), then remove this mark (strict: it fails once the file passes)"))
 def test_recorded_classical_optima_are_inside_their_grids():
     edges = at_grid_edge(_metrics("baselines")["tuning"])
     assert edges == {}, f"results/cpu/baselines.json: optimum at the edge of its grid: {edges}"
