@@ -127,6 +127,8 @@ def test_the_summary_counts_verdicts_and_names_the_scales_without_view_fidelity(
     # y has no verdict in the quick build: not counted as differing, but named as decided at one scale only
     assert len(lines) == 5 and lines[3] == "Claims whose verdict differs between quick and cpu (recorded): x."
     assert lines[4] == ("Claims with a verdict at one scale and none at another (a collapsed output there): y.")
+    partial = card.assign(verdict=["fails; no verdict on adk (collapsed)", "holds", "fails", "mixed (1 of 2)"])
+    assert sc.verdict_summary(partial)[0].startswith("quick: 1 of 2 claims hold, 1 fail,")  # 'fails;' is a fail
     card.loc[1, "verdict"] = "holds"  # now y is decided at both scales, differently
     assert sc.verdict_summary(card)[3:] == [
         "Claims whose verdict differs between quick and cpu (recorded): x; y.",
@@ -165,3 +167,14 @@ def test_seed_differences_pair_seeds_and_give_the_spread():
     assert d.loc["adk", "seeds"] == 2 and d.loc["adk", "mean"] == 1.5  # seeds 0 and 1 only
     assert abs(d.loc["adk", "std"] - 0.7071) < 1e-3
     assert seed_differences(rec({0: 1.0}), rec({0: 1.0}), "cdae_ft").empty
+
+
+def test_beyond_the_paper_names_no_best_clustering_on_a_tie(tmp_path, monkeypatch):
+    monkeypatch.setenv("CDAE_RESULTS", str(tmp_path))
+    (tmp_path / "cpu").mkdir()
+    rows = [{"protein": p, "snr": snr, "setting": s, "f1": f1} for p, snr, s, f1 in (
+        ("adk", 0.1, "raw", 0.9), ("adk", 0.1, "denoised", 0.9), ("cxcr4", 0.1, "raw", 1.0),
+        ("adk", 0.02, "raw", 0.8), ("adk", 0.02, "denoised", 0.85))]
+    (tmp_path / "cpu" / "cluster_eval.json").write_text(json.dumps({"metrics": {"rows": rows}}))
+    verdicts = sc.beyond_the_paper("cpu").set_index("what")["verdict"].tolist()
+    assert verdicts == ["tie: 'raw' and 'denoised'", "best: denoised"]  # SNR 0.1 (worst 0.900 both), then 0.02
