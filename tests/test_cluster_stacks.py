@@ -2,6 +2,7 @@
 
 import numpy as np
 from test_methods import _patterns
+from test_ml2d import StackMean
 
 from cdae_lite.metrics import clustering_scores
 from cdae_lite.simulation import ctf_2d
@@ -71,22 +72,16 @@ def test_star_ctf_images_uses_each_rows_optics_group():
 
 
 def test_a_denoiser_with_ml2d_starts_em_on_the_raw_images_with_their_ctf(tmp_path):
-    import torch
-
     from cdae_lite.cli import main
     from cdae_lite.cluster.stacks import cluster_path
     from cdae_lite.io import read_star
-
-    class Blob(torch.nn.Module):  # outputs that alone would lose the views: every image becomes the mean
-        def forward(self, t):
-            return t.mean(0, keepdim=True).expand_as(t) + 1e-3 * t
 
     assert main(["simulate", "--protein", "adk", "--per-view", "30", "--size", "32", "--snr", "0.3", "--seed", "4",
                  "--preset", "realistic", "-o", str(tmp_path)]) == 0
     particles, optics = read_star(tmp_path / "adk_snr0.3.star")[:2]
     truth, path = particles["cdaeView"].to_numpy(), tmp_path / "adk_snr0.3.mrcs"
     raw = cluster_path(path, 4, star=(particles, optics, False), method=None)
-    started = cluster_path(path, 4, star=(particles, optics, False), method=None, model=Blob(), invert=False)
+    started = cluster_path(path, 4, star=(particles, optics, False), method=None, model=StackMean(), invert=False)
     f1 = [clustering_scores(truth, r.labels)["f1"] for r in (raw, started)]
     assert f1[0] >= 0.9 and f1[1] >= f1[0] - 0.02, f1
     assert started.averages.shape == (4, 32, 32) and not started.inverted

@@ -10,6 +10,13 @@ from cdae_lite.metrics import clustering_scores
 from cdae_lite.simulation import CTFParams, Projector, SimulationConfig, ctf_2d, euler_to_matrix, load_protein, simulate
 
 
+class StackMean(torch.nn.Module):
+    """A "denoiser" whose outputs alone would lose the views: every image becomes the stack's mean."""
+
+    def forward(self, t):
+        return t.mean(0, keepdim=True).expand_as(t) + 1e-3 * t
+
+
 @pytest.fixture(scope="module")
 def stack():
     """4 views of adk, 32 px, rotated in plane, shifted, under a CTF, SNR 0.3."""
@@ -111,13 +118,9 @@ def test_cluster_stack_with_a_denoiser_classifies_the_raw_images_not_the_denoise
     from cdae_lite.cluster import cluster_stack
     from cdae_lite.denoise import predict
 
-    class Blob(torch.nn.Module):  # a denoiser whose outputs mislead ML2D: every image becomes the stack's mean
-        def forward(self, t):
-            return t.mean(0, keepdim=True).expand_as(t) + 1e-3 * t
-
     x, truth, _, _ = stack
     raw = clustering_scores(truth, cluster_stack(x, 4, "ml2d", seed=0))["f1"]
-    on_outputs = clustering_scores(truth, ml2d_classify(predict(Blob(), x), 4, seed=0).labels)["f1"]
-    denoised = clustering_scores(truth, cluster_stack(x, 4, "ml2d", model=Blob(), seed=0))["f1"]
+    on_outputs = clustering_scores(truth, ml2d_classify(predict(StackMean(), x), 4, seed=0).labels)["f1"]
+    denoised = clustering_scores(truth, cluster_stack(x, 4, "ml2d", model=StackMean(), seed=0))["f1"]
     assert on_outputs < raw - 0.1, (raw, on_outputs)  # classifying the outputs themselves loses the views
     assert denoised >= raw - 0.02, (raw, denoised)
