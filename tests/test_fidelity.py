@@ -101,3 +101,30 @@ def test_outside_ratio_tells_a_clean_particle_from_noise_and_from_blobs():
     assert np.all(outside_ratio(blob, mask) > 0.2)  # 28 blob pixels at 1.5 among 824 outside
     with pytest.raises(ValueError, match="shape"):
         outside_ratio(clean, mask[:, :-1])
+
+
+def _rotated_views(rng, n_views=4, per_view=16, size=32):
+    """Views that differ by more than a rotation (view v has v + 1 blobs), each image at its own in-plane angle."""
+    from scipy.ndimage import rotate
+
+    yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
+    base = (np.hypot(yy, xx) < size / 5).astype(float)
+    views = [base + sum(1.5 * (np.hypot(yy - 7 * np.sin(a), xx - 7 * np.cos(a)) < 2.5)
+                        for a in 2 * np.pi * np.arange(v + 1) / (v + 1) + 0.4) for v in range(n_views)]
+    lab = np.repeat(np.arange(n_views), per_view)
+    angles = rng.uniform(0, 360, len(lab))
+    clean = np.stack([rotate(views[v], a, reshape=False, order=1) for v, a in zip(lab, angles)])
+    return clean.astype(np.float32), lab
+
+
+def test_on_a_stack_rotated_in_plane_the_rotation_search_finds_the_views_the_plain_measure_misses():
+    rng = np.random.default_rng(3)
+    clean, lab = _rotated_views(rng)
+    noisy = clean + 0.5 * rng.normal(size=clean.shape)
+    plain, searched = (view_fidelity(noisy, clean, lab, per_view=4, rotations=r) for r in (1, 24))
+    assert searched["clean_accuracy"] == 1.0 and searched["accuracy"] > 0.9
+    assert plain["clean_accuracy"] < 0.9 and plain["accuracy"] < searched["accuracy"] - 0.1
+    blob = np.tile(clean.mean(0), (len(clean), 1, 1))
+    assert view_fidelity(blob, clean, lab, rotations=24)["collapsed"]
+    with pytest.raises(ValueError, match="rotations"):
+        view_fidelity(noisy, clean, lab, rotations=0)

@@ -23,21 +23,27 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:  # each image centred and scaled to
     return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-300)
 
 
-def _view_margins(z: np.ndarray, zc: np.ndarray, lab: np.ndarray, views: np.ndarray, per_view: int) -> np.ndarray:
-    """Own view's best correlation minus the best other view's, per image (see :func:`view_fidelity`)."""
+def _view_margins(z: np.ndarray, zc: np.ndarray, lab: np.ndarray, views: np.ndarray, per_view: int,
+                  clean: np.ndarray | None = None, rotations: int = 1) -> np.ndarray:
+    """Own view's best correlation minus the best other view's, per image (see :func:`view_fidelity`);
+    with ``rotations`` > 1 the references (``clean``, unnormalised) are also tried rotated in plane."""
+    from scipy.ndimage import rotate
+
     scores = np.full((len(z), len(views)), -np.inf)
     for k, v in enumerate(views):
         members = np.flatnonzero(lab == v)
         refs = members[np.linspace(0, len(members) - 1, min(per_view, len(members))).round().astype(int)]
-        corr = z @ zc[refs].T
-        corr[refs[None, :] == np.arange(len(z))[:, None]] = -np.inf  # never an image's own clean image
-        scores[:, k] = corr.max(axis=1)
+        for angle in np.arange(rotations) * 360.0 / rotations:
+            r = zc[refs] if angle == 0 else _unit_rows(rotate(clean[refs], angle, axes=(1, 2), reshape=False, order=1))
+            corr = z @ r.T
+            corr[refs[None, :] == np.arange(len(z))[:, None]] = -np.inf  # never an image's own clean image
+            scores[:, k] = np.maximum(scores[:, k], corr.max(axis=1))
     own = (np.arange(len(z)), np.searchsorted(views, lab))
     mine, scores[own] = scores[own].copy(), -np.inf
     return mine - scores.max(axis=1)
 
 
-def view_fidelity(estimate, clean, labels, per_view: int = 16) -> dict:
+def view_fidelity(estimate, clean, labels, per_view: int = 16, rotations: int = 1) -> dict:
     """Does each output still show its own view? A measure that a collapsed output (a blob) cannot pass.
 
     Each estimate is correlated with up to ``per_view`` clean images of every true view (evenly
@@ -57,6 +63,11 @@ def view_fidelity(estimate, clean, labels, per_view: int = 16) -> dict:
         ``(n,)`` int, each image's true view.
     per_view : int, optional
         Clean images per view used as references.
+    rotations : int, optional
+        For stacks rotated in plane: each reference is also tried at this many in-plane angles, evenly
+        spaced over 360 degrees (24: every 15 degrees), and a view scores its best correlation over
+        them. Without it, an output of a rotated stack is compared with its own view at other angles,
+        and even the clean images reach only part of the views. 1 (the default): no rotation.
 
     Returns
     -------
@@ -87,8 +98,11 @@ def view_fidelity(estimate, clean, labels, per_view: int = 16) -> dict:
         raise ValueError(f"{lab.size} labels for {len(e)} images")
     views = np.unique(lab)
     zc, sep, clean_sep = _unit_rows(c), np.nan, np.nan
-    margin = _view_margins(_unit_rows(e), zc, lab, views, per_view) if len(views) > 1 else np.zeros(len(e))
-    clean_acc = float((_view_margins(zc, zc, lab, views, per_view) > 0).mean()) if len(views) > 1 else 0.0
+    if rotations < 1:
+        raise ValueError(f"rotations must be at least 1, not {rotations}")
+    margin = (_view_margins(_unit_rows(e), zc, lab, views, per_view, c, rotations) if len(views) > 1
+              else np.zeros(len(e)))
+    clean_acc = float((_view_margins(zc, zc, lab, views, per_view, c, rotations) > 0).mean()) if len(views) > 1 else 0.0
     if len(views) > 1:
         co, cc = (np.corrcoef(np.stack([x[lab == v].mean(0).ravel() for v in views])) for x in (e, c))
         co[np.diag_indices(len(views))] = -np.inf

@@ -191,7 +191,7 @@ def score_denoisers(denoisers: dict[str, Callable], stacks: dict, cfg: DenoiserE
                              "seconds_per_image": seconds})
                 continue
             rows.append({"protein": protein, "preset": preset, "method": name, **image_scores(out, c),
-                         **view_columns(out, c, lab), **(columns(out, c, s) if columns else {}),
+                         **view_columns(out, c, lab, rotated=s.config.inplane_rotation), **(columns(out, c, s) if columns else {}),
                          "seconds_per_image": seconds})
     return rows
 

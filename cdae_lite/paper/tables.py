@@ -9,11 +9,17 @@ from cdae_lite import metrics
 from cdae_lite.denoise.inference import block_outputs
 
 
-def view_columns(estimate: np.ndarray, clean: np.ndarray, labels: np.ndarray) -> dict:
+IN_PLANE_ROTATIONS = 24  # in-plane angles tried per reference on a rotated stack (every 15 degrees)
+
+
+def view_columns(estimate: np.ndarray, clean: np.ndarray, labels: np.ndarray, rotated: bool = False) -> dict:
     """The view fidelity (:func:`~cdae_lite.metrics.view_fidelity`) as the columns every table row carries:
-    ``view_accuracy``, ``view_margin`` and ``collapsed``."""
-    v = metrics.view_fidelity(estimate, clean, labels)
-    return {"view_accuracy": v["accuracy"], "view_margin": v["mean_margin"], "collapsed": v["collapsed"]}
+    ``view_accuracy``, ``view_margin`` and ``collapsed``. For a stack rotated in plane (``rotated``), the
+    references are tried at ``IN_PLANE_ROTATIONS`` angles and the row also carries ``view_rotations``."""
+    rotations = IN_PLANE_ROTATIONS if rotated else 1
+    v = metrics.view_fidelity(estimate, clean, labels, rotations=rotations)
+    return {"view_accuracy": v["accuracy"], "view_margin": v["mean_margin"], "collapsed": v["collapsed"],
+            **({"view_rotations": rotations} if rotated else {})}
 
 
 def diagnostics(estimate: np.ndarray, clean: np.ndarray, labels: np.ndarray | None = None) -> dict:
@@ -123,6 +129,21 @@ def best_methods(table: pd.DataFrame, collapsed: pd.DataFrame | None = None, exc
     if collapsed is not None:
         t = t.mask(collapsed.reindex(index=t.index, columns=t.columns).fillna(False).astype(bool))
     return {str(p): (None if row.isna().all() else str(row.idxmax())) for p, row in t.iterrows()}
+
+
+def itemize(values: dict, fmt: str = "{}", unit: str = "") -> str:
+    """Per-item values as words for a printed line ("adk 1.23 dB, cxcr4 0.45 dB"), never a raw dict.
+
+    Parameters
+    ----------
+    values : dict -- item (protein, set, ...) -> value; ``None`` prints as "none".
+    fmt : str -- format of each value ("{:.2f}").
+    unit : str -- appended to each formatted value.
+
+    >>> itemize({"adk": 1.234, "cxcr4": None}, "{:.2f}", " dB")
+    'adk 1.23 dB, cxcr4 none'
+    """
+    return ", ".join(f"{k} " + ("none" if v is None else fmt.format(v) + unit) for k, v in values.items())
 
 
 def denoising_table(rows: list[dict], decimals: int = 2) -> pd.DataFrame:
