@@ -53,18 +53,55 @@ def recorded_table(result: dict, key: str = "psnr", methods: list[str] | None = 
     """A recorded result's proteins x methods table: ``mean ± std (n seeds)`` per cell.
 
     A method recorded for only some seeds (e.g. fine-tuning) is averaged over those; a single seed
-    shows its value alone.
+    shows its value alone. Where the recording holds view fidelity, a cell whose output collapsed in
+    any seed ends with ``collapsed in k of n``.
+
+    >>> rows = [{"protein": "adk", "method": "cdae", "psnr_mean": 20.0, "collapsed": True}]
+    >>> recorded_table({"metrics": {"per_seed": [{"psnr": rows}]}}).loc["adk", "cdae"]
+    '20.00, collapsed in 1 of 1'
     """
-    frames = [pivot(run[key], value=value) for run in result["metrics"]["per_seed"] if run[key]]
+    runs = [run[key] for run in result["metrics"]["per_seed"] if run[key]]
+    frames = [pivot(rows, value=value) for rows in runs]
+    gone = [pivot([{**r, "c": float(bool(r.get("collapsed")))} for r in rows], value="c")
+            if any("collapsed" in r for r in rows) else None for rows in runs]
     methods = methods or list(dict.fromkeys(m for f in frames for m in f.columns))
     proteins = list(dict.fromkeys(p for f in frames for p in f.index))
     out = pd.DataFrame(index=proteins, columns=methods, dtype=object)
     for p in proteins:
         for m in methods:
-            v = np.array([f.loc[p, m] for f in frames if m in f.columns and p in f.index])
+            held = [i for i, f in enumerate(frames) if m in f.columns and p in f.index]
+            v = np.array([frames[i].loc[p, m] for i in held])
+            k = sum(bool(gone[i].loc[p, m]) for i in held if gone[i] is not None)
             out.loc[p, m] = ("-" if v.size == 0 else f"{v[0]:.{decimals}f}" if v.size == 1
-                             else f"{v.mean():.{decimals}f} ± {v.std():.{decimals}f} (n={v.size})")
+                             else f"{v.mean():.{decimals}f} ± {v.std():.{decimals}f} (n={v.size})") + (
+                f", collapsed in {k} of {v.size}" if k else "")
     out.index.name = "protein"
+    return out
+
+
+def recorded_collapse_reasons(result: dict, methods=None, key: str = "psnr") -> dict:
+    """Per protein, the measured words for a recorded result's collapsed outputs among ``methods``.
+
+    The recorded counterpart of :func:`cdae_lite.paper.cdae.collapse_reasons`, for
+    :func:`quick_vs_recorded`'s ``recorded_collapsed``; empty when the recording has no view fidelity.
+
+    >>> runs = [{"psnr": [{"protein": "adk", "method": "cdae", "view_accuracy": a, "collapsed": a < 0.3}]}
+    ...         for a in (0.26, 0.9)]
+    >>> recorded_collapse_reasons({"metrics": {"per_seed": runs}})
+    {'adk': 'cdae: collapsed in 1 of 2 seeds (view accuracy 0.26)'}
+    """
+    seen: dict[tuple[str, str], list[dict]] = {}
+    for run in result["metrics"]["per_seed"]:
+        for r in run.get(key) or []:
+            if "collapsed" in r and (methods is None or r["method"] in methods):
+                seen.setdefault((r["protein"], r["method"]), []).append(r)
+    out: dict[str, str] = {}
+    for (protein, method), rows in seen.items():
+        bad = [r for r in rows if r["collapsed"]]
+        if bad:
+            acc = ", ".join(f"{r['view_accuracy']:.2f}" for r in bad)
+            words = f"{method}: collapsed in {len(bad)} of {len(rows)} seeds (view accuracy {acc})"
+            out[protein] = f"{out[protein]}; {words}" if protein in out else words
     return out
 
 
@@ -151,7 +188,8 @@ def fidelity_note(result: dict, key: str = "psnr") -> str:
     return f"View fidelity: recorded (`{result['experiment']}`); collapsed outputs get no verdict."
 
 
-def scale_conclusion(conclusion: str, result: dict | None = None) -> pd.DataFrame | None:
+def scale_conclusion(conclusion: str, result: dict | None = None, recorded: dict | None = None,
+                     label: str = "recorded") -> pd.DataFrame | None:
     """One conclusion of ``benchmarks/quick_scale.py`` at every scale it ran (``results/cpu/quick_scale.json``).
 
     Parameters
@@ -160,16 +198,23 @@ def scale_conclusion(conclusion: str, result: dict | None = None) -> pd.DataFram
         ``ft_gain`` (what fine-tuning adds to CDAE minus what it adds to the single DAE), ``ft``
         (fine-tuned CDAE minus fine-tuned single DAE), ``vs_bm3d``, ``clustering``.
     result : the recorded benchmark; read from ``results/cpu`` when omitted.
+    recorded : dict -- per protein, the same difference in the recorded run the chapter shows; it
+        replaces the benchmark's own copy of the recorded run (taken when the benchmark ran, maybe from
+        an older recording), so one quantity has one value on a page.
+    label : str -- the row name of ``recorded``.
 
     Returns
     -------
-    DataFrame, variants (e.g. ``"64 px, 40/view"``, the last the recorded run) x proteins, or ``None``
-    when the benchmark is not recorded.
+    DataFrame, variants (e.g. ``"64 px, 40/view"``, then ``label``) x proteins, or ``None`` when the
+    benchmark is not recorded.
     """
     result = load_result("quick_scale", "cpu") if result is None else result
     if result is None:
         return None
-    out = pd.DataFrame(result["rows"]).pivot_table(index="variant", columns="protein", values=conclusion, sort=False)
+    rows = [r for r in result["rows"] if not str(r["variant"]).startswith("recorded")]
+    out = pd.DataFrame(rows).pivot_table(index="variant", columns="protein", values=conclusion, sort=False)
+    if recorded is not None:
+        out.loc[label] = pd.Series(recorded)
     out.columns.name = None
     return out.astype(float)
 
@@ -192,11 +237,13 @@ def _scale_reason(table: pd.DataFrame | None, protein: str, quick_sign: float, r
 
 
 def quick_vs_recorded(quick: dict, recorded: dict, what: str, scale: pd.DataFrame | None = None,
-                      collapsed: dict | None = None, unit: str = "dB", decimals: int = 1) -> str:
+                      collapsed: dict | None = None, unit: str = "dB", decimals: int = 1,
+                      recorded_collapsed: dict | None = None) -> str:
     """Do this build's quick run and the recorded run agree on the sign of a difference, and if not, why?
 
-    Proteins where the quick run's output collapsed are not compared (a collapsed output's sign is no
-    conclusion); where their signs differ, the collapse is the measured reason.
+    Proteins where either run's output collapsed are not compared (a collapsed output's sign is no
+    conclusion). Where only the quick output collapsed and the signs differ, that collapse is the
+    measured reason; where both collapsed, neither run has a sign to compare.
 
     Parameters
     ----------
@@ -204,12 +251,14 @@ def quick_vs_recorded(quick: dict, recorded: dict, what: str, scale: pd.DataFram
     what : str -- the difference in words ("fine-tuned CDAE minus fine-tuned single DAE").
     scale : :func:`scale_conclusion` of the same difference, or ``None``.
     collapsed : dict -- protein -> the measured words for the quick run's collapsed output there.
+    recorded_collapsed : dict -- the same for the recorded run (:func:`recorded_collapse_reasons`).
 
-    >>> quick_vs_recorded({"adk": 1.3, "cxcr4": 0.2}, {"adk": -6.0, "cxcr4": -1.0}, "A minus B",
-    ...                   collapsed={"adk": "A: view accuracy 0.25"})
-    'The quick run and the recorded run agree on the sign of A minus B on 0 of 1 proteins whose quick outputs did not collapse. They disagree on cxcr4 (quick +0.2 dB, recorded -1.0 dB): not measured. Not compared on adk (quick +1.3 dB, recorded -6.0 dB): the quick output collapsed (A: view accuracy 0.25), the measured reason the signs differ.'
+    >>> quick_vs_recorded({"adk": 1.3, "cxcr4": 0.2, "p": 1.0}, {"adk": -6.0, "cxcr4": -1.0, "p": -2.0},
+    ...                   "A minus B", collapsed={"adk": "A: view accuracy 0.25", "p": "A: 0.3"},
+    ...                   recorded_collapsed={"p": "A: collapsed in 1 of 1 seeds"})
+    'The quick run and the recorded run agree on the sign of A minus B on 0 of 1 proteins whose outputs did not collapse. They disagree on cxcr4 (quick +0.2 dB, recorded -1.0 dB): not measured. Not compared on adk (quick +1.3 dB, recorded -6.0 dB): the quick output collapsed (A: view accuracy 0.25), the measured reason the signs differ; p (quick +1.0 dB, recorded -2.0 dB): collapsed in both runs (quick: A: 0.3; recorded: A: collapsed in 1 of 1 seeds).'
     """
-    collapsed = collapsed or {}
+    collapsed, rec_gone = collapsed or {}, recorded_collapsed or {}
     common = [p for p in quick if p in recorded]
 
     def sign(d, p):
@@ -218,22 +267,28 @@ def quick_vs_recorded(quick: dict, recorded: dict, what: str, scale: pd.DataFram
     def both(p):
         return f"quick {quick[p]:+.{decimals}f} {unit}, recorded {recorded[p]:+.{decimals}f} {unit}"
 
-    live = [p for p in common if p not in collapsed]
+    def why(p):
+        if p in collapsed and p in rec_gone:
+            return f"collapsed in both runs (quick: {collapsed[p]}; recorded: {rec_gone[p]})"
+        if p in collapsed:
+            return f"the quick output collapsed ({collapsed[p]})" + (
+                ", the measured reason the signs differ" if sign(quick, p) != sign(recorded, p) else "")
+        return f"the recorded output collapsed ({rec_gone[p]})"
+
+    live = [p for p in common if p not in collapsed and p not in rec_gone]
     same = [p for p in live if sign(quick, p) == sign(recorded, p)]
     differ = [p for p in live if p not in same]
     out = (f"The quick run and the recorded run agree on the sign of {what} on {len(same)} of {len(live)} proteins"
-           + (" whose quick outputs did not collapse" if len(live) < len(common) else "")
+           + (" whose outputs did not collapse" if len(live) < len(common) else "")
            + (f" ({', '.join(same)})." if same else ".") if live else
-           f"No comparison of {what} between the quick run and the recorded run: the quick outputs collapsed on "
-           "every protein.")
+           f"No comparison of {what} between the quick run and the recorded run: an output collapsed on every "
+           "protein.")
     if differ:
         out += " They disagree on " + "; ".join(
             f"{p} ({both(p)}): {_scale_reason(scale, p, sign(quick, p), sign(recorded, p))}" for p in differ) + "."
-    gone = [p for p in common if p in collapsed]
+    gone = [p for p in common if p not in live]
     if gone:
-        why = {p: ", the measured reason the signs differ" if sign(quick, p) != sign(recorded, p) else "" for p in gone}
-        out += " Not compared on " + "; ".join(
-            f"{p} ({both(p)}): the quick output collapsed ({collapsed[p]}){why[p]}" for p in gone) + "."
+        out += " Not compared on " + "; ".join(f"{p} ({both(p)}): {why(p)}" for p in gone) + "."
     return out
 
 
