@@ -184,3 +184,18 @@ def test_the_denoising_snr_sweep_carries_view_fidelity_and_flags_a_collapsed_out
     got = {(r["snr"], r["method"]): r for r in rows}
     assert all(got[(snr, "blob")]["collapsed"] for snr in (0.5, 5.0))
     assert not got[(5.0, "raw")]["collapsed"] and got[(5.0, "raw")]["view_accuracy"] > 0.9
+
+
+def test_scale_reasons_use_the_recorded_run_shown_and_say_when_they_rest_on_psnr_alone():
+    from cdae_lite.paper.results import quick_vs_recorded, scale_conclusion
+
+    bench = {"rows": [{"variant": v, "protein": "adk", "ft": d} for v, d in
+                      (("32 px, 100/view", 1.0), ("64 px, 40/view", -1.0), ("recorded cpu (old)", 5.0))]}
+    table = scale_conclusion("ft", bench, recorded={"adk": -2.0}, label="recorded now")
+    assert list(table.index) == ["32 px, 100/view", "64 px, 40/view", "recorded now"]  # the old copy is gone
+    assert table.loc["recorded now", "adk"] == -2.0 and table.attrs["view_fidelity"] is False
+    line = quick_vs_recorded({"adk": 1.0}, {"adk": -2.0}, "A minus B", table)
+    assert "measured, the image size" in line and "on PSNR alone" in line
+    both = quick_vs_recorded({"adk": 1.0}, {"adk": -2.0}, "A minus B", table, collapsed={"adk": "q"},
+                             recorded_collapsed={"adk": "r"})
+    assert "collapsed in both runs" in both and "measured reason" not in both

@@ -216,7 +216,9 @@ def scale_conclusion(conclusion: str, result: dict | None = None, recorded: dict
     if recorded is not None:
         out.loc[label] = pd.Series(recorded)
     out.columns.name = None
-    return out.astype(float)
+    out = out.astype(float)
+    out.attrs["view_fidelity"] = any("collapsed" in r for r in rows)  # False: its signs rest on PSNR alone
+    return out
 
 
 def _scale_reason(table: pd.DataFrame | None, protein: str, quick_sign: float, recorded_sign: float) -> str:
@@ -231,7 +233,8 @@ def _scale_reason(table: pd.DataFrame | None, protein: str, quick_sign: float, r
         return ("not measured (benchmarks/quick_scale.py's 32-px run, made at another commit, does not give this "
                 "run's sign)" if large else "not measured")
     k = int(sum(np.sign(table.loc[v, protein]) == recorded_sign for v in large))
-    runs = f"benchmarks/quick_scale.py's 64-px runs give the recorded sign in {k} of {len(large)} variants"
+    runs = f"benchmarks/quick_scale.py's 64-px runs give the recorded sign in {k} of {len(large)} variants" + (
+        "" if table.attrs.get("view_fidelity", True) else ", on PSNR alone: the benchmark records no view fidelity")
     return (f"measured, the image size ({runs})" if k == len(large) else
             f"not measured ({runs}, so the image size alone does not explain it)")
 
