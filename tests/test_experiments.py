@@ -199,3 +199,5 @@ def test_scale_reasons_use_the_recorded_run_shown_and_say_when_they_rest_on_psnr
     both = quick_vs_recorded({"adk": 1.0}, {"adk": -2.0}, "A minus B", table, collapsed={"adk": "q"},
                              recorded_collapsed={"adk": "r"})
     assert "collapsed in both runs" in both and "measured reason" not in both
+    quick_only = quick_vs_recorded({"adk": 1.0}, {"adk": -2.0}, "A minus B", table, collapsed={"adk": "q"})
+    assert "sign is no conclusion" in quick_only and "measured reason" not in quick_only

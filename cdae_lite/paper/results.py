@@ -244,9 +244,8 @@ def quick_vs_recorded(quick: dict, recorded: dict, what: str, scale: pd.DataFram
                       recorded_collapsed: dict | None = None) -> str:
     """Do this build's quick run and the recorded run agree on the sign of a difference, and if not, why?
 
-    Proteins where either run's output collapsed are not compared (a collapsed output's sign is no
-    conclusion). Where only the quick output collapsed and the signs differ, that collapse is the
-    measured reason; where both collapsed, neither run has a sign to compare.
+    Proteins where either run's output collapsed are not compared: a collapsed output's sign is no
+    conclusion (where both collapsed, neither run has a sign to compare).
 
     Parameters
     ----------
@@ -259,7 +258,7 @@ def quick_vs_recorded(quick: dict, recorded: dict, what: str, scale: pd.DataFram
     >>> quick_vs_recorded({"adk": 1.3, "cxcr4": 0.2, "p": 1.0}, {"adk": -6.0, "cxcr4": -1.0, "p": -2.0},
     ...                   "A minus B", collapsed={"adk": "A: view accuracy 0.25", "p": "A: 0.3"},
     ...                   recorded_collapsed={"p": "A: collapsed in 1 of 1 seeds"})
-    'The quick run and the recorded run agree on the sign of A minus B on 0 of 1 proteins whose outputs did not collapse. They disagree on cxcr4 (quick +0.2 dB, recorded -1.0 dB): not measured. Not compared on adk (quick +1.3 dB, recorded -6.0 dB): the quick output collapsed (A: view accuracy 0.25), the measured reason the signs differ; p (quick +1.0 dB, recorded -2.0 dB): collapsed in both runs (quick: A: 0.3; recorded: A: collapsed in 1 of 1 seeds).'
+    'The quick run and the recorded run agree on the sign of A minus B on 0 of 1 proteins whose outputs did not collapse. They disagree on cxcr4 (quick +0.2 dB, recorded -1.0 dB): not measured. Not compared on adk (quick +1.3 dB, recorded -6.0 dB): the quick output collapsed (A: view accuracy 0.25), so its sign is no conclusion; p (quick +1.0 dB, recorded -2.0 dB): collapsed in both runs (quick: A: 0.3; recorded: A: collapsed in 1 of 1 seeds).'
     """
     collapsed, rec_gone = collapsed or {}, recorded_collapsed or {}
     common = [p for p in quick if p in recorded]
@@ -274,8 +273,7 @@ def quick_vs_recorded(quick: dict, recorded: dict, what: str, scale: pd.DataFram
         if p in collapsed and p in rec_gone:
             return f"collapsed in both runs (quick: {collapsed[p]}; recorded: {rec_gone[p]})"
         if p in collapsed:
-            return f"the quick output collapsed ({collapsed[p]})" + (
-                ", the measured reason the signs differ" if sign(quick, p) != sign(recorded, p) else "")
+            return f"the quick output collapsed ({collapsed[p]}), so its sign is no conclusion"
         return f"the recorded output collapsed ({rec_gone[p]})"
 
     live = [p for p in common if p not in collapsed and p not in rec_gone]
@@ -301,10 +299,12 @@ def scale_signs(table: pd.DataFrame, positive: str) -> str:
     >>> t = pd.DataFrame({"adk": [1.0, -2.0], "cxcr4": [0.5, 1.0]}, index=["32 px", "64 px"])
     >>> scale_signs(t, "the cascade gained most")
     'Where the cascade gained most: 32 px on 2 of 2 proteins (adk, cxcr4); 64 px on 1 of 2 (cxcr4).'
+    >>> scale_signs(t.where(t < 1), "the cascade gained most")
+    'Where the cascade gained most: 32 px on 1 of 1 proteins (cxcr4), 1 not counted (blank); 64 px on 0 of 1, 1 not counted (blank).'
     """
     parts = []
     for i, (v, row) in enumerate(table.iterrows()):
-        up = [str(p) for p, x in row.items() if x > 0]
-        parts.append(f"{v} on {len(up)} of {len(row)}" + (" proteins" if i == 0 else "")
-                     + (f" ({', '.join(up)})" if up else ""))
+        up, blank = [str(p) for p, x in row.items() if x > 0], int(row.isna().sum())
+        parts.append(f"{v} on {len(up)} of {len(row) - blank}" + (" proteins" if i == 0 else "")
+                     + (f" ({', '.join(up)})" if up else "") + (f", {blank} not counted (blank)" if blank else ""))
     return f"Where {positive}: " + "; ".join(parts) + "."
