@@ -9,6 +9,8 @@ the matched macro F1 (:func:`cdae_lite.metrics.clustering_scores`) of
 
 * ``ceiling``: :func:`cdae_lite.cluster.template_ceiling` with the true view templates (each image's CTF,
   all rotations and shifts): what perfect references give;
+* ``true-averages``: one E-step of ML2D against the CTF-weighted averages of the true classes at the true
+  in-plane angles: what the data themselves allow (the templates are clean, these averages are not);
 * ``align``: :func:`cdae_lite.cluster.align_classify` (``cdae-lite cluster --method align``);
 * ``ml2d``: :func:`cdae_lite.cluster.ml2d_classify` with each image's CTF from the STAR columns
   (``ml2d-flip``: phase flipping only, ``ctf_mode="flip"``);
@@ -48,7 +50,7 @@ class _Count(logging.Handler):
 
 
 def stack(protein: str, snr: float, views: int, per_view: int, size: int, seed: int):
-    """The noisy images, true labels, each image's CTF and the clean view templates."""
+    """The noisy images, true labels, each image's CTF, the clean view templates and each in-plane angle (degrees)."""
     p = load_protein(protein)
     vol, px = p.volume(size)
     v = hemisphere_views(views)
@@ -58,16 +60,18 @@ def stack(protein: str, snr: float, views: int, per_view: int, size: int, seed: 
     ctf = ctf_2d(size, st.pixel_size_A, m.rlnDefocusU.to_numpy(), m.rlnDefocusV.to_numpy(),
                  m.rlnDefocusAngle.to_numpy(), c.voltage_kV, c.cs_mm, c.amplitude_contrast).numpy()
     templates = Projector(vol, device="cpu").project(euler_to_matrix(*v.T)).numpy()
-    return st.noisy[snr], st.labels, ctf, templates
+    return st.noisy[snr], st.labels, ctf, templates, m.rlnAnglePsi.to_numpy() % 360
 
 
-def run_method(method: str, x, truth, ctf, templates, k: int, seed: int) -> dict:
+def run_method(method: str, x, truth, ctf, templates, k: int, seed: int, psi=None) -> dict:
     count = _Count()
     logging.getLogger("cdae_lite.cluster.ml2d").addHandler(count)
     logging.getLogger("cdae_lite.cluster.ml2d").setLevel(logging.INFO)
     t0 = time.perf_counter()
     if method == "ceiling":
         labels = template_ceiling(x, templates, ctf)
+    elif method == "true-averages":  # one E-step against the Wiener averages of the true classes at the true angles
+        labels = ml2d_classify(x, k, ctf, init=(truth, psi), n_iter=1, n_init=1, tol=0, seed=seed).labels
     elif method == "align":
         labels = align_classify(x, k, seed=seed)[0]
     elif method == "ml2d-denoise":
@@ -101,10 +105,10 @@ def main():
     rows = []
     for protein in a.proteins:
         for snr in a.snrs:
-            x, truth, ctf, templates = stack(protein, snr, a.views, a.per_view, a.size, a.seed)
+            x, truth, ctf, templates, psi = stack(protein, snr, a.views, a.per_view, a.size, a.seed)
             out = {"protein": protein, "snr": snr, "images": len(x)}
             for m in a.methods:
-                r = run_method(m, x, truth, ctf, templates, a.views, seed=0)
+                r = run_method(m, x, truth, ctf, templates, a.views, seed=0, psi=psi)
                 out[f"F1 {m}"] = r["f1"]
                 out[f"s {m}"] = r["seconds"]
                 if r["img/s/iter"]:
