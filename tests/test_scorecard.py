@@ -29,7 +29,8 @@ def test_a_collapsed_output_gets_no_verdict_and_no_data_is_said():
     assert measured == "a +1.00, b +3.00 collapsed (dB)"
     assert verdict == "mixed (1 of 2); no verdict on b (collapsed)"  # favoured everywhere, yet no "holds"
     assert sc.word({"a": 1.0}, "dB", collapsed=["a"])[1] == "collapsed (no verdict)"
-    assert sc.word({"a": -1.0, "b": 2.0}, "dB", collapsed=["b"])[1] == "fails; no verdict on b (collapsed)"
+    # symmetric: a collapsed protein keeps a claim from failing as it keeps it from holding
+    assert sc.word({"a": -1.0, "b": 2.0}, "dB", collapsed=["b"])[1] == "mixed (0 of 2); no verdict on b (collapsed)"
     assert sc.word({"a": 1.0}, "dB", collapsed=None)[1] == f"holds ({sc.NO_FIDELITY})"
     assert sc.word({"a": 1.0}, "dB", collapsed=[])[1] == "holds"
 

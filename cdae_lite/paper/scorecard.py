@@ -217,11 +217,14 @@ def word(diffs: dict, unit: str, collapsed=()) -> tuple[str, str]:
     """``(measured, verdict)``: the differences per protein, and 'holds', 'fails' or 'mixed (n of m)'.
 
     Proteins in ``collapsed`` are marked so and get no verdict: a claim holds only when it is favoured
-    on every protein and no output collapsed ('collapsed (no verdict)' when every protein collapsed).
+    on every protein and no output collapsed, and fails only when it is favoured on none and no output
+    collapsed ('collapsed (no verdict)' when every protein collapsed; else 'mixed').
     ``collapsed=None`` means the tables carry no view fidelity: the verdict says so (:data:`NO_FIDELITY`).
 
     >>> word({"adk": 1.0, "apo": 2.0}, "dB", collapsed=["apo"])
     ('adk +1.00, apo +2.00 collapsed (dB)', 'mixed (1 of 2); no verdict on apo (collapsed)')
+    >>> word({"adk": -1.0, "apo": 2.0}, "dB", collapsed=["apo"])[1]
+    'mixed (0 of 2); no verdict on apo (collapsed)'
     >>> word({"adk": 1.0}, "dB", collapsed=None)[1]
     'holds (no view-fidelity data)'
     """
@@ -230,8 +233,8 @@ def word(diffs: dict, unit: str, collapsed=()) -> tuple[str, str]:
     measured = ", ".join(f"{k} {fmt.format(v)}" + (" collapsed" if k in gone else "") for k, v in diffs.items())
     kept = {k: v for k, v in diffs.items() if k not in gone}
     up = sum(v > 0 for v in kept.values())
-    verdict = ("collapsed (no verdict)" if not kept else "holds" if up == len(diffs) else "fails" if up == 0
-               else f"mixed ({up} of {len(diffs)})")
+    verdict = ("collapsed (no verdict)" if not kept else "holds" if up == len(diffs) else "fails" if up == 0 and not gone
+               else f"mixed ({up} of {len(diffs)})")  # a collapsed protein keeps a claim from holding and from failing
     verdict += (f"; no verdict on {', '.join(gone)} (collapsed)" if gone and kept else "") + \
         (f" ({NO_FIDELITY})" if collapsed is None else "")
     return f"{measured} ({unit})", verdict
