@@ -62,8 +62,7 @@ def recorded_table(result: dict, key: str = "psnr", methods: list[str] | None = 
     """
     runs = [run[key] for run in result["metrics"]["per_seed"] if run[key]]
     frames = [pivot(rows, value=value) for rows in runs]
-    gone = [pivot([{**r, "c": float(bool(r.get("collapsed")))} for r in rows], value="c")
-            if any("collapsed" in r for r in rows) else None for rows in runs]
+    gone = [_collapsed_pivot(rows) for rows in runs]
     methods = methods or list(dict.fromkeys(m for f in frames for m in f.columns))
     proteins = list(dict.fromkeys(p for f in frames for p in f.index))
     out = pd.DataFrame(index=proteins, columns=methods, dtype=object)
@@ -173,7 +172,11 @@ def seed_differences(a: dict, b: dict, method: str, key: str = "psnr", value: st
 def recorded_collapsed(result: dict, key: str = "psnr") -> pd.DataFrame | None:
     """Proteins x methods: did a method's output collapse in any seed of a recorded result? ``None``
     when the recording predates the view-fidelity measure (its rows carry no ``collapsed``)."""
-    rows = [row for run in result["metrics"]["per_seed"] for row in run.get(key) or []]
+    return _collapsed_pivot([row for run in result["metrics"]["per_seed"] for row in run.get(key) or []])
+
+
+def _collapsed_pivot(rows: list[dict]) -> pd.DataFrame | None:
+    """Proteins x methods: did any of ``rows`` mark the output collapsed? ``None`` without view fidelity."""
     if not rows or not any("collapsed" in row for row in rows):
         return None
     return pivot([{**r, "collapsed": float(bool(r.get("collapsed", False)))} for r in rows], "collapsed") > 0
