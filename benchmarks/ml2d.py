@@ -17,8 +17,16 @@ the matched macro F1 (:func:`cdae_lite.metrics.clustering_scores`) of
 * ``ml2d-denoise``: what ``cdae-lite cluster --denoise shipped`` runs, :func:`cdae_lite.cluster.ml2d_denoised_start`
   with the shipped general denoiser (its outputs start EM on the raw images; the likelier run is kept);
 * ``ml2d-on-denoised``: ML2D of the general denoiser's outputs themselves (no CTF: what ``--denoise`` did before);
+* ``ml2d-stack-aware``: as ``ml2d-denoise``, with stack-aware denoising
+  (:func:`cdae_lite.denoise.stack_denoise`, the shipped model) giving the start;
+* ``kmeans``: PCA (10 components) and k-means of the raw images (the paper's Table 2 baseline);
+* ``kmeans-denoise``: the same on the shipped general denoiser's outputs;
 
-with seconds and, for ml2d, images per second per EM iteration (every iteration of every start). The
+with seconds and, for ml2d, images per second per EM iteration (every iteration of every start). With
+``--frc``, each method's class averages (ML2D's CTF-corrected references; k-means': the plain averages of
+the raw images in each class, as ``cdae-lite cluster --no-refine`` writes them) are scored by
+:func:`cdae_lite.metrics.class_average_resolution` against the true views: the mean over views of the
+FRC resolution at 0.5 and at 0.143 (Angstrom; a view without a class counts as the box size). The
 settings of ml2d were chosen on seed 1 (adk, SNR 0.05); judge on another seed (default 7).
 ``--small``: 6 views, 50 per view, 64 px, adk only, SNR 0.05 (about a minute on one CPU thread).
 """
@@ -31,9 +39,10 @@ import numpy as np
 import torch
 from _common import print_table
 
-from cdae_lite.cluster import align_classify, ml2d_classify, ml2d_denoised_start, template_ceiling
-from cdae_lite.denoise import load_denoiser, predict
-from cdae_lite.metrics import clustering_scores
+from cdae_lite.cluster import (align_classify, class_averages, kmeans, ml2d_classify, ml2d_denoised_start, pca,
+                               template_ceiling)
+from cdae_lite.denoise import load_denoiser, predict, stack_denoise
+from cdae_lite.metrics import class_average_resolution, clustering_scores
 from cdae_lite.simulation import (CTFParams, Projector, SimulationConfig, ctf_2d, euler_to_matrix, hemisphere_views,
                                   load_protein, simulate)
 
@@ -50,7 +59,8 @@ class _Count(logging.Handler):
 
 
 def stack(protein: str, snr: float, views: int, per_view: int, size: int, seed: int):
-    """The noisy images, true labels, each image's CTF, the clean view templates and each in-plane angle (degrees)."""
+    """The noisy images, true labels, each image's CTF, the clean view templates, each in-plane angle (degrees)
+    and the pixel size (Angstrom)."""
     p = load_protein(protein)
     vol, px = p.volume(size)
     v = hemisphere_views(views)
@@ -60,31 +70,53 @@ def stack(protein: str, snr: float, views: int, per_view: int, size: int, seed: 
     ctf = ctf_2d(size, st.pixel_size_A, m.rlnDefocusU.to_numpy(), m.rlnDefocusV.to_numpy(),
                  m.rlnDefocusAngle.to_numpy(), c.voltage_kV, c.cs_mm, c.amplitude_contrast).numpy()
     templates = Projector(vol, device="cpu").project(euler_to_matrix(*v.T)).numpy()
-    return st.noisy[snr], st.labels, ctf, templates, m.rlnAnglePsi.to_numpy() % 360
+    return st.noisy[snr], st.labels, ctf, templates, m.rlnAnglePsi.to_numpy() % 360, float(st.pixel_size_A)
 
 
-def run_method(method: str, x, truth, ctf, templates, k: int, seed: int, psi=None) -> dict:
+def _classify(method: str, x, truth, ctf, templates, k: int, seed: int, psi=None):
+    """(labels, class averages or None) of one method."""
+    if method == "ceiling":
+        return template_ceiling(x, templates, ctf), None
+    if method == "true-averages":  # one E-step against the Wiener averages of the true classes at the true angles
+        r = ml2d_classify(x, k, ctf, init=(truth, psi), n_iter=1, n_init=1, tol=0, seed=seed)
+        return r.labels, r.averages
+    if method == "align":
+        labels = align_classify(x, k, seed=seed)[0]
+        return labels, class_averages(x, labels, k)
+    if method in ("kmeans", "kmeans-denoise"):
+        feats = predict(load_denoiser("general")[0], x) if method == "kmeans-denoise" else x
+        labels = kmeans(pca(feats, 10, seed=seed), k, seed=seed)
+        return labels, class_averages(x, labels, k)
+    if method in ("ml2d-denoise", "ml2d-stack-aware"):
+        model = load_denoiser("general")[0]
+        denoise = (lambda a: predict(model, a)) if method == "ml2d-denoise" else (lambda a: stack_denoise(model, a))
+        r = ml2d_denoised_start(x, k, denoise, ctf, seed=seed)
+        return r.labels, r.averages
+    if method == "ml2d-on-denoised":
+        r = ml2d_classify(predict(load_denoiser("general")[0], x), k, seed=seed)
+        return r.labels, r.averages
+    r = ml2d_classify(x, k, ctf, seed=seed, ctf_mode="flip" if method == "ml2d-flip" else "full")
+    return r.labels, r.averages
+
+
+def run_method(method: str, x, truth, ctf, templates, k: int, seed: int, psi=None, pixel_size_A=None) -> dict:
+    """F1, seconds, EM iterations and images/s/iteration of one method; with ``pixel_size_A``, the mean FRC
+    resolution (Angstrom) of its class averages at 0.5 and 0.143 (a view without a class: the box size)."""
     count = _Count()
     logging.getLogger("cdae_lite.cluster.ml2d").addHandler(count)
     logging.getLogger("cdae_lite.cluster.ml2d").setLevel(logging.INFO)
     t0 = time.perf_counter()
-    if method == "ceiling":
-        labels = template_ceiling(x, templates, ctf)
-    elif method == "true-averages":  # one E-step against the Wiener averages of the true classes at the true angles
-        labels = ml2d_classify(x, k, ctf, init=(truth, psi), n_iter=1, n_init=1, tol=0, seed=seed).labels
-    elif method == "align":
-        labels = align_classify(x, k, seed=seed)[0]
-    elif method == "ml2d-denoise":
-        model = load_denoiser("general")[0]
-        labels = ml2d_denoised_start(x, k, lambda a: predict(model, a), ctf, seed=seed).labels
-    elif method == "ml2d-on-denoised":
-        labels = ml2d_classify(predict(load_denoiser("general")[0], x), k, seed=seed).labels
-    else:
-        labels = ml2d_classify(x, k, ctf, seed=seed, ctf_mode="flip" if method == "ml2d-flip" else "full").labels
+    labels, averages = _classify(method, x, truth, ctf, templates, k, seed, psi)
     sec = time.perf_counter() - t0
     logging.getLogger("cdae_lite.cluster.ml2d").removeHandler(count)
-    return {"f1": round(clustering_scores(truth, labels)["f1"], 3), "seconds": round(sec, 1),
-            "iterations": count.n, "img/s/iter": round(len(x) * count.n / sec) if count.n else None}
+    out = {"f1": round(clustering_scores(truth, labels)["f1"], 3), "seconds": round(sec, 1),
+           "iterations": count.n, "img/s/iter": round(len(x) * count.n / sec) if count.n else None}
+    if pixel_size_A and averages is not None:
+        box = x.shape[-1] * pixel_size_A
+        r = class_average_resolution(averages, templates, truth, labels, pixel_size_A)
+        for key, name in (("resolution_05_A", "FRC0.5 A"), ("resolution_0143_A", "FRC0.143 A")):
+            out[name] = round(float(np.nan_to_num(r[key], nan=box).mean()), 1)
+    return out
 
 
 def main():
@@ -97,6 +129,7 @@ def main():
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--methods", nargs="+", default=["ceiling", "align", "ml2d"])
+    ap.add_argument("--frc", action="store_true", help="score each method's class averages (FRC resolution)")
     ap.add_argument("--json")
     a = ap.parse_args()
     if a.small:
@@ -105,14 +138,17 @@ def main():
     rows = []
     for protein in a.proteins:
         for snr in a.snrs:
-            x, truth, ctf, templates, psi = stack(protein, snr, a.views, a.per_view, a.size, a.seed)
-            out = {"protein": protein, "snr": snr, "images": len(x)}
+            x, truth, ctf, templates, psi, px = stack(protein, snr, a.views, a.per_view, a.size, a.seed)
+            out = {"protein": protein, "snr": snr, "images": len(x), "pixel A": round(px, 3)}
             for m in a.methods:
-                r = run_method(m, x, truth, ctf, templates, a.views, seed=0, psi=psi)
+                r = run_method(m, x, truth, ctf, templates, a.views, seed=0, psi=psi, pixel_size_A=px if a.frc else None)
                 out[f"F1 {m}"] = r["f1"]
                 out[f"s {m}"] = r["seconds"]
                 if r["img/s/iter"]:
                     out[f"img/s/iter {m}"] = r["img/s/iter"]
+                for key in ("FRC0.5 A", "FRC0.143 A"):
+                    if key in r:
+                        out[f"{key} {m}"] = r[key]
             rows.append(out)
             print(out, flush=True)
     print_table(f"ML 2D classification, realistic preset, {a.views} views x {a.per_view}, {a.size} px, "

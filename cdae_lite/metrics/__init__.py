@@ -27,11 +27,13 @@ truth (real particles), :func:`support_mask` takes a particle's support from a t
 :func:`outside_ratio` measures how much an output shows outside it (:mod:`cdae_lite.metrics.fidelity`).
 
 Clusterings are scored against the true views by matched and pairwise precision, recall and F1, ARI and
-NMI (:mod:`cdae_lite.metrics.clustering`).
+NMI (:mod:`cdae_lite.metrics.clustering`), and their class averages by the FRC resolution against the true
+views after alignment (:func:`class_average_resolution`, :mod:`cdae_lite.metrics.classes`).
 
 Every name below is imported from its module and documented here, as ``cdae_lite.metrics.<name>``.
 """
 
+from cdae_lite.metrics.classes import class_average_resolution
 from cdae_lite.metrics.clustering import (clustering_scores, confusion_matrix, contingency, matched_scores,
                                           pairwise_scores)
 from cdae_lite.metrics.fidelity import (CHANCE_TOLERANCE, COLLAPSE_CORRELATION, outside_ratio, support_mask,
@@ -41,4 +43,4 @@ from cdae_lite.metrics.quality import (affine_psnr, correlation, frc, frc_resolu
 
 __all__ = ["psnr", "ssim", "gain", "correlation", "affine_psnr", "image_scores", "frc", "frc_resolution", "summarize",
            "view_fidelity", "support_mask", "outside_ratio", "contingency", "pairwise_scores", "matched_scores",
-           "clustering_scores", "confusion_matrix"]
+           "clustering_scores", "confusion_matrix", "class_average_resolution"]
