@@ -17,7 +17,9 @@ conclusion next to the recorded run's:
 - ``vs_bm3d``: fine-tuned CDAE minus BM3D with its factor tuned on the training protein (chapters 3-4);
 - ``clustering``: F1 of k-means on CDAE's output minus k-means on the raw images (chapter 5).
 
-Nothing here is read by the book; the table answers issue 15's question with measured times.
+Each row also names the test protein's outputs that collapsed (:func:`cdae_lite.metrics.view_fidelity`,
+column ``collapsed``): chapter 3 (:func:`cdae_lite.paper.scale_conclusion`) counts no sign that rests on
+a collapsed output. The table answers issue 15's question with measured times.
 """
 
 from __future__ import annotations
@@ -42,6 +44,12 @@ def _psnr(rows: list[dict]) -> dict:
     return {(r["protein"], r["method"]): r["psnr_mean"] for r in rows if not r.get("he")}
 
 
+def collapsed(rows: list[dict], protein: str) -> str:
+    """The methods whose outputs of ``protein`` collapsed, comma-separated ("none" if none)."""
+    names = sorted(r["method"] for r in rows if r["protein"] == protein and not r.get("he") and r.get("collapsed"))
+    return ", ".join(names) or "none"
+
+
 def differences(psnr: dict, f1: dict, protein: str) -> dict:
     """The five conclusions' differences (dB, or F1 for ``clustering``) for one protein."""
     p = {m: psnr[(protein, m)] for (q, m) in psnr if q == protein}
@@ -62,8 +70,9 @@ def recorded() -> dict:
     return {q: differences(psnr, f1, q) for q in sorted({q for q, _ in psnr})}
 
 
-def run_variant(size: int, per_view: int) -> tuple[dict, float]:
-    """Run the quick protocol at ``size`` px with ``per_view`` images per view; (conclusions, seconds)."""
+def run_variant(size: int, per_view: int) -> tuple[dict, dict, float]:
+    """Run the quick protocol at ``size`` px with ``per_view`` images per view; (conclusions, the collapsed
+    outputs of each protein, seconds)."""
     from cdae_lite import cluster, metrics, predict
     from cdae_lite.paper import CDAEExperiment
     from cdae_lite.paper.cdae import run_cdae
@@ -85,7 +94,8 @@ def run_variant(size: int, per_view: int) -> tuple[dict, float]:
             f1[(name, m)] = metrics.clustering_scores(s.labels, cluster.kmeans(cluster.flatten(feats), k, exp.seed))["f1"]
     seconds = time.perf_counter() - start
     psnr = _psnr(seed0["psnr"])
-    return {q: differences(psnr, f1, q) for q in tests}, seconds
+    return ({q: differences(psnr, f1, q) for q in tests}, {q: collapsed(seed0["psnr"], q) for q in tests},
+            seconds)
 
 
 def main():
@@ -100,16 +110,16 @@ def main():
     rows = []
     for v in a.variants:
         size, per_view = (int(t) for t in v.split(":"))
-        got, seconds = run_variant(size, per_view)
+        got, gone, seconds = run_variant(size, per_view)
         for q, d in got.items():
             agree = [c for c in CONCLUSIONS if (d[c] > 0) == (ref[q][c] > 0)]
             rows.append({"variant": f"{size} px, {per_view}/view", "seconds": round(seconds),
                          "protein": q, **{c: round(d[c], 2) for c in CONCLUSIONS},
-                         "agrees with recorded": f"{len(agree)} of {len(CONCLUSIONS)}"})
+                         "agrees with recorded": f"{len(agree)} of {len(CONCLUSIONS)}", "collapsed": gone[q]})
         print(f"{v}: {seconds:.0f} s", file=sys.stderr, flush=True)
     for q, d in ref.items():
         rows.append({"variant": "recorded cpu (64 px, 250/view)", "seconds": "", "protein": q,
-                     **{c: round(d[c], 2) for c in CONCLUSIONS}, "agrees with recorded": ""})
+                     **{c: round(d[c], 2) for c in CONCLUSIONS}, "agrees with recorded": "", "collapsed": ""})
     print_table("The quick protocol at other scales: each conclusion's difference (dB; F1 for clustering), "
                 "seed 0, cold cache", rows, a.json)
 

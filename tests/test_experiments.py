@@ -201,3 +201,11 @@ def test_scale_reasons_use_the_recorded_run_shown_and_say_when_they_rest_on_psnr
     assert "collapsed in both runs" in both and "measured reason" not in both
     quick_only = quick_vs_recorded({"adk": 1.0}, {"adk": -2.0}, "A minus B", table, collapsed={"adk": "q"})
     assert "sign is no conclusion" in quick_only and "measured reason" not in quick_only
+    # with the benchmark's collapsed column, a sign resting on a collapsed output is blank, and only there
+    seen = {"rows": [{**r, "collapsed": "cdae_ft" if r["variant"] == "64 px, 40/view" else "none"}
+                     for r in bench["rows"]]}
+    ft = scale_conclusion("ft", seen)
+    assert np.isnan(ft.loc["64 px, 40/view", "adk"]) and ft.loc["32 px, 100/view", "adk"] == 1.0
+    assert ft.attrs["view_fidelity"] is True
+    assert scale_conclusion("clustering", {"rows": [{**r, "clustering": 0.1} for r in seen["rows"]]}).notna().all().all()
+    assert "outputs that collapsed" in quick_vs_recorded({"adk": 1.0}, {"adk": -2.0}, "A minus B", ft)

@@ -27,7 +27,7 @@ from cdae_lite.paper.results import (largest_recorded, load_result, provenance, 
 from cdae_lite.paper.scorecard import CLAIMS, remember, remembered, score_claims
 from cdae_lite.paper.tables import (best_methods, block_psnr_rows, class_average_ceiling, clustering_rows,
                                     collapsed_proteins, collapsed_table, denoising_table, diagnostics, itemize,
-                                    mean_std_table, pivot, psnr_rows, score, verdict)
+                                    mean_std_table, pivot, psnr_rows, rotation_search_note, score, verdict)
 
 __all__ = ["BaselineExperiment", "CDAEExperiment", "CLAIMS", "CPU_BUDGET_NOTE", "CPU_IMAGES_PER_VIEW", "CPU_PROFILE_NOTE",
            "ClusteringExperiment", "GeneralModelConfig", "best_methods", "block_psnr_rows", "cached_model",
@@ -35,7 +35,7 @@ __all__ = ["BaselineExperiment", "CDAEExperiment", "CLAIMS", "CPU_BUDGET_NOTE", 
            "clustering_rows", "clustering_snr_sweep", "code_hash", "collapsed_proteins", "collapsed_table", "data_hash", "denoising_snr_sweep", "denoising_table", "diagnostics",
            "dncnn_model", "finetuned_model", "general_training_pairs", "itemize", "largest_recorded", "learned_denoisers",
            "load_result", "mean_std_table", "noise2void_model", "paper_data", "pivot", "pretrained_models",
-           "provenance", "psnr_rows", "record", "recorded_blocks", "recorded_or_none", "recorded_table", "remember", "remembered", "score_claims",
+           "provenance", "psnr_rows", "record", "rotation_search_note", "recorded_blocks", "recorded_or_none", "recorded_table", "remember", "remembered", "score_claims",
            "run_baselines", "run_cdae", "seed_differences", "run_clustering", "score", "table1", "general_recipe",
            "train_general_model", "tuned_classical", "verdict",
            "by_profile", "for_profile", "get_profile", "smoke"]

@@ -191,6 +191,11 @@ def fidelity_note(result: dict, key: str = "psnr") -> str:
     return f"View fidelity: recorded (`{result['experiment']}`); collapsed outputs get no verdict."
 
 
+#: The outputs each conclusion of ``benchmarks/quick_scale.py`` compares (its ``collapsed`` column names them).
+SCALE_INPUTS = {"pretrained": ("cdae", "single"), "ft_gain": ("cdae", "single", "cdae_ft", "single_ft"),
+                "ft": ("cdae_ft", "single_ft"), "vs_bm3d": ("cdae_ft_same_images", "bm3d_tuned"), "clustering": ()}
+
+
 def scale_conclusion(conclusion: str, result: dict | None = None, recorded: dict | None = None,
                      label: str = "recorded") -> pd.DataFrame | None:
     """One conclusion of ``benchmarks/quick_scale.py`` at every scale it ran (``results/cpu/quick_scale.json``).
@@ -209,13 +214,18 @@ def scale_conclusion(conclusion: str, result: dict | None = None, recorded: dict
     Returns
     -------
     DataFrame, variants (e.g. ``"64 px, 40/view"``, then ``label``) x proteins, or ``None`` when the
-    benchmark is not recorded.
+    benchmark is not recorded. A cell whose difference rests on an output that collapsed in that run
+    (the benchmark's ``collapsed`` column, :data:`SCALE_INPUTS`) is NaN.
     """
     result = load_result("quick_scale", "cpu") if result is None else result
     if result is None:
         return None
     rows = [r for r in result["rows"] if not str(r["variant"]).startswith("recorded")]
-    out = pd.DataFrame(rows).pivot_table(index="variant", columns="protein", values=conclusion, sort=False)
+    needs = SCALE_INPUTS.get(conclusion, ())
+    rows = [{**r, conclusion: float("nan")} if set(str(r.get("collapsed", "")).split(", ")) & set(needs) else r
+            for r in rows]  # a sign that rests on a collapsed output is not counted
+    out = pd.DataFrame(rows).pivot_table(index="variant", columns="protein", values=conclusion, sort=False,
+                                         dropna=False)
     if recorded is not None:
         out.loc[label] = pd.Series(recorded)
     out.columns.name = None
@@ -230,8 +240,11 @@ def _scale_reason(table: pd.DataFrame | None, protein: str, quick_sign: float, r
     runs must all give the recorded sign, for the image size to be the measured reason."""
     if table is None or protein not in table:
         return "not measured"
-    small = [v for v in table.index if v.startswith("32 px")]
-    large = [v for v in table.index if v.startswith("64 px") and not v.startswith("recorded")]
+    blank = [v for v in table.index if v.startswith("64 px") and np.isnan(table.loc[v, protein])]
+    small = [v for v in table.index if v.startswith("32 px") and not np.isnan(table.loc[v, protein])]
+    large = [v for v in table.index if v.startswith("64 px") and v not in blank]
+    if blank and not large:
+        return "not measured (benchmarks/quick_scale.py's 64-px runs rest on outputs that collapsed)"
     if not large or (small and not any(np.sign(table.loc[v, protein]) == quick_sign for v in small)):
         return ("not measured (benchmarks/quick_scale.py's 32-px run, made at another commit, does not give this "
                 "run's sign)" if large else "not measured")

@@ -22,6 +22,29 @@ def view_columns(estimate: np.ndarray, clean: np.ndarray, labels: np.ndarray, ro
             **({"view_rotations": rotations} if rotated else {})}
 
 
+def rotation_search_note(rows: list[dict], preset: str = "realistic") -> str | None:
+    """The caveat a recording needs when its rows of a rotated ``preset`` carry view fidelity measured
+    without the in-plane rotation search (no ``view_rotations``); None when there is nothing to say.
+
+    There the clean references are compared with particles at other in-plane angles, so even the raw
+    images score far below 1 and the view columns do not measure the views.
+
+    >>> old = [{"preset": "realistic", "method": "raw", "view_accuracy": 0.31}]
+    >>> rotation_search_note(old)[:60]
+    'View accuracy on the realistic preset (particles turned in p'
+    >>> rotation_search_note([{**old[0], "view_rotations": 24}]) is None
+    True
+    """
+    turned = [r for r in rows if r.get("preset") == preset and "view_accuracy" in r]
+    if not turned or any("view_rotations" in r for r in turned):
+        return None
+    raw = [r["view_accuracy"] for r in turned if r.get("method") == "raw"]
+    span = f": there even the raw images score {min(raw):.2f} to {max(raw):.2f}" if raw else ""
+    return (f"View accuracy on the {preset} preset (particles turned in plane) was recorded without the rotation "
+            f"search of metrics.view_fidelity(rotations=...){span}, so those columns do not measure the views; "
+            "re-record to measure them.")
+
+
 def diagnostics(estimate: np.ndarray, clean: np.ndarray, labels: np.ndarray | None = None) -> dict:
     """Means of the gain, the correlation and the affine-fitted PSNR (an oracle) of a stack of estimates:
     the numbers that tell contrast loss from structural loss (:mod:`cdae_lite.metrics`). With the true

@@ -1,0 +1,103 @@
+"""Does denoising help 2D classification of rotated particles under a CTF? Read from the recorded benchmark.
+
+``benchmarks/ml2d.py --frc`` (``results/cpu/ml2d_realistic.json``) classifies realistic stacks of the test
+proteins (CTF, in-plane rotation, shifts, 12 views over a hemisphere) by several methods, beside two
+bounds: the true clean templates (the ceiling) and the averages of the true classes (what the data
+themselves allow). This module turns its rows into the tables and sentences of chapter 5.8.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cdae_lite.paper.tables import verdict
+
+#: The benchmark's methods, in the order the chapter shows them, with the names it prints.
+METHODS = {"kmeans": "PCA + k-means (raw)", "kmeans-denoise": "PCA + k-means (general denoiser first)",
+           "ml2d": "ML2D (raw)", "ml2d-denoise": "ML2D (started from general-denoised images)",
+           "ml2d-stack-aware": "ML2D (started from stack-aware-denoised images)", "true-averages": "true-class averages (bound)",
+           "ceiling": "true templates (ceiling)"}
+#: Pairs (with denoising, without) whose F1 answers "does denoising first help?".
+DENOISING_PAIRS = (("kmeans-denoise", "kmeans"), ("ml2d-denoise", "ml2d"), ("ml2d-stack-aware", "ml2d"))
+#: F1 differences smaller than this are ties (about what a few images of 1,200 change).
+F1_TIE = 0.005
+
+
+def long_table(result: dict) -> pd.DataFrame:
+    """One row per (protein, SNR, method): ``f1``, ``frc05_A`` and ``frc0143_A`` (NaN where not scored).
+
+    Parameters
+    ----------
+    result : dict -- the recorded benchmark (its ``rows``, as ``benchmarks/ml2d.py --json`` writes them).
+
+    >>> r = {"rows": [{"protein": "adk", "snr": 0.05, "F1 ml2d": 0.9, "FRC0.5 A ml2d": 9.0, "FRC0.143 A ml2d": 8.0}]}
+    >>> long_table(r)[["method", "f1", "frc0143_A"]].to_dict("records")
+    [{'method': 'ML2D (raw)', 'f1': 0.9, 'frc0143_A': 8.0}]
+    """
+    out = []
+    for row in result["rows"]:
+        for key, name in METHODS.items():
+            if f"F1 {key}" in row:
+                out.append({"protein": row["protein"], "snr": row["snr"], "method": name, "f1": row[f"F1 {key}"],
+                            "frc05_A": row.get(f"FRC0.5 A {key}", float("nan")),
+                            "frc0143_A": row.get(f"FRC0.143 A {key}", float("nan"))})
+    return pd.DataFrame(out)
+
+
+def f1_table(long: pd.DataFrame) -> pd.DataFrame:
+    """F1 with (protein, SNR) as rows and the methods as columns, in :data:`METHODS`' order."""
+    t = long.pivot_table(index=["protein", "snr"], columns="method", values="f1", sort=False)
+    return t[[m for m in METHODS.values() if m in t.columns]].sort_index(level=[0, 1], ascending=[True, False])
+
+
+def denoising_verdicts(long: pd.DataFrame, value: str = "f1") -> list[str]:
+    """One sentence per denoising pair (:data:`DENOISING_PAIRS`) and SNR: with minus without denoising.
+
+    ``value`` is ``f1`` (higher is better; ties within :data:`F1_TIE`) or ``frc0143_A`` (Angstrom, lower
+    is better: the sentence then compares the resolution numbers, so "below" is sharper).
+    """
+    t = long.pivot_table(index=["snr", "protein"], columns="method", values=value, sort=False)
+    lines = []
+    for with_, without in DENOISING_PAIRS:
+        a, b = METHODS[with_], METHODS[without]
+        if a not in t or b not in t:
+            continue
+        for snr in sorted(t.index.get_level_values(0).unique(), reverse=True):
+            d = (t.loc[snr, a] - t.loc[snr, b]).dropna()
+            if d.empty:
+                continue
+            if value == "f1":
+                lines.append(f"SNR {snr:g}: " + verdict(d.to_dict(), a, b, unit="F1", decimals=2))
+            else:
+                lines.append(f"SNR {snr:g}, FRC 0.143 resolution: " + verdict(d.to_dict(), a, b, unit="Å", decimals=1))
+    return lines
+
+
+def bound_gaps(long: pd.DataFrame, method: str = "ML2D (raw)") -> pd.DataFrame:
+    """Per (protein, SNR): ``method``'s F1 minus each bound's (true templates, true-class averages)."""
+    t = f1_table(long)
+    out = {}
+    for bound in (METHODS["ceiling"], METHODS["true-averages"]):
+        if bound in t and method in t:
+            out[f"{method} minus {bound}"] = t[method] - t[bound]
+    return pd.DataFrame(out)
+
+
+def denoising_answer(long: pd.DataFrame, tie: float = F1_TIE) -> str:
+    """The count a teacher quotes: of the (protein, SNR) cases, where denoising first raised, lowered or did
+    not change the F1 (beyond ``tie``), over every pair of :data:`DENOISING_PAIRS`.
+
+    >>> rows = [{"protein": "adk", "snr": 0.05, "method": METHODS[m], "f1": f, "frc05_A": 1.0, "frc0143_A": 1.0}
+    ...         for m, f in (("ml2d", 0.90), ("ml2d-denoise", 0.95), ("kmeans", 0.3), ("kmeans-denoise", 0.3))]
+    >>> denoising_answer(pd.DataFrame(rows))
+    'PCA + k-means (general denoiser first): higher F1 in 0, lower in 0, unchanged in 1 of 1 cases. ML2D (started from general-denoised images): higher F1 in 1, lower in 0, unchanged in 0 of 1 cases.'
+    """
+    t = long.pivot_table(index=["protein", "snr"], columns="method", values="f1", sort=False)
+    parts = []
+    for with_, without in DENOISING_PAIRS:
+        a, b = METHODS[with_], METHODS[without]
+        if a in t and b in t:
+            d = (t[a] - t[b]).dropna()
+            parts.append(f"{a}: higher F1 in {int((d >= tie).sum())}, lower in {int((d <= -tie).sum())}, "
+                         f"unchanged in {int(((d > -tie) & (d < tie)).sum())} of {len(d)} cases.")
+    return " ".join(parts)
