@@ -25,31 +25,31 @@ NO_FIDELITY = "no view-fidelity data"
 
 
 def _store(profile: str):
-    return cache_dir() / "book" / f"tables-{profile}.json"
+    """The folder of ``profile``'s kept tables: one file per chapter, so chapters run side by side never
+    overwrite each other's tables."""
+    return cache_dir() / "book" / f"tables-{profile}"
 
 
 def remember(chapter: str, tables: dict[str, pd.DataFrame], profile: str) -> None:
     """Keep a chapter's tables (proteins or methods x columns) for the scorecard of ``profile``."""
-    path = _store(profile)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    kept = json.loads(path.read_text()) if path.exists() else {}
-    if kept.get("code") != code_hash():
-        kept = {"code": code_hash()}
-    kept[chapter] = {name: t.to_json(orient="split") for name, t in tables.items()}
-    path.write_text(json.dumps(kept))
+    from cdae_lite.io.files import atomic_write
+
+    kept = {"code": code_hash(), "tables": {name: t.to_json(orient="split") for name, t in tables.items()}}
+    with atomic_write(_store(profile) / f"{chapter}.json", overwrite=True, make_parents=True) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(kept, f)
 
 
 def remembered(profile: str) -> dict[str, dict[str, pd.DataFrame]]:
-    """The tables the chapters kept for ``profile`` with this code; {} when none."""
-    path = _store(profile)
-    if not path.exists():
-        return {}
-    kept = json.loads(path.read_text())
-    if kept.pop("code", None) != code_hash():
-        return {}
+    """The tables the chapters kept for ``profile`` with this code, by chapter name; {} when none."""
     from io import StringIO
-    return {ch: {n: pd.read_json(StringIO(t), orient="split") for n, t in tables.items()}
-            for ch, tables in kept.items()}
+
+    out = {}
+    for path in sorted(_store(profile).glob("*.json")):
+        kept = json.loads(path.read_text())
+        if kept.get("code") == code_hash():
+            out[path.stem] = {n: pd.read_json(StringIO(t), orient="split") for n, t in kept["tables"].items()}
+    return out
 
 
 def _seed_mean(frames: list[pd.DataFrame]) -> pd.DataFrame:
