@@ -181,3 +181,14 @@ def test_beyond_the_paper_names_no_best_clustering_on_a_tie(tmp_path, monkeypatc
     (tmp_path / "cpu" / "cluster_eval.json").write_text(json.dumps({"metrics": {"rows": rows}}))
     verdicts = sc.beyond_the_paper("cpu").set_index("what")["verdict"].tolist()
     assert verdicts == ["tie: 'raw' and 'denoised'", "best: denoised"]  # SNR 0.1 (worst 0.900 both), then 0.02
+
+
+def test_the_realistic_classification_rows_count_each_case_once():
+    rows = [{"protein": p, "snr": s, "F1 kmeans": 0.3, "F1 kmeans-denoise": 0.3 + dk, "F1 ml2d": 0.8,
+             "F1 ml2d-denoise": 0.8 + dm} for p, s, dk, dm in
+            (("adk", 0.05, 0.0, 0.02), ("adk", 0.02, 0.001, -0.03), ("cxcr4", 0.05, 0.1, 0.01))]
+    out = {r["what"].split(", F1 of ")[1].split(" minus")[0]: r for r in sc._classification_rows({"rows": rows})}
+    km, ml = out["PCA + k-means (general denoiser first)"], out["ML2D (started from general-denoised images)"]
+    assert km["verdict"] == "raises F1" and "higher in 1, lower in 0, within 0.005 in 2 of 3" in km["measured"]
+    assert ml["verdict"] == "mixed" and "higher in 2, lower in 1" in ml["measured"] and "-0.030" in ml["measured"]
+    assert sc._classification_rows(None) == []

@@ -339,7 +339,9 @@ def beyond_the_paper(profile: str = "cpu") -> pd.DataFrame:
     Rows: the recorded cascade variants (without output dropout; with better targets) and the general
     denoisers (``general.json``: test proteins and the held-out structure) against BM3D with its sigma
     factor tuned, and ``cdae-lite cluster``'s worst F1 over the test proteins per SNR, without and with
-    denoising and refinement (``cluster_eval.json``). Columns: what, measured, verdict (:func:`word`).
+    denoising and refinement (``cluster_eval.json``), and what denoising first does to the F1 of 2D
+    classification on realistic stacks (``ml2d_realistic.json``, chapter 5.8). Columns: what, measured,
+    verdict (:func:`word`).
     """
     rows = _variant_rows(profile)
     general = load_result("general", profile)
@@ -356,4 +358,27 @@ def beyond_the_paper(profile: str = "cpu") -> pd.DataFrame:
                          "measured": ", ".join(f"{k} {v:.3f}" for k, v in per.items()),
                          "verdict": f"best: {top[0]}" if len(top) == 1 else
                          "tie: " + " and ".join(f"'{k}'" for k in top)})
+    rows += _classification_rows(load_result("ml2d_realistic", profile))
     return pd.DataFrame(rows, columns=["what", "measured", "verdict"])
+
+
+def _classification_rows(result: dict | None) -> list[dict]:
+    """One row per denoising pair of the realistic 2D-classification benchmark (chapter 5.8): how often
+    denoising first raised, lowered or kept the F1 over the (protein, SNR) cases."""
+    if result is None:
+        return []
+    from cdae_lite.paper.classes_eval import DENOISING_PAIRS, F1_TIE, METHODS, long_table
+
+    t = long_table(result).pivot_table(index=["protein", "snr"], columns="method", values="f1", sort=False)
+    rows = []
+    for with_, without in DENOISING_PAIRS:
+        a, b = METHODS[with_], METHODS[without]
+        if a in t and b in t:
+            d = (t[a] - t[b]).dropna()
+            up, down = int((d >= F1_TIE).sum()), int((d <= -F1_TIE).sum())
+            rows.append({"what": f"realistic stacks (12 views), F1 of {a} minus {b}",
+                         "measured": f"higher in {up}, lower in {down}, within {F1_TIE} in {len(d) - up - down} "
+                                     f"of {len(d)} (protein, SNR) cases; range {d.min():+.3f} to {d.max():+.3f}",
+                         "verdict": "raises F1" if up and not down else "lowers F1" if down and not up else
+                         "no change" if not up and not down else "mixed"})
+    return rows
