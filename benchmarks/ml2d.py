@@ -11,6 +11,8 @@ the matched macro F1 (:func:`cdae_lite.metrics.clustering_scores`) of
   all rotations and shifts): what perfect references give;
 * ``true-averages``: one E-step of ML2D against the CTF-weighted averages of the true classes at the true
   in-plane angles: what the data themselves allow (the templates are clean, these averages are not);
+* ``true-averages-split``: the same bound without an image's own contribution to its class average: each
+  half of the stack (alternate images of each view) is classified against the averages of the other half;
 * ``align``: :func:`cdae_lite.cluster.align_classify` (``cdae-lite cluster --method align``);
 * ``ml2d``: :func:`cdae_lite.cluster.ml2d_classify` with each image's CTF from the STAR columns
   (``ml2d-flip``: phase flipping only, ``ctf_mode="flip"``);
@@ -73,6 +75,21 @@ def stack(protein: str, snr: float, views: int, per_view: int, size: int, seed: 
     return st.noisy[snr], st.labels, ctf, templates, m.rlnAnglePsi.to_numpy() % 360, float(st.pixel_size_A)
 
 
+def _split_bound(x, truth, ctf, psi, k: int, seed: int) -> np.ndarray:
+    """Labels from the true classes' averages without an image's own contribution: the stack is split in two
+    halves (alternate images of each view); each half is classified (:func:`template_ceiling`, its CTF, all
+    rotations and shifts) against the averages ML2D makes of the other half from the true labels and angles."""
+    labels = np.empty(len(x), np.int64)
+    half = np.zeros(len(x), bool)
+    for v in range(k):
+        half[np.flatnonzero(truth == v)[::2]] = True
+    for fold in (half, ~half):
+        ref = ml2d_classify(x[~fold], k, ctf[~fold], init=(truth[~fold], psi[~fold]), n_iter=1, n_init=1, tol=0,
+                            seed=seed).averages
+        labels[fold] = template_ceiling(x[fold], ref, ctf[fold])
+    return labels
+
+
 def _classify(method: str, x, truth, ctf, templates, k: int, seed: int, psi=None):
     """(labels, class averages or None) of one method."""
     if method == "ceiling":
@@ -80,6 +97,8 @@ def _classify(method: str, x, truth, ctf, templates, k: int, seed: int, psi=None
     if method == "true-averages":  # one E-step against the Wiener averages of the true classes at the true angles
         r = ml2d_classify(x, k, ctf, init=(truth, psi), n_iter=1, n_init=1, tol=0, seed=seed)
         return r.labels, r.averages
+    if method == "true-averages-split":  # as true-averages, each half classified against the other half's averages
+        return _split_bound(x, truth, ctf, psi, k, seed), None
     if method == "align":
         labels = align_classify(x, k, seed=seed)[0]
         return labels, class_averages(x, labels, k)
