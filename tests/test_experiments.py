@@ -56,6 +56,9 @@ def test_tables_and_recorded_results(tmp_path, monkeypatch):
     table = recorded_table(loaded)
     assert table.loc["a", "raw"] == "2.00 ± 1.00 (n=2)" and table.loc["a", "cdae"] == "3.00"
     assert "seeds [0, 1]" in experiments.provenance(loaded)
+    noted = {**loaded, "command": "python -m x --seed 1 --notes Ran beside a backup.", "notes": "Ran beside a backup."}
+    assert experiments.provenance(noted).count("Ran beside a backup.") == 1  # the notes once, not in the command too
+    assert "--seed 1 --notes (the notes below)" in experiments.provenance(noted)
     assert experiments.load_result("missing", "full") is None
     # the largest scale recorded wins: cpu only while there is no full-profile result
     experiments.record("scaled", "cpu", {"x": 1}, res, [0])

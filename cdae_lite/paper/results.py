@@ -126,10 +126,14 @@ def provenance(result: dict) -> str:
         return (f"Recorded benchmark: {result['benchmark']}. Created {result['created']} on {result['machine']}, "
                 f"torch {result['torch']}, commit `{result['commit'][:12]}"
                 f"{'-dirty' if result['commit'].endswith('-dirty') else ''}`. Command: `{result['command']}`.")
+    command, notes = result["command"], result.get("notes") or ""
+    head, _, given = command.partition(" --notes ")
+    if given and notes.startswith(given):  # the notes are printed next: not twice
+        command = head + " --notes (the notes below)"
     return (f"Recorded result `{result['experiment']}` ({result['profile']} profile): created "
             f"{result['created']} on {result['device']}, torch {result['torch']}, commit "
             f"`{result['commit'][:12]}{'-dirty' if result['commit'].endswith('-dirty') else ''}`, seeds "
-            f"{result['seeds']}. Command: `{result['command']}`."
+            f"{result['seeds']}. Command: `{command}`."
             + (f" {result['notes']}" if result.get("notes") else ""))
 
 
