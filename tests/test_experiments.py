@@ -59,6 +59,10 @@ def test_tables_and_recorded_results(tmp_path, monkeypatch):
     noted = {**loaded, "command": "python -m x --seed 1 --notes Ran beside a backup.", "notes": "Ran beside a backup."}
     assert experiments.provenance(noted).count("Ran beside a backup.") == 1  # the notes once, not in the command too
     assert "--seed 1 --notes (the notes below)" in experiments.provenance(noted)
+    parts = [{"command": f"python ml2d.py --snrs {s}", "commit": c * 40, "created": "2026-12-07"} for s, c in
+             ((0.1, "a"), (0.2, "b"))]
+    merged = experiments.provenance({"benchmark": "B", "machine": "M", "torch": "T", "parts": parts, "notes": "N."})
+    assert "merged from 2 runs" in merged and "--snrs 0.2` (commit `bbbbbbbbbbbb`" in merged and merged.endswith("N.")
     assert experiments.load_result("missing", "full") is None
     # the largest scale recorded wins: cpu only while there is no full-profile result
     experiments.record("scaled", "cpu", {"x": 1}, res, [0])

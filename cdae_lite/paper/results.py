@@ -122,6 +122,10 @@ def recorded_blocks(result: dict, key: str = "blocks_ft", decimals: int = 2, val
 
 def provenance(result: dict) -> str:
     """One paragraph saying where a recorded result (or benchmark table) came from (for the book)."""
+    if "benchmark" in result and "parts" in result:  # several runs of one benchmark, merged row by row
+        runs = "; ".join(f"`{p['command']}` (commit `{p['commit'][:12]}`, created {p['created']})" for p in result["parts"])
+        return (f"Recorded benchmark: {result['benchmark']}, on {result['machine']}, torch {result['torch']}, "
+                f"merged from {len(result['parts'])} runs: {runs}." + (f" {result['notes']}" if result.get("notes") else ""))
     if "benchmark" in result:  # python benchmarks/<name>.py --json results/<profile>/<name>.json
         return (f"Recorded benchmark: {result['benchmark']}. Created {result['created']} on {result['machine']}, "
                 f"torch {result['torch']}, commit `{result['commit'][:12]}"
