@@ -1,6 +1,6 @@
 """What a 64-px quick profile would cost, and which of the recorded run's conclusions it would keep.
 
-Usage: ``python benchmarks/quick_scale.py [--variants 32:150 64:40 64:75] [--json out]``
+Usage: ``python benchmarks/quick_scale.py [--variants 32:100 64:40 64:75] [--json out]``
 
 The quick profile runs the paper's protocol on 32-px images (150 per view when results/cpu/quick_scale.json
 was recorded; 100 since 2026-12-06) so that the book builds on a 2-core CPU; the recorded ``cpu``
@@ -100,7 +100,7 @@ def run_variant(size: int, per_view: int) -> tuple[dict, dict, float]:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--variants", nargs="+", default=["32:150", "64:40", "64:75"],
+    ap.add_argument("--variants", nargs="+", default=["32:100", "64:40", "64:75"],
                     help="SIZE:IMAGES_PER_VIEW (default: the quick profile, then two 64-px variants)")
     ap.add_argument("--json")
     a = ap.parse_args()
