@@ -32,3 +32,18 @@ def test_scale_verdicts_say_where_a_larger_scale_agrees_less():
     assert lines[1].endswith("on fewer for 0.")
     assert lines[2].startswith("The scale is therefore not a measured reason") and "64 px a agrees less" in lines[2]
     assert scale_verdicts(agree.iloc[[0, 2]])[-1] == "No larger scale agrees less often than 32 px on any conclusion."
+
+
+def test_scale_agreement_leaves_out_signs_resting_on_a_collapsed_output_and_untimed_costs():
+    from cdae_lite.paper.scales import SCALE_CONCLUSIONS, scale_agreement
+
+    def row(variant, seconds, protein, collapsed):
+        return {"variant": variant, "seconds": seconds, "protein": protein, "collapsed": collapsed,
+                **{c: 1.0 for c in SCALE_CONCLUSIONS}}
+
+    rows = [row("quick", 100, "a", "cdae_ft"), row("quick", 100, "b", "none"),
+            row("recorded", "", "a", ""), row("recorded", "", "b", "")]
+    t = scale_agreement(rows, timed=False)
+    # cdae_ft feeds ft_gain and ft: those two signs of protein a are not counted, the other eight are
+    assert t.loc["quick", "ft"] == 1 and t.loc["quick", "pretrained"] == 2 and t.loc["quick", "not counted"] == 2
+    assert t.loc["quick", "total"] == 8 and pd.isna(t.loc["quick", "cost"])

@@ -15,25 +15,34 @@ SCALE_CONCLUSIONS = {"pretrained": "pre-trained CDAE beats the single DAE",
                      "clustering": "k-means on CDAE's output beats k-means on the raw images"}
 
 
-def scale_agreement(rows: list[dict]) -> pd.DataFrame:
+def scale_agreement(rows: list[dict], timed: bool = True) -> pd.DataFrame:
     """How well each scale of ``benchmarks/quick_scale.py`` agrees with the recorded run, and its cost.
 
     ``rows``: the benchmark's rows (one per variant and protein, the recorded run's rows last, their
     ``seconds`` empty). Returns one row per variant, in order: ``seconds``, ``cost`` (relative to the
-    first variant, the quick profile), and per conclusion of :data:`SCALE_CONCLUSIONS` the number of
-    proteins on which its sign (positive favours the claim) is the recorded run's, then ``total``.
+    first variant, the quick profile; NaN unless ``timed``, i.e. when the runs shared the machine with
+    other work), and per conclusion of :data:`SCALE_CONCLUSIONS` the number of proteins on which its
+    sign (positive favours the claim) is the recorded run's, then ``total`` and ``not counted``: the
+    signs left out because they rest on an output that collapsed in that run (the benchmark's
+    ``collapsed`` column; :data:`~cdae_lite.paper.results.SCALE_INPUTS`).
     """
+    from cdae_lite.paper.results import SCALE_INPUTS
+
     frame = pd.DataFrame(rows)
     recorded = frame[frame["seconds"] == ""].set_index("protein")
     runs = frame[frame["seconds"] != ""]
     out = []
     for variant, part in runs.groupby("variant", sort=False):
         part = part.set_index("protein")
-        agree = {c: int(((part[c] > 0) == (recorded.loc[part.index, c] > 0)).sum()) for c in SCALE_CONCLUSIONS}
+        gone = {c: [q for q in part.index if set(str(part.loc[q].get("collapsed", "")).split(", "))
+                    & set(SCALE_INPUTS[c])] for c in SCALE_CONCLUSIONS}
+        agree = {c: int(sum((part.loc[q, c] > 0) == (recorded.loc[q, c] > 0) for q in part.index if q not in gone[c]))
+                 for c in SCALE_CONCLUSIONS}
         out.append({"variant": variant, "seconds": int(part["seconds"].iloc[0]), **agree,
-                    "total": sum(agree.values()), "proteins": len(part)})
+                    "total": sum(agree.values()), "not counted": sum(len(g) for g in gone.values()),
+                    "proteins": len(part)})
     table = pd.DataFrame(out).set_index("variant")
-    table.insert(1, "cost", (table["seconds"] / table["seconds"].iloc[0]).round(2))
+    table.insert(1, "cost", (table["seconds"] / table["seconds"].iloc[0]).round(2) if timed else float("nan"))
     return table
 
 
@@ -45,9 +54,13 @@ def scale_verdicts(agree: pd.DataFrame) -> list[str]:
     for v in agree.index[1:]:
         d = {name: int(agree.loc[v, c]) - int(agree.loc[quick, c]) for c, name in SCALE_CONCLUSIONS.items()}
         more, fewer = [c for c in d if d[c] > 0], [c for c in d if d[c] < 0]
+        skipped = {r: int(agree.loc[r, "not counted"]) for r in (quick, v)
+                   if "not counted" in agree and agree.loc[r, "not counted"] > 0}
         out.append(f"{v} agrees with the recorded run on more proteins than {quick} for {len(more)} of {len(d)} "
                    f"conclusions{' (' + '; '.join(more) + ')' if more else ''}, on fewer for {len(fewer)}"
-                   f"{' (' + '; '.join(fewer) + ')' if fewer else ''}.")
+                   f"{' (' + '; '.join(fewer) + ')' if fewer else ''}"
+                   + (" (signs not counted, resting on a collapsed output: "
+                      + ", ".join(f"{r} {n}" for r, n in skipped.items()) + ")" if skipped else "") + ".")
         worse += [v] if fewer else []
     if worse:
         out.append(f"The scale is therefore not a measured reason for every disagreement: {' and '.join(worse)} "
