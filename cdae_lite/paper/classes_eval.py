@@ -18,7 +18,7 @@ from cdae_lite.paper.tables import verdict
 METHODS = {"kmeans": "PCA + k-means (raw)", "kmeans-denoise": "PCA + k-means (general denoiser first)",
            "ml2d": "ML2D (raw)", "ml2d-denoise": "ML2D (started from general-denoised images)",
            "ml2d-stack-aware": "ML2D (started from stack-aware-denoised images)",
-           "true-averages-split": "true-class averages, other half", "true-averages": "true-class averages",
+           "true-averages-split": "other half's true-class averages", "true-averages": "true-class averages",
            "ceiling": "true templates"}
 #: The bounds among :data:`METHODS` (they use the truth), from the most conservative.
 BOUNDS = ("true-averages-split", "true-averages", "ceiling")
