@@ -60,7 +60,7 @@ def scale_verdicts(agree: pd.DataFrame) -> list[str]:
                    f"conclusions{' (' + '; '.join(more) + ')' if more else ''}, on fewer for {len(fewer)}"
                    f"{' (' + '; '.join(fewer) + ')' if fewer else ''}"
                    + (" (signs not counted, resting on a collapsed output: "
-                      + ", ".join(f"{r} {n}" for r, n in skipped.items()) + ")" if skipped else "") + ".")
+                      + "; ".join(f"{r}: {n}" for r, n in skipped.items()) + ")" if skipped else "") + ".")
         worse += [v] if fewer else []
     if worse:
         out.append(f"The scale is therefore not a measured reason for every disagreement: {' and '.join(worse)} "
