@@ -1,8 +1,8 @@
 """How close are a classification's class averages to the true views? FRC resolution after alignment.
 
 A 2D classification is judged twice: by its labels (:func:`~cdae_lite.metrics.clustering_scores`) and by
-its class averages, which is what a practitioner looks at. :func:`class_average_resolution` pairs each
-class with a true view (the matching of :func:`~cdae_lite.metrics.matched_scores`), turns and shifts the
+its class averages, which is what a practitioner looks at. :func:`~cdae_lite.metrics.class_average_resolution`
+pairs each class with a true view (the matching of :func:`~cdae_lite.metrics.matched_scores`), turns and shifts the
 class average onto that view's clean projection, and reads where their Fourier ring correlation (FRC)
 falls below 0.5 and below 0.143, the two thresholds read in cryo-EM.
 """
@@ -59,8 +59,8 @@ def class_average_resolution(averages, templates, labels_true, labels_pred, pixe
     Parameters
     ----------
     averages : array (k, size, size)
-        One average per class label ``0 .. k-1`` (any units; the FRC ignores scale), e.g.
-        :attr:`~cdae_lite.cluster.ML2DResult.averages` or :func:`~cdae_lite.cluster.class_averages`.
+        One average per class label ``0 .. k-1`` (any units; the FRC ignores scale), e.g. the ``averages``
+        of :func:`~cdae_lite.cluster.ml2d.ml2d_classify` or :func:`~cdae_lite.cluster.methods.class_averages`.
     templates : array (v, size, size)
         The clean projection of each true view ``0 .. v-1`` (without CTF).
     labels_true : array_like (n,) int
