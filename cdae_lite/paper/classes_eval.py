@@ -110,6 +110,29 @@ def _resolution_sentence(d: dict, a: str, b: str) -> str:
     return f"class averages of {a} against {b}: " + "; ".join(parts) + "."
 
 
+def denoising_counts(long: pd.DataFrame, tie: float = F1_TIE) -> dict[tuple[str, str], dict]:
+    """Per pair of :data:`DENOISING_PAIRS` present in ``long`` (labels ``(with, without)``, as in
+    :data:`METHODS`): the F1 differences over the (protein, SNR) cases and how many went ``up``, ``down`` or
+    stayed within ``tie`` (``same``).
+
+    >>> rows = [{"protein": "adk", "snr": s, "method": METHODS[m], "f1": f}
+    ...         for s, m, f in ((0.1, "ml2d", 0.9), (0.1, "ml2d-denoise", 0.95), (0.2, "ml2d", 0.9),
+    ...                         (0.2, "ml2d-denoise", 0.901))]
+    >>> c = denoising_counts(pd.DataFrame(rows))[(METHODS["ml2d-denoise"], METHODS["ml2d"])]
+    >>> c["up"], c["down"], c["same"], c["n"]
+    (1, 0, 1, 2)
+    """
+    t = long.pivot_table(index=["protein", "snr"], columns="method", values="f1", sort=False)
+    out = {}
+    for with_, without in DENOISING_PAIRS:
+        a, b = METHODS[with_], METHODS[without]
+        if a in t and b in t:
+            d = (t[a] - t[b]).dropna()
+            up, down = int((d >= tie).sum()), int((d <= -tie).sum())
+            out[(a, b)] = {"diffs": d, "up": up, "down": down, "same": len(d) - up - down, "n": len(d)}
+    return out
+
+
 def denoising_answer(long: pd.DataFrame, tie: float = F1_TIE) -> str:
     """The count a teacher quotes: of the (protein, SNR) cases, where denoising first raised, lowered or did
     not change the F1 (beyond ``tie``), over every pair of :data:`DENOISING_PAIRS`.
@@ -119,12 +142,5 @@ def denoising_answer(long: pd.DataFrame, tie: float = F1_TIE) -> str:
     >>> denoising_answer(pd.DataFrame(rows))
     'PCA + k-means (general denoiser first): higher F1 in 0, lower in 0, unchanged in 1 of 1 cases. ML2D (started from general-denoised images): higher F1 in 1, lower in 0, unchanged in 0 of 1 cases.'
     """
-    t = long.pivot_table(index=["protein", "snr"], columns="method", values="f1", sort=False)
-    parts = []
-    for with_, without in DENOISING_PAIRS:
-        a, b = METHODS[with_], METHODS[without]
-        if a in t and b in t:
-            d = (t[a] - t[b]).dropna()
-            parts.append(f"{a}: higher F1 in {int((d >= tie).sum())}, lower in {int((d <= -tie).sum())}, "
-                         f"unchanged in {int(((d > -tie) & (d < tie)).sum())} of {len(d)} cases.")
-    return " ".join(parts)
+    return " ".join(f"{a}: higher F1 in {c['up']}, lower in {c['down']}, unchanged in {c['same']} of {c['n']} cases."
+                    for (a, _), c in denoising_counts(long, tie).items())

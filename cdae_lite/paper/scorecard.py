@@ -367,18 +367,14 @@ def _classification_rows(result: dict | None) -> list[dict]:
     denoising first raised, lowered or kept the F1 over the (protein, SNR) cases."""
     if result is None:
         return []
-    from cdae_lite.paper.classes_eval import DENOISING_PAIRS, F1_TIE, METHODS, long_table
+    from cdae_lite.paper.classes_eval import F1_TIE, denoising_counts, long_table
 
-    t = long_table(result).pivot_table(index=["protein", "snr"], columns="method", values="f1", sort=False)
     rows = []
-    for with_, without in DENOISING_PAIRS:
-        a, b = METHODS[with_], METHODS[without]
-        if a in t and b in t:
-            d = (t[a] - t[b]).dropna()
-            up, down = int((d >= F1_TIE).sum()), int((d <= -F1_TIE).sum())
-            rows.append({"what": f"realistic stacks (12 views), F1 of {a} minus {b}",
-                         "measured": f"higher in {up}, lower in {down}, within {F1_TIE} in {len(d) - up - down} "
-                                     f"of {len(d)} (protein, SNR) cases; range {d.min():+.3f} to {d.max():+.3f}",
-                         "verdict": "raises F1" if up and not down else "lowers F1" if down and not up else
-                         "no change" if not up and not down else "mixed"})
+    for (a, b), c in denoising_counts(long_table(result)).items():
+        up, down, d = c["up"], c["down"], c["diffs"]
+        rows.append({"what": f"realistic stacks (12 views), F1 of {a} minus {b}",
+                     "measured": f"higher in {up}, lower in {down}, within {F1_TIE} in {c['same']} "
+                                 f"of {c['n']} (protein, SNR) cases; range {d.min():+.3f} to {d.max():+.3f}",
+                     "verdict": "raises F1" if up and not down else "lowers F1" if down and not up else
+                     "no change" if not up and not down else "mixed"})
     return rows
