@@ -146,6 +146,11 @@ def test_the_recorded_clustering_experiment_runs_on_the_smoke_path(monkeypatch, 
     assert all(0 <= r["f1"] <= 1 and 0.25 <= r["largest_cluster"] <= 1 for r in t2)
     assert {r["snr"] for r in res["snr_sweep"]} == set(cx.snr_sweep)
     assert {r["protein"] for r in res["realistic"]} == {"proteasome", "cxcr4", "adk"}
+    # the denoised images' view fidelity is kept (issue 33), for Table 2 and for every SNR of the sweep
+    assert set(res["view_fidelity"]) == {"proteasome", "cxcr4", "adk"}
+    sweep_cdae = [r for r in res["snr_sweep"] if r["method"] == "CDAE + k-means"]
+    for vf in list(res["view_fidelity"].values()) + sweep_cdae:
+        assert 0 <= vf["view_accuracy"] <= 1 and isinstance(vf["collapsed"], bool) and np.isfinite(vf["view_margin"])
 
 
 def test_every_experiment_has_its_module_and_the_command_lists_them(capsys):

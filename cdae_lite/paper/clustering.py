@@ -85,20 +85,33 @@ def clustering_snr_sweep(cx: ClusteringExperiment, cdae_pretrained, protein: str
                        "CDAE + k-means": cluster.kmeans(cluster.flatten(predict(ft, x, device=device)), k)}.items():
             rows.append({"snr": snr, "method": m, "f1": metrics.clustering_scores(s.labels, lab)["f1"],
                          "purity": rec["purity"][0]})  # of the neighbours behind CDAE's fine-tuning targets
+        rows[-1].update(_fidelity(predict(ft, x, device=device), s))  # of the CDAE's denoised images
     return rows
 
 
+def _fidelity(denoised: np.ndarray, s: SimulatedStack) -> dict:
+    """View fidelity of one stack's denoised images (:func:`~cdae_lite.metrics.view_fidelity`)."""
+    vf = metrics.view_fidelity(denoised, s.clean, s.labels)
+    return {"view_accuracy": float(vf["accuracy"]), "view_margin": float(vf["mean_margin"]),
+            "collapsed": bool(vf["collapsed"])}
+
+
 def run_clustering(cx: ClusteringExperiment, device=None) -> dict:
-    """Table 2, confusion matrices, class averages, the realistic preset and the F1-versus-SNR sweep."""
+    """Table 2, confusion matrices, class averages, the realistic preset and the F1-versus-SNR sweep.
+
+    ``view_fidelity``: per test protein, the view fidelity of the fine-tuned CDAE's denoised images
+    (``view_accuracy``, ``view_margin``, ``collapsed``); the sweep's CDAE rows carry the same keys.
+    """
     from cdae_lite import cluster
 
     exp = cx.cdae
     train, tests = paper_data(exp, device)
     pre = pretrained_models(exp, train, device, which=("cdae",))
-    rows, confusion, avg_corr = [], {}, {}
+    rows, confusion, avg_corr, fidelity = [], {}, {}, {}
     for name, s in tests.items():
         x = s.noisy[min(s.noisy)]
         den = predict(finetuned_model(exp, "cdae", pre["cdae"][0], s, device)[0], x, device=device)
+        fidelity[name] = _fidelity(den, s)
         labels = cluster_methods(cx, s, den, device)
         rows += clustering_rows(labels, s.labels, name)
         confusion[name] = {m: metrics.confusion_matrix(s.labels, lab).tolist() for m, lab in labels.items()}
@@ -107,7 +120,7 @@ def run_clustering(cx: ClusteringExperiment, device=None) -> dict:
         avgs = cluster.class_averages(x, lab, s.config.n_views)
         avg_corr[name] = {int(v): float(metrics.correlation(avgs[c][None], s.clean[s.labels == v][:1])[0])
                           for c, v in mapping.items()}
-    return {"table2": rows, "confusion": confusion, "class_average_correlation": avg_corr,
+    return {"table2": rows, "confusion": confusion, "class_average_correlation": avg_corr, "view_fidelity": fidelity,
             "realistic": clustering_realistic(cx, list(tests), device),
             "snr_sweep": clustering_snr_sweep(cx, pre["cdae"][0], finetune_epochs=cx.sweep_finetune_epochs,
                                                    device=device)}
