@@ -62,12 +62,22 @@ def print_table(title: str, rows: list[dict], json_path: str | None = None) -> N
     for r in rows:
         print("  ".join(str(r[c]).ljust(widths[c]) for c in cols))
     print(f"torch {torch.__version__}")
-    if json_path:  # the rows with where they came from
-        from cdae_lite.runtime import git_commit
+    if json_path:
+        write_json(title, rows, json_path)
 
-        Path(json_path).write_text(json.dumps({
-            "benchmark": title, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "machine": f"{_cpu_name()}, {torch.get_num_threads()} torch threads"
-                       + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""),
-            "torch": torch.__version__, "commit": git_commit(), "command": " ".join(["python"] + sys.argv),
-            "rows": rows}, indent=1))
+
+def write_json(title: str, rows: list[dict], json_path: str, partial: str = "") -> None:
+    """The rows with where they came from; ``partial`` says what had not finished when it was written
+    (a run cut short keeps its finished rows). Written atomically: a reader never sees half a file."""
+    from cdae_lite.runtime import git_commit
+
+    record = {"benchmark": title, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "machine": f"{_cpu_name()}, {torch.get_num_threads()} torch threads"
+                         + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""),
+              "torch": torch.__version__, "commit": git_commit(), "command": " ".join(["python"] + sys.argv),
+              "rows": rows}
+    if partial:
+        record["partial"] = partial
+    tmp = Path(f"{json_path}.part")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(json_path)

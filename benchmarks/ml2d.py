@@ -39,7 +39,7 @@ import time
 
 import numpy as np
 import torch
-from _common import print_table
+from _common import print_table, write_json
 
 from cdae_lite.cluster import (align_classify, class_averages, kmeans, ml2d_classify, ml2d_denoised_start, pca,
                                template_ceiling)
@@ -154,6 +154,8 @@ def main():
     if a.small:
         a.proteins, a.snrs, a.views, a.per_view = ["adk"], [0.05], 6, 50
     torch.manual_seed(0)
+    title = (f"ML 2D classification, realistic preset, {a.views} views x {a.per_view}, {a.size} px, "
+             f"seed {a.seed}, {torch.get_num_threads()} thread(s)")
     rows = []
     for protein in a.proteins:
         for snr in a.snrs:
@@ -170,8 +172,10 @@ def main():
                         out[f"{key} {m}"] = r[key]
             rows.append(out)
             print(out, flush=True)
-    print_table(f"ML 2D classification, realistic preset, {a.views} views x {a.per_view}, {a.size} px, "
-                f"seed {a.seed}, {torch.get_num_threads()} thread(s)", rows, a.json)
+            if a.json:  # a run cut short keeps the cases it finished
+                write_json(title, rows, a.json, partial=f"{len(rows)} of {len(a.proteins) * len(a.snrs)} "
+                                                       "(protein, SNR) cases done")
+    print_table(title, rows, a.json)
 
 
 if __name__ == "__main__":
