@@ -75,9 +75,7 @@ class GeneralAblation(ProfiledConfig):
                                   train=replace(FIRST_STAGE.train, minutes=600.0, max_images=256)),
                 "evaluation": DenoiserEvaluation.quick(images_per_view=2), "speed_images": 16, "seeds": (0,)}
 
-    @classmethod
-    def smoke_overrides(cls) -> dict:
-        return cls.quick_overrides()
+    smoke_overrides = quick_overrides  # the smoke path trains the quick ablation
 
 
 def variants(cfg: GeneralAblation) -> dict[str, tuple[GeneralRecipe, Callable[[], torch.nn.Module], Callable]]:
@@ -125,6 +123,18 @@ def _test_means(diff: dict) -> dict:
         if "held out" not in protein:
             per.setdefault(preset, []).append(v)
     return {preset: float(np.mean(v)) for preset, v in per.items()}
+
+
+def collapsed_methods(rows: list[dict]) -> tuple[list[str], list[str]]:
+    """``(on a test protein, on the held-out set only)``: methods whose output collapsed (rows' ``collapsed``).
+    Verdicts rest on the test proteins, so the first lose theirs; the second only the held-out column's.
+
+    >>> collapsed_methods([{"protein": "adk", "method": "a", "collapsed": True},
+    ...                    {"protein": "apoferritin (held out)", "method": "b", "collapsed": True}])
+    (['a'], ['b'])
+    """
+    test = sorted({r["method"] for r in rows if r.get("collapsed") and "held out" not in r["protein"]})
+    return test, sorted({r["method"] for r in rows if r.get("collapsed")} - set(test))
 
 
 def effects(rows: list[dict], reference: str = RECIPE) -> list[dict]:
