@@ -86,27 +86,51 @@ def test_chapters_skipped_on_the_smoke_path_have_no_full_only_code(monkeypatch):
     assert any(b in "cfg = BaselineExperiment.for_profile(PROFILE)" for b in PROFILE_BRANCHES)
 
 
+# The smoke path's chapters in waves: the chapters of a wave run side by side, a wave after the one before.
+# Chapters 3 to 5 load the models chapter 2 trained, and 4 and 5 the ones 3 fine-tuned, so they wait for
+# them; the scorecard reads every chapter's tables. A kernel that shares the machine runs torch on one
+# thread (two kernels of two threads each on a 2-core machine wait on each other's threads).
+SMOKE_WAVES = (("01_simulation", "02_single_vs_cascade"), ("03_finetuning",), ("04_baselines", "05_clustering"),
+               ("scorecard",))
+
+
+def test_the_smoke_waves_run_every_chapter_the_quick_book_does_not_stand_for():
+    chapters = {p.stem for p in (ROOT / "book").glob("[0-9][0-9]_*.ipynb")} | {"scorecard"}
+    waved = [c for wave in SMOKE_WAVES for c in wave]
+    assert len(waved) == len(set(waved)), "a chapter is in two waves"
+    assert set(waved) == chapters - set(SAME_ON_THE_SMOKE_PATH), "a chapter is missing from SMOKE_WAVES"
+    assert SMOKE_WAVES[-1] == ("scorecard",), "the scorecard reads every chapter's tables: it runs last, alone"
+
+
+def _execute(path: Path, alone: bool) -> str | None:
+    """Run one chapter top to bottom in a fresh kernel; its last error line, or None."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    shared = {} if alone else {"env": {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}}
+    try:
+        NotebookClient(nbformat.read(path, as_version=4), timeout=1800, kernel_name="python3",
+                       resources={"metadata": {"path": str(ROOT)}}).execute(**shared)
+    except Exception as e:  # noqa: BLE001 -- collect every chapter's failure, then report them all
+        return (str(e).strip().splitlines() or [type(e).__name__])[-1][:300]
+    return None
+
+
 @pytest.mark.book
 def test_every_chapter_runs_on_the_full_profiles_smoke_path(monkeypatch, tmp_path):
     # issue 16: the full profile's shapes and code paths (64 px, the paper's networks, recorded results)
     # with a handful of images, so that a branch only the full profile takes cannot rot unseen. Part of the
-    # README's test command: 184 s in CI (fresh clone at 4b5e63b, alone; the quick book beside it 400 s, CI 738 s);
+    # README's test command: 294 s in CI one chapter at a time (the landing CI of 9cadab0); in SMOKE_WAVES since.
     # python benchmarks/chapters.py --profile full --smoke times each chapter
-    import nbformat
-    from nbclient import NotebookClient
+    from concurrent.futures import ThreadPoolExecutor
 
     for k, v in {"CDAE_PROFILE": "full", "CDAE_SMOKE": "1", "CDAE_CACHE": str(tmp_path), "CDAE_PROGRESS": "0"}.items():
         monkeypatch.setenv(k, v)  # the kernels inherit this process's environment
     failed = {}
-    for path in sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb")) + [ROOT / "book" / "scorecard.ipynb"]:
-        if path.stem in SAME_ON_THE_SMOKE_PATH:
-            continue  # the quick book ran its code path (test_chapters_skipped_on_the_smoke_path_have_no_full_only_code)
-        nb = nbformat.read(path, as_version=4)
-        try:
-            NotebookClient(nb, timeout=1800, kernel_name="python3",
-                           resources={"metadata": {"path": str(ROOT)}}).execute()
-        except Exception as e:  # noqa: BLE001 -- collect every chapter's failure, then report them all
-            failed[path.stem] = (str(e).strip().splitlines() or [type(e).__name__])[-1][:300]
+    for wave in SMOKE_WAVES:
+        with ThreadPoolExecutor(len(wave)) as pool:
+            errors = pool.map(lambda c: _execute(ROOT / "book" / f"{c}.ipynb", alone=len(wave) == 1), wave)
+        failed.update({c: e for c, e in zip(wave, errors) if e is not None})
     assert not failed, failed
 
 
