@@ -79,13 +79,13 @@ def clustering_snr_sweep(cx: ClusteringExperiment, cdae_pretrained, protein: str
         s = simulate_protein(protein, exp.sim, snrs=(snr,), device=device)
         x = s.noisy[snr]
         ft, rec = finetuned_model(exp, "cdae", cdae_pretrained, s, device)
-        k = s.config.n_views
+        k, den = s.config.n_views, predict(ft, x, device=device)
         for m, lab in {"k-means (raw)": cluster.kmeans(cluster.flatten(x), k),
                        "PCA + k-means": cluster.kmeans(cluster.pca(x, cx.n_pca), k),
-                       "CDAE + k-means": cluster.kmeans(cluster.flatten(predict(ft, x, device=device)), k)}.items():
+                       "CDAE + k-means": cluster.kmeans(cluster.flatten(den), k)}.items():
             rows.append({"snr": snr, "method": m, "f1": metrics.clustering_scores(s.labels, lab)["f1"],
                          "purity": rec["purity"][0]})  # of the neighbours behind CDAE's fine-tuning targets
-        rows[-1].update(_fidelity(predict(ft, x, device=device), s))  # of the CDAE's denoised images
+        rows[-1].update(_fidelity(den, s))  # of the CDAE's denoised images
     return rows
 
 
