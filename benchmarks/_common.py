@@ -69,6 +69,7 @@ def print_table(title: str, rows: list[dict], json_path: str | None = None) -> N
 def write_json(title: str, rows: list[dict], json_path: str, partial: str = "") -> None:
     """The rows with where they came from; ``partial`` says what had not finished when it was written
     (a run cut short keeps its finished rows). Written atomically: a reader never sees half a file."""
+    from cdae_lite.io.files import atomic_write
     from cdae_lite.runtime import git_commit
 
     record = {"benchmark": title, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -78,6 +79,5 @@ def write_json(title: str, rows: list[dict], json_path: str, partial: str = "") 
               "rows": rows}
     if partial:
         record["partial"] = partial
-    tmp = Path(f"{json_path}.part")
-    tmp.write_text(json.dumps(record, indent=1))
-    tmp.replace(json_path)
+    with atomic_write(json_path, overwrite=True) as tmp:
+        Path(tmp).write_text(json.dumps(record, indent=1))

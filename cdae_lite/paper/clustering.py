@@ -10,7 +10,7 @@ from cdae_lite import metrics
 from cdae_lite.denoise.inference import predict
 from cdae_lite.paper.configs import ClusteringExperiment
 from cdae_lite.paper.models import finetuned_model, paper_data, pretrained_models
-from cdae_lite.paper.tables import clustering_rows
+from cdae_lite.paper.tables import clustering_rows, view_columns
 from cdae_lite.simulation.stacks import SimulatedStack, simulate_protein
 
 
@@ -85,15 +85,8 @@ def clustering_snr_sweep(cx: ClusteringExperiment, cdae_pretrained, protein: str
                        "CDAE + k-means": cluster.kmeans(cluster.flatten(den), k)}.items():
             rows.append({"snr": snr, "method": m, "f1": metrics.clustering_scores(s.labels, lab)["f1"],
                          "purity": rec["purity"][0]})  # of the neighbours behind CDAE's fine-tuning targets
-        rows[-1].update(_fidelity(den, s))  # of the CDAE's denoised images
+        rows[-1].update(view_columns(den, s.clean, s.labels))  # of the CDAE's denoised images
     return rows
-
-
-def _fidelity(denoised: np.ndarray, s: SimulatedStack) -> dict:
-    """View fidelity of one stack's denoised images (:func:`~cdae_lite.metrics.view_fidelity`)."""
-    vf = metrics.view_fidelity(denoised, s.clean, s.labels)
-    return {"view_accuracy": float(vf["accuracy"]), "view_margin": float(vf["mean_margin"]),
-            "collapsed": bool(vf["collapsed"])}
 
 
 def run_clustering(cx: ClusteringExperiment, device=None) -> dict:
@@ -111,7 +104,7 @@ def run_clustering(cx: ClusteringExperiment, device=None) -> dict:
     for name, s in tests.items():
         x = s.noisy[min(s.noisy)]
         den = predict(finetuned_model(exp, "cdae", pre["cdae"][0], s, device)[0], x, device=device)
-        fidelity[name] = _fidelity(den, s)
+        fidelity[name] = view_columns(den, s.clean, s.labels)
         labels = cluster_methods(cx, s, den, device)
         rows += clustering_rows(labels, s.labels, name)
         confusion[name] = {m: metrics.confusion_matrix(s.labels, lab).tolist() for m, lab in labels.items()}
