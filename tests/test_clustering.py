@@ -4,7 +4,8 @@ import itertools
 
 import numpy as np
 
-from cdae_lite.metrics import clustering_scores, confusion_matrix, matched_scores, pairwise_scores
+from cdae_lite.metrics import chance_f1, clustering_scores, confusion_matrix, matched_scores, pairwise_scores
+from cdae_lite.paper import f1_direction
 
 
 def test_perfect_clustering_scores_one_and_relabelling_does_not_matter():
@@ -61,3 +62,20 @@ def test_matched_f1_against_hand_computed_cases():
     assert abs(matched_scores([0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 1, 1])["f1"] - (0.8 + 6 / 7) / 2) < 1e-12
     # everything in one cluster: view 0 matched (P 1/2, R 1 -> 2/3), view 1 unmatched (0)
     assert abs(matched_scores([0, 0, 1, 1], [5, 5, 5, 5])["f1"] - (2 / 3) / 2) < 1e-12
+
+
+def test_chance_f1_is_what_random_labels_reach_and_falls_with_more_images():
+    few, many = np.repeat(np.arange(4), 25), np.repeat(np.arange(4), 400)
+    assert chance_f1(few) > chance_f1(many) > 0.25  # with few images per view random labels score higher
+    assert chance_f1(few) == chance_f1(few)  # seeded
+    assert chance_f1(few, quantile=0.5) < chance_f1(few)
+    rng = np.random.default_rng(1)
+    random_f1 = [matched_scores(few, rng.integers(0, 4, few.size))["f1"] for _ in range(200)]
+    assert 0.9 < np.mean(np.array(random_f1) <= chance_f1(few)) <= 1.0  # about 99 in 100 at or below it
+
+
+def test_f1_direction_names_ties_and_says_nothing_below_chance():
+    assert f1_direction(0.31, 0.32, chance=0.33) is None  # both at or below chance: no direction
+    assert f1_direction(0.34, 0.32, chance=0.33) == 1
+    assert f1_direction(0.9, 0.898, chance=0.33) == 0
+    assert f1_direction(0.5, 0.9, chance=0.33) == -1

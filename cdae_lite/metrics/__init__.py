@@ -34,7 +34,7 @@ Every name below is imported from its module and documented here, as ``cdae_lite
 """
 
 from cdae_lite.metrics.classes import class_average_resolution
-from cdae_lite.metrics.clustering import (clustering_scores, confusion_matrix, contingency, matched_scores,
+from cdae_lite.metrics.clustering import (chance_f1, clustering_scores, confusion_matrix, contingency, matched_scores,
                                           pairwise_scores)
 from cdae_lite.metrics.fidelity import (CHANCE_TOLERANCE, COLLAPSE_CORRELATION, outside_ratio, support_mask,
                                         view_fidelity)
@@ -43,4 +43,4 @@ from cdae_lite.metrics.quality import (affine_psnr, correlation, frc, frc_resolu
 
 __all__ = ["psnr", "ssim", "gain", "correlation", "affine_psnr", "image_scores", "frc", "frc_resolution", "summarize",
            "view_fidelity", "support_mask", "outside_ratio", "contingency", "pairwise_scores", "matched_scores",
-           "clustering_scores", "confusion_matrix", "class_average_resolution"]
+           "clustering_scores", "chance_f1", "confusion_matrix", "class_average_resolution"]

@@ -177,3 +177,45 @@ def confusion_matrix(labels_true, labels_pred) -> np.ndarray:
     rows, cols = linear_sum_assignment(-table)
     order = list(cols[np.argsort(rows)]) + [c for c in range(table.shape[1]) if c not in cols]
     return table[:, order]
+
+
+def chance_f1(labels_true, n_clusters: int | None = None, draws: int = 200, quantile: float = 0.99,
+              seed: int = 0) -> float:
+    """The matched F1 that random labels reach: an F1 at or below it tells nothing about the views.
+
+    Labels drawn uniformly from ``n_clusters`` clusters are scored against ``labels_true``
+    (:func:`matched_scores`) ``draws`` times; the ``quantile`` of those F1 scores is returned. With
+    few images per view random labels score well above ``1 / K``, which is why a fixed chance line misleads.
+
+    Parameters
+    ----------
+    labels_true : array_like
+        ``(n,)`` int, every image's true view.
+    n_clusters : int, optional
+        Clusters of the random labels; the number of views when None.
+    draws : int, optional
+        Random labellings scored.
+    quantile : float, optional
+        In (0, 1]: the share of random labellings at or below the returned F1.
+    seed : int, optional
+        Seed of the random labels: the same call gives the same number.
+
+    Returns
+    -------
+    float
+        A matched F1 in [0, 1].
+
+    Examples
+    --------
+    >>> views = np.repeat(np.arange(4), 100)
+    >>> 0.25 < chance_f1(views) < 0.4
+    True
+    """
+    t = np.asarray(labels_true).ravel()
+    if t.size == 0 or draws < 1 or not 0 < quantile <= 1:
+        raise ValueError(f"chance_f1 needs labels, draws >= 1 and a quantile in (0, 1]: got {t.size} labels, "
+                         f"{draws} draws, quantile {quantile}")
+    k = n_clusters or len(np.unique(t))
+    rng = np.random.default_rng(seed)
+    scores = [matched_scores(t, rng.integers(0, k, t.size))["f1"] for _ in range(draws)]
+    return float(np.quantile(scores, quantile))

@@ -12,7 +12,7 @@ import re
 
 import pandas as pd
 
-from cdae_lite.paper.tables import verdict
+from cdae_lite.paper.tables import F1_TIE, verdict
 
 #: The benchmark's methods, in the order the chapter shows them, with the names it prints.
 METHODS = {"kmeans": "PCA + k-means (raw)", "kmeans-denoise": "PCA + k-means (general denoiser first)",
@@ -24,8 +24,6 @@ METHODS = {"kmeans": "PCA + k-means (raw)", "kmeans-denoise": "PCA + k-means (ge
 BOUNDS = ("true-averages-split", "true-averages", "ceiling")
 #: Pairs (with denoising, without) whose F1 answers "does denoising first help?".
 DENOISING_PAIRS = (("kmeans-denoise", "kmeans"), ("ml2d-denoise", "ml2d"), ("ml2d-stack-aware", "ml2d"))
-#: F1 differences smaller than this are ties (about what a few images of 1,200 change).
-F1_TIE = 0.005
 
 
 def stack_shape(result: dict) -> tuple[int, int]:

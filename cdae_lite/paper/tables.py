@@ -9,6 +9,8 @@ from cdae_lite import metrics
 from cdae_lite.denoise.inference import block_outputs
 
 
+#: F1 differences smaller than this are ties (2 of 400 images, 6 of 1,200, change about this much).
+F1_TIE = 0.005
 IN_PLANE_ROTATIONS = 24  # in-plane angles tried per reference on a rotated stack (every 15 degrees)
 
 
@@ -228,3 +230,17 @@ def verdict(diffs: dict, subject: str, other: str, unit: str = "dB", decimals: i
                 f"{subject} is below {other} on {len(down)} of {n} {items} ({fmt(down)}){same}{void}.")
     return (f"{subject} is above {other} on {len(up)} of {n} {items} ({fmt(up)}) "
             f"and below on {len(down)} ({fmt(down)}){same}{void}.")
+
+
+def f1_direction(a: float, b: float, chance: float, tie: float = F1_TIE) -> int | None:
+    """Which of two matched F1 scores is higher: 1 (``a``), -1 (``b``), 0 (a tie, within ``tie``), or None
+    when both are at or below ``chance`` (:func:`~cdae_lite.metrics.chance_f1`): no conclusion there.
+
+    >>> f1_direction(0.310, 0.322, chance=0.33) is None
+    True
+    >>> f1_direction(0.9, 0.5, 0.33), f1_direction(0.9, 0.898, 0.33), f1_direction(0.3, 0.6, 0.33)
+    (1, 0, -1)
+    """
+    if max(a, b) <= chance:
+        return None
+    return 0 if abs(a - b) < tie else (1 if a > b else -1)
