@@ -2,6 +2,7 @@ import json
 
 import pandas as pd
 
+from cdae_lite.paper import beyond_paper as bp
 from cdae_lite.paper import scorecard as sc
 
 
@@ -144,7 +145,7 @@ def test_beyond_the_paper_rows(tmp_path, monkeypatch):
     margins = {"general | adk | paper": 1.5, "general | apo | paper": -0.5, "cdae | adk | paper": -2.0,
                "cdae | apo | paper": -1.0}
     (tmp_path / "cpu" / "general.json").write_text(json.dumps({"metrics": {"margins_db": margins}}))
-    extra = sc.beyond_the_paper("cpu").set_index("what")
+    extra = bp.beyond_the_paper("cpu").set_index("what")
     assert extra.loc["general denoiser (paper preset) beats a tuned BM3D", "verdict"] == \
         f"mixed (1 of 2) ({sc.NO_FIDELITY})"
     assert extra.loc["general CDAE (paper preset) beats a tuned BM3D", "verdict"] == f"fails ({sc.NO_FIDELITY})"
@@ -153,7 +154,7 @@ def test_beyond_the_paper_rows(tmp_path, monkeypatch):
             for p in ("adk", "apo") for m in ("general", "cdae", "BM3D (tuned)")]
     margins["general | apo | paper"] = 3.0  # it would now be above BM3D everywhere
     (tmp_path / "cpu" / "general.json").write_text(json.dumps({"metrics": {"margins_db": margins, "rows": rows}}))
-    extra = sc.beyond_the_paper("cpu").set_index("what")
+    extra = bp.beyond_the_paper("cpu").set_index("what")
     assert extra.loc["general denoiser (paper preset) beats a tuned BM3D", "verdict"] == \
         "mixed (1 of 2); no verdict on apo (collapsed)"
     assert extra.loc["general CDAE (paper preset) beats a tuned BM3D", "verdict"] == "fails"
@@ -179,16 +180,37 @@ def test_beyond_the_paper_names_no_best_clustering_on_a_tie(tmp_path, monkeypatc
         ("adk", 0.1, "raw", 0.9), ("adk", 0.1, "denoised", 0.9), ("cxcr4", 0.1, "raw", 1.0),
         ("adk", 0.02, "raw", 0.8), ("adk", 0.02, "denoised", 0.85))]
     (tmp_path / "cpu" / "cluster_eval.json").write_text(json.dumps({"metrics": {"rows": rows}}))
-    verdicts = sc.beyond_the_paper("cpu").set_index("what")["verdict"].tolist()
+    verdicts = bp.beyond_the_paper("cpu").set_index("what")["verdict"].tolist()
     assert verdicts == ["tie: 'raw' and 'denoised'", "best: denoised"]  # SNR 0.1 (worst 0.900 both), then 0.02
+    rows[-1]["f1"] = 0.8 + bp.F1_TIE / 2  # closer than the tie: named as a tie, not a best
+    (tmp_path / "cpu" / "cluster_eval.json").write_text(json.dumps({"metrics": {"rows": rows}}))
+    assert bp.beyond_the_paper("cpu")["verdict"].iloc[1] == "tie: 'raw' and 'denoised'"
+
+
+def test_the_clustering_claim_gives_no_verdict_where_the_denoised_views_collapsed(tmp_path, monkeypatch):
+    monkeypatch.setenv("CDAE_CACHE", str(tmp_path))
+    monkeypatch.setenv("CDAE_RESULTS", str(tmp_path))
+    claim = "Denoising with CDAE improves clustering (k-means F1)"
+    f1 = pd.DataFrame({p: {"k-means (raw)": 0.5, "CDAE + k-means": 0.9} for p in PROTEINS})
+    sc.remember("ch5", {"f1": f1, "collapsed": flags(**{"CDAE + k-means": ["adk"]})}, "quick")
+    row = sc.score_claims(sc.remembered("quick"), profiles=()).set_index("claim").loc[claim]
+    assert row["verdict"] == "mixed (2 of 3); no verdict on adk (collapsed)"
+    # the recorded side reads the view fidelity that run_clustering keeps per protein
+    (tmp_path / "cpu").mkdir()
+    table2 = [{"protein": p, "method": m, "f1": v, "largest_cluster": 0.3}
+              for p in PROTEINS for m, v in (("k-means (raw)", 0.5), ("CDAE + k-means", 0.9))]
+    vf = {p: {"view_accuracy": 0.9, "view_margin": 0.1, "collapsed": p == "cxcr4"} for p in PROTEINS}
+    (tmp_path / "cpu" / "clustering.json").write_text(json.dumps({"metrics": {"table2": table2, "view_fidelity": vf}}))
+    row = sc.score_claims(None, profiles=("cpu",)).set_index("claim").loc[claim]
+    assert row["verdict"] == "mixed (2 of 3); no verdict on cxcr4 (collapsed)"
 
 
 def test_the_realistic_classification_rows_count_each_case_once():
     rows = [{"protein": p, "snr": s, "F1 kmeans": 0.3, "F1 kmeans-denoise": 0.3 + dk, "F1 ml2d": 0.8,
              "F1 ml2d-denoise": 0.8 + dm} for p, s, dk, dm in
             (("adk", 0.05, 0.0, 0.02), ("adk", 0.02, 0.001, -0.03), ("cxcr4", 0.05, 0.1, 0.01))]
-    out = {r["what"].split(", F1 of ")[1].split(" minus")[0]: r for r in sc._classification_rows({"rows": rows})}
+    out = {r["what"].split(", F1 of ")[1].split(" minus")[0]: r for r in bp._classification_rows({"rows": rows})}
     km, ml = out["PCA + k-means (general denoiser first)"], out["ML2D (started from general-denoised images)"]
     assert km["verdict"] == "raises F1" and "higher in 1, lower in 0, within 0.005 in 2 of 3" in km["measured"]
     assert ml["verdict"] == "mixed" and "higher in 2, lower in 1" in ml["measured"] and "-0.030" in ml["measured"]
-    assert sc._classification_rows(None) == []
+    assert bp._classification_rows(None) == []

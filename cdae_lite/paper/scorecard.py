@@ -52,12 +52,12 @@ def remembered(profile: str) -> dict[str, dict[str, pd.DataFrame]]:
     return out
 
 
-def _seed_mean(frames: list[pd.DataFrame]) -> pd.DataFrame:
+def seed_mean(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Cell-wise mean over seeds, each cell over the seeds that recorded it (the control: seed 0 only)."""
     return pd.concat(frames).groupby(level=0, sort=False).mean()
 
 
-def _recorded_flags(row_lists: list[list[dict]]) -> pd.DataFrame | None:
+def recorded_flags(row_lists: list[list[dict]]) -> pd.DataFrame | None:
     """Proteins x methods: collapsed in any of the recorded row lists; None when a row has no view fidelity."""
     rows = [r for part in row_lists for r in part]
     if not rows or not all("collapsed" in r for r in rows):
@@ -73,20 +73,20 @@ def recorded_tables(profile: str) -> dict[str, dict[str, pd.DataFrame]]:
     if cdae is not None:
         runs = [r for r in cdae["metrics"]["per_seed"] if r["psnr"]]
         ft = [r for r in runs if r.get("finetuned")]
-        out["ch2"] = {"psnr": _seed_mean([pivot(r["psnr"]) for r in runs])}
+        out["ch2"] = {"psnr": seed_mean([pivot(r["psnr"]) for r in runs])}
         if ft:
-            out["ch3"] = {"psnr": _seed_mean([pivot(r["psnr"]) for r in ft]),
-                          "psnr_he": _seed_mean([pivot(r["psnr_he"]) for r in ft])}
+            out["ch3"] = {"psnr": seed_mean([pivot(r["psnr"]) for r in ft]),
+                          "psnr_he": seed_mean([pivot(r["psnr_he"]) for r in ft])}
             if "bm3d_tuned" in out["ch3"]["psnr"]:  # BM3D with its factor tuned, on the same images
                 out["ch3"]["bm3d"] = out["ch3"]["psnr"][["cdae_ft_same_images", "bm3d_tuned"]]
         for chapter, part in (("ch2", runs), ("ch3", ft)):
-            if chapter in out and (flags := _recorded_flags([r["psnr"] for r in part])) is not None:
+            if chapter in out and (flags := recorded_flags([r["psnr"] for r in part])) is not None:
                 out[chapter]["collapsed"] = flags
     base = load_result("baselines", profile)
     if base is not None:
         rows = pd.DataFrame(base["metrics"]["table1"])
         out["ch4"] = {"table1": rows.pivot_table(index="method", columns="protein", values="psnr_mean", sort=False)}
-        if (flags := _recorded_flags([base["metrics"]["table1"]])) is not None:
+        if (flags := recorded_flags([base["metrics"]["table1"]])) is not None:
             out["ch4"]["collapsed"] = flags
     clus = load_result("clustering", profile)
     if clus is not None:
@@ -94,6 +94,8 @@ def recorded_tables(profile: str) -> dict[str, dict[str, pd.DataFrame]]:
         out["ch5"] = {"f1": rows.pivot_table(index="method", columns="protein", values="f1", sort=False),
                       "largest": rows.pivot_table(index="method", columns="protein", values="largest_cluster",
                                                   sort=False)}
+        if vf := clus["metrics"].get("view_fidelity"):  # the fine-tuned CDAE's denoised images, per protein
+            out["ch5"]["collapsed"] = pd.DataFrame({"CDAE + k-means": {p: v["collapsed"] for p, v in vf.items()}})
     return out
 
 
@@ -101,9 +103,10 @@ def recorded_tables(profile: str) -> dict[str, dict[str, pd.DataFrame]]:
 class Claim:
     """A claim of the paper, where the book tests it, and how to measure it from the kept tables.
 
-    ``measure(tables) -> (differences per protein, unit, collapsed)`` or None when its tables are
-    missing; a positive difference favours the claim. ``collapsed``: the proteins where a compared output
-    collapsed (no verdict there), None when the tables carry no view fidelity.
+    ``measure(tables) -> (differences per protein, unit, collapsed[, subject_collapsed])`` or None when its
+    tables are missing; a positive difference favours the claim. ``collapsed``: the proteins where a
+    compared output collapsed (no verdict there), None when the tables carry no view fidelity;
+    ``subject_collapsed``: those where only the output the claim favours did (:func:`word`).
     """
 
     claim: str
@@ -130,6 +133,13 @@ def _flags(tables, chapter: str, *methods: str) -> list[str] | None:
     return None if flags is None else collapsed_proteins(flags, *methods)
 
 
+def _subject_only(tables, chapter: str, subject: str, *others: str) -> list[str]:
+    """Proteins on which ``subject`` collapsed in ``chapter`` and none of ``others`` did ([] without view
+    fidelity): there a difference against the claim still counts (:func:`word`)."""
+    mine, theirs = _flags(tables, chapter, subject), _flags(tables, chapter, *others) if others else []
+    return [] if mine is None or theirs is None else [p for p in mine if p not in theirs]
+
+
 def difference(chapter: str, table: str, a: str, b: str) -> Callable:
     """A measure: column ``a`` minus column ``b`` of a kept table (proteins x methods), in dB, with the
     proteins on which either output collapsed."""
@@ -137,7 +147,7 @@ def difference(chapter: str, table: str, a: str, b: str) -> Callable:
         t = _get(tables, chapter, table)
         if t is None or a not in t or b not in t:
             return None
-        return (t[a] - t[b]).to_dict(), "dB", _flags(tables, chapter, a, b)
+        return (t[a] - t[b]).to_dict(), "dB", _flags(tables, chapter, a, b), _subject_only(tables, chapter, a, b)
     return measure
 
 
@@ -158,11 +168,12 @@ def _vs_bm3d(tables):
     tuned = t is not None and "BM3D (factor 1)" in t.index
     if same is not None and not tuned:
         return ((same["cdae_ft_same_images"] - same["bm3d_tuned"]).to_dict(), "dB, BM3D tuned",
-                _flags(tables, "ch3", "cdae_ft_same_images", "bm3d_tuned"))
+                _flags(tables, "ch3", "cdae_ft_same_images", "bm3d_tuned"),
+                _subject_only(tables, "ch3", "cdae_ft_same_images", "bm3d_tuned"))
     if t is None or _CDAE not in t.index or "BM3D" not in t.index:
         return None
     return ((t.loc[_CDAE] - t.loc["BM3D"]).to_dict(), "dB, BM3D tuned" if tuned else "dB, BM3D factor 1",
-            _flags(tables, "ch4", _CDAE, "BM3D"))
+            _flags(tables, "ch4", _CDAE, "BM3D"), _subject_only(tables, "ch4", _CDAE, "BM3D"))
 
 
 def _vs_all(tables):
@@ -179,15 +190,17 @@ def _vs_all(tables):
     flags = flags.reindex(t.columns).fillna(False).astype(bool)  # proteins x methods
     best = others.mask(flags[list(others.index)].T).max()  # a collapsed output is never the best other
     gone = [p for p in t.columns if flags.loc[p, _CDAE] or pd.isna(best[p])]
-    return (t.loc[_CDAE] - best.fillna(others.max())).to_dict(), unit + " that did not collapse", gone
+    only = [p for p in gone if not pd.isna(best[p])]  # CDAE collapsed; a best other that did not exists
+    return (t.loc[_CDAE] - best.fillna(others.max())).to_dict(), unit + " that did not collapse", gone, only
 
 
 def _clustering(tables):
     t = _get(tables, "ch5", "f1")
     if t is None or "CDAE + k-means" not in t.index or "k-means (raw)" not in t.index:
         return None
-    # F1 scores the clustering itself: a collapsed output fails it, no view-fidelity flag needed
-    return (t.loc["CDAE + k-means"] - t.loc["k-means (raw)"]).to_dict(), "F1", ()
+    # no verdict where CDAE's denoised views collapsed (chapter 5.2's view fidelity), as for every claim
+    flags = _flags(tables, "ch5", "CDAE + k-means")  # k-means on the raw images cannot collapse
+    return (t.loc["CDAE + k-means"] - t.loc["k-means (raw)"]).to_dict(), "F1", flags, flags or []
 
 
 def _collapse(tables):
@@ -215,12 +228,14 @@ CLAIMS = [
 ]
 
 
-def word(diffs: dict, unit: str, collapsed=()) -> tuple[str, str]:
+def word(diffs: dict, unit: str, collapsed=(), subject_collapsed=()) -> tuple[str, str]:
     """``(measured, verdict)``: the differences per protein, and 'holds', 'fails' or 'mixed (n of m)'.
 
     Proteins in ``collapsed`` are marked so and get no verdict: a claim holds only when it is favoured
     on every protein and no output collapsed, and fails only when it is favoured on none and no output
-    collapsed ('collapsed (no verdict)' when every protein collapsed; else 'mixed').
+    collapsed ('collapsed (no verdict)' when every protein collapsed; else 'mixed'). One exception:
+    on a protein in ``subject_collapsed`` (only the output the claim favours collapsed) a difference
+    against the claim still counts: a collapsed output that also scores lower loses either way.
     ``collapsed=None`` means the tables carry no view fidelity: the verdict says so (:data:`NO_FIDELITY`).
 
     >>> word({"adk": 1.0, "apo": 2.0}, "dB", collapsed=["apo"])
@@ -229,10 +244,14 @@ def word(diffs: dict, unit: str, collapsed=()) -> tuple[str, str]:
     'mixed (0 of 2); no verdict on apo (collapsed)'
     >>> word({"adk": 1.0}, "dB", collapsed=None)[1]
     'holds (no view-fidelity data)'
+    >>> word({"adk": -1.0, "apo": -2.0}, "dB", collapsed=["apo"], subject_collapsed=["apo"])[1]
+    'fails'
     """
     gone = [k for k in diffs if k in set(collapsed or ())]
+    lost = [k for k in gone if k in set(subject_collapsed) and diffs[k] < 0]  # collapsed and lower: a loss
+    marked, gone = gone, [k for k in gone if k not in lost]
     fmt = "{:+.3f}" if unit == "F1" else "{:+.2f}"
-    measured = ", ".join(f"{k} {fmt.format(v)}" + (" collapsed" if k in gone else "") for k, v in diffs.items())
+    measured = ", ".join(f"{k} {fmt.format(v)}" + (" collapsed" if k in marked else "") for k, v in diffs.items())
     kept = {k: v for k, v in diffs.items() if k not in gone}
     up = sum(v > 0 for v in kept.values())
     verdict = ("collapsed (no verdict)" if not kept else "holds" if up == len(diffs) else "fails" if up == 0 and not gone
@@ -295,86 +314,3 @@ def verdict_summary(card: pd.DataFrame) -> list[str]:
         out.append("Claims with a verdict at one scale and none at another (a collapsed output there): "
                    + ("; ".join(void) if void else "none") + ".")
     return out
-
-
-def _variant_rows(profile: str) -> list[dict]:
-    """The recorded cascade variants (chapter 2.6) against BM3D with its factor tuned, on the same images."""
-    rows = []
-    for name, label in (("cdae_no_output_dropout", "fine-tuned cascade without dropout before the output"),
-                        ("cdae_no_output_dropout_better_targets", "the same, fine-tuned on chapter 3.4's better targets")):
-        variant = load_result(name, profile)
-        ft = [r for r in variant["metrics"]["per_seed"] if r.get("finetuned")] if variant is not None else []
-        p = _seed_mean([pivot(r["psnr"]) for r in ft]) if ft else None
-        if p is not None and {"cdae_ft_same_images", "bm3d_tuned"} <= set(p.columns):
-            flags = _recorded_flags([r["psnr"] for r in ft])
-            gone = None if flags is None else collapsed_proteins(flags, "cdae_ft_same_images", "bm3d_tuned")
-            measured, verdict = word((p["cdae_ft_same_images"] - p["bm3d_tuned"]).to_dict(), "dB over tuned BM3D", gone)
-            rows.append({"what": f"{label} beats a tuned BM3D", "measured": measured, "verdict": verdict})
-    return rows
-
-
-def _general_rows(general: dict) -> list[dict]:
-    """``general.json``'s margins over tuned BM3D, one row per method and preset; proteins where the
-    method's or BM3D's output collapsed get no verdict (rows without view fidelity: noted)."""
-    scored = general["metrics"].get("rows", [])
-    flags = {(r["method"], r["protein"], r["preset"]): bool(r["collapsed"]) for r in scored if "collapsed" in r}
-    fidelity = bool(scored) and len(flags) == len(scored)
-    by: dict[tuple, dict] = {}
-    for key, margin in general["metrics"]["margins_db"].items():
-        method, protein, preset = (s.strip() for s in key.split("|"))
-        by.setdefault((method, preset), {})[protein] = margin
-    rows = []
-    for (method, preset), margins in by.items():
-        gone = [p for p in margins if flags.get((method, p, preset)) or flags.get(("BM3D (tuned)", p, preset))]
-        name = method.replace("general", "general denoiser", 1) if method.startswith("general") else \
-            method.replace("cdae", "general CDAE", 1)
-        measured, verdict = word(margins, "dB over tuned BM3D", gone if fidelity else None)
-        rows.append({"what": f"{name} ({preset} preset) beats a tuned BM3D", "measured": measured, "verdict": verdict})
-    return rows
-
-
-def beyond_the_paper(profile: str = "cpu") -> pd.DataFrame:
-    """What the book adds, from the recorded files of ``profile``: one row per method and preset.
-
-    Rows: the recorded cascade variants (without output dropout; with better targets) and the general
-    denoisers (``general.json``: test proteins and the held-out structure) against BM3D with its sigma
-    factor tuned, and ``cdae-lite cluster``'s worst F1 over the test proteins per SNR, without and with
-    denoising and refinement (``cluster_eval.json``), and what denoising first does to the F1 of 2D
-    classification on realistic stacks (``ml2d_realistic.json``, chapter 5.8). Columns: what, measured,
-    verdict (:func:`word`).
-    """
-    rows = _variant_rows(profile)
-    general = load_result("general", profile)
-    if general is not None:
-        rows += _general_rows(general)
-    loop = load_result("cluster_eval", profile)
-    if loop is not None:
-        from cdae_lite.paper.cluster_eval import worst_f1
-        worst = worst_f1(loop["metrics"]["rows"])
-        for snr in sorted({s for _, s in worst}, reverse=True):
-            per = {setting: f1 for (setting, s), f1 in worst.items() if s == snr}
-            top = [k for k, v in per.items() if round(v, 3) == round(max(per.values()), 3)]  # as printed
-            rows.append({"what": f"cdae-lite cluster, worst F1 over the test proteins at SNR {snr}",
-                         "measured": ", ".join(f"{k} {v:.3f}" for k, v in per.items()),
-                         "verdict": f"best: {top[0]}" if len(top) == 1 else
-                         "tie: " + " and ".join(f"'{k}'" for k in top)})
-    rows += _classification_rows(load_result("ml2d_realistic", profile))
-    return pd.DataFrame(rows, columns=["what", "measured", "verdict"])
-
-
-def _classification_rows(result: dict | None) -> list[dict]:
-    """One row per denoising pair of the realistic 2D-classification benchmark (chapter 5.8): how often
-    denoising first raised, lowered or kept the F1 over the (protein, SNR) cases."""
-    if result is None:
-        return []
-    from cdae_lite.paper.classes_eval import F1_TIE, denoising_counts, long_table
-
-    rows = []
-    for (a, b), c in denoising_counts(long_table(result)).items():
-        up, down, d = c["up"], c["down"], c["diffs"]
-        rows.append({"what": f"realistic stacks (12 views), F1 of {a} minus {b}",
-                     "measured": f"higher in {up}, lower in {down}, within {F1_TIE} in {c['same']} "
-                                 f"of {c['n']} (protein, SNR) cases; range {d.min():+.3f} to {d.max():+.3f}",
-                     "verdict": "raises F1" if up and not down else "lowers F1" if down and not up else
-                     "no change" if not up and not down else "mixed"})
-    return rows
