@@ -236,7 +236,7 @@ def test_an_ablation_over_two_seeds_trains_and_scores_every_variant_twice_and_pa
 
 
 def test_mean_margins_leave_the_held_out_set_out():
-    from cdae_lite.paper.general_ablation import mean_margins
+    from cdae_lite.paper.ablation_verdicts import mean_margins
 
     m = {"a | p1 | paper": 1.0, "a | p2 | paper": 2.0, "a | apo (held out) | paper": -5.0, "a | p1 | realistic": 3.0,
          "b | p1 | paper": 9.0}

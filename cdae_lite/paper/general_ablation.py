@@ -12,6 +12,7 @@ clean image plus noise at 4x the input's SNR, the paper's first rung); one train
 (RuBisCO only, as many images); one particle size (every structure 40 px across); two other networks
 (a U-Net half as wide, the paper's autoencoder without output dropout); twice the training; the
 recipe with the label-free calibration; and the shipped model (far longer training on a larger bank).
+The sentences the book prints from the record come from :mod:`cdae_lite.paper.ablation_verdicts`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from cdae_lite.simulation.bank import clean_bank
 
 #: The row every other is compared with.
 RECIPE = "recipe"
+#: The row of the shipped model: another network trained far longer, not a one-factor change of the recipe.
+SHIPPED = "shipped model"
 
 #: The recipe's network averaged over the 8 flips and transposes at test time (no training of its own).
 SYMMETRIZED = f"{RECIPE}, symmetrised x8 at test time"
@@ -116,7 +119,7 @@ def images_per_second(model: torch.nn.Module, n: int, size: int, device=None) ->
     return n / (time.perf_counter() - t)
 
 
-def _test_means(diff: dict) -> dict:
+def mean_over_test_proteins(diff: dict) -> dict:
     """``{preset: mean over the test proteins}`` of ``{(protein, preset): dB}``; the held-out set is left out."""
     per: dict = {}
     for (protein, preset), v in diff.items():
@@ -125,25 +128,13 @@ def _test_means(diff: dict) -> dict:
     return {preset: float(np.mean(v)) for preset, v in per.items()}
 
 
-def collapsed_methods(rows: list[dict]) -> tuple[list[str], list[str]]:
-    """``(on a test protein, on the held-out set only)``: methods whose output collapsed (rows' ``collapsed``).
-    Verdicts rest on the test proteins, so the first lose theirs; the second only the held-out column's.
-
-    >>> collapsed_methods([{"protein": "adk", "method": "a", "collapsed": True},
-    ...                    {"protein": "apoferritin (held out)", "method": "b", "collapsed": True}])
-    (['a'], ['b'])
-    """
-    test = sorted({r["method"] for r in rows if r.get("collapsed") and "held out" not in r["protein"]})
-    return test, sorted({r["method"] for r in rows if r.get("collapsed")} - set(test))
-
-
 def effects(rows: list[dict], reference: str = RECIPE) -> list[dict]:
     """Per row and preset: the mean PSNR difference to ``reference`` over the three test proteins (the
     held-out set apart), and the held-out set's difference, dB (from :func:`~cdae_lite.paper.general_eval.margins`)."""
     out = []
     for m in dict.fromkeys(r["method"] for r in rows):
         diff = margins(rows, m, reference)
-        for preset, mean in _test_means(diff).items():
+        for preset, mean in mean_over_test_proteins(diff).items():
             held = [v for (p, s), v in diff.items() if s == preset and "held out" in p]
             out.append({"method": m, "preset": preset, "test_proteins_db": mean,
                         "held_out_db": float(held[0]) if held else float("nan")})
@@ -238,10 +229,10 @@ def run_ablation(cfg: GeneralAblation, shipped: torch.nn.Module | None = None, d
                 denoisers[SYMMETRIZED] = run(Symmetrized(model, 8))
             add(denoisers, k)
     if shipped is not None:
-        result["training"].append({"method": "shipped model", "seed": None, "parameters": n_parameters(shipped),
+        result["training"].append({"method": SHIPPED, "seed": None, "parameters": n_parameters(shipped),
                                    "images_per_s_inference": images_per_second(shipped, cfg.speed_images,
                                                                                cfg.recipe.bank.size, device)})
-        add({"shipped model": run(shipped)}, None)
+        add({SHIPPED: run(shipped)}, None)
     return result
 
 
@@ -254,7 +245,7 @@ def record_ablation(profile: str | None = None, device=None, out=None, notes: st
 
     profile_name = profile or get_profile()
     cfg = GeneralAblation.quick() if profile_name == "quick" else GeneralAblation()
-    names = [(n, k) for k in cfg.seeds for n in variants(cfg)] + [("shipped model", None)]
+    names = [(n, k) for k in cfg.seeds for n in variants(cfg)] + [(SHIPPED, None)]
 
     def save(partial: dict):
         done = {(t["method"], t["seed"]) for t in partial["training"]}
@@ -265,135 +256,3 @@ def record_ablation(profile: str | None = None, device=None, out=None, notes: st
                        ).strip())
 
     return save(run_ablation(cfg, load_denoiser("general")[0], device, on_row=save))
-
-
-def overall_effect(effects_: list[dict], method: str) -> tuple[float, float, int]:
-    """A row's effect averaged over the presets: (mean over seeds, its standard error, seeds), dB.
-
-    Per seed the test-protein effects of the presets are averaged; the standard error is the standard
-    deviation of those per-seed means over the square root of their number (0 for one seed).
-
-    >>> e = [{"method": "a", "preset": "paper", "test_proteins_db": 0.5, "test_proteins_db_seeds": [0.4, 0.6]},
-    ...      {"method": "a", "preset": "realistic", "test_proteins_db": 0.3, "test_proteins_db_seeds": [0.2, 0.4]}]
-    >>> tuple(round(v, 2) for v in overall_effect(e, "a"))
-    (0.4, 0.1, 2)
-    """
-    es = [e for e in effects_ if e["method"] == method]
-    if not es:
-        raise KeyError(f"no effect recorded for {method!r}")
-    seeds = np.mean([e.get("test_proteins_db_seeds", [e["test_proteins_db"]]) for e in es], axis=0)
-    se = float(seeds.std(ddof=1) / np.sqrt(seeds.size)) if seeds.size > 1 else 0.0
-    return float(seeds.mean()), se, int(seeds.size)
-
-
-def ablation_verdicts(effects_: list[dict], reference: str = RECIPE, decimals: int = 1,
-                      collapsed=()) -> list[str]:
-    """Sentences computed from :func:`effects` or :func:`seeded_effects`: each row's effect against
-    ``reference`` (mean over the test proteins, per preset, and on the held-out set), then which
-    changes cost and which help.
-
-    A difference that rounds to zero at ``decimals`` is called no change. With several seeds each
-    effect is given as mean ± standard deviation over seeds, and a change counts as a cost or a help
-    only when its mean over the presets is more than twice its standard error (the per-seed means'
-    standard deviation over the square root of the number of seeds); otherwise it is within the
-    seeds' spread. Rows in ``collapsed`` (methods whose output collapsed: no view fidelity) keep their
-    numbers but are counted neither as a cost nor as a help.
-
-    >>> e = [{"method": "a", "preset": "paper", "test_proteins_db": -1.26, "held_out_db": -0.8},
-    ...      {"method": "b", "preset": "paper", "test_proteins_db": 0.31, "held_out_db": 0.02}]
-    >>> ablation_verdicts(e)[-1]
-    'Averaged over the presets, 1 change costs PSNR on the test proteins (a -1.3 dB) and 1 adds to it (b +0.3 dB).'
-    >>> ablation_verdicts(e, collapsed=["b"])[-1].split("(a -1.3 dB)")[1]
-    '; no verdict on b (a collapsed output).'
-    >>> e = [{"method": "a", "preset": "paper", "test_proteins_db": -0.3, "held_out_db": 0.1,
-    ...       "test_proteins_db_std": 0.4, "test_proteins_db_seeds": [0.1, -0.2, -0.8], "n_seeds": 3}]
-    >>> v = ablation_verdicts(e)
-    >>> v[0]
-    'a: -0.3 ± 0.4 dB (paper preset) on the test proteins; held-out set +0.1 dB.'
-    >>> v[1].startswith("Averaged over the presets, 1 change is within the spread of 3 training seeds")
-    True
-    >>> v[1].endswith("(a -0.3 ± 0.3 dB, mean ± standard error).")
-    True
-    """
-    tie = 0.5 * 10 ** -decimals
-    rows: dict = {}
-    for e in effects_:
-        if e["method"] != reference:
-            rows.setdefault(e["method"], []).append(e)
-
-    def word(v: float, std: float | None = None) -> str:
-        if std:
-            return f"{v:+.{decimals}f} ± {std:.{decimals}f} dB"
-        return "no change" if abs(v) < tie else f"{v:+.{decimals}f} dB"
-
-    out = []
-    for m, es in rows.items():
-        per = ", ".join(f"{word(e['test_proteins_db'], e.get('test_proteins_db_std'))} ({e['preset']} preset)"
-                        for e in es)
-        held = ", ".join(word(e["held_out_db"]) for e in es if np.isfinite(e["held_out_db"]))
-        out.append(f"{m}: {per} on the test proteins" + (f"; held-out set {held}." if held else "."))
-    gone = [m for m in rows if m in set(collapsed)]
-    mean, se = {}, {}
-    for m in (m for m in rows if m not in gone):
-        mean[m], se[m], _ = overall_effect(effects_, m)
-    n = max(len(es[0].get("test_proteins_db_seeds", [0])) for es in rows.values()) if rows else 1
-    cost = sorted(((m, v) for m, v in mean.items() if v <= -tie and v < -2 * se[m]), key=lambda t: t[1])
-    gain = sorted(((m, v) for m, v in mean.items() if v >= tie and v > 2 * se[m]), key=lambda t: -t[1])
-    same = [m for m in mean if m not in dict(cost) and m not in dict(gain)]
-
-    def fmt(items):
-        return ", ".join(f"{m} {v:+.{decimals}f} dB" for m, v in items)
-
-    parts = []
-    if cost:
-        parts.append(f"{len(cost)} change{'s' if len(cost) > 1 else ''} cost{'' if len(cost) > 1 else 's'} PSNR on "
-                     f"the test proteins ({fmt(cost)})")
-    if gain:
-        parts.append(f"{len(gain)} add{'' if len(gain) > 1 else 's'} to it ({fmt(gain)})")
-    if same and n > 1:
-        parts.append(f"{len(same)} change{'s are' if len(same) > 1 else ' is'} within the spread of {n} "
-                     "training seeds ("
-                     + ", ".join(f"{m} {mean[m]:+.{decimals}f} ± {se[m]:.{decimals}f} dB" for m in same)
-                     + ", mean ± standard error)")
-    elif same:
-        parts.append(f"{len(same)} change{'s' if len(same) > 1 else ''} nothing ({', '.join(same)})")
-    void = f"no verdict on {', '.join(gone)} (a collapsed output)" if gone else ""
-    if parts:
-        joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-        out.append("Averaged over the presets, " + joined + (f"; {void}." if void else "."))
-    elif void:
-        out.append(void[0].upper() + void[1:] + ".")
-    return out
-
-
-def recipe_check(effects_: list[dict], variant: str, choice: str, collapsed=(), decimals: int = 2) -> str:
-    """One sentence: does the ablation confirm a choice of the recipe (``choice``) against the ``variant``
-    that undoes it? Confirmed when the variant costs PSNR on the test proteins (mean over presets and
-    seeds, :func:`overall_effect`) by more than twice its standard error and at least 0.05 dB,
-    contradicted when it adds as much, unsettled otherwise; no verdict when the variant collapsed.
-
-    >>> e = [{"method": "fixed", "preset": "paper", "test_proteins_db": 0.2,
-    ...       "test_proteins_db_seeds": [0.1, 0.2, 0.3]}]
-    >>> recipe_check(e, "fixed", "Fresh noise").split(", ")[:2]
-    ['Fresh noise against fixed: contradicted at this budget', 'fixed adds +0.20 ± 0.06 dB (mean ± standard error']
-    >>> recipe_check(e, "fixed", "Fresh noise", collapsed=["fixed"])
-    'Fresh noise against fixed: no verdict, the output of fixed collapsed.'
-    """
-    if variant in set(collapsed):
-        return f"{choice} against {variant}: no verdict, the output of {variant} collapsed."
-    v, se, n = overall_effect(effects_, variant)
-    bar = max(0.05, 2 * se)
-    spread = f"{v:+.{decimals}f} ± {se:.{decimals}f} dB (mean ± standard error, {n} seed{'s' if n > 1 else ''})"
-    if v <= -bar:
-        return f"{choice} against {variant}: confirmed at this budget, {variant} costs {spread}."
-    if v >= bar:
-        return f"{choice} against {variant}: contradicted at this budget, {variant} adds {spread}."
-    return (f"{choice} against {variant}: not settled at this budget, {variant} gives {spread}, "
-            f"within {bar:.{decimals}f} dB of no change.")
-
-
-def mean_margins(margins_db: dict, method: str) -> dict:
-    """``{preset: mean over the test proteins of method's PSNR minus the tuned BM3D's}`` (dB), from the
-    ``"method | protein | preset"`` keys of a recorded ``margins_db``; the held-out set is left out."""
-    parsed = ((key.split(" | "), v) for key, v in margins_db.items())
-    return _test_means({(protein, preset): v for (m, protein, preset), v in parsed if m == method})
