@@ -18,7 +18,7 @@ import pandas as pd
 from cdae_lite.io.paths import cache_dir
 from cdae_lite.paper.cache import code_hash
 from cdae_lite.paper.results import load_result
-from cdae_lite.paper.tables import collapsed_proteins, collapsed_table, pivot
+from cdae_lite.paper.tables import F1_TIE, collapsed_proteins, collapsed_table, pivot
 
 #: Written after a verdict whose scale kept no view fidelity: a collapsed output is not ruled out there.
 NO_FIDELITY = "no view-fidelity data"
@@ -103,10 +103,9 @@ def recorded_tables(profile: str) -> dict[str, dict[str, pd.DataFrame]]:
 class Claim:
     """A claim of the paper, where the book tests it, and how to measure it from the kept tables.
 
-    ``measure(tables) -> (differences per protein, unit, collapsed[, subject_collapsed])`` or None when its
-    tables are missing; a positive difference favours the claim. ``collapsed``: the proteins where a
-    compared output collapsed (no verdict there), None when the tables carry no view fidelity;
-    ``subject_collapsed``: those where only the output the claim favours did (:func:`word`).
+    ``measure(tables) -> (differences per protein, unit, collapsed)`` or None when its tables are
+    missing; a positive difference favours the claim. ``collapsed``: the proteins where a compared output
+    collapsed (no verdict there), None when the tables carry no view fidelity.
     """
 
     claim: str
@@ -133,13 +132,6 @@ def _flags(tables, chapter: str, *methods: str) -> list[str] | None:
     return None if flags is None else collapsed_proteins(flags, *methods)
 
 
-def _subject_only(tables, chapter: str, subject: str, *others: str) -> list[str]:
-    """Proteins on which ``subject`` collapsed in ``chapter`` and none of ``others`` did ([] without view
-    fidelity): there a difference against the claim still counts (:func:`word`)."""
-    mine, theirs = _flags(tables, chapter, subject), _flags(tables, chapter, *others) if others else []
-    return [] if mine is None or theirs is None else [p for p in mine if p not in theirs]
-
-
 def difference(chapter: str, table: str, a: str, b: str) -> Callable:
     """A measure: column ``a`` minus column ``b`` of a kept table (proteins x methods), in dB, with the
     proteins on which either output collapsed."""
@@ -147,7 +139,7 @@ def difference(chapter: str, table: str, a: str, b: str) -> Callable:
         t = _get(tables, chapter, table)
         if t is None or a not in t or b not in t:
             return None
-        return (t[a] - t[b]).to_dict(), "dB", _flags(tables, chapter, a, b), _subject_only(tables, chapter, a, b)
+        return (t[a] - t[b]).to_dict(), "dB", _flags(tables, chapter, a, b)
     return measure
 
 
@@ -168,12 +160,11 @@ def _vs_bm3d(tables):
     tuned = t is not None and "BM3D (factor 1)" in t.index
     if same is not None and not tuned:
         return ((same["cdae_ft_same_images"] - same["bm3d_tuned"]).to_dict(), "dB, BM3D tuned",
-                _flags(tables, "ch3", "cdae_ft_same_images", "bm3d_tuned"),
-                _subject_only(tables, "ch3", "cdae_ft_same_images", "bm3d_tuned"))
+                _flags(tables, "ch3", "cdae_ft_same_images", "bm3d_tuned"))
     if t is None or _CDAE not in t.index or "BM3D" not in t.index:
         return None
     return ((t.loc[_CDAE] - t.loc["BM3D"]).to_dict(), "dB, BM3D tuned" if tuned else "dB, BM3D factor 1",
-            _flags(tables, "ch4", _CDAE, "BM3D"), _subject_only(tables, "ch4", _CDAE, "BM3D"))
+            _flags(tables, "ch4", _CDAE, "BM3D"))
 
 
 def _vs_all(tables):
@@ -190,8 +181,7 @@ def _vs_all(tables):
     flags = flags.reindex(t.columns).fillna(False).astype(bool)  # proteins x methods
     best = others.mask(flags[list(others.index)].T).max()  # a collapsed output is never the best other
     gone = [p for p in t.columns if flags.loc[p, _CDAE] or pd.isna(best[p])]
-    only = [p for p in gone if not pd.isna(best[p])]  # CDAE collapsed; a best other that did not exists
-    return (t.loc[_CDAE] - best.fillna(others.max())).to_dict(), unit + " that did not collapse", gone, only
+    return (t.loc[_CDAE] - best.fillna(others.max())).to_dict(), unit + " that did not collapse", gone
 
 
 def _clustering(tables):
@@ -200,7 +190,7 @@ def _clustering(tables):
         return None
     # no verdict where CDAE's denoised views collapsed (chapter 5.2's view fidelity), as for every claim
     flags = _flags(tables, "ch5", "CDAE + k-means")  # k-means on the raw images cannot collapse
-    return (t.loc["CDAE + k-means"] - t.loc["k-means (raw)"]).to_dict(), "F1", flags, flags or []
+    return (t.loc["CDAE + k-means"] - t.loc["k-means (raw)"]).to_dict(), "F1", flags
 
 
 def _collapse(tables):
@@ -228,14 +218,13 @@ CLAIMS = [
 ]
 
 
-def word(diffs: dict, unit: str, collapsed=(), subject_collapsed=()) -> tuple[str, str]:
+def word(diffs: dict, unit: str, collapsed=()) -> tuple[str, str]:
     """``(measured, verdict)``: the differences per protein, and 'holds', 'fails' or 'mixed (n of m)'.
 
     Proteins in ``collapsed`` are marked so and get no verdict: a claim holds only when it is favoured
     on every protein and no output collapsed, and fails only when it is favoured on none and no output
-    collapsed ('collapsed (no verdict)' when every protein collapsed; else 'mixed'). One exception:
-    on a protein in ``subject_collapsed`` (only the output the claim favours collapsed) a difference
-    against the claim still counts: a collapsed output that also scores lower loses either way.
+    collapsed ('collapsed (no verdict)' when every protein collapsed; else 'mixed'). A difference that
+    rounds to zero as the chapters' verdicts round (below 0.005 F1, 0.05 dB) does not favour the claim.
     ``collapsed=None`` means the tables carry no view fidelity: the verdict says so (:data:`NO_FIDELITY`).
 
     >>> word({"adk": 1.0, "apo": 2.0}, "dB", collapsed=["apo"])
@@ -244,16 +233,15 @@ def word(diffs: dict, unit: str, collapsed=(), subject_collapsed=()) -> tuple[st
     'mixed (0 of 2); no verdict on apo (collapsed)'
     >>> word({"adk": 1.0}, "dB", collapsed=None)[1]
     'holds (no view-fidelity data)'
-    >>> word({"adk": -1.0, "apo": -2.0}, "dB", collapsed=["apo"], subject_collapsed=["apo"])[1]
-    'fails'
+    >>> word({"adk": 1.0, "apo": 0.04}, "dB")[1]
+    'mixed (1 of 2)'
     """
     gone = [k for k in diffs if k in set(collapsed or ())]
-    lost = [k for k in gone if k in set(subject_collapsed) and diffs[k] < 0]  # collapsed and lower: a loss
-    marked, gone = gone, [k for k in gone if k not in lost]
     fmt = "{:+.3f}" if unit == "F1" else "{:+.2f}"
-    measured = ", ".join(f"{k} {fmt.format(v)}" + (" collapsed" if k in marked else "") for k, v in diffs.items())
+    measured = ", ".join(f"{k} {fmt.format(v)}" + (" collapsed" if k in gone else "") for k, v in diffs.items())
     kept = {k: v for k, v in diffs.items() if k not in gone}
-    up = sum(v > 0 for v in kept.values())
+    tie = F1_TIE if unit.startswith("F1") else 0.05 if "dB" in unit else 0.005  # rounds to zero as printed
+    up = sum(v >= tie for v in kept.values())  # a tie does not favour the claim
     verdict = ("collapsed (no verdict)" if not kept else "holds" if up == len(diffs) else "fails" if up == 0 and not gone
                else f"mixed ({up} of {len(diffs)})")  # a collapsed protein keeps a claim from holding and from failing
     verdict += (f"; no verdict on {', '.join(gone)} (collapsed)" if gone and kept else "") + \
