@@ -38,6 +38,29 @@ def stack_shape(result: dict) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
+def box_size(result: dict) -> int:
+    """The box size (pixels) of the benchmark's images, read from its title ("64 px").
+
+    >>> box_size({"benchmark": "ML 2D classification, realistic preset, 12 views x 100, 64 px"})
+    64
+    """
+    m = re.search(r"(\d+) px", result["benchmark"])
+    if m is None:
+        raise ValueError(f"no 'N px' in the benchmark's title {result['benchmark']!r}")
+    return int(m.group(1))
+
+
+def shell_step_A(resolution_A: float, size: int, pixel_A: float) -> float:
+    """The resolution step of one Fourier shell at ``resolution_A`` (Angstrom) in a ``size``-pixel box of
+    ``pixel_A`` Angstrom per pixel: shells are ``1 / (size * pixel_A)`` apart in spatial frequency, so
+    ``resolution_A ** 2 / (size * pixel_A)`` apart in resolution. FRC resolutions closer than this are ties.
+
+    >>> round(shell_step_A(6.2, 64, 1.27), 2)
+    0.47
+    """
+    return resolution_A ** 2 / (size * pixel_A)
+
+
 def long_table(result: dict) -> pd.DataFrame:
     """One row per (protein, SNR, method): ``f1``, ``frc05_A`` and ``frc0143_A`` (NaN where not scored).
 
@@ -55,7 +78,8 @@ def long_table(result: dict) -> pd.DataFrame:
             if f"F1 {key}" in row:
                 out.append({"protein": row["protein"], "snr": row["snr"], "method": name, "f1": row[f"F1 {key}"],
                             "frc05_A": row.get(f"FRC0.5 A {key}", float("nan")),
-                            "frc0143_A": row.get(f"FRC0.143 A {key}", float("nan"))})
+                            "frc0143_A": row.get(f"FRC0.143 A {key}", float("nan")),
+                            "pixel_A": row.get("pixel A", float("nan"))})
     return pd.DataFrame(out)
 
 
@@ -65,11 +89,13 @@ def f1_table(long: pd.DataFrame) -> pd.DataFrame:
     return t[[m for m in METHODS.values() if m in t.columns]].sort_index(level=[0, 1], ascending=[True, False])
 
 
-def denoising_verdicts(long: pd.DataFrame, value: str = "f1") -> list[str]:
+def denoising_verdicts(long: pd.DataFrame, value: str = "f1", size: int | None = None) -> list[str]:
     """One sentence per denoising pair (:data:`DENOISING_PAIRS`) and SNR: with minus without denoising.
 
     ``value`` is ``f1`` (ties within :data:`F1_TIE`) or ``frc0143_A`` (the FRC resolution at 0.143,
-    Angstrom: a smaller number is a sharper class average; ties within 0.05 Angstrom).
+    Angstrom: a smaller number is a sharper class average). FRC ties: within one Fourier shell of the
+    resolution without denoising (:func:`shell_step_A`, given the box ``size`` in pixels and the rows'
+    ``pixel_A``), else within 0.05 Angstrom.
     """
     t = long.pivot_table(index=["snr", "protein"], columns="method", values=value, sort=False)
     lines = []
@@ -84,7 +110,10 @@ def denoising_verdicts(long: pd.DataFrame, value: str = "f1") -> list[str]:
             if value == "f1":
                 lines.append(f"SNR {snr:g}: " + verdict(d.to_dict(), a, b, unit="F1", decimals=2))
             else:
-                lines.append(f"SNR {snr:g}, FRC 0.143 resolution, " + _resolution_sentence(d.to_dict(), a, b))
+                px = long.groupby("protein")["pixel_A"].first() if "pixel_A" in long else None
+                ties = {p: shell_step_A(t.loc[(snr, p), b], size, px[p]) if size and px is not None
+                        and pd.notna(px[p]) else 0.05 for p in d.index}
+                lines.append(f"SNR {snr:g}, FRC 0.143 resolution, " + _resolution_sentence(d.to_dict(), a, b, ties))
     return lines
 
 
@@ -98,13 +127,15 @@ def bound_gaps(long: pd.DataFrame, method: str = "ML2D (raw)") -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _resolution_sentence(d: dict, a: str, b: str) -> str:
-    """``d``: per protein, ``a``'s FRC resolution minus ``b``'s (Angstrom; negative is sharper), as words."""
-    sharper = [f"{k} ({-v:.1f} Å)" for k, v in d.items() if v <= -0.05]
-    blurrier = [f"{k} ({v:.1f} Å)" for k, v in d.items() if v >= 0.05]
-    same = [k for k, v in d.items() if -0.05 < v < 0.05]
+def _resolution_sentence(d: dict, a: str, b: str, ties: dict) -> str:
+    """``d``: per protein, ``a``'s FRC resolution minus ``b``'s (Angstrom; negative is sharper), as words;
+    differences within ``ties[protein]`` (Angstrom) are ties."""
+    sharper = [f"{k} ({-v:.1f} Å)" for k, v in d.items() if v <= -ties[k]]
+    blurrier = [f"{k} ({v:.1f} Å)" for k, v in d.items() if v >= ties[k]]
+    same = [k for k, v in d.items() if -ties[k] < v < ties[k]]
     parts = ([f"sharper on {', '.join(sharper)}"] if sharper else []) + (
-        [f"blurrier on {', '.join(blurrier)}"] if blurrier else []) + ([f"as sharp on {', '.join(same)}"] if same else [])
+        [f"blurrier on {', '.join(blurrier)}"] if blurrier else []) + (
+        [f"as sharp on {', '.join(same)} (within one Fourier shell)"] if same else [])
     return f"class averages of {a} against {b}: " + "; ".join(parts) + "."
 
 

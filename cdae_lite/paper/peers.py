@@ -261,6 +261,19 @@ COMPARISONS = ((GENERAL, topaz_row("unet")), (GENERAL, topaz_row("unet-small")),
                (TRUE_CLASS, AWARE))
 
 
+def with_flags(rows: list[dict], general_rows: list[dict] | None) -> list[dict]:
+    """``rows`` with ``collapsed`` also set where ``general.json``'s rows (64 images per set, the peers' 16)
+    flag that method on that set: chapters 4 and 7 then give no verdict on an output one record flags.
+
+    >>> r = [{"protein": "apo", "preset": "paper", "method": "general", "collapsed": False}]
+    >>> with_flags(r, [{**r[0], "collapsed": True}])[0]["collapsed"]
+    True
+    """
+    flag = {(r["protein"], r["preset"], r["method"]) for r in general_rows or () if r.get("collapsed")}
+    return [{**r, "collapsed": bool(r.get("collapsed")) or (r["protein"], r["preset"], r["method"]) in flag}
+            for r in rows]
+
+
 def set_margins(rows: list[dict], subject: str, other: str, value: str = "affine_psnr") -> dict:
     """``{"protein / preset": subject minus other}`` of one column, dB; sets where either is missing or
     not finite are left out.

@@ -249,6 +249,17 @@ def word(diffs: dict, unit: str, collapsed=()) -> tuple[str, str]:
     return f"{measured} ({unit})", verdict
 
 
+def as_shown(tables: dict[str, dict[str, pd.DataFrame]]) -> dict[str, dict[str, pd.DataFrame]]:
+    """The kept tables rounded as the chapters show them (F1 to 3 decimals, the rest to 2; collapse
+    flags untouched), so that every difference the scorecard prints is one of numbers the book shows.
+
+    >>> as_shown({"ch5": {"f1": pd.DataFrame({"adk": [0.96251]})}})["ch5"]["f1"].iloc[0, 0]
+    np.float64(0.963)
+    """
+    return {ch: {name: t if name == "collapsed" else t.round(3 if name == "f1" else 2) for name, t in kept.items()}
+            for ch, kept in tables.items()}
+
+
 def score_claims(live: dict | None = None, live_label: str = "quick (this build)",
               profiles=("cpu", "full")) -> pd.DataFrame:
     """One row per claim and scale: the measured differences, the verdict and where the book shows it.
@@ -271,7 +282,7 @@ def score_claims(live: dict | None = None, live_label: str = "quick (this build)
     rows = []
     for c in CLAIMS:
         for scale, tables in sources.items():
-            got = c.measure(tables)
+            got = c.measure(as_shown(tables))
             measured, verdict = ("not measured at this scale", "-") if got is None else word(*got)
             rows.append({"claim": c.claim, "scale": scale, "measured": measured, "verdict": verdict, "where": c.where})
     return pd.DataFrame(rows)
