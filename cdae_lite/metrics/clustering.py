@@ -184,7 +184,7 @@ def chance_f1(labels_true, n_clusters: int | None = None, draws: int = 200, quan
     """The matched F1 that random labels reach: an F1 at or below it tells nothing about the views.
 
     Labels drawn uniformly from ``n_clusters`` clusters are scored against ``labels_true``
-    (:func:`matched_scores`) ``draws`` times; the ``quantile`` of those F1 scores is returned. With
+    (:func:`~cdae_lite.metrics.matched_scores`) ``draws`` times; the ``quantile`` of those F1 scores is returned. With
     few images per view random labels score well above ``1 / K``, which is why a fixed chance line misleads.
 
     Parameters

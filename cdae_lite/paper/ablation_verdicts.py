@@ -46,7 +46,8 @@ def overall_effect(effects_: list[dict], method: str) -> tuple[float, float, int
 
 def ablation_verdicts(effects_: list[dict], reference: str = RECIPE, decimals: int = 1,
                       collapsed=(), held_out_collapsed=(), apart=(SHIPPED,)) -> list[str]:
-    """Sentences computed from :func:`effects` or :func:`seeded_effects`: each row's effect against
+    """Sentences computed from :func:`~cdae_lite.paper.general_ablation.effects` or
+    :func:`~cdae_lite.paper.general_ablation.seeded_effects`: each row's effect against
     ``reference`` (mean over the test proteins, per preset, and on the held-out set), then which
     changes cost and which help.
 

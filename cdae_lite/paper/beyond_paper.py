@@ -62,7 +62,7 @@ def beyond_the_paper(profile: str = "cpu") -> pd.DataFrame:
     factor tuned, and ``cdae-lite cluster``'s worst F1 over the test proteins per SNR, without and with
     denoising and refinement (``cluster_eval.json``), and what denoising first does to the F1 of 2D
     classification on realistic stacks (``ml2d_realistic.json``, chapter 5.8). Columns: what, measured,
-    verdict (:func:`word`).
+    verdict (:func:`~cdae_lite.paper.scorecard.word`).
     """
     rows = _variant_rows(profile)
     general = load_result("general", profile)

@@ -92,7 +92,7 @@ def f1_table(long: pd.DataFrame) -> pd.DataFrame:
 def denoising_verdicts(long: pd.DataFrame, value: str = "f1", size: int | None = None) -> list[str]:
     """One sentence per denoising pair (:data:`DENOISING_PAIRS`) and SNR: with minus without denoising.
 
-    ``value`` is ``f1`` (ties within :data:`F1_TIE`) or ``frc0143_A`` (the FRC resolution at 0.143,
+    ``value`` is ``f1`` (ties within :data:`~cdae_lite.paper.tables.F1_TIE`) or ``frc0143_A`` (the FRC resolution at 0.143,
     Angstrom: a smaller number is a sharper class average). FRC ties: within one Fourier shell of the
     resolution without denoising (:func:`shell_step_A`, given the box ``size`` in pixels and the rows'
     ``pixel_A``), else within 0.05 Angstrom.
