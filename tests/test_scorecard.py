@@ -192,9 +192,12 @@ def test_the_clustering_claim_gives_no_verdict_where_the_denoised_views_collapse
     monkeypatch.setenv("CDAE_RESULTS", str(tmp_path))
     claim = "Denoising with CDAE improves clustering (k-means F1)"
     f1 = pd.DataFrame({p: {"k-means (raw)": 0.5, "CDAE + k-means": 0.9} for p in PROTEINS})
-    sc.remember("ch5", {"f1": f1, "collapsed": flags(**{"CDAE + k-means": ["adk"]})}, "quick")
-    row = sc.score_claims(sc.remembered("quick"), profiles=()).set_index("claim").loc[claim]
-    assert row["verdict"] == "mixed (2 of 3); no verdict on adk (collapsed)"
+    largest = pd.DataFrame({p: {"k-means (raw)": 0.9, "CDAE + k-means": 0.3} for p in PROTEINS})
+    sc.remember("ch5", {"f1": f1, "largest": largest, "collapsed": flags(**{"CDAE + k-means": ["adk"]})}, "quick")
+    card = sc.score_claims(sc.remembered("quick"), profiles=()).set_index("claim")
+    assert card.loc[claim, "verdict"] == "mixed (2 of 3); no verdict on adk (collapsed)"
+    # the 5wth claim is about adk's clustering by CDAE: no verdict either where its views collapsed
+    assert card.filter(like="Only CDAE", axis=0)["verdict"].iloc[0] == "collapsed (no verdict)"
     # the recorded side reads the view fidelity that run_clustering keeps per protein
     (tmp_path / "cpu").mkdir()
     table2 = [{"protein": p, "method": m, "f1": v, "largest_cluster": 0.3}

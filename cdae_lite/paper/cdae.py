@@ -166,12 +166,15 @@ def contrast_hypothesis(gain_change: dict, psnr_change: dict, who: str, collapse
     ----------
     gain_change, psnr_change : dict -- per protein, the variant without that dropout minus the paper's
         version (gain; PSNR in dB). A change that rounds to zero at ``decimals`` is no change.
-    who : str -- which comparison (e.g. "Recorded, pre-trained"). collapsed : proteins left out.
+    who : str -- which comparison (e.g. "Recorded, pre-trained"). collapsed : proteins left out; with one
+        left out the comparison neither confirms nor contradicts (the scorecard's rule).
 
     >>> contrast_hypothesis({"adk": -0.07, "cxcr4": -0.03}, {"adk": -0.8, "cxcr4": -0.3}, "Recorded")
     'Recorded: without that dropout the gain rises on 0 of 2 proteins (mean change -0.05) and the plain PSNR on 0 of 2 (mean -0.55 dB): this contradicts the hypothesis.'
     >>> contrast_hypothesis({"adk": 0.06}, {"adk": 1.0}, "This run")
     'This run: without that dropout the gain rises on 1 of 1 proteins (mean change +0.06) and the plain PSNR on 1 of 1 (mean +1.00 dB): this confirms the hypothesis.'
+    >>> contrast_hypothesis({"adk": 0.06, "apo": 0.1}, {"adk": 1.0, "apo": 1.0}, "This run", collapsed=["apo"]).split(": ")[-1]
+    'this neither confirms nor contradicts the hypothesis, which cannot be settled while an output collapsed.'
     """
     keep = [p for p in gain_change if p not in set(collapsed)]
     if not keep:
@@ -183,9 +186,11 @@ def contrast_hypothesis(gain_change: dict, psnr_change: dict, who: str, collapse
     g_mean = sum(gain_change[p] for p in keep) / len(keep)
     p_mean = sum(psnr_change[p] for p in keep) / len(keep)
     n = len(keep)
-    result = ("this confirms the hypothesis" if g_up == n and p_up == n else
-              "this contradicts the hypothesis" if g_down == n else
-              "this neither confirms nor contradicts the hypothesis")
+    whole = n == len(gain_change)  # as the scorecard rules: no confirmation or contradiction while one collapsed
+    result = ("this confirms the hypothesis" if g_up == n and p_up == n and whole else
+              "this contradicts the hypothesis" if g_down == n and whole else
+              "this neither confirms nor contradicts the hypothesis"
+              + ("" if whole else ", which cannot be settled while an output collapsed"))
     left = f" ({', '.join(p for p in gain_change if p in set(collapsed))} left out: a collapsed output)" \
         if len(keep) < len(gain_change) else ""
     return (f"{who}: without that dropout the gain rises on {g_up} of {n} proteins "
