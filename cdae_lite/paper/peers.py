@@ -37,8 +37,8 @@ import numpy as np
 
 from cdae_lite.images import evenly_spaced, resample_images
 from cdae_lite.metrics import frc, frc_resolution, psnr
-from cdae_lite.paper.general_eval import (PRESETS, TRUE_CLASS, DenoiserEvaluation, _training_stack, evaluation_stacks,
-                                          score_denoisers, stack_methods_for, tuned_bm3d_per_preset)
+from cdae_lite.paper.general_eval import (PRESETS, STACK_AWARE, TRUE_CLASS, DenoiserEvaluation, _training_stack,
+                                          evaluation_stacks, score_denoisers, stack_methods_for, tuned_bm3d_per_preset)
 from cdae_lite.paper.tables import verdict
 
 log = logging.getLogger(__name__)
@@ -55,20 +55,20 @@ TOPAZ_MODELS = ("unet", "unet-small")
 #: figure Topaz states per model.
 TOPAZ_PIXEL_A = 1.0
 
-#: The stack-aware variant compared with Cov2D (the CLI's default, aligned look-alikes).
-STACK_VARIANT = "stack-aware (aligned)"
+#: The stack-aware variant compared with Cov2D (the CLI's default, aligned look-alikes), and every variant scored.
+STACK_VARIANT, STACK_VARIANTS = "stack-aware (aligned)", tuple(STACK_AWARE)
 
 #: Row names.
 GENERAL, BM3D, COV2D = "general", "BM3D (tuned)", "Cov2D (ASPIRE, true noise variance)"
 AWARE, BM3D_AVG = f"general + {STACK_VARIANT}", f"BM3D + {STACK_VARIANT}"
 
 
-#: The ``cpu`` profile's size: general-eval's stacks (4 x 250 images per set) with 16 scored images per set
-#: (4 per view; general-eval scores 64) and 8 tuning images, so that the run fits on a shared 2-core CPU.
-CPU_REDUCED = {"n_images": 16, "n_tune": 8}
-CPU_NOTE = ("Reduced size for a shared 2-core CPU (OMP_NUM_THREADS=1; BM3D runs in general-eval's joblib workers): "
-            "16 scored images per set (4 per view; general-eval scores 64) and 8 training-protein images for each "
-            "tuning; the stacks are general-eval's, 4 x 250 images per set.")
+#: The ``cpu`` profile's size: general-eval's stacks (4 x 250 images per set) and scored images (64 per set,
+#: 16 per view) with 8 tuning images, so that the run fits on a shared 2-core CPU.
+CPU_REDUCED = {"n_images": 64, "n_tune": 8}
+CPU_NOTE = ("Reduced for a shared 2-core CPU (OMP_NUM_THREADS=1; BM3D runs in general-eval's joblib workers): 8 "
+            "training-protein images for each tuning (general-eval tunes on 32); the stacks and the 64 scored images "
+            "per set are general-eval's.")
 
 
 def topaz_row(model: str, resampled: bool = False) -> str:
@@ -230,7 +230,7 @@ def run_peers(cfg: DenoiserEvaluation, general, device=None) -> dict:
 
     Returns ``rows`` (:func:`~cdae_lite.paper.general_eval.score_denoisers` with ``frc_ring``,
     ``frc_resolution_A`` and ``nonfinite``), ``topaz_signs`` (per preset and row: polarity and its tuning),
-    ``bm3d_sigma_factors``, ``bm3d_average_factors`` (per preset), ``pixel_size_A`` (per set) and
+    ``bm3d_sigma_factors``, ``bm3d_average_factors`` (per preset and variant), ``pixel_size_A`` (per set) and
     ``margins_db`` (:func:`peer_margins`).
     """
     require_peers()
@@ -241,8 +241,7 @@ def run_peers(cfg: DenoiserEvaluation, general, device=None) -> dict:
     for preset in PRESETS:
         log.info("peers: %s preset", preset)
         denoisers, resampled, signs[preset] = _single_image_methods(cfg, general, bm3d[preset], topaz, preset, device)
-        stack, factors, _ = stack_methods_for(cfg, general, preset, device, variants=(STACK_VARIANT,))
-        avg_factors[preset] = factors[STACK_VARIANT]
+        stack, avg_factors[preset], _ = stack_methods_for(cfg, general, preset, device, variants=STACK_VARIANTS)
         stack_methods = {**resampled, COV2D: finite_or_nan(partial(_cov2d, cfg.snr)), **stack}
         rows += score_denoisers(denoisers, {k: v for k, v in stacks.items() if k[1] == preset}, cfg, stack_methods,
                                 columns=frc_columns)
@@ -262,7 +261,7 @@ COMPARISONS = ((GENERAL, topaz_row("unet")), (GENERAL, topaz_row("unet-small")),
 
 
 def with_flags(rows: list[dict], general_rows: list[dict] | None) -> list[dict]:
-    """``rows`` with ``collapsed`` also set where ``general.json``'s rows (64 images per set, the peers' 16)
+    """``rows`` with ``collapsed`` also set where ``general.json``'s rows (the same 64 images per set)
     flag that method on that set: chapters 4 and 7 then give no verdict on an output one record flags.
 
     >>> r = [{"protein": "apo", "preset": "paper", "method": "general", "collapsed": False}]
@@ -335,7 +334,7 @@ def record_peers(profile: str | None = None, device=None, out=None, notes: str =
     require_peers()
     result = run_peers(cfg, load_denoiser("general")[0], device)
     return record("peers", profile_name, {**cfg.as_dict(), "topaz_pixel_A": TOPAZ_PIXEL_A,
-                                          "stack_variant": STACK_VARIANT}, result, [cfg.seed], device, out, notes)
+                                          "stack_variants": list(STACK_VARIANTS)}, result, [cfg.seed], device, out, notes)
 
 
 #: The rows of each table the chapters show: single-image methods, and the stack methods.
@@ -381,7 +380,7 @@ def live_rows(n_images: int = 8, images_per_view: int = 40, device=None) -> list
     general denoiser on its own and stack-aware. Rows of :func:`~cdae_lite.paper.general_eval.score_denoisers`."""
     from cdae_lite.denoise.checkpoint import load_denoiser
     from cdae_lite.denoise.inference import predict
-    from cdae_lite.paper.general_eval import STACK_AWARE, _sim, _stack_aware
+    from cdae_lite.paper.general_eval import _sim, _stack_aware
     from cdae_lite.paper.results import largest_recorded
     from cdae_lite.simulation.proteins import test_proteins
     from cdae_lite.simulation.stacks import simulate_protein
