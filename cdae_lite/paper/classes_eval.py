@@ -104,11 +104,12 @@ def denoising_verdicts(long: pd.DataFrame, value: str = "f1", size: int | None =
         if a not in t or b not in t:
             continue
         for snr in sorted(t.index.get_level_values(0).unique(), reverse=True):
-            d = (t.loc[snr, a] - t.loc[snr, b]).dropna()
+            d = (t.loc[snr, a].round(3) - t.loc[snr, b].round(3)).dropna() if value == "f1" else \
+                (t.loc[snr, a] - t.loc[snr, b]).dropna()  # F1 as the table shows it (3 decimals)
             if d.empty:
                 continue
             if value == "f1":
-                lines.append(f"SNR {snr:g}: " + verdict(d.to_dict(), a, b, unit="F1", decimals=2))
+                lines.append(f"SNR {snr:g}: " + verdict(d.to_dict(), a, b, unit="F1", decimals=3))
             else:
                 px = long.groupby("protein")["pixel_A"].first() if "pixel_A" in long else None
                 ties = {p: shell_step_A(t.loc[(snr, p), b], size, px[p]) if size and px is not None

@@ -55,8 +55,10 @@ TOPAZ_MODELS = ("unet", "unet-small")
 #: figure Topaz states per model.
 TOPAZ_PIXEL_A = 1.0
 
-#: The stack-aware variant compared with Cov2D (the CLI's default, aligned look-alikes), and every variant scored.
-STACK_VARIANT, STACK_VARIANTS = "stack-aware (aligned)", tuple(STACK_AWARE)
+#: The stack-aware variants: aligned look-alikes (the CLI's default) on every preset, and without alignment
+#: (``--no-align``, which the README prescribes for particles not rotated in plane) on the paper preset's.
+STACK_VARIANT, UNALIGNED = "stack-aware (aligned)", "stack-aware (no alignment)"
+STACK_VARIANTS = {"paper": (STACK_VARIANT, UNALIGNED), "realistic": (STACK_VARIANT,)}
 
 #: Row names.
 GENERAL, BM3D, COV2D = "general", "BM3D (tuned)", "Cov2D (ASPIRE, true noise variance)"
@@ -241,7 +243,7 @@ def run_peers(cfg: DenoiserEvaluation, general, device=None) -> dict:
     for preset in PRESETS:
         log.info("peers: %s preset", preset)
         denoisers, resampled, signs[preset] = _single_image_methods(cfg, general, bm3d[preset], topaz, preset, device)
-        stack, avg_factors[preset], _ = stack_methods_for(cfg, general, preset, device, variants=STACK_VARIANTS)
+        stack, avg_factors[preset], _ = stack_methods_for(cfg, general, preset, device, STACK_VARIANTS[preset])
         stack_methods = {**resampled, COV2D: finite_or_nan(partial(_cov2d, cfg.snr)), **stack}
         rows += score_denoisers(denoisers, {k: v for k, v in stacks.items() if k[1] == preset}, cfg, stack_methods,
                                 columns=frc_columns)
@@ -306,19 +308,6 @@ def peer_verdicts(rows: list[dict], value: str = "affine_psnr", comparisons=COMP
     return out
 
 
-def worst_margin(rows: list[dict], subject: str, others, sets=None, value: str = "affine_psnr") -> tuple[str, str, float]:
-    """The smallest margin of ``subject`` over any of ``others`` on the test proteins' sets (the held-out
-    set excluded unless ``sets`` names it): ``(set, other, dB)``.
-
-    >>> rows = [{"protein": "adk", "preset": "paper", "method": m, "affine_psnr": v} for m, v in (("a", 25.0), ("b", 22.5), ("c", 24.0))]
-    >>> worst_margin(rows, "a", ["b", "c"])
-    ('adk / paper', 'c', 1.0)
-    """
-    found = [(k, o, d) for o in others for k, d in set_margins(rows, subject, o, value).items()
-             if (sets is None and "held out" not in k) or (sets is not None and k in sets)]
-    return min(found, key=lambda t: t[2])
-
-
 def record_peers(profile: str | None = None, device=None, out=None, notes: str = "",
                  cfg: DenoiserEvaluation | None = None) -> Path:
     """Run :func:`run_peers` and record ``results/<profile>/peers.json`` (general-eval's images and seed)."""
@@ -334,7 +323,7 @@ def record_peers(profile: str | None = None, device=None, out=None, notes: str =
     require_peers()
     result = run_peers(cfg, load_denoiser("general")[0], device)
     return record("peers", profile_name, {**cfg.as_dict(), "topaz_pixel_A": TOPAZ_PIXEL_A,
-                                          "stack_variants": list(STACK_VARIANTS)}, result, [cfg.seed], device, out, notes)
+                                          "stack_variants": STACK_VARIANTS}, result, [cfg.seed], device, out, notes)
 
 
 #: The rows of each table the chapters show: single-image methods, and the stack methods.

@@ -18,7 +18,7 @@ import pandas as pd
 from cdae_lite.io.paths import cache_dir
 from cdae_lite.paper.cache import code_hash
 from cdae_lite.paper.results import load_result
-from cdae_lite.paper.tables import F1_TIE, collapsed_proteins, collapsed_table, pivot
+from cdae_lite.paper.tables import collapsed_proteins, collapsed_table, pivot, rounding_tie
 
 #: Written after a verdict whose scale kept no view fidelity: a collapsed output is not ruled out there.
 NO_FIDELITY = "no view-fidelity data"
@@ -243,7 +243,7 @@ def word(diffs: dict, unit: str, collapsed=()) -> tuple[str, str]:
     fmt = "{:+.3f}" if unit == "F1" else "{:+.2f}"
     measured = ", ".join(f"{k} {fmt.format(v)}" + (" collapsed" if k in gone else "") for k, v in diffs.items())
     kept = {k: v for k, v in diffs.items() if k not in gone}
-    tie = F1_TIE if unit.startswith("F1") else 0.05 if "dB" in unit else 0.005  # rounds to zero as printed
+    tie = rounding_tie(1 if "dB" in unit and not unit.startswith("F1") else 2)  # F1_TIE for F1: rounds to zero
     up = sum(v >= tie for v in kept.values())  # a tie does not favour the claim
     verdict = ("collapsed (no verdict)" if not kept else "holds" if up == len(diffs) else "fails" if up == 0 and not gone
                else f"mixed ({up} of {len(diffs)})")  # a collapsed protein keeps a claim from holding and from failing

@@ -9,8 +9,18 @@ from cdae_lite import metrics
 from cdae_lite.denoise.inference import block_outputs
 
 
+def rounding_tie(decimals: int) -> float:
+    """The smallest difference that is not a tie when differences are shown at ``decimals`` decimals:
+    one that rounds to zero there (half the last digit) favours neither side.
+
+    >>> rounding_tie(1), rounding_tie(2)
+    (0.05, 0.005)
+    """
+    return round(0.5 * 10 ** -decimals, decimals + 1)
+
+
 #: F1 differences smaller than this are ties (2 of 400 images, 6 of 1,200, change about this much).
-F1_TIE = 0.005
+F1_TIE = rounding_tie(2)
 IN_PLANE_ROTATIONS = 24  # in-plane angles tried per reference on a rotated stack (every 15 degrees)
 
 
@@ -192,7 +202,8 @@ def verdict(diffs: dict, subject: str, other: str, unit: str = "dB", decimals: i
     """One sentence comparing two methods from their per-protein differences (``subject - other``).
 
     Proteins in ``collapsed`` (where either output collapsed: :func:`collapsed_proteins`) get no
-    verdict: a collapsed output is never above anything. ``item`` names what the keys are.
+    verdict: a collapsed output is never above anything. ``item`` names what the keys are. A difference
+    that rounds to zero at ``decimals`` is a tie; in F1, so is one under :data:`F1_TIE`.
 
     >>> verdict({"adk": 1.23, "cxcr4": -0.4}, "CDAE", "BM3D")
     'CDAE is above BM3D on 1 of 2 proteins (adk +1.2 dB) and below on 1 (cxcr4 -0.4 dB).'
@@ -200,6 +211,8 @@ def verdict(diffs: dict, subject: str, other: str, unit: str = "dB", decimals: i
     'CDAE is below BM3D on every protein (adk -2.0 dB).'
     >>> verdict({"adk": -0.3, "cxcr4": 0.0001}, "CDAE", "PCA", unit="F1", decimals=3)
     'CDAE is below PCA on 1 of 2 proteins (adk -0.300 F1); equal on cxcr4.'
+    >>> verdict({"adk": 0.004, "cxcr4": 0.02}, "ML2D", "k-means", unit="F1", decimals=3)
+    'ML2D is above k-means on 1 of 2 proteins (cxcr4 +0.020 F1); equal on adk.'
     >>> verdict({"adk": 1.0, "cxcr4": 2.0}, "CDAE", "BM3D", collapsed=["cxcr4"])
     'CDAE is above BM3D on 1 of 2 proteins (adk +1.0 dB); no verdict on cxcr4 (a collapsed output).'
     >>> verdict({"adk/paper": 1.0}, "U-Net", "BM3D", item="set")
@@ -215,7 +228,8 @@ def verdict(diffs: dict, subject: str, other: str, unit: str = "dB", decimals: i
     if not diffs:
         return f"{subject} against {other}: no verdict, an output collapsed on every {item} ({', '.join(gone)})."
     every = f"every {item}" if not gone else f"{len(diffs)} of {n} {items}"
-    tie = 0.5 * 10 ** -decimals  # a difference that rounds to zero is a tie, not a loss
+    tie = rounding_tie(decimals)  # a difference that rounds to zero is a tie, not a loss
+    tie = max(tie, F1_TIE) if unit == "F1" else tie  # F1: within F1_TIE, however many decimals are shown
     up = [(k, float(v)) for k, v in diffs.items() if v >= tie]
     down = [(k, float(v)) for k, v in diffs.items() if v <= -tie]
     equal = [k for k, v in diffs.items() if -tie < v < tie]
