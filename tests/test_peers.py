@@ -70,8 +70,8 @@ def test_a_nonfinite_output_is_reported_not_averaged():
 
 
 def test_the_peers_run_on_a_couple_of_images():
-    pytest.importorskip("topaz", reason="Topaz-Denoise (topaz-em) is not installed: pip install -e '.[peers]'")
-    pytest.importorskip("aspire", reason="ASPIRE is not installed: pip install -e '.[peers]'")
+    pytest.importorskip("topaz", reason="Topaz-Denoise (topaz-em) is not installed: pip install -e '.[peers]' && pip install --no-deps topaz-em==0.3.20")
+    pytest.importorskip("aspire", reason="ASPIRE is not installed: pip install -e '.[peers]' && pip install --no-deps topaz-em==0.3.20")
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, 32, 32)).astype(np.float32)
     for resample in ((None, None), (2.0, peers.TOPAZ_PIXEL_A)):

@@ -43,8 +43,11 @@ from cdae_lite.paper.tables import verdict
 
 log = logging.getLogger(__name__)
 
-#: The packages of the peers (the ``[peers]`` extra), by import name: the distribution that provides it.
+#: The packages of the peers, by import name: the distribution that provides it.
 PEER_PACKAGES = {"topaz": "topaz-em", "aspire": "aspire"}
+#: How to install them: the ``[peers]`` extra (ASPIRE and what Topaz imports), then Topaz-Denoise without its
+#: declared torchvision, which would replace a CPU torch with a CUDA build.
+INSTALL = 'pip install -e ".[peers]" && pip install --no-deps topaz-em==0.3.20'
 
 #: Topaz-Denoise's pretrained 2D general models compared.
 TOPAZ_MODELS = ("unet", "unet-small")
@@ -92,7 +95,7 @@ def peers_note() -> str:
     gone = missing_peers()
     if not gone:
         return "Peers installed: " + ", ".join(PEER_PACKAGES.values()) + "."
-    return (f"Not installed: {', '.join(gone)} (pip install -e \".[peers]\"); the live comparison is skipped and "
+    return (f"Not installed: {', '.join(gone)} ({INSTALL}); the live comparison is skipped and "
             "the recorded one above stands.")
 
 
@@ -104,7 +107,7 @@ def require_peers() -> None:
     """Raise :class:`PeerError` with one clear line when a peer is missing."""
     gone = missing_peers()
     if gone:
-        raise PeerError(f"peers not installed: {', '.join(gone)}; install them with pip install -e \".[peers]\"")
+        raise PeerError(f"peers not installed: {', '.join(gone)}; install them with {INSTALL}")
 
 
 def topaz_model(name: str) -> object:
@@ -359,7 +362,7 @@ def readme_paragraph(result: dict) -> str:
             f"presets, the shipped denoiser minus the best of Topaz-Denoise's pretrained `unet` and `unet-small` "
             f"(at our pixel size or resampled to {TOPAZ_PIXEL_A:g} Å/px) is {span(single)} in affine-fitted PSNR; "
             f"on stacks of 4 x 250 images, `--stack-aware` minus ASPIRE's Cov2D (given the true noise variance) "
-            f"is {span(stack)}. Install them with `pip install -e \".[peers]\"`.")
+            f"is {span(stack)}. Install them with `{INSTALL}`.")
 
 
 def live_rows(n_images: int = 8, images_per_view: int = 40, device=None) -> list[dict]:
