@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from cdae_lite.paper.general_ablation import RECIPE, SHIPPED, mean_over_test_proteins
+from cdae_lite.paper.tables import rounding_tie, tie_sign
 
 
 def collapsed_methods(rows: list[dict]) -> tuple[list[str], list[str]]:
@@ -100,12 +101,12 @@ def ablation_verdicts(effects_: list[dict], reference: str = RECIPE, decimals: i
 
 def _row_lines(rows: dict, reference: str, decimals: int, held_out_collapsed) -> list[str]:
     """One sentence per row of :func:`ablation_verdicts`: its effect per preset, then the held-out set's."""
-    tie = 0.5 * 10 ** -decimals
+    tie = rounding_tie(decimals)
 
     def word(v: float, std: float | None = None) -> str:
         if std:
             return f"{v:+.{decimals}f} ± {std:.{decimals}f} dB"
-        return "no change" if abs(v) < tie else f"{v:+.{decimals}f} dB"
+        return "no change" if tie_sign(v, tie) == 0 else f"{v:+.{decimals}f} dB"
 
     out, void_all = [], reference in set(held_out_collapsed)
     for m, es in rows.items():
@@ -121,12 +122,12 @@ def _row_lines(rows: dict, reference: str, decimals: int, held_out_collapsed) ->
 def _summary(effects_: list[dict], judged: list[str], n: int, decimals: int) -> str:
     """'Averaged over the presets, ...': which of the ``judged`` rows cost PSNR, add to it or stay within
     the spread of ``n`` seeds (:func:`overall_effect`); '' when none is judged."""
-    tie = 0.5 * 10 ** -decimals
+    tie = rounding_tie(decimals)
     mean, se = {}, {}
     for m in judged:
         mean[m], se[m], _ = overall_effect(effects_, m)
-    cost = sorted(((m, v) for m, v in mean.items() if v <= -tie and v < -2 * se[m]), key=lambda t: t[1])
-    gain = sorted(((m, v) for m, v in mean.items() if v >= tie and v > 2 * se[m]), key=lambda t: -t[1])
+    cost = sorted(((m, v) for m, v in mean.items() if tie_sign(v, tie) < 0 and v < -2 * se[m]), key=lambda t: t[1])
+    gain = sorted(((m, v) for m, v in mean.items() if tie_sign(v, tie) > 0 and v > 2 * se[m]), key=lambda t: -t[1])
     same = [m for m in mean if m not in dict(cost) and m not in dict(gain)]
 
     def fmt(items):

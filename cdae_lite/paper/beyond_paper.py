@@ -12,7 +12,7 @@ import pandas as pd
 
 from cdae_lite.paper.results import load_result
 from cdae_lite.paper.scorecard import recorded_flags, seed_mean, word
-from cdae_lite.paper.tables import F1_TIE, collapsed_proteins, pivot
+from cdae_lite.paper.tables import F1_TIE, collapsed_proteins, pivot, tie_sign
 
 
 def _variant_rows(profile: str) -> list[dict]:
@@ -74,7 +74,7 @@ def beyond_the_paper(profile: str = "cpu") -> pd.DataFrame:
         worst = worst_f1(loop["metrics"]["rows"])
         for snr in sorted({s for _, s in worst}, reverse=True):
             per = {setting: f1 for (setting, s), f1 in worst.items() if s == snr}
-            top = [k for k, v in per.items() if max(per.values()) - v < F1_TIE]  # ties are named, not broken
+            top = [k for k, v in per.items() if tie_sign(max(per.values()) - v, F1_TIE) == 0]  # ties are named, not broken
             rows.append({"what": f"cdae-lite cluster, worst F1 over the test proteins at SNR {snr}",
                          "measured": ", ".join(f"{k} {v:.3f}" for k, v in per.items()),
                          "verdict": f"best: {top[0]}" if len(top) == 1 else

@@ -11,7 +11,7 @@ from cdae_lite.denoise.inference import predict
 from cdae_lite.images import evenly_spaced
 from cdae_lite.paper.configs import CDAEExperiment
 from cdae_lite.paper.models import finetuned_model, paper_data, pretrained_models
-from cdae_lite.paper.tables import block_psnr_rows, class_average_ceiling, psnr_rows
+from cdae_lite.paper.tables import block_psnr_rows, class_average_ceiling, psnr_rows, rounding_tie, tie_sign
 
 
 def run_cdae(exp: CDAEExperiment, seeds=(0,), device=None, bm3d_images: int = 64,
@@ -179,10 +179,10 @@ def contrast_hypothesis(gain_change: dict, psnr_change: dict, who: str, collapse
     keep = [p for p in gain_change if p not in set(collapsed)]
     if not keep:
         return f"{who}: no verdict on the hypothesis (an output collapsed on every protein)."
-    tie = 0.5 * 10 ** -decimals
-    g_up = sum(gain_change[p] >= tie for p in keep)
-    g_down = sum(gain_change[p] <= -tie for p in keep)
-    p_up = sum(psnr_change[p] >= tie for p in keep)
+    tie = rounding_tie(decimals)
+    g_up = sum(tie_sign(gain_change[p], tie) > 0 for p in keep)
+    g_down = sum(tie_sign(gain_change[p], tie) < 0 for p in keep)
+    p_up = sum(tie_sign(psnr_change[p], tie) > 0 for p in keep)
     g_mean = sum(gain_change[p] for p in keep) / len(keep)
     p_mean = sum(psnr_change[p] for p in keep) / len(keep)
     n = len(keep)

@@ -12,7 +12,7 @@ import re
 
 import pandas as pd
 
-from cdae_lite.paper.tables import F1_TIE, verdict
+from cdae_lite.paper.tables import F1_TIE, tie_sign, verdict
 
 #: The benchmark's methods, in the order the chapter shows them, with the names it prints.
 METHODS = {"kmeans": "PCA + k-means (raw)", "kmeans-denoise": "PCA + k-means (general denoiser first)",
@@ -109,7 +109,9 @@ def denoising_verdicts(long: pd.DataFrame, value: str = "f1", size: int | None =
             if d.empty:
                 continue
             if value == "f1":
-                lines.append(f"SNR {snr:g}: " + verdict(d.to_dict(), a, b, unit="F1", decimals=3))
+                some = len(d) < len(t.loc[snr])  # a protein without both runs at this SNR is not compared
+                lines.append(f"SNR {snr:g}: " + verdict(d.to_dict(), a, b, unit="F1", decimals=3,
+                                                         item="compared protein" if some else "protein"))
             else:
                 px = long.groupby("protein")["pixel_A"].first() if "pixel_A" in long else None
                 ties = {p: shell_step_A(t.loc[(snr, p), b], size, px[p]) if size and px is not None
@@ -131,9 +133,9 @@ def bound_gaps(long: pd.DataFrame, method: str = "ML2D (raw)") -> pd.DataFrame:
 def _resolution_sentence(d: dict, a: str, b: str, ties: dict) -> str:
     """``d``: per protein, ``a``'s FRC resolution minus ``b``'s (Angstrom; negative is sharper), as words;
     differences within ``ties[protein]`` (Angstrom) are ties."""
-    sharper = [f"{k} ({-v:.1f} Å)" for k, v in d.items() if v <= -ties[k]]
-    blurrier = [f"{k} ({v:.1f} Å)" for k, v in d.items() if v >= ties[k]]
-    same = [k for k, v in d.items() if -ties[k] < v < ties[k]]
+    sharper = [f"{k} ({-v:.1f} Å)" for k, v in d.items() if tie_sign(v, ties[k]) < 0]
+    blurrier = [f"{k} ({v:.1f} Å)" for k, v in d.items() if tie_sign(v, ties[k]) > 0]
+    same = [k for k, v in d.items() if tie_sign(v, ties[k]) == 0]
     parts = ([f"sharper on {', '.join(sharper)}"] if sharper else []) + (
         [f"blurrier on {', '.join(blurrier)}"] if blurrier else []) + (
         [f"as sharp on {', '.join(same)} (within one Fourier shell)"] if same else [])
@@ -158,7 +160,7 @@ def denoising_counts(long: pd.DataFrame, tie: float = F1_TIE) -> dict[tuple[str,
         a, b = METHODS[with_], METHODS[without]
         if a in t and b in t:
             d = (t[a] - t[b]).dropna()
-            up, down = int((d >= tie).sum()), int((d <= -tie).sum())
+            up, down = sum(tie_sign(v, tie) > 0 for v in d), sum(tie_sign(v, tie) < 0 for v in d)
             out[(a, b)] = {"diffs": d, "up": up, "down": down, "same": len(d) - up - down, "n": len(d)}
     return out
 

@@ -18,7 +18,7 @@ import pandas as pd
 from cdae_lite.io.paths import cache_dir
 from cdae_lite.paper.cache import code_hash
 from cdae_lite.paper.results import load_result
-from cdae_lite.paper.tables import collapsed_proteins, collapsed_table, pivot, rounding_tie
+from cdae_lite.paper.tables import collapsed_proteins, collapsed_table, pivot, rounding_tie, tie_sign
 
 #: Written after a verdict whose scale kept no view fidelity: a collapsed output is not ruled out there.
 NO_FIDELITY = "no view-fidelity data"
@@ -226,14 +226,15 @@ def word(diffs: dict, unit: str, collapsed=()) -> tuple[str, str]:
 
     Proteins in ``collapsed`` are marked so and get no verdict: a claim holds only when it is favoured
     on every protein and no output collapsed, and fails only when it is favoured on none and no output
-    collapsed ('collapsed (no verdict)' when every protein collapsed; else 'mixed'). A difference that
+    collapsed ('collapsed (no verdict)' when every protein collapsed). Where some collapsed, the others
+    say 'favoured where judged', 'against where judged' or 'tied where judged' when they all agree, else 'mixed'. A difference that
     rounds to zero as the chapters' verdicts round (below 0.005 F1, 0.05 dB) does not favour the claim.
     ``collapsed=None`` means the tables carry no view fidelity: the verdict says so (:data:`NO_FIDELITY`).
 
     >>> word({"adk": 1.0, "apo": 2.0}, "dB", collapsed=["apo"])
-    ('adk +1.00, apo +2.00 collapsed (dB)', 'mixed (1 of 2); no verdict on apo (collapsed)')
+    ('adk +1.00, apo +2.00 collapsed (dB)', 'favoured where judged (1 of 2); no verdict on apo (collapsed)')
     >>> word({"adk": -1.0, "apo": 2.0}, "dB", collapsed=["apo"])[1]
-    'mixed (0 of 2); no verdict on apo (collapsed)'
+    'against where judged (0 of 2); no verdict on apo (collapsed)'
     >>> word({"adk": 1.0}, "dB", collapsed=None)[1]
     'holds (no view-fidelity data)'
     >>> word({"adk": 1.0, "apo": 0.04}, "dB")[1]
@@ -244,8 +245,12 @@ def word(diffs: dict, unit: str, collapsed=()) -> tuple[str, str]:
     measured = ", ".join(f"{k} {fmt.format(v)}" + (" collapsed" if k in gone else "") for k, v in diffs.items())
     kept = {k: v for k, v in diffs.items() if k not in gone}
     tie = rounding_tie(1 if "dB" in unit and not unit.startswith("F1") else 2)  # F1_TIE for F1: rounds to zero
-    up = sum(v >= tie for v in kept.values())  # a tie does not favour the claim
+    up = sum(tie_sign(v, tie) > 0 for v in kept.values())  # a tie does not favour the claim
+    down = sum(tie_sign(v, tie) < 0 for v in kept.values())
     verdict = ("collapsed (no verdict)" if not kept else "holds" if up == len(diffs) else "fails" if up == 0 and not gone
+               else f"favoured where judged ({up} of {len(diffs)})" if gone and up == len(kept)
+               else f"against where judged ({up} of {len(diffs)})" if gone and down == len(kept)
+               else f"tied where judged ({up} of {len(diffs)})" if gone and up == down == 0
                else f"mixed ({up} of {len(diffs)})")  # a collapsed protein keeps a claim from holding and from failing
     verdict += (f"; no verdict on {', '.join(gone)} (collapsed)" if gone and kept else "") + \
         (f" ({NO_FIDELITY})" if collapsed is None else "")
@@ -299,7 +304,10 @@ def verdict_summary(card: pd.DataFrame) -> list[str]:
     out, first = [], card["verdict"].str.extract(r"^([^\s;(]+)", expand=False)  # 'fails; no verdict on ...': fails
     for scale, part in card.groupby("scale", sort=False):
         n = first[part.index].value_counts()
-        out.append(f"{scale}: {n.get('holds', 0)} of {len(part)} claims hold, {n.get('fails', 0)} fail, "
+        judged = {w: n.get(w, 0) for w in ("favoured", "against", "tied")}
+        part_judged = (f"{judged['favoured']} are favoured, {judged['against']} contradicted and {judged['tied']} tied on "
+                       "every protein where judged (the others collapsed), " if sum(judged.values()) else "")
+        out.append(f"{scale}: {n.get('holds', 0)} of {len(part)} claims hold, {n.get('fails', 0)} fail, {part_judged}"
                    f"{n.get('mixed', 0)} are mixed, {n.get('collapsed', 0)} have no verdict (a collapsed "
                    f"output), {n.get('-', 0)} not measured.")
         if blind := int(part["verdict"].str.contains(NO_FIDELITY, regex=False).sum()):

@@ -19,8 +19,19 @@ def rounding_tie(decimals: int) -> float:
     return round(0.5 * 10 ** -decimals, decimals + 1)
 
 
+def tie_sign(value: float, tie: float) -> int:
+    """1 or -1 where a difference is beyond ``tie`` either way, 0 where it is within it, the threshold
+    included (to the 4th decimal, so that 24.94 - 24.89 is a tie at 0.05 whatever its last float bit).
+
+    >>> tie_sign(24.94 - 24.89, 0.05), tie_sign(0.06, 0.05), tie_sign(-0.0051, 0.005)
+    (0, 1, -1)
+    """
+    v = round(float(value), 4)
+    return 0 if abs(v) <= tie else (1 if v > 0 else -1)
+
+
 #: F1 differences smaller than this are ties (2 of 400 images, 6 of 1,200, change about this much).
-F1_TIE = rounding_tie(2)
+F1_TIE = rounding_tie(2)  # within it, the threshold included (tie_sign)
 IN_PLANE_ROTATIONS = 24  # in-plane angles tried per reference on a rotated stack (every 15 degrees)
 
 
@@ -233,12 +244,12 @@ def verdict(diffs: dict, subject: str, other: str, unit: str = "dB", decimals: i
     every = f"every {item}" if not gone else f"{len(diffs)} of {n} {items}"
     tie = rounding_tie(decimals)  # a difference that rounds to zero is a tie, not a loss
     tie = max(tie, F1_TIE) if unit == "F1" else tie  # F1: within F1_TIE, however many decimals are shown
-    up = [(k, float(v)) for k, v in diffs.items() if v >= tie]
-    down = [(k, float(v)) for k, v in diffs.items() if v <= -tie]
-    equal = [k for k, v in diffs.items() if -tie < v < tie]
+    up = [(k, float(v)) for k, v in diffs.items() if tie_sign(v, tie) > 0]
+    down = [(k, float(v)) for k, v in diffs.items() if tie_sign(v, tie) < 0]
+    equal = [k for k, v in diffs.items() if tie_sign(v, tie) == 0]
     same = f"; equal on {', '.join(equal)}" if equal else ""
     if not down and not up:
-        return f"{subject} equals {other} on {every}{void}."
+        return f"{subject} equals {other} on {every} ({', '.join(diffs)}){void}."
     if not down:
         return (f"{subject} is above {other} on {every} ({fmt(up)}){void}." if not equal else
                 f"{subject} is above {other} on {len(up)} of {n} {items} ({fmt(up)}){same}{void}.")
@@ -250,7 +261,7 @@ def verdict(diffs: dict, subject: str, other: str, unit: str = "dB", decimals: i
 
 
 def f1_direction(a: float, b: float, chance: float, tie: float = F1_TIE) -> int | None:
-    """Which of two matched F1 scores is higher: 1 (``a``), -1 (``b``), 0 (a tie, within ``tie``), or None
+    """Which of two matched F1 scores is higher: 1 (``a``), -1 (``b``), 0 (a tie, within ``tie``: :func:`tie_sign`), or None
     when both are at or below ``chance`` (:func:`~cdae_lite.metrics.chance_f1`): no conclusion there.
 
     >>> f1_direction(0.310, 0.322, chance=0.33) is None
@@ -260,4 +271,4 @@ def f1_direction(a: float, b: float, chance: float, tie: float = F1_TIE) -> int 
     """
     if max(a, b) <= chance:
         return None
-    return 0 if abs(a - b) < tie else (1 if a > b else -1)
+    return tie_sign(a - b, tie)
