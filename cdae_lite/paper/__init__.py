@@ -25,12 +25,12 @@ from cdae_lite.paper.profiles import by_profile, for_profile, get_profile, smoke
 from cdae_lite.paper.results import (largest_recorded, load_result, provenance, record, recorded_blocks,
                                      recorded_or_none, recorded_table, seed_differences)
 from cdae_lite.paper.scorecard import CLAIMS, remember, remembered, score_claims
-from cdae_lite.paper.tables import (F1_TIE, best_methods, block_psnr_rows, class_average_ceiling, clustering_rows,
+from cdae_lite.paper.tables import (F1_TIE, best_agreement, best_methods, blind_sets, block_psnr_rows, class_average_ceiling, clustering_rows,
                                     collapsed_proteins, collapsed_table, denoising_table, diagnostics, f1_direction, itemize,
                                     mean_std_table, pivot, psnr_rows, rotation_search_note, score, verdict)
 
 __all__ = ["BaselineExperiment", "CDAEExperiment", "CLAIMS", "CPU_BUDGET_NOTE", "CPU_IMAGES_PER_VIEW", "CPU_PROFILE_NOTE",
-           "ClusteringExperiment", "GeneralModelConfig", "best_methods", "block_psnr_rows", "cached_model",
+           "ClusteringExperiment", "GeneralModelConfig", "best_agreement", "best_methods", "blind_sets", "block_psnr_rows", "cached_model",
            "cdae_pairs", "class_average_ceiling", "cluster_methods", "clustering_realistic",
            "clustering_rows", "clustering_snr_sweep", "code_hash", "collapsed_proteins", "collapsed_table", "data_hash", "denoising_snr_sweep", "denoising_table", "diagnostics",
            "dncnn_model", "F1_TIE", "f1_direction", "finetuned_model", "general_training_pairs", "itemize", "largest_recorded", "learned_denoisers",

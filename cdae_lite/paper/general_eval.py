@@ -39,6 +39,7 @@ from cdae_lite.simulation.proteins import test_proteins, training_protein
 from cdae_lite.simulation.stacks import simulate, simulate_protein
 from cdae_lite.simulation.views import distinct_views
 
+N_VIEWS = 4  #: views per evaluation stack (the test proteins' shipped views; the held-out map's most distinct ones)
 #: The stack-aware variants scored (:mod:`cdae_lite.denoise.stackaware`), with the CLI's defaults.
 STACK_AWARE = {"stack-aware (aligned)": StackAwareConfig(),
                "stack-aware (no alignment)": StackAwareConfig(align=False)}
@@ -97,7 +98,7 @@ def evaluation_stacks(cfg: DenoiserEvaluation, presets=("paper", "realistic"), d
     """``{(protein, preset): SimulatedStack}`` for the three test proteins and the held-out apoferritin."""
     out = {}
     vol, px = load_map(data_path(HELD_OUT))
-    views = distinct_views(vol, 4, device="cpu")
+    views = distinct_views(vol, N_VIEWS, device="cpu")
     for preset in presets:
         sim = _sim(cfg, preset)
         for p in test_proteins():

@@ -66,6 +66,7 @@ STACK_VARIANTS = {"paper": (STACK_VARIANT, UNALIGNED), "realistic": (STACK_VARIA
 #: Row names.
 GENERAL, BM3D, COV2D = "general", "BM3D (tuned)", "Cov2D (ASPIRE, true noise variance)"
 AWARE, BM3D_AVG = f"general + {STACK_VARIANT}", f"BM3D + {STACK_VARIANT}"
+AWARE_NA, BM3D_AVG_NA = f"general + {UNALIGNED}", f"BM3D + {UNALIGNED}"
 
 
 #: The ``cpu`` profile's size: general-eval's stacks (4 x 250 images per set) and scored images (64 per set,
@@ -262,7 +263,7 @@ def run_peers(cfg: DenoiserEvaluation, general, device=None) -> dict:
 #: (single images with single images, averages with averages, Cov2D with the stack methods).
 COMPARISONS = ((GENERAL, topaz_row("unet")), (GENERAL, topaz_row("unet-small")), (GENERAL, topaz_row("unet", True)),
                (GENERAL, topaz_row("unet-small", True)), (GENERAL, BM3D), (AWARE, COV2D), (AWARE, BM3D_AVG),
-               (TRUE_CLASS, AWARE))
+               (TRUE_CLASS, AWARE), (AWARE_NA, COV2D), (AWARE_NA, BM3D_AVG_NA), (TRUE_CLASS, AWARE_NA))
 
 
 def with_flags(rows: list[dict], general_rows: list[dict] | None) -> list[dict]:
@@ -279,15 +280,15 @@ def with_flags(rows: list[dict], general_rows: list[dict] | None) -> list[dict]:
 
 
 def set_margins(rows: list[dict], subject: str, other: str, value: str = "affine_psnr") -> dict:
-    """``{"protein / preset": subject minus other}`` of one column, dB; sets where either is missing or
-    not finite are left out.
+    """``{"protein / preset": subject minus other}`` of one column, dB, of the values as the tables show them
+    (2 decimals); sets where either is missing or not finite are left out.
 
     >>> rows = [{"protein": "adk", "preset": "paper", "method": m, "affine_psnr": v} for m, v in (("a", 25.0), ("b", 22.5))]
     >>> set_margins(rows, "a", "b")
     {'adk / paper': 2.5}
     """
-    by = {(r["protein"], r["preset"], r["method"]): r.get(value, float("nan")) for r in rows}
-    return {f"{p} / {s}": float(by[(p, s, subject)] - by[(p, s, other)]) for (p, s, m) in by
+    by = {(r["protein"], r["preset"], r["method"]): round(r.get(value, float("nan")), 2) for r in rows}
+    return {f"{p} / {s}": round(by[(p, s, subject)] - by[(p, s, other)], 2) for (p, s, m) in by
             if m == subject and (p, s, other) in by and np.isfinite(by[(p, s, subject)] - by[(p, s, other)])}
 
 
@@ -331,38 +332,7 @@ def record_peers(profile: str | None = None, device=None, out=None, notes: str =
 
 #: The rows of each table the chapters show: single-image methods, and the stack methods.
 SINGLE_ROWS = ("raw", GENERAL, BM3D, *(topaz_row(m, r) for r in (False, True) for m in TOPAZ_MODELS))
-STACK_ROWS = (COV2D, AWARE, BM3D_AVG, TRUE_CLASS)
-
-
-def best_peer_margins(rows: list[dict], subject: str, peers: list[str], value: str = "affine_psnr") -> dict:
-    """Per test-protein set (the held-out one left out), ``subject`` minus the best of ``peers`` there, dB.
-
-    >>> rows = [{"protein": "adk", "preset": "paper", "method": m, "affine_psnr": v} for m, v in (("a", 25.0), ("b", 22.5), ("c", 24.0))]
-    >>> best_peer_margins(rows, "a", ["b", "c"])
-    {'adk / paper': 1.0}
-    """
-    each = [set_margins(rows, subject, p, value) for p in peers]
-    sets = [k for k in each[0] if "held out" not in k and all(k in e for e in each)]
-    return {k: min(e[k] for e in each) for k in sets}
-
-
-def readme_paragraph(result: dict) -> str:
-    """The README's "compared with" paragraph, computed from a recorded ``peers`` result."""
-    rows = result["metrics"]["rows"]
-    single = best_peer_margins(rows, GENERAL, [topaz_row(t, r) for t in TOPAZ_MODELS for r in (False, True)])
-    stack = best_peer_margins(rows, AWARE, [COV2D])
-
-    def span(d: dict) -> str:
-        lo = min(d, key=d.get)
-        return f"{d[lo]:+.1f} dB ({lo}) to {max(d.values()):+.1f} dB"
-
-    return (f"**Compared with the field's tools** (`results/{result['profile']}/peers.json`, recorded "
-            f"{result['created'][:10]} at commit `{result['commit'][:7]}`, {result['config']['n_images']} images "
-            f"per set; chapters 4 and 7 show the tables): on the three test proteins at SNR 0.1, 64 px, in both "
-            f"presets, the shipped denoiser minus the best of Topaz-Denoise's pretrained `unet` and `unet-small` "
-            f"(at our pixel size or resampled to {TOPAZ_PIXEL_A:g} Å/px) is {span(single)} in affine-fitted PSNR; "
-            f"on stacks of 4 x 250 images, `--stack-aware` minus ASPIRE's Cov2D (given the true noise variance) "
-            f"is {span(stack)}. Install them with `{INSTALL}`.")
+STACK_ROWS = (COV2D, AWARE, BM3D_AVG, AWARE_NA, BM3D_AVG_NA, TRUE_CLASS)
 
 
 def live_rows(n_images: int = 8, images_per_view: int = 40, device=None) -> list[dict]:

@@ -48,6 +48,22 @@ def view_columns(estimate: np.ndarray, clean: np.ndarray, labels: np.ndarray, ro
             **({"view_rotations": rotations} if rotated else {})}
 
 
+def blind_sets(rows: list[dict], n_views: int) -> dict[str, float]:
+    """The sets (``"protein / preset"``) where view fidelity cannot flag a collapse, with what the clean
+    images reach there: their own view accuracy (``clean_view_accuracy``, :func:`view_columns`) is within
+    twice the tolerance of chance (``1 / n_views``), so no output can be told to have lost the views
+    (symmetry mates, or views that are in-plane rotations of each other). Rows without it are skipped.
+
+    >>> rows = [{"protein": "apo", "preset": "realistic", "method": "raw", "clean_view_accuracy": 0.42},
+    ...         {"protein": "adk", "preset": "paper", "method": "raw", "clean_view_accuracy": 1.0}]
+    >>> blind_sets(rows, 4)
+    {'apo / realistic': 0.42}
+    """
+    limit = 1.0 / n_views + 2 * metrics.fidelity.CHANCE_TOLERANCE
+    return {f"{r['protein']} / {r['preset']}": float(r["clean_view_accuracy"]) for r in rows
+            if r.get("clean_view_accuracy", np.inf) <= limit}
+
+
 def rotation_search_note(rows: list[dict], preset: str = "realistic") -> str | None:
     """The caveat a recording needs when its rows of a rotated ``preset`` carry view fidelity measured
     without the in-plane rotation search (no ``view_rotations``); None when there is nothing to say.
@@ -178,6 +194,26 @@ def best_methods(table: pd.DataFrame, collapsed: pd.DataFrame | None = None, exc
     if collapsed is not None:
         t = t.mask(collapsed.reindex(index=t.index, columns=t.columns).fillna(False).astype(bool))
     return {str(p): (None if row.isna().all() else str(row.idxmax())) for p, row in t.iterrows()}
+
+
+def best_agreement(here: dict, recorded: dict, collapsed_here: pd.DataFrame | None = None) -> str:
+    """Where this run's best method per protein (:func:`best_methods`) differs from the recorded run's, as a
+    sentence, with the measured reason where there is one: the recorded best collapsed in this run.
+
+    >>> c = pd.DataFrame({"DAE": [True, False]}, index=["adk", "apo"])
+    >>> best_agreement({"adk": "N2V", "apo": "N2V"}, {"adk": "DAE", "apo": "DAE"}, c)
+    'The best method differs between this run and the recording on adk (N2V here, DAE recorded; DAE collapsed in this run), apo (N2V here, DAE recorded; no reason measured).'
+    """
+    differ = [p for p in recorded if p in here and here[p] != recorded[p]]
+    if not differ:
+        return "This run and the recording name the same best method on every protein they share."
+
+    def why(p: str) -> str:
+        r = recorded[p]
+        gone = collapsed_here is not None and r in collapsed_here and p in collapsed_here.index and bool(collapsed_here.loc[p, r])
+        return f"{r} collapsed in this run" if gone else "no reason measured"
+    return ("The best method differs between this run and the recording on "
+            + ", ".join(f"{p} ({here[p]} here, {recorded[p]} recorded; {why(p)})" for p in differ) + ".")
 
 
 def itemize(values: dict, fmt: str = "{}", unit: str = "") -> str:
