@@ -30,7 +30,7 @@ def test_scale_verdicts_say_where_a_larger_scale_agrees_less():
     assert lines[0].startswith("64 px a agrees with the recorded run on more proteins than 32 px for 3 of 5")
     assert "on fewer for 2 (pre-trained CDAE beats the single DAE; k-means" in lines[0]
     assert lines[1].endswith("on fewer for 0.")
-    assert lines[2].startswith("The scale is therefore not a measured reason") and "64 px a agrees less" in lines[2]
+    assert lines[2].startswith("On these counts the scale is not a measured reason") and "64 px a agrees less" in lines[2]
     assert scale_verdicts(agree.iloc[[0, 2]])[-1] == "No larger scale agrees less often than 32 px on any conclusion."
 
 

@@ -19,6 +19,7 @@ from cdae_lite.cluster.stacks import cluster_path
 from cdae_lite.io.mrc import write_stack
 from cdae_lite.metrics import clustering_scores
 from cdae_lite.paper.profiles import ProfiledConfig
+from cdae_lite.paper.tables import f1_direction
 from cdae_lite.simulation.config import SimulationConfig
 from cdae_lite.simulation.proteins import test_proteins
 from cdae_lite.simulation.stacks import simulate_protein
@@ -92,6 +93,26 @@ def denoising_lowers(rows: list[dict], tolerance: float = 0.0) -> list[tuple]:
             if f1 < raw - tolerance:
                 out.append((protein, snr, setting.endswith("refined"), round(raw, 3), round(f1, 3)))
     return out
+
+
+def denoising_directions(rows: list[dict], chance: float) -> dict[tuple, int | None]:
+    """Per (protein, SNR, setting without denoising): whether denoising first raised (1), lowered (-1) or did
+    not change (0) the F1 (:func:`~cdae_lite.paper.tables.f1_direction`: ties within ``F1_TIE``), or None
+    where both F1 are at or below ``chance``."""
+    by = {(r["protein"], r["snr"], r["setting"]): r["f1"] for r in rows}
+    return {(p, snr, s.removeprefix("denoised, ")): f1_direction(f1, by[(p, snr, s.removeprefix("denoised, "))], chance)
+            for (p, snr, s), f1 in by.items() if s.startswith("denoised, ")}
+
+
+def directions_disagree(here: dict, recorded: dict) -> list[tuple]:
+    """The cases of :func:`denoising_directions` in both runs whose directions differ, both judged (not None):
+    ``(protein, SNR, setting, here, recorded)``.
+
+    >>> directions_disagree({("adk", 0.1, "PCA"): 1, ("adk", 0.05, "PCA"): None}, {("adk", 0.1, "PCA"): -1, ("adk", 0.05, "PCA"): 1})
+    [('adk', 0.1, 'PCA', 1, -1)]
+    """
+    return [(*k, a, recorded[k]) for k, a in here.items()
+            if k in recorded and a is not None and recorded[k] is not None and a != recorded[k]]
 
 
 def record_cluster_eval(profile: str | None = None, device=None, out=None, notes: str = ""):

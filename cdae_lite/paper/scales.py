@@ -63,8 +63,10 @@ def scale_verdicts(agree: pd.DataFrame) -> list[str]:
                       + "; ".join(f"{r}: {n}" for r, n in skipped.items()) + ")" if skipped else "") + ".")
         worse += [v] if fewer else []
     if worse:
-        out.append(f"The scale is therefore not a measured reason for every disagreement: {' and '.join(worse)} "
-                   f"agree{'s' if len(worse) == 1 else ''} less often than {quick} on some conclusions.")
+        out.append(f"On these counts the scale is not a measured reason for every disagreement: {' and '.join(worse)} "
+                   f"agree{'s' if len(worse) == 1 else ''} less often than {quick} on some conclusions. The counts are "
+                   "of the signs this benchmark counted; where the recorded run's own outputs collapsed, its signs are "
+                   "no firmer than the quick profile's.")
     elif len(agree) > 1:
         out.append(f"No larger scale agrees less often than {quick} on any conclusion.")
     return out
