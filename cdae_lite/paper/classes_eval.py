@@ -120,6 +120,25 @@ def denoising_verdicts(long: pd.DataFrame, value: str = "f1", size: int | None =
     return lines
 
 
+def coarser_bounds(long: pd.DataFrame, size: int, method: str = "ml2d", bound: str = "true-averages") -> list[str]:
+    """The (protein, SNR) cases where ``bound``'s class averages (a key of :data:`METHODS`) are coarser in FRC
+    resolution at 0.143 than ``method``'s by more than one Fourier shell (:func:`shell_step_A`): there the
+    bound does not bound, e.g. where averaging the true classes of a symmetric particle went wrong.
+
+    >>> rows = [{"protein": "p", "snr": 0.1, "method": METHODS[m], "frc0143_A": v, "pixel_A": 4.0}
+    ...         for m, v in (("ml2d", 16.1), ("true-averages", 38.7))]
+    >>> coarser_bounds(pd.DataFrame(rows), 64)
+    ['p at SNR 0.1 (38.7 Å against 16.1 Å)']
+    """
+    t = long.pivot_table(index=["protein", "snr"], columns="method", values="frc0143_A", sort=False)
+    a, b = METHODS[bound], METHODS[method]
+    if a not in t or b not in t:
+        return []
+    px = long.groupby("protein")["pixel_A"].first()
+    return [f"{p} at SNR {snr:g} ({t.loc[(p, snr), a]:.1f} Å against {t.loc[(p, snr), b]:.1f} Å)" for p, snr in t.index
+            if t.loc[(p, snr), a] - t.loc[(p, snr), b] > shell_step_A(t.loc[(p, snr), b], size, px[p])]
+
+
 def bound_gaps(long: pd.DataFrame, method: str = "ML2D (raw)") -> pd.DataFrame:
     """Per (protein, SNR): ``method``'s F1 minus each bound's (:data:`BOUNDS` that the benchmark holds)."""
     t = f1_table(long)
