@@ -1,7 +1,7 @@
 """How many look-alikes should stack-aware denoising average? Measured on validation pseudo-proteins only.
 
 Usage: ``python benchmarks/stack_neighbours.py [--phantoms 3] [--neighbours 30 60 120] [--presets paper
-realistic] [--align auto|on|off] [--per-view 250] [--score 64] [--snr 0.1] [--json out]``
+realistic] [--align auto|on|off] [--ctf-aware W ...] [--per-view 250] [--score 64] [--snr 0.1] [--json out]``
 
 Issue 28 asks for a stack-aware margin over ASPIRE's Cov2D that today's default (30 look-alikes) does not
 reach on every test set, and for any variant to be chosen on validation structures, never on a test
@@ -12,7 +12,9 @@ preset (no CTF, no rotation) or the realistic one (CTF, in-plane rotation, shift
 clean images of ``--score`` evenly spaced images (:func:`cdae_lite.denoise.stack_denoise`, shipped general
 model), beside the shipped model on the single images. ``--align auto`` searches rotations and shifts on
 the realistic preset only (``--no-align`` on the paper's); ``on`` everywhere, as the recorded
-"stack-aware (aligned)" rows do. The rows are written after every stack.
+"stack-aware (aligned)" rows do. ``--ctf-aware`` adds, on stacks with a CTF, the CTF-aware combination of
+the look-alikes (each image's CTF from its STAR row, :func:`cdae_lite.denoise.preprocess.star_ctfs`) at each
+Wiener regulariser given (columns ``K=30 ctf W``). The rows are written after every stack.
 """
 
 import argparse
@@ -24,6 +26,7 @@ from _common import print_table, write_json
 
 from cdae_lite import metrics
 from cdae_lite.denoise import StackAwareConfig, load_denoiser, predict, stack_denoise
+from cdae_lite.denoise.preprocess import star_ctfs
 from cdae_lite.paper.general import VALIDATION
 from cdae_lite.simulation import SimulationConfig, distinct_views, simulate
 from cdae_lite.simulation.bank import phantom_seeds, stretched_phantom
@@ -44,6 +47,7 @@ def main() -> None:
     ap.add_argument("--neighbours", type=int, nargs="+", default=[30, 60, 120])
     ap.add_argument("--presets", nargs="+", default=["paper", "realistic"])
     ap.add_argument("--align", choices=["auto", "on", "off"], default="auto")
+    ap.add_argument("--ctf-aware", type=float, nargs="*", default=[])
     ap.add_argument("--per-view", type=int, default=250)
     ap.add_argument("--score", type=int, default=64)
     ap.add_argument("--snr", type=float, default=0.1)
@@ -58,12 +62,16 @@ def main() -> None:
         align = preset == "realistic" if a.align == "auto" else a.align == "on"
         row = {"phantom": seed, "preset": preset, "align": align,
                "single": round(float(metrics.psnr(predict(model, x[q]), clean[q]).mean()), 2)}
+        ctfs = star_ctfs(x.shape[-1], st.pixel_size_A, st.meta, st.optics) if "rlnDefocusU" in st.meta else None
         for k in a.neighbours:
             cfg = replace(StackAwareConfig(align=align), neighbours=k, candidates=max(100, 2 * k))
             t = time.perf_counter()
             out = stack_denoise(model, x, cfg, queries=q)
             row[f"K={k}"] = round(float(metrics.psnr(out, clean[q]).mean()), 2)
             row[f"s K={k}"] = round(time.perf_counter() - t, 1)
+            for w in a.ctf_aware if ctfs is not None else ():
+                out = stack_denoise(model, x, replace(cfg, wiener=w), queries=q, ctfs=ctfs)
+                row[f"K={k} ctf {w:g}"] = round(float(metrics.psnr(out, clean[q]).mean()), 2)
         rows.append(row)
         print(row, flush=True)
         if a.json:

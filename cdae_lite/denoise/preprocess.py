@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cdae_lite.images import check_images, normalize_background, resample_images
-from cdae_lite.simulation.ctf import CTFParams, phase_flip
+from cdae_lite.simulation.ctf import CTFParams, ctf_2d, phase_flip
 
 
 def star_pixel_size(particles: pd.DataFrame, optics: dict) -> float | None:
@@ -83,6 +83,32 @@ def star_ctf_params(particles: pd.DataFrame, optics: dict) -> tuple[CTFParams, d
                  "defocus_v_A": particles.get("rlnDefocusV", particles["rlnDefocusU"]).to_numpy(float),
                  "defocus_angle_deg": particles.get("rlnDefocusAngle", pd.Series(np.zeros(len(particles)))).to_numpy(float)}
     return params, per_image
+
+
+def star_ctfs(size: int, pixel_size_A: float, particles: pd.DataFrame, optics: dict) -> np.ndarray:
+    """Each particle's 2D CTF, as its STAR row describes it (:func:`star_ctf_params`).
+
+    Parameters
+    ----------
+    size : int
+        Box size of the images, pixels.
+    pixel_size_A : float
+        Angstrom per pixel of the images (after any resampling: the CTF is computed at this scale).
+    particles : pandas.DataFrame
+        The particles table, with the defocus columns, Angstrom and degrees.
+    optics : dict
+        The optics group's values (voltage in kV, Cs in mm, amplitude contrast).
+
+    Returns
+    -------
+    ndarray (n, size, size) float32
+        One CTF per row, zero frequency at pixel ``(size // 2, size // 2)`` (``fftshift`` layout), as
+        :func:`~cdae_lite.simulation.ctf.ctf_2d` makes them; the input of a CTF-aware
+        :func:`~cdae_lite.denoise.stackaware.stack_denoise`.
+    """
+    params, per = star_ctf_params(particles, optics)
+    return ctf_2d(size, pixel_size_A, per["defocus_u_A"], per["defocus_v_A"], per["defocus_angle_deg"],
+                  params.voltage_kV, params.cs_mm, params.amplitude_contrast).numpy()
 
 
 def phase_flip_star(images, pixel_size_A: float, particles: pd.DataFrame, optics: dict) -> np.ndarray:

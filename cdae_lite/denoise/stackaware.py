@@ -56,6 +56,9 @@ class StackAwareConfig:
         beside the search; the default was chosen on the validation pseudo-proteins at SNR 1 and 3
         (what an average of about 31 images is), where the symmetrised shipped model scores higher
         than the plain one, never on a test protein.
+    wiener : float
+        Used only when the images' CTFs are given: the regulariser of the CTF-aware combination, per
+        image (:func:`aligned_average`).
 
     Raises
     ------
@@ -70,6 +73,7 @@ class StackAwareConfig:
     max_shift_px: int | None = None
     n_components: int = 10
     symmetrize: int = 8
+    wiener: float = 0.1
 
     def __post_init__(self):
         if self.neighbours < 1 or self.candidates < self.neighbours or self.n_angles < 1:
@@ -174,8 +178,17 @@ def find_lookalikes(denoised, config: StackAwareConfig = StackAwareConfig(), que
     return out
 
 
-def aligned_average(images, alignment: Alignment, queries=None) -> np.ndarray:
-    """Each query image averaged with its aligned look-alikes.
+def _ctf_weighted(images: torch.Tensor, ctfs: torch.Tensor, wiener: float) -> torch.Tensor:
+    """The Wiener combination of aligned images (first: the query) under their own CTFs (``fftshift``
+    layout), brought to the query's CTF: ``c_0 * sum(c_j F_j) / (sum(c_j ** 2) + wiener * n)``."""
+    f = torch.fft.fft2(images.double())
+    c = torch.fft.ifftshift(ctfs.double(), dim=(-2, -1))
+    est = c[0] * (c * f).sum(0) / ((c * c).sum(0) + wiener * len(c))
+    return torch.fft.ifft2(est).real.float()
+
+
+def aligned_average(images, alignment: Alignment, queries=None, ctfs=None, wiener: float = 0.1) -> np.ndarray:
+    """Each query image averaged with its aligned look-alikes (CTF-aware when their CTFs are given).
 
     Parameters
     ----------
@@ -185,12 +198,21 @@ def aligned_average(images, alignment: Alignment, queries=None) -> np.ndarray:
         Each query's look-alikes, from :func:`find_lookalikes`.
     queries : array of int, optional
         The indices :func:`find_lookalikes` was given (default: all).
+    ctfs : array (n, s, s), optional
+        Each image's CTF, zero frequency at ``(s // 2, s // 2)`` (e.g.
+        :func:`~cdae_lite.denoise.preprocess.star_ctfs`). With them, each look-alike's CTF turns with it
+        and the images are combined in Fourier space, each frequency weighted by the CTFs (a Wiener
+        filter), and brought to the query's own CTF: look-alikes under other defoci then add signal where
+        a plain mean would blur it.
+    wiener : float
+        With ``ctfs``: the regulariser per image (larger: smoother where the CTFs are weak).
 
     Returns
     -------
     ndarray (q, s, s) float32
         The mean of each query image and its ``K`` look-alikes, each shifted and rotated onto it, in the
-        images' units (noise variance divided by about ``K + 1``).
+        images' units (noise variance divided by about ``K + 1``); with ``ctfs``, their CTF-weighted
+        estimate of the query image (under its CTF).
 
     Raises
     ------
@@ -198,20 +220,26 @@ def aligned_average(images, alignment: Alignment, queries=None) -> np.ndarray:
         Images that :func:`~cdae_lite.images.check_images` refuses.
     """
     x = torch.from_numpy(check_images(images))
+    c = None if ctfs is None else torch.as_tensor(np.asarray(ctfs, np.float32))
+    if c is not None and c.shape != x.shape:
+        raise ValueError(f"ctfs of shape {tuple(c.shape)} for images of shape {tuple(x.shape)}")
     q = np.arange(len(x)) if queries is None else np.asarray(queries, np.int64)
     out = np.empty((len(q), x.shape[-1], x.shape[-1]), np.float32)
     for t, i in enumerate(q):
-        nb = x[torch.from_numpy(alignment.neighbours[t])]
+        idx = torch.from_numpy(alignment.neighbours[t])
+        nb, cn = x[idx], None if c is None else c[idx]
         if alignment.shifts_px[t].any() or alignment.angles_deg[t].any():
             nb = torch.stack([torch.roll(im, (-int(dy), -int(dx)), (0, 1))
                               for im, (dy, dx) in zip(nb, alignment.shifts_px[t])])
             nb = rotate_images(nb, torch.from_numpy(alignment.angles_deg[t]))
-        out[t] = ((x[i] + nb.sum(0)) / (len(nb) + 1)).numpy()
+            cn = None if cn is None else rotate_images(cn, torch.from_numpy(alignment.angles_deg[t]))  # a shift keeps it
+        out[t] = (((x[i] + nb.sum(0)) / (len(nb) + 1)) if c is None else
+                  _ctf_weighted(torch.cat([x[i][None], nb]), torch.cat([c[i][None], cn]), wiener)).numpy()
     return out
 
 
 def stack_denoise(model: nn.Module, images, config: StackAwareConfig = StackAwareConfig(), queries=None,
-                  device=None, batch_size: int = 256) -> np.ndarray:
+                  device=None, batch_size: int = 256, ctfs=None) -> np.ndarray:
     """Stack-aware denoising: denoise, find aligned look-alikes, average the raw images, denoise the average
     (with the model symmetrised over ``config.symmetrize`` flips and transposes).
 
@@ -229,6 +257,9 @@ def stack_denoise(model: nn.Module, images, config: StackAwareConfig = StackAwar
         Where the model runs (default: :func:`~cdae_lite.runtime.get_device`).
     batch_size : int
         Images per forward pass.
+    ctfs : array (n, s, s), optional
+        Each image's CTF (``fftshift`` layout; :func:`~cdae_lite.denoise.preprocess.star_ctfs`): the
+        look-alikes are then combined CTF-aware (:func:`aligned_average`, ``config.wiener``).
 
     Returns
     -------
@@ -245,11 +276,11 @@ def stack_denoise(model: nn.Module, images, config: StackAwareConfig = StackAwar
     d0 = predict(model, x, batch_size=batch_size, device=device)
     al = find_lookalikes(d0, config, queries)
     final = model if config.symmetrize == 1 else Symmetrized(model, config.symmetrize)
-    return predict(final, aligned_average(x, al, queries), batch_size=batch_size, device=device)
+    return predict(final, aligned_average(x, al, queries, ctfs, config.wiener), batch_size=batch_size, device=device)
 
 
 def stack_averages(model: nn.Module, images, config: StackAwareConfig = StackAwareConfig(), queries=None,
-                   device=None, batch_size: int = 256) -> tuple[np.ndarray, Alignment]:
+                   device=None, batch_size: int = 256, ctfs=None) -> tuple[np.ndarray, Alignment]:
     """The averages :func:`stack_denoise` hands its model, and the alignment that made them.
 
     The same first steps as :func:`stack_denoise` (denoise every image, find aligned look-alikes among
@@ -258,7 +289,7 @@ def stack_averages(model: nn.Module, images, config: StackAwareConfig = StackAwa
 
     Parameters
     ----------
-    model, images, config, queries, device, batch_size
+    model, images, config, queries, device, batch_size, ctfs
         As for :func:`stack_denoise`.
 
     Returns
@@ -270,4 +301,4 @@ def stack_averages(model: nn.Module, images, config: StackAwareConfig = StackAwa
     """
     x = check_images(images)
     al = find_lookalikes(predict(model, x, batch_size=batch_size, device=device), config, queries)
-    return aligned_average(x, al, queries), al
+    return aligned_average(x, al, queries, ctfs, config.wiener), al
