@@ -70,7 +70,7 @@ def main() -> None:
             row[f"K={k}"] = round(float(metrics.psnr(out, clean[q]).mean()), 2)
             row[f"s K={k}"] = round(time.perf_counter() - t, 1)
             for w in a.ctf_aware if ctfs is not None else ():
-                out = stack_denoise(model, x, replace(cfg, wiener=w), queries=q, ctfs=ctfs)
+                out = stack_denoise(model, x, replace(cfg, ctf_aware=True, wiener=w), queries=q, ctfs=ctfs)
                 row[f"K={k} ctf {w:g}"] = round(float(metrics.psnr(out, clean[q]).mean()), 2)
         rows.append(row)
         print(row, flush=True)

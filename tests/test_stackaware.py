@@ -90,3 +90,27 @@ def test_bad_configurations_are_refused():
         StackAwareConfig(symmetrize=3)
     with pytest.raises(ValueError, match="needs more than 30 images"):
         find_lookalikes(np.zeros((10, 16, 16), np.float32) + np.arange(16, dtype=np.float32), StackAwareConfig())
+
+
+def test_ctf_aware_average_recovers_the_querys_own_ctf_image_where_a_plain_mean_blurs_it(rng):
+    from cdae_lite.denoise.stackaware import Alignment
+    from cdae_lite.simulation.ctf import apply_ctf, ctf_2d
+
+    size, n, px = 32, 20, 1.5
+    clean = np.repeat(patterns(size)[:1], n, axis=0)
+    defocus = np.linspace(8000.0, 25000.0, n)
+    under = np.asarray(apply_ctf(clean, px, defocus_u_A=defocus), np.float32)  # each image under its own CTF
+    noisy = under + 0.02 * rng.standard_normal(under.shape).astype(np.float32)
+    ctfs = ctf_2d(size, px, defocus).numpy()
+    al = Alignment(neighbours=np.array([np.arange(1, n)]), angles_deg=np.zeros((1, n - 1), np.float32),
+                   shifts_px=np.zeros((1, n - 1, 2), np.int64), scores=np.ones((1, n - 1), np.float32))
+    plain = aligned_average(noisy, al, [0])[0]
+    aware = aligned_average(noisy, al, [0], ctfs=ctfs, wiener=1e-3)[0]
+    target = under[0]
+    assert np.mean((aware - target) ** 2) < 0.5 * np.mean((plain - target) ** 2)
+    with pytest.raises(ValueError, match="ctfs of shape"):
+        aligned_average(noisy, al, [0], ctfs=ctfs[:, :16, :16])
+    with pytest.raises(ValueError, match="needs each image's CTF"):
+        stack_denoise(torch.nn.Identity(), noisy, StackAwareConfig(ctf_aware=True, neighbours=3, candidates=5))
+    with pytest.raises(ValueError, match="needs each image's CTF"):
+        stack_denoise(torch.nn.Identity(), noisy, StackAwareConfig(neighbours=3, candidates=5), ctfs=ctfs)

@@ -56,9 +56,12 @@ class StackAwareConfig:
         beside the search; the default was chosen on the validation pseudo-proteins at SNR 1 and 3
         (what an average of about 31 images is), where the symmetrised shipped model scores higher
         than the plain one, never on a test protein.
+    ctf_aware : bool
+        Combine the look-alikes CTF-aware (:func:`aligned_average`): :func:`stack_denoise` then needs each
+        image's CTF. Chosen on the validation pseudo-proteins of the realistic preset (CTF, defocus 1 to
+        2.5 um), where it scored above the plain mean (``benchmarks/stack_neighbours.py --ctf-aware``).
     wiener : float
-        Used only when the images' CTFs are given: the regulariser of the CTF-aware combination, per
-        image (:func:`aligned_average`).
+        The regulariser of the CTF-aware combination, per image (chosen there too).
 
     Raises
     ------
@@ -73,7 +76,8 @@ class StackAwareConfig:
     max_shift_px: int | None = None
     n_components: int = 10
     symmetrize: int = 8
-    wiener: float = 0.1
+    ctf_aware: bool = False
+    wiener: float = 3e-4
 
     def __post_init__(self):
         if self.neighbours < 1 or self.candidates < self.neighbours or self.n_angles < 1:
@@ -187,7 +191,7 @@ def _ctf_weighted(images: torch.Tensor, ctfs: torch.Tensor, wiener: float) -> to
     return torch.fft.ifft2(est).real.float()
 
 
-def aligned_average(images, alignment: Alignment, queries=None, ctfs=None, wiener: float = 0.1) -> np.ndarray:
+def aligned_average(images, alignment: Alignment, queries=None, ctfs=None, wiener: float = 3e-4) -> np.ndarray:
     """Each query image averaged with its aligned look-alikes (CTF-aware when their CTFs are given).
 
     Parameters
@@ -238,6 +242,12 @@ def aligned_average(images, alignment: Alignment, queries=None, ctfs=None, wiene
     return out
 
 
+def _check_ctfs(config: StackAwareConfig, ctfs) -> None:
+    if config.ctf_aware != (ctfs is not None):
+        raise ValueError("CTF-aware stack-aware denoising needs each image's CTF: ctf_aware=True with ctfs, "
+                         f"got ctf_aware={config.ctf_aware} and {'no ' if ctfs is None else ''}ctfs")
+
+
 def stack_denoise(model: nn.Module, images, config: StackAwareConfig = StackAwareConfig(), queries=None,
                   device=None, batch_size: int = 256, ctfs=None) -> np.ndarray:
     """Stack-aware denoising: denoise, find aligned look-alikes, average the raw images, denoise the average
@@ -258,8 +268,9 @@ def stack_denoise(model: nn.Module, images, config: StackAwareConfig = StackAwar
     batch_size : int
         Images per forward pass.
     ctfs : array (n, s, s), optional
-        Each image's CTF (``fftshift`` layout; :func:`~cdae_lite.denoise.preprocess.star_ctfs`): the
-        look-alikes are then combined CTF-aware (:func:`aligned_average`, ``config.wiener``).
+        Each image's CTF (``fftshift`` layout; :func:`~cdae_lite.denoise.preprocess.star_ctfs`), required
+        with ``config.ctf_aware`` (and only then): the look-alikes are then combined CTF-aware
+        (:func:`aligned_average`, ``config.wiener``).
 
     Returns
     -------
@@ -269,10 +280,11 @@ def stack_denoise(model: nn.Module, images, config: StackAwareConfig = StackAwar
     Raises
     ------
     ValueError
-        Images that :func:`~cdae_lite.images.check_images` refuses, or a stack of no more than
-        ``config.neighbours`` images.
+        Images that :func:`~cdae_lite.images.check_images` refuses, a stack of no more than
+        ``config.neighbours`` images, or ``ctfs`` without ``config.ctf_aware`` or the reverse.
     """
     x = check_images(images)
+    _check_ctfs(config, ctfs)
     d0 = predict(model, x, batch_size=batch_size, device=device)
     al = find_lookalikes(d0, config, queries)
     final = model if config.symmetrize == 1 else Symmetrized(model, config.symmetrize)
@@ -300,5 +312,6 @@ def stack_averages(model: nn.Module, images, config: StackAwareConfig = StackAwa
         Each query's look-alikes (e.g. to compute the averages' noise level).
     """
     x = check_images(images)
+    _check_ctfs(config, ctfs)
     al = find_lookalikes(predict(model, x, batch_size=batch_size, device=device), config, queries)
     return aligned_average(x, al, queries, ctfs, config.wiener), al

@@ -24,9 +24,10 @@ from functools import lru_cache, partial
 import numpy as np
 import pandas as pd
 
-from cdae_lite.denoise.tuning import TUNING_GRIDS, tune
+from cdae_lite.denoise.preprocess import star_ctfs
 from cdae_lite.denoise.stackaware import (StackAwareConfig, aligned_average, find_lookalikes, stack_averages,
                                           stack_denoise)
+from cdae_lite.denoise.tuning import TUNING_GRIDS, tune
 from cdae_lite.images import evenly_spaced
 from cdae_lite.io.paths import data_path
 from cdae_lite.metrics import image_scores
@@ -40,19 +41,15 @@ from cdae_lite.simulation.stacks import simulate, simulate_protein
 from cdae_lite.simulation.views import distinct_views
 
 N_VIEWS = 4  #: views per evaluation stack (the test proteins' shipped views; the held-out map's most distinct ones)
-#: The stack-aware variants scored (:mod:`cdae_lite.denoise.stackaware`), with the CLI's defaults.
-STACK_AWARE = {"stack-aware (aligned)": StackAwareConfig(),
-               "stack-aware (no alignment)": StackAwareConfig(align=False)}
-
-#: BM3D's sigma factors tried on the training protein (single images).
-BM3D_FACTORS = tuple(TUNING_GRIDS["BM3D"]["sigma_factor"])
-
+#: The stack-aware variants scored (:mod:`cdae_lite.denoise.stackaware`), with the CLI's defaults, and the
+#: CTF-aware one (for stacks with a CTF; scored by the peers' comparison).
+STACK_AWARE = {"stack-aware (aligned)": StackAwareConfig(), "stack-aware (no alignment)": StackAwareConfig(align=False)}
+CTF_AWARE = {"stack-aware (aligned, CTF-aware)": StackAwareConfig(ctf_aware=True)}
+BM3D_FACTORS = tuple(TUNING_GRIDS["BM3D"]["sigma_factor"])  #: BM3D's factors tried on the training protein's images
 #: BM3D's sigma factors tried on the training protein's stack-aware averages, whose noise sigma is
 #: :func:`average_sigma` (at 64 px and SNR 0.1, 1.0 was best, inside this grid, in both presets).
 AVERAGE_FACTORS = (0.5, 0.7, 1.0, 1.4, 2.0)
-
-#: The simulation presets every denoiser is scored in.
-PRESETS = ("paper", "realistic")
+PRESETS = ("paper", "realistic")  #: the simulation presets every denoiser is scored in
 
 #: The row that replaces each image by the mean of its true view's noisy images (an oracle that knows the
 #: views: the ceiling of averaging in the paper's preset; in the realistic one the images of a view also
@@ -83,14 +80,11 @@ class DenoiserEvaluation(ProfiledConfig):
     def quick_overrides(cls) -> dict:
         return {"images_per_view": 8, "n_images": 8, "n_tune": 4}
 
-    @classmethod
-    def smoke_overrides(cls) -> dict:
-        return {"images_per_view": 8, "n_images": 8, "n_tune": 4}
+    smoke_overrides = quick_overrides
 
 
 def _sim(cfg: DenoiserEvaluation, preset: str) -> SimulationConfig:
-    s = SimulationConfig(image_size=cfg.size, images_per_view=cfg.images_per_view, test_snr=cfg.snr,
-                         seed=cfg.seed)
+    s = SimulationConfig(image_size=cfg.size, images_per_view=cfg.images_per_view, test_snr=cfg.snr, seed=cfg.seed)
     return s.realistic() if preset == "realistic" else s
 
 
@@ -310,17 +304,21 @@ def tuned_bm3d_on_averages(cfg: DenoiserEvaluation, model, config: StackAwareCon
     and ``config`` as :func:`~cdae_lite.denoise.stackaware.stack_denoise` makes them; ``(BM3D, table)``."""
     s = _training_stack(cfg, preset, device)
     idx = evenly_spaced(len(s), cfg.n_tune)
-    avg, al = stack_averages(model, s.noisy[cfg.snr], config, idx, device)
+    avg, al = stack_averages(model, s.noisy[cfg.snr], config, idx, device, ctfs=_ctfs(s, config))
     return tune("BM3D", avg, s.clean[idx], average_sigma(s.noise_sigma(cfg.snr), al.neighbours, idx),
                 grid={"sigma_factor": list(AVERAGE_FACTORS)})
 
 
+def _ctfs(stack, config: StackAwareConfig):  # each image's CTF where the variant is CTF-aware
+    return star_ctfs(stack.clean.shape[-1], stack.pixel_size_A, stack.meta, stack.optics) if config.ctf_aware else None
+
+
 def _stack_aware(model, config: StackAwareConfig, device, snr, stack, indices):
-    return stack_denoise(model, stack.noisy[snr], config, queries=indices, device=device)
+    return stack_denoise(model, stack.noisy[snr], config, queries=indices, device=device, ctfs=_ctfs(stack, config))
 
 
 def _bm3d_on_averages(model, config: StackAwareConfig, bm3d, device, snr, stack, indices):
-    avg, al = stack_averages(model, stack.noisy[snr], config, indices, device)
+    avg, al = stack_averages(model, stack.noisy[snr], config, indices, device, ctfs=_ctfs(stack, config))
     return bm3d.denoise(avg, sigma=average_sigma(stack.noise_sigma(snr), al.neighbours, indices))
 
 
@@ -330,7 +328,8 @@ def _true_class(align: bool, snr, stack, indices):
 
 def stack_methods_for(cfg: DenoiserEvaluation, model, preset: str, device=None,
                       variants=tuple(STACK_AWARE)) -> tuple[dict, dict, dict]:
-    """The stack methods scored in ``preset``: ``model`` stack-aware (each of ``variants``, keys of :data:`STACK_AWARE`),
+    """The stack methods scored in ``preset``: ``model`` stack-aware (each of ``variants``, keys of :data:`STACK_AWARE`
+    or :data:`CTF_AWARE`),
     BM3D on the same averages (``"BM3D + <variant>"``, its factor tuned on the training protein's
     averages) and the true-class average (:data:`TRUE_CLASS`).
 
@@ -338,7 +337,7 @@ def stack_methods_for(cfg: DenoiserEvaluation, model, preset: str, device=None,
     """
     methods, factors, tables = {}, {}, {}
     for label in variants:
-        how = STACK_AWARE[label]
+        how = {**STACK_AWARE, **CTF_AWARE}[label]
         bm3d, table = tuned_bm3d_on_averages(cfg, model, how, preset, device)
         factors[label], tables[label] = bm3d.sigma_factor, table.to_dict("records")
         methods[f"general + {label}"] = partial(_stack_aware, model, how, device, cfg.snr)

@@ -58,15 +58,17 @@ TOPAZ_MODELS = ("unet", "unet-small")
 #: figure Topaz states per model.
 TOPAZ_PIXEL_A = 1.0
 
-#: The stack-aware variants: aligned look-alikes (the CLI's default) on every preset, and without alignment
-#: (``--no-align``, which the README prescribes for particles not rotated in plane) on the paper preset's.
-STACK_VARIANT, UNALIGNED = "stack-aware (aligned)", "stack-aware (no alignment)"
-STACK_VARIANTS = {"paper": (STACK_VARIANT, UNALIGNED), "realistic": (STACK_VARIANT,)}
+#: The stack-aware variants: aligned look-alikes (the CLI's default) on every preset; without alignment
+#: (``--no-align``, which the README prescribes for particles not rotated in plane) on the paper preset's;
+#: CTF-aware (``--ctf-aware``, for particles with a CTF) on the realistic preset's.
+STACK_VARIANT, UNALIGNED, CTF_VARIANT = "stack-aware (aligned)", "stack-aware (no alignment)", "stack-aware (aligned, CTF-aware)"
+STACK_VARIANTS = {"paper": (STACK_VARIANT, UNALIGNED), "realistic": (STACK_VARIANT, CTF_VARIANT)}
 
 #: Row names.
 GENERAL, BM3D, COV2D = "general", "BM3D (tuned)", "Cov2D (ASPIRE, true noise variance)"
 AWARE, BM3D_AVG = f"general + {STACK_VARIANT}", f"BM3D + {STACK_VARIANT}"
 AWARE_NA, BM3D_AVG_NA = f"general + {UNALIGNED}", f"BM3D + {UNALIGNED}"
+AWARE_CTF, BM3D_AVG_CTF = f"general + {CTF_VARIANT}", f"BM3D + {CTF_VARIANT}"
 
 
 #: The ``cpu`` profile's size: general-eval's stacks (4 x 250 images per set) and scored images (64 per set,
@@ -263,7 +265,8 @@ def run_peers(cfg: DenoiserEvaluation, general, device=None) -> dict:
 #: (single images with single images, averages with averages, Cov2D with the stack methods).
 COMPARISONS = ((GENERAL, topaz_row("unet")), (GENERAL, topaz_row("unet-small")), (GENERAL, topaz_row("unet", True)),
                (GENERAL, topaz_row("unet-small", True)), (GENERAL, BM3D), (AWARE, COV2D), (AWARE, BM3D_AVG),
-               (TRUE_CLASS, AWARE), (AWARE_NA, COV2D), (AWARE_NA, BM3D_AVG_NA), (TRUE_CLASS, AWARE_NA))
+               (TRUE_CLASS, AWARE), (AWARE_NA, COV2D), (AWARE_NA, BM3D_AVG_NA), (TRUE_CLASS, AWARE_NA),
+               (AWARE_CTF, COV2D), (AWARE_CTF, BM3D_AVG_CTF), (TRUE_CLASS, AWARE_CTF))
 
 
 def with_flags(rows: list[dict], general_rows: list[dict] | None) -> list[dict]:
@@ -332,7 +335,7 @@ def record_peers(profile: str | None = None, device=None, out=None, notes: str =
 
 #: The rows of each table the chapters show: single-image methods, and the stack methods.
 SINGLE_ROWS = ("raw", GENERAL, BM3D, *(topaz_row(m, r) for r in (False, True) for m in TOPAZ_MODELS))
-STACK_ROWS = (COV2D, AWARE, BM3D_AVG, AWARE_NA, BM3D_AVG_NA, TRUE_CLASS)
+STACK_ROWS = (COV2D, AWARE, BM3D_AVG, AWARE_NA, BM3D_AVG_NA, AWARE_CTF, BM3D_AVG_CTF, TRUE_CLASS)
 
 
 def live_rows(n_images: int = 8, images_per_view: int = 40, device=None) -> list[dict]:

@@ -4,7 +4,7 @@ of our denoisers over the best peer per set, stack-aware denoising as a user run
 
 from __future__ import annotations
 
-from cdae_lite.paper.peers import (AWARE, AWARE_NA, COV2D, GENERAL, INSTALL, TOPAZ_MODELS, TOPAZ_PIXEL_A, set_margins,
+from cdae_lite.paper.peers import (AWARE, AWARE_CTF, AWARE_NA, COV2D, GENERAL, INSTALL, TOPAZ_MODELS, TOPAZ_PIXEL_A, set_margins,
                                    topaz_row)
 
 
@@ -21,15 +21,17 @@ def best_peer_margins(rows: list[dict], subject: str, peers: list[str], value: s
 
 
 def as_run_margins(rows: list[dict], other: str = COV2D, value: str = "affine_psnr") -> dict:
-    """Per test-protein set, ``--stack-aware`` as the README has a user run it (``--no-align`` where that
-    variant was scored, on particles not rotated in plane; else aligned) minus ``other``, dB.
+    """Per test-protein set, ``--stack-aware`` as the README has a user run it minus ``other``, dB: with
+    ``--no-align`` where that variant was scored (particles not rotated in plane), with ``--ctf-aware``
+    where that one was (particles with a CTF), else aligned.
 
     >>> rows = [{"protein": "adk", "preset": s, "method": m, "affine_psnr": v} for s, m, v in (("paper", AWARE, 30.0),
     ...         ("paper", AWARE_NA, 32.0), ("paper", COV2D, 28.0), ("realistic", AWARE, 26.0), ("realistic", COV2D, 24.5))]
     >>> as_run_margins(rows)
     {'adk / paper': 4.0, 'adk / realistic': 1.5}
     """
-    both = {**set_margins(rows, AWARE, other, value), **set_margins(rows, AWARE_NA, other, value)}
+    both = {**set_margins(rows, AWARE, other, value), **set_margins(rows, AWARE_NA, other, value),
+            **set_margins(rows, AWARE_CTF, other, value)}
     return {k: v for k, v in both.items() if "held out" not in k}
 
 
