@@ -166,3 +166,23 @@ def test_cluster_refines_labels_by_default_and_not_with_no_refine(sim, tmp_path,
 
     f1 = {n: clustering_scores(truth, read_star(tmp_path / f"{n}.star")[0]["rlnClassNumber"])["f1"] for n in "ab"}
     assert f1["a"] >= f1["b"] - 0.05  # the loop does not undo a good clustering
+
+
+def test_denoise_ctf_aware_takes_each_particles_ctf_from_the_star_file(tmp_path, capsys):
+    assert main(["simulate", "--protein", "adk", "--size", "16", "--per-view", "12", "--snr", "0.1", "--preset",
+                 "realistic", "-o", str(tmp_path)]) == 0
+    star = tmp_path / "adk_snr0.1.star"
+    parts, _ = read_star(star)
+    assert parts["rlnDefocusU"].nunique() > 1  # each particle under its own CTF
+    capsys.readouterr()
+    assert main(["denoise", str(star), "-o", str(tmp_path / "den.star"), "--stack-aware", "--ctf-aware",
+                 "--neighbours", "5", "--device", "cpu"]) == 0
+    assert "CTF-aware" in capsys.readouterr().out
+    out, _ = read_star(tmp_path / "den.star")
+    assert len(out) == len(parts)
+    # a bare stack has no CTFs, and --ctf-aware is a way of --stack-aware: one line each, nothing written
+    assert main(["denoise", str(tmp_path / "adk_snr0.1.mrcs"), "-o", str(tmp_path / "x.mrcs"), "--stack-aware",
+                 "--ctf-aware"]) == 2
+    assert main(["denoise", str(star), "-o", str(tmp_path / "y.star"), "--ctf-aware"]) == 2
+    assert "add --stack-aware" in capsys.readouterr().err
+    assert not (tmp_path / "x.mrcs").exists() and not (tmp_path / "y.star").exists()

@@ -16,8 +16,10 @@ def run(args: argparse.Namespace) -> int:
     gain = recorded_gain(meta)
     calibrate = (gain is not None and abs(gain - 1) > 0.1) if args.calibrate is None else args.calibrate
     symmetrize = args.symmetrize or (8 if args.stack_aware else 1)
+    if args.ctf_aware and not args.stack_aware:
+        raise ValueError("--ctf-aware combines the look-alikes of --stack-aware: add --stack-aware")
     stack = (StackAwareConfig(neighbours=args.neighbours, candidates=max(100, args.neighbours), align=args.align,
-                              symmetrize=symmetrize) if args.stack_aware else None)
+                              symmetrize=symmetrize, ctf_aware=args.ctf_aware) if args.stack_aware else None)
     calibrate = calibrate and (stack is None or args.calibrate is True)
     if args.fine_tune and is_star(args.input):
         raise ValueError("--fine-tune takes a stack, not a STAR file (fine-tune on one of its stacks first)")
@@ -29,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
     report = denoise_path(model, args.input, args.output, args.relion_project, batch_size=args.batch_size,
                           device=args.device, equalize=args.equalize, overwrite=args.overwrite, resample=args.resample,
                           as_stack=args.as_stack, invert=args.invert, calibrate=calibrate, stack_aware=stack)
-    how = f", stack-aware ({args.neighbours} look-alikes{', aligned' if args.align else ''})" if stack else ""
+    how = (f", stack-aware ({args.neighbours} look-alikes{', aligned' if args.align else ''}"
+           f"{', CTF-aware' if args.ctf_aware else ''})" if stack else "")
     how += f", symmetrised over {symmetrize} flips and transposes" if symmetrize > 1 else ""
     how += f", {world()[1]} processes (torchrun)" if launched() else ""
     if is_main():  # under torchrun, one summary (rank 0's)
@@ -67,6 +70,8 @@ def add_parser(sub) -> None:
     p.add_argument("--neighbours", type=positive_int, default=30, help="look-alikes per particle (--stack-aware)")
     p.add_argument("--align", action=argparse.BooleanOptionalAction, default=True, help="search in-plane rotations "
                    "and shifts of look-alikes (--no-align: particles not rotated in plane, e.g. the paper's views)")
+    p.add_argument("--ctf-aware", action="store_true", help="with --stack-aware and a STAR input: combine the "
+                   "look-alikes weighted by each particle's CTF (its defocus rows), for particles under a CTF")
     p.add_argument("--symmetrize", type=int, choices=(1, 2, 4, 8), help="average the model over this many flips and "
                    "transposes of each image (N times its time; default 8 with --stack-aware, else 1)")
     p.add_argument("--fine-tune", action="store_true",

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch.nn as nn
 
+from cdae_lite.denoise.preprocess import star_ctfs
 from cdae_lite.denoise.stream import StreamReport, denoise_file
 from cdae_lite.distributed import launched
 from cdae_lite.io.files import check_name
@@ -113,6 +114,34 @@ def output_optics(plan: StarPlan, resample: int | None):
     return optics, parts
 
 
+def group_ctfs(plan: StarPlan, group: int, size: int | None = None) -> np.ndarray:
+    """The CTF of each distinct image of an optics group, in the order of ``plan.unique_images([group])``
+    (each image's first row), at box ``size`` (default: the group's; the pixel size follows a resampling).
+
+    Returns
+    -------
+    ndarray (m, size, size) float32
+        ``fftshift`` layout (:func:`~cdae_lite.denoise.preprocess.star_ctfs`).
+
+    Raises
+    ------
+    ValueError
+        A group without a pixel size or without defocus columns.
+    """
+    info = plan.groups[group]
+    if not info.pixel_size_A:
+        raise ValueError(f"optics group {group} has no pixel size: its CTFs cannot be computed")
+    keys, row_to_key = plan.unique_images([group])
+    rows = np.flatnonzero(row_to_key >= 0)
+    first = np.empty(len(keys), np.int64)
+    first[row_to_key[rows[::-1]]] = rows[::-1]  # the first row of each image
+    optics = {"rlnVoltage": info.voltage_kV, "rlnSphericalAberration": info.cs_mm,
+              "rlnAmplitudeContrast": info.amplitude_contrast}
+    size = size or info.image_size
+    return star_ctfs(size, info.pixel_size_A * info.image_size / size, plan.particles.iloc[first],
+                     {k: v for k, v in optics.items() if v is not None})
+
+
 def denoise_star(model: nn.Module, star_path: str | os.PathLike, output_path: str | os.PathLike,
                  project: str | os.PathLike | None = None, overwrite: bool = False,
                  resample: int | None = None, **options) -> StarReport:
@@ -170,7 +199,9 @@ def denoise_star(model: nn.Module, star_path: str | os.PathLike, output_path: st
             keys, _ = plan.unique_images([g])
             src = gather(plan, keys, stage.path(f"group{g}_in.mrcs"), info.pixel_size_A)
             den = stage.path(f"group{g}_out.mrcs")
-            reports[g] = denoise_file(model, src, den, overwrite=False, resample=resample, **options)
+            aware = options.get("stack_aware")
+            ctfs = group_ctfs(plan, g, resample) if aware is not None and aware.ctf_aware else None
+            reports[g] = denoise_file(model, src, den, overwrite=False, resample=resample, ctfs=ctfs, **options)
             src.unlink()
             parts.append((keys, den))
             out_px = info.pixel_size_A and info.pixel_size_A * info.image_size / (resample or info.image_size)
@@ -221,6 +252,8 @@ def denoise_path(model: nn.Module, input_path: str | os.PathLike, output_path: s
         return denoise_star(model, input_path, output_path, project, **options)
     if project is not None:
         raise ValueError("--relion-project applies to a STAR file input, not to a stack")
+    if options.get("stack_aware") is not None and options["stack_aware"].ctf_aware:
+        raise ValueError("--ctf-aware needs each particle's CTF: give a RELION particles STAR file, not a stack")
     return denoise_file(model, input_path, output_path, as_stack=as_stack, **options)
 
 

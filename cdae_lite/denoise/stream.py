@@ -111,7 +111,7 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
                  batch_size: int | None = None, device=None, equalize: bool = False, overwrite: bool = False,
                  resample: int | None = None, as_stack: bool = False, invert: bool | None = None,
                  calibrate: bool = False, sigma: float | None = None, sample_size: int = 256,
-                 stack_aware: StackAwareConfig | None = None) -> StreamReport:
+                 stack_aware: StackAwareConfig | None = None, ctfs=None) -> StreamReport:
     """Denoise every image of an MRC stack into a new MRC stack, in bounded memory.
 
     Parameters
@@ -150,6 +150,9 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
         Denoise each image with its aligned look-alikes from the stack
         (:func:`~cdae_lite.denoise.stackaware.stack_denoise`); the whole stack is then read into
         memory (about 3 x its size).
+    ctfs : array (n, s, s), optional
+        With a CTF-aware ``stack_aware``: each image's CTF at the output size (``fftshift`` layout;
+        :func:`~cdae_lite.denoise.relion.group_ctfs` makes them from a STAR file).
 
     Returns
     -------
@@ -179,11 +182,11 @@ def denoise_file(model: nn.Module, input_path: str | os.PathLike, output_path: s
         raise ValueError("the stack-aware mode runs in one process: launch it without torchrun")
     with process_group(device):
         return _denoise_file(model, input_path, output_path, batch_size, device, equalize, overwrite, resample,
-                             as_stack, invert, calibrate, sigma, sample_size, stack_aware)
+                             as_stack, invert, calibrate, sigma, sample_size, stack_aware, ctfs)
 
 
 def _denoise_file(model, input_path: Path, output_path: Path, batch_size, device, equalize, overwrite, resample,
-                  as_stack, invert, calibrate, sigma, sample_size, stack_aware) -> StreamReport:
+                  as_stack, invert, calibrate, sigma, sample_size, stack_aware, ctfs) -> StreamReport:
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
@@ -220,7 +223,7 @@ def _denoise_file(model, input_path: Path, output_path: Path, batch_size, device
         if stack_aware is not None:  # every image needs the whole stack: denoise it all first, write after
             whole = np.asarray(data[:], dtype=np.float32)
             whole = resample_images(whole, resample) if resample else whole
-            done = sign * stack_denoise(model, sign * whole, stack_aware, device=device, batch_size=batch_size)
+            done = sign * stack_denoise(model, sign * whole, stack_aware, device=device, batch_size=batch_size, ctfs=ctfs)
             del whole
 
         def fill(w, lo, hi):

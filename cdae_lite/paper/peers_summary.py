@@ -51,5 +51,6 @@ def readme_paragraph(result: dict) -> str:
             f"presets, the shipped denoiser minus the best of Topaz-Denoise's pretrained `unet` and `unet-small` "
             f"(at our pixel size or resampled to {TOPAZ_PIXEL_A:g} Å/px) is {span(single)} in affine-fitted PSNR; "
             f"on stacks of 4 x 250 images, `--stack-aware` (with `--no-align` in the paper's preset, whose particles are "
-            f"not rotated in plane) minus ASPIRE's Cov2D (given the true noise variance) "
+            f"not rotated in plane, and `--ctf-aware` in the realistic one) minus ASPIRE's Cov2D (given the true noise "
+            f"variance) "
             f"is {span(stack)}. Install them with `{INSTALL}`.")
