@@ -133,7 +133,7 @@ def collapse_sentence(rows: list[dict], names: dict | None = None) -> str:
     ...         {"protein": "adk", "method": "single_ft", "view_accuracy": 0.9, "chance": 0.25,
     ...          "separation": 0.93, "clean_separation": 0.71, "collapsed": False}]
     >>> collapse_sentence(rows, {"cdae_ft": "fine-tuned CDAE"})
-    'Collapsed, so no verdict is drawn from it: fine-tuned CDAE on adk (view accuracy 0.26, chance 0.25; the mean outputs of two views correlate 1.000, their clean images 0.710). The other outputs keep their views: view accuracy 0.90.'
+    'Collapsed, so no verdict is drawn from it: fine-tuned CDAE on adk (view accuracy 0.26, chance 0.25; the mean outputs of two views correlate 1.000, their clean images 0.710). The others keep their views (single_ft): view accuracy 0.90.'
     >>> collapse_sentence(rows[1:])
     'No output collapsed: view accuracy 0.90 (chance 0.25); the mean outputs of two views correlate at most 0.930 (their clean images 0.710).'
     """
@@ -154,7 +154,8 @@ def collapse_sentence(rows: list[dict], names: dict | None = None) -> str:
         each.append(f"{names.get(method, method)} on {', '.join(r['protein'] for r in rs)} (view accuracy "
                     f"{_span([r['view_accuracy'] for r in rs], '.2f')}, "
                     f"chance {_span([r['chance'] for r in rs], '.2f')}{alike})")
-    rest = f" The other outputs keep their views: {acc}." if kept else " No output kept its views."
+    others = ", ".join(names.get(m, m) for m in dict.fromkeys(r["method"] for r in kept))
+    rest = f" The others keep their views ({others}): {acc}." if kept else " No output kept its views."
     return f"Collapsed, so no verdict is drawn from {'it' if len(gone) == 1 else 'them'}: {'; '.join(each)}.{rest}"
 
 

@@ -41,9 +41,9 @@ from cdae_lite.simulation.stacks import simulate, simulate_protein
 from cdae_lite.simulation.views import distinct_views
 
 N_VIEWS = 4  #: views per evaluation stack (the test proteins' shipped views; the held-out map's most distinct ones)
-#: The stack-aware variants scored (:mod:`cdae_lite.denoise.stackaware`), with the CLI's defaults, and the
-#: CTF-aware one (for stacks with a CTF; scored by the peers' comparison).
+#: The stack-aware variants scored (:mod:`cdae_lite.denoise.stackaware`), with the CLI's defaults.
 STACK_AWARE = {"stack-aware (aligned)": StackAwareConfig(), "stack-aware (no alignment)": StackAwareConfig(align=False)}
+#: The CTF-aware variant (``--ctf-aware``, for stacks under a CTF), scored by the peers' comparison.
 CTF_AWARE = {"stack-aware (aligned, CTF-aware)": StackAwareConfig(ctf_aware=True)}
 BM3D_FACTORS = tuple(TUNING_GRIDS["BM3D"]["sigma_factor"])  #: BM3D's factors tried on the training protein's images
 #: BM3D's sigma factors tried on the training protein's stack-aware averages, whose noise sigma is
