@@ -283,12 +283,9 @@ def stack_denoise(model: nn.Module, images, config: StackAwareConfig = StackAwar
         Images that :func:`~cdae_lite.images.check_images` refuses, a stack of no more than
         ``config.neighbours`` images, or ``ctfs`` without ``config.ctf_aware`` or the reverse.
     """
-    x = check_images(images)
-    _check_ctfs(config, ctfs)
-    d0 = predict(model, x, batch_size=batch_size, device=device)
-    al = find_lookalikes(d0, config, queries)
+    averages, _ = stack_averages(model, images, config, queries, device, batch_size, ctfs)
     final = model if config.symmetrize == 1 else Symmetrized(model, config.symmetrize)
-    return predict(final, aligned_average(x, al, queries, ctfs, config.wiener), batch_size=batch_size, device=device)
+    return predict(final, averages, batch_size=batch_size, device=device)
 
 
 def stack_averages(model: nn.Module, images, config: StackAwareConfig = StackAwareConfig(), queries=None,
