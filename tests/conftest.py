@@ -7,6 +7,17 @@ import torch
 torch.set_num_threads(2)
 
 
+@pytest.fixture(scope="session")
+def smoke_cache(tmp_path_factory):
+    """One model cache (``CDAE_CACHE``) for every test on the full profile's smoke path.
+
+    The cache is keyed by each model's config and data, so a test that trains what an earlier one
+    trained (the book's smoke path, then the experiments behind results/) loads it instead: CI time,
+    not coverage, since a test run alone trains everything it needs.
+    """
+    return tmp_path_factory.mktemp("smoke_cache")
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

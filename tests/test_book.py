@@ -53,11 +53,13 @@ def test_book_builds_with_every_chapter_executed(tmp_path):
 
 
 # Chapters the smoke path skips because it would run them exactly as the quick book does (issue 33's CI
-# budget): chapter 6 depends on the profile only through by_profile sizes (60-150 s), chapter 7 through
-# DenoiserEvaluation, whose smoke variant is its quick variant, and a printed epoch count (100-380 s).
+# budget): chapter 1 depends on the profile only through the simulation's sizes (30 s on the smoke path),
+# chapter 6 only through by_profile sizes (60-150 s), chapter 7 through DenoiserEvaluation, whose smoke
+# variant is its quick variant, and a printed epoch count (100-380 s).
 # Each maps to the profile-dependent lines it may hold; the test below fails when such a chapter gains
 # another (run it on the smoke path again then) or when the smoke and quick variants part.
 SAME_ON_THE_SMOKE_PATH = {
+    "01_simulation": ("for_profile(SimulationConfig, PROFILE)",),
     "06_real_particles": (),
     "07_general_denoiser": ("DenoiserEvaluation.for_profile(PROFILE)", "paper.CDAEExperiment.full().pretrain.epochs"),
 }
@@ -90,8 +92,7 @@ def test_chapters_skipped_on_the_smoke_path_have_no_full_only_code(monkeypatch):
 # Chapters 3 to 5 load the models chapter 2 trained, and 4 and 5 the ones 3 fine-tuned, so they wait for
 # them; the scorecard reads every chapter's tables. A kernel that shares the machine runs torch on one
 # thread (two kernels of two threads each on a 2-core machine wait on each other's threads).
-SMOKE_WAVES = (("01_simulation", "02_single_vs_cascade"), ("03_finetuning",), ("04_baselines", "05_clustering"),
-               ("scorecard",))
+SMOKE_WAVES = (("02_single_vs_cascade",), ("03_finetuning",), ("04_baselines", "05_clustering"), ("scorecard",))
 
 
 def test_the_smoke_waves_run_every_chapter_the_quick_book_does_not_stand_for():
@@ -102,29 +103,37 @@ def test_the_smoke_waves_run_every_chapter_the_quick_book_does_not_stand_for():
     assert SMOKE_WAVES[-1] == ("scorecard",), "the scorecard reads every chapter's tables: it runs last, alone"
 
 
+def is_solution(cell) -> bool:
+    """An exercise's solution cell (its first line starts ``# Solution``)."""
+    return cell.cell_type == "code" and cell.source.lstrip().startswith("# Solution")
+
+
 def _execute(path: Path, alone: bool) -> str | None:
-    """Run one chapter top to bottom in a fresh kernel; its last error line, or None."""
+    """Run one chapter top to bottom in a fresh kernel, its exercises' solutions left out (the quick book runs
+    and checks them; here they would rerun the same code on other sizes); its last error line, or None."""
     import nbformat
     from nbclient import NotebookClient
 
     shared = {} if alone else {"env": {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}}
+    nb = nbformat.read(path, as_version=4)
+    nb.cells = [c for c in nb.cells if not is_solution(c)]
     try:
-        NotebookClient(nbformat.read(path, as_version=4), timeout=1800, kernel_name="python3",
-                       resources={"metadata": {"path": str(ROOT)}}).execute(**shared)
+        NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute(
+            **shared)
     except Exception as e:  # noqa: BLE001 -- collect every chapter's failure, then report them all
         return (str(e).strip().splitlines() or [type(e).__name__])[-1][:300]
     return None
 
 
 @pytest.mark.book
-def test_every_chapter_runs_on_the_full_profiles_smoke_path(monkeypatch, tmp_path):
+def test_every_chapter_runs_on_the_full_profiles_smoke_path(monkeypatch, smoke_cache):
     # issue 16: the full profile's shapes and code paths (64 px, the paper's networks, recorded results)
     # with a handful of images, so that a branch only the full profile takes cannot rot unseen. Part of the
     # README's test command: 294 s in CI one chapter at a time (the landing CI of 9cadab0); in SMOKE_WAVES since.
     # python benchmarks/chapters.py --profile full --smoke times each chapter
     from concurrent.futures import ThreadPoolExecutor
 
-    for k, v in {"CDAE_PROFILE": "full", "CDAE_SMOKE": "1", "CDAE_CACHE": str(tmp_path), "CDAE_PROGRESS": "0"}.items():
+    for k, v in {"CDAE_PROFILE": "full", "CDAE_SMOKE": "1", "CDAE_CACHE": str(smoke_cache), "CDAE_PROGRESS": "0"}.items():
         monkeypatch.setenv(k, v)  # the kernels inherit this process's environment
     failed = {}
     for wave in SMOKE_WAVES:

@@ -1,5 +1,7 @@
 """Tests of ``cdae_lite.paper.profiles``: the quick/full/smoke profiles live on the paper's side."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -28,6 +30,6 @@ def test_library_configs_are_plain_and_the_paper_holds_their_profiles(monkeypatc
         assert not any(hasattr(cls, n) for n in ("quick", "full", "for_profile", "quick_overrides"))
         assert cls().as_dict() == asdict(cls())
     assert for_profile(FineTuneConfig, "quick") == FineTuneConfig() and FineTuneConfig not in QUICK_OVERRIDES
-    monkeypatch.setenv("CDAE_SMOKE", "1")  # the smoke path keeps a library config's shapes
-    assert for_profile(SimulationConfig, "full") == SimulationConfig()
+    monkeypatch.setenv("CDAE_SMOKE", "1")  # the smoke path keeps a library config's shapes, with fewer images
+    assert for_profile(SimulationConfig, "full") == replace(SimulationConfig(), images_per_view=16)
     assert quick(SimulationConfig, seed=3).seed == 3

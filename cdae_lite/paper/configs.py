@@ -81,7 +81,7 @@ class BaselineExperiment(ProfiledConfig):
 
     @classmethod
     def smoke_overrides(cls) -> dict:
-        return {"cdae": CDAEExperiment.full(**CDAEExperiment.smoke_overrides()), "n_eval": 8, "n_tune": 8,
+        return {"cdae": CDAEExperiment.full(**CDAEExperiment.smoke_overrides()), "n_eval": 4, "n_tune": 4,
                 "dncnn_train": TrainConfig(epochs=1, optimizer="adam"),
                 "n2v_train": TrainConfig(epochs=1, optimizer="adam", val_fraction=0.0),
                 "snr_sweep": (0.1,), "n_sweep": 4}

@@ -34,7 +34,9 @@ QUICK_OVERRIDES: dict[type, dict[str, Any]] = {
 }
 
 #: Field values of the smoke path, per library config: sizes and epochs only, never shapes.
-SMOKE_OVERRIDES: dict[type, dict[str, Any]] = {}
+SMOKE_OVERRIDES: dict[type, dict[str, Any]] = {
+    SimulationConfig: {"images_per_view": 16},  # the full profile's 64 px with a handful of images
+}
 
 C = TypeVar("C")
 
