@@ -8,6 +8,7 @@ from cdae_lite.denoise.finetune import FineTuneConfig
 from cdae_lite.denoise.models import AEConfig, DnCNNConfig, Noise2VoidConfig
 from cdae_lite.denoise.train import TrainConfig
 from cdae_lite.paper.profiles import ProfiledConfig, quick
+from cdae_lite.paper.profiles import smoke_overrides as smoke_values
 from cdae_lite.simulation.config import SimulationConfig
 
 
@@ -37,10 +38,8 @@ class CDAEExperiment(ProfiledConfig):
 
     @classmethod
     def smoke_overrides(cls) -> dict:
-        # 64 px and the paper's networks; 16 images per view: chapter 3's stopping score averages the
-        # neighbours ranked k + 1 to 2k, so a protein needs more than 2k = 60 images (its larger
-        # neighbourhoods, up to 4k, are capped at the stack's size)
-        return {"sim": SimulationConfig(images_per_view=16), "pretrain": TrainConfig(epochs=1),
+        # 64 px and the paper's networks, with the smoke path's simulation sizes (SMOKE_OVERRIDES)
+        return {"sim": SimulationConfig(**smoke_values(SimulationConfig)), "pretrain": TrainConfig(epochs=1),
                 "finetune": FineTuneConfig(train=TrainConfig(epochs=1, lr=5e-4))}
 
 
