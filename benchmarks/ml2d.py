@@ -1,10 +1,13 @@
 """Maximum-likelihood 2D classification on realistic stacks: F1 beside the ceiling and the alignment method.
 
 Usage: ``python benchmarks/ml2d.py [--small] [--proteins adk cxcr4 proteasome] [--snrs 0.05 0.02]
-[--views 12] [--per-view 100] [--size 64] [--seed 7] [--methods ceiling align ml2d ml2d-flip] [--json out]``
+[--views 12] [--view-set hemisphere|distinct] [--per-view 100] [--size 64] [--seed 7]
+[--methods ceiling align ml2d ml2d-flip] [--json out]``
 
 Issue 32's setting: the realistic preset (CTF, in-plane rotation, shifts, 5-degree jitter) of each test
-protein, ``--views`` directions spread over a hemisphere, ``--per-view`` images each. Per protein and SNR:
+protein, ``--views`` directions spread over a hemisphere (``--view-set distinct``: the ``--views`` directions
+whose clean projections differ most, :func:`cdae_lite.simulation.distinct_views`, chosen from the map alone,
+symmetry mates excluded), ``--per-view`` images each. Per protein and SNR:
 the matched macro F1 (:func:`cdae_lite.metrics.clustering_scores`) of
 
 * ``ceiling``: :func:`cdae_lite.cluster.template_ceiling` with the true view templates (each image's CTF,
@@ -45,8 +48,8 @@ from cdae_lite.cluster import (align_classify, class_averages, kmeans, ml2d_clas
                                template_ceiling)
 from cdae_lite.denoise import load_denoiser, predict, stack_denoise
 from cdae_lite.metrics import class_average_resolution, clustering_scores
-from cdae_lite.simulation import (CTFParams, Projector, SimulationConfig, ctf_2d, euler_to_matrix, hemisphere_views,
-                                  load_protein, simulate)
+from cdae_lite.simulation import (CTFParams, Projector, SimulationConfig, ctf_2d, distinct_views, euler_to_matrix,
+                                  hemisphere_views, load_protein, simulate)
 
 
 class _Count(logging.Handler):
@@ -60,12 +63,13 @@ class _Count(logging.Handler):
         self.n += "iteration" in record.getMessage()
 
 
-def stack(protein: str, snr: float, views: int, per_view: int, size: int, seed: int):
+def stack(protein: str, snr: float, views: int, per_view: int, size: int, seed: int, view_set: str = "hemisphere"):
     """The noisy images, true labels, each image's CTF, the clean view templates, each in-plane angle (degrees)
-    and the pixel size (Angstrom)."""
+    and the pixel size (Angstrom). ``view_set``: ``"hemisphere"`` (spread evenly) or ``"distinct"`` (the
+    directions whose clean projections differ most)."""
     p = load_protein(protein)
     vol, px = p.volume(size)
-    v = hemisphere_views(views)
+    v = distinct_views(vol, views, device="cpu") if view_set == "distinct" else hemisphere_views(views)
     cfg = SimulationConfig(image_size=size, n_views=views, images_per_view=per_view, seed=seed).realistic()
     st = simulate(vol, px, v, cfg, snrs=(snr,), device="cpu")
     m, c = st.meta, CTFParams(voltage_kV=cfg.voltage_kV, cs_mm=cfg.cs_mm, amplitude_contrast=cfg.amplitude_contrast)
@@ -144,6 +148,7 @@ def main():
     ap.add_argument("--proteins", nargs="+", default=["adk", "cxcr4", "proteasome"])
     ap.add_argument("--snrs", nargs="+", type=float, default=[0.05, 0.02])
     ap.add_argument("--views", type=int, default=12)
+    ap.add_argument("--view-set", choices=["hemisphere", "distinct"], default="hemisphere")
     ap.add_argument("--per-view", type=int, default=100)
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--seed", type=int, default=7)
@@ -154,12 +159,12 @@ def main():
     if a.small:
         a.proteins, a.snrs, a.views, a.per_view = ["adk"], [0.05], 6, 50
     torch.manual_seed(0)
-    title = (f"ML 2D classification, realistic preset, {a.views} views x {a.per_view}, {a.size} px, "
+    title = (f"ML 2D classification, realistic preset, {a.views} {a.view_set} views x {a.per_view}, {a.size} px, "
              f"seed {a.seed}, {torch.get_num_threads()} thread(s)")
     rows = []
     for protein in a.proteins:
         for snr in a.snrs:
-            x, truth, ctf, templates, psi, px = stack(protein, snr, a.views, a.per_view, a.size, a.seed)
+            x, truth, ctf, templates, psi, px = stack(protein, snr, a.views, a.per_view, a.size, a.seed, a.view_set)
             out = {"protein": protein, "snr": snr, "images": len(x), "pixel A": round(px, 3)}
             for m in a.methods:
                 r = run_method(m, x, truth, ctf, templates, a.views, seed=0, psi=psi, pixel_size_A=px if a.frc else None)

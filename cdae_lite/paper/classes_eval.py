@@ -27,12 +27,15 @@ DENOISING_PAIRS = (("kmeans-denoise", "kmeans"), ("ml2d-denoise", "ml2d"), ("ml2
 
 
 def stack_shape(result: dict) -> tuple[int, int]:
-    """(views, images per view) of the benchmark's stacks, read from its title ("12 views x 100").
+    """(views, images per view) of the benchmark's stacks, read from its title ("12 views x 100", or with
+    the view set named: "12 distinct views x 100").
 
     >>> stack_shape({"benchmark": "ML 2D classification, realistic preset, 12 views x 100, 64 px"})
     (12, 100)
+    >>> stack_shape({"benchmark": "ML 2D classification, realistic preset, 12 distinct views x 100, 64 px"})
+    (12, 100)
     """
-    m = re.search(r"(\d+) views x (\d+)", result["benchmark"])
+    m = re.search(r"(\d+) (?:[a-z]+ )?views x (\d+)", result["benchmark"])
     if m is None:
         raise ValueError(f"no 'N views x M' in the benchmark's title {result['benchmark']!r}")
     return int(m.group(1)), int(m.group(2))
