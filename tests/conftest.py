@@ -1,8 +1,12 @@
 """Shared fixtures. Tests run on the CPU with few threads so that timings do not matter."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+
+ROOT = Path(__file__).resolve().parents[1]
 
 torch.set_num_threads(2)
 
@@ -16,6 +20,37 @@ def smoke_cache(tmp_path_factory):
     not coverage, since a test run alone trains everything it needs.
     """
     return tmp_path_factory.mktemp("smoke_cache")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests that wait for the book's chapters (``book_pool``) last, so that the library tests run while
+    the chapters execute; the order is otherwise kept."""
+    items.sort(key=lambda item: "executed_chapters" in getattr(item, "fixturenames", ()))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def book_pool(request, smoke_cache):
+    """The chapters the selected book tests need, executing in the background from the session's first test
+    (tests/book_exec.py); none when no book test is selected."""
+    from book_exec import Pool, book_jobs
+
+    selected = {getattr(item, "originalname", item.name) for item in request.session.items}
+    pool = Pool(book_jobs(selected, smoke_cache, ROOT), ROOT)
+    yield pool
+    pool.stop()
+
+
+@pytest.fixture
+def smoke_models(book_pool, smoke_cache):
+    """``smoke_cache`` once the book's smoke path has pre-trained and fine-tuned its models there (when the
+    session runs it), with torch on one thread for the test, as in the book's kernels: the simulated data,
+    and so the models' cache keys, depend on the number of threads. A test on the smoke path then loads
+    the chapters' models instead of training them again beside them."""
+    book_pool.wait_for(("smoke", "03_finetuning"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield smoke_cache
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -1,32 +1,49 @@
 """Build the book as CI does: every chapter executed in the quick profile, warnings as errors.
 
 A chapter that raises, a broken cross-reference or a missing file fails this test. Skip it with
-``pytest -m "not book"`` for a quick run of the library tests.
+``pytest -m "not book"`` for a quick run of the library tests. The chapters of both book tests (the
+quick book and the full profile's smoke path) run in one pool of two kernels (tests/book_exec.py).
 """
 
 import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from book_exec import (NEEDS, ORDER, QUICK_BUILD, SAME_ON_THE_SMOKE_PATH, SMOKE_PATH, Job, book_jobs,
+                       config_reading_the_cache, execute_two_at_a_time, fill_cache)
 from html_checks import book_problems, page_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="module")
+def executed_chapters(book_pool):
+    """The chapters of the selected book tests, once they have all run (conftest's ``book_pool``)."""
+    return book_pool.wait()
+
+
 @pytest.mark.book
-def test_book_builds_with_every_chapter_executed(tmp_path):
+def test_book_builds_with_every_chapter_executed(tmp_path, executed_chapters):
+    quick = {chapter: job for (profile, chapter), job in executed_chapters.items() if profile == "quick"}
+    failed = {chapter: job.result[2] for chapter, job in quick.items() if job.result[2] is not None}
+    assert not failed, f"chapters failed: {failed}"
+    fill_cache(tmp_path / "jupyter_cache", quick)  # the build renders these, executing nothing itself
+    config = config_reading_the_cache(ROOT / "_config.yml", tmp_path / "jupyter_cache", tmp_path / "_config.yml")
     env = {**os.environ, "CDAE_PROFILE": "quick", "CDAE_PROGRESS": "0"}
     # jupyter_book.cli.main has no __main__ guard: call its click entry point explicitly
     cmd = [sys.executable, "-c", "import sys; from jupyter_book.cli.main import main; sys.exit(main())",
-           "build", str(ROOT), "--path-output", str(tmp_path), "-W", "-n", "--keep-going"]
+           "build", str(ROOT), "--config", str(config), "--path-output", str(tmp_path), "-W", "-n", "--keep-going"]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
     reports = sorted((tmp_path / "_build" / "html" / "reports").glob("**/*.log"))
     logs = "\n".join(f"--- {r.name}\n{r.read_text()[-4000:]}" for r in reports)
     assert proc.returncode == 0, f"book build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}\n{logs}"
+    assert proc.stdout.count("Using cached notebook") == len(quick), "the build executed a chapter itself"
     built = {p.stem for p in (tmp_path / "_build" / "html" / "book").glob("*.html")}
     chapters = {p.stem for p in (ROOT / "book").glob("*.ipynb")}
     assert chapters <= built, f"chapters not built: {sorted(chapters - built)}"
@@ -52,17 +69,6 @@ def test_book_builds_with_every_chapter_executed(tmp_path):
     assert not problems, "\n".join(problems)
 
 
-# Chapters the smoke path skips because it would run them exactly as the quick book does (issue 33's CI
-# budget): chapter 1 depends on the profile only through the simulation's sizes (30 s on the smoke path),
-# chapter 6 only through by_profile sizes (60-150 s), chapter 7 through DenoiserEvaluation, whose smoke
-# variant is its quick variant, and a printed epoch count (100-380 s).
-# Each maps to the profile-dependent lines it may hold; the test below fails when such a chapter gains
-# another (run it on the smoke path again then) or when the smoke and quick variants part.
-SAME_ON_THE_SMOKE_PATH = {
-    "01_simulation": ("for_profile(SimulationConfig, PROFILE)",),
-    "06_real_particles": (),
-    "07_general_denoiser": ("DenoiserEvaluation.for_profile(PROFILE)", "paper.CDAEExperiment.full().pretrain.epochs"),
-}
 PROFILE_BRANCHES = ("for_profile(", ".quick(", ".full(", "PROFILE ==", "== PROFILE", "if PROFILE", "smoke()",
                     "CDAE_PROFILE", "CDAE_SMOKE", "Experiment.", "Experiment(", "Evaluation.", "Evaluation(",
                     "general_recipe(PROFILE")
@@ -88,58 +94,50 @@ def test_chapters_skipped_on_the_smoke_path_have_no_full_only_code(monkeypatch):
     assert any(b in "cfg = BaselineExperiment.for_profile(PROFILE)" for b in PROFILE_BRANCHES)
 
 
-# The smoke path's chapters in waves: the chapters of a wave run side by side, a wave after the one before.
-# Chapters 3 to 5 load the models chapter 2 trained, and 4 and 5 the ones 3 fine-tuned, so they wait for
-# them; the scorecard reads every chapter's tables. A kernel that shares the machine runs torch on one
-# thread (two kernels of two threads each on a 2-core machine wait on each other's threads).
-SMOKE_WAVES = (("02_single_vs_cascade",), ("03_finetuning",), ("04_baselines", "05_clustering"), ("scorecard",))
+def test_the_pool_runs_every_chapter_of_each_book_test_once(tmp_path):
+    chapters = {p.stem for p in (ROOT / "book").glob("*.ipynb")}
+    jobs = book_jobs({QUICK_BUILD, SMOKE_PATH}, tmp_path, ROOT)
+    assert {c for p, c in jobs if p == "quick"} == chapters
+    assert {c for p, c in jobs if p == "smoke"} == chapters - set(SAME_ON_THE_SMOKE_PATH)
+    assert set(jobs) <= set(ORDER), "a job missing from book_exec.ORDER runs last"
+    assert set(NEEDS["scorecard"]) == chapters - {"scorecard"}, "the scorecard reads every chapter's tables"
+    assert set(book_jobs({SMOKE_PATH}, tmp_path, ROOT)) == {k for k in jobs if k[0] == "smoke"}
 
 
-def test_the_smoke_waves_run_every_chapter_the_quick_book_does_not_stand_for():
-    chapters = {p.stem for p in (ROOT / "book").glob("[0-9][0-9]_*.ipynb")} | {"scorecard"}
-    waved = [c for wave in SMOKE_WAVES for c in wave]
-    assert len(waved) == len(set(waved)), "a chapter is in two waves"
-    assert set(waved) == chapters - set(SAME_ON_THE_SMOKE_PATH), "a chapter is missing from SMOKE_WAVES"
-    assert SMOKE_WAVES[-1] == ("scorecard",), "the scorecard reads every chapter's tables: it runs last, alone"
+def test_the_pool_starts_a_chapter_only_after_the_chapters_it_reads(monkeypatch, tmp_path):
+    import book_exec
 
+    log, lock = [], threading.Lock()
 
-def is_solution(cell) -> bool:
-    """An exercise's solution cell (its first line starts ``# Solution``)."""
-    return cell.cell_type == "code" and cell.source.lstrip().startswith("# Solution")
+    def fake(job, cwd):
+        key = (job.path.parent.name, job.path.name)
+        with lock:
+            log.append(("start", key))
+        time.sleep(0.02)
+        with lock:
+            log.append(("end", key))
+        return None, 0.02, None
 
-
-def _execute(path: Path, alone: bool) -> str | None:
-    """Run one chapter top to bottom in a fresh kernel, its exercises' solutions left out (the quick book runs
-    and checks them; here they would rerun the same code on other sizes); its last error line, or None."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    shared = {} if alone else {"env": {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}}
-    nb = nbformat.read(path, as_version=4)
-    nb.cells = [c for c in nb.cells if not is_solution(c)]
-    try:
-        NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute(
-            **shared)
-    except Exception as e:  # noqa: BLE001 -- collect every chapter's failure, then report them all
-        return (str(e).strip().splitlines() or [type(e).__name__])[-1][:300]
-    return None
+    monkeypatch.setattr(book_exec, "execute", fake)
+    jobs = execute_two_at_a_time({key: Job(Path(*key), {}) for key in ORDER}, tmp_path)
+    assert sorted(k for e, k in log if e == "start") == sorted(ORDER) and all(j.result for j in jobs.values())
+    for profile, chapter in ORDER:
+        for need in (n for n in NEEDS.get(chapter, ()) if (profile, n) in jobs):
+            assert log.index(("end", (profile, need))) < log.index(("start", (profile, chapter))), \
+                f"{profile} {chapter} started before {need} ended"
+    running = [sum(1 if e == "start" else -1 for e, _ in log[:i + 1]) for i in range(len(log))]
+    assert max(running) == 2, f"{max(running)} kernels at a time"
 
 
 @pytest.mark.book
-def test_every_chapter_runs_on_the_full_profiles_smoke_path(monkeypatch, smoke_cache):
+def test_every_chapter_runs_on_the_full_profiles_smoke_path(executed_chapters):
     # issue 16: the full profile's shapes and code paths (64 px, the paper's networks, recorded results)
     # with a handful of images, so that a branch only the full profile takes cannot rot unseen. Part of the
-    # README's test command: 294 s in CI one chapter at a time (the landing CI of 9cadab0); in SMOKE_WAVES since.
+    # README's test command: 294 s in CI one chapter at a time (the landing CI of 9cadab0), 222 s in waves
+    # after the quick book (stop 42); in the quick book's pool since.
     # python benchmarks/chapters.py --profile full --smoke times each chapter
-    from concurrent.futures import ThreadPoolExecutor
-
-    for k, v in {"CDAE_PROFILE": "full", "CDAE_SMOKE": "1", "CDAE_CACHE": str(smoke_cache), "CDAE_PROGRESS": "0"}.items():
-        monkeypatch.setenv(k, v)  # the kernels inherit this process's environment
-    failed = {}
-    for wave in SMOKE_WAVES:
-        with ThreadPoolExecutor(len(wave)) as pool:
-            errors = pool.map(lambda c: _execute(ROOT / "book" / f"{c}.ipynb", alone=len(wave) == 1), wave)
-        failed.update({c: e for c, e in zip(wave, errors) if e is not None})
+    failed = {chapter: job.result[2] for (profile, chapter), job in executed_chapters.items()
+              if profile == "smoke" and job.result[2] is not None}
     assert not failed, failed
 
 

@@ -85,13 +85,13 @@ def test_data_hash_tells_stacks_apart():
     assert experiments.data_hash(a) != experiments.data_hash(a.reshape(4, 2, 4))
 
 
-def test_the_recorded_cdae_experiment_runs_on_the_smoke_path(monkeypatch, smoke_cache):
+def test_the_recorded_cdae_experiment_runs_on_the_smoke_path(monkeypatch, smoke_models):
     # the code behind results/*/cdae.json on the full profile's smoke path (issue 16): 64 px, the
     # paper's networks and k = 30, 16 images per view and one epoch; every row carries the diagnostics.
-    # (the book's smoke path, run before, trained the same models into smoke_cache)
+    # (the book's smoke path trained the same models into the cache: conftest's smoke_models)
     from cdae_lite.paper.cdae import run_cdae
 
-    monkeypatch.setenv("CDAE_CACHE", str(smoke_cache))
+    monkeypatch.setenv("CDAE_CACHE", str(smoke_models))
     monkeypatch.setenv("CDAE_PROGRESS", "0")
     monkeypatch.setenv("CDAE_SMOKE", "1")
     exp = CDAEExperiment.for_profile("full")
@@ -125,13 +125,13 @@ def test_cascade_variants_change_only_what_they_name():
     assert both.finetune.train == exp.finetune.train and both.sim == exp.sim
 
 
-def test_the_recorded_clustering_experiment_runs_on_the_smoke_path(monkeypatch, smoke_cache):
+def test_the_recorded_clustering_experiment_runs_on_the_smoke_path(monkeypatch, smoke_models):
     # the code behind results/*/clustering.json (issue 12) on the full profile's smoke path: every method of
     # Table 2 labels every image of every test protein, the sweep and the realistic preset are scored
     from cdae_lite.paper.clustering import run_clustering
     from cdae_lite.paper.configs import ClusteringExperiment
 
-    monkeypatch.setenv("CDAE_CACHE", str(smoke_cache))
+    monkeypatch.setenv("CDAE_CACHE", str(smoke_models))
     monkeypatch.setenv("CDAE_PROGRESS", "0")
     monkeypatch.setenv("CDAE_SMOKE", "1")
     cx = ClusteringExperiment.for_profile("full")
