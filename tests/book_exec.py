@@ -1,7 +1,7 @@
 """Execute the book's chapters for the book tests (tests/test_book.py): two kernels at a time, in the
 background while the library tests run.
 
-The landing CI of stop 42 took 1669 s: the quick book 911 s (Jupyter Book executing one chapter after
+Stop 42's last CI here took 1669 s (1679 s when it landed): the quick book 911 s (Jupyter Book executing one chapter after
 another on two threads), the full profile's smoke path 222 s after it. Here both profiles' chapters run
 in one pool of two kernels, each on one torch thread: torch gains little from a second thread on the
 chapters' small networks, and a chapter waiting for another leaves its core to a chapter of the other
