@@ -1,10 +1,11 @@
 """Execute the book's chapters for the book tests (tests/test_book.py): two kernels at a time, in the
 background while the library tests run.
 
-Stop 42's last CI here took 1669 s (1679 s when it landed): the quick book 911 s (Jupyter Book executing one chapter after
-another on two threads), the full profile's smoke path 222 s after it. Here both profiles' chapters run
-in one pool of two kernels, each on one torch thread: torch gains little from a second thread on the
-chapters' small networks, and a chapter waiting for another leaves its core to a chapter of the other
+Stop 42's last CI here took 1669 s (1679 s when it landed): the quick book 911 s (Jupyter Book executing
+one chapter after another on two threads), the full profile's smoke path 222 s after it. Here both
+profiles' chapters run in one pool of two kernels, each on one torch thread: a second thread speeds a
+chapter up about 1.6-1.7 times, not 2, so two one-thread kernels get through more work, and a chapter
+waiting for another leaves its core to a chapter of the other
 profile. The pool starts with the session (conftest's ``book_pool``) and the book tests run last, so
 the library tests use what the kernels leave of the two cores. A chapter starts once the chapters of its
 profile whose cached models or tables it reads have finished (:data:`NEEDS`). The quick chapters go into
