@@ -191,7 +191,7 @@ def _ctf_weighted(images: torch.Tensor, ctfs: torch.Tensor, wiener: float) -> to
     return torch.fft.ifft2(est).real.float()
 
 
-def aligned_average(images, alignment: Alignment, queries=None, ctfs=None, wiener: float = 3e-4) -> np.ndarray:
+def aligned_average(images, alignment: Alignment, queries=None, ctfs=None, wiener: float | None = None) -> np.ndarray:
     """Each query image averaged with its aligned look-alikes (CTF-aware when their CTFs are given).
 
     Parameters
@@ -208,8 +208,9 @@ def aligned_average(images, alignment: Alignment, queries=None, ctfs=None, wiene
         and the images are combined in Fourier space, each frequency weighted by the CTFs (a Wiener
         filter), and brought to the query's own CTF: look-alikes under other defoci then add signal where
         a plain mean would blur it.
-    wiener : float
-        With ``ctfs``: the regulariser per image (larger: smoother where the CTFs are weak).
+    wiener : float, optional
+        With ``ctfs``: the regulariser per image (larger: smoother where the CTFs are weak; default
+        :attr:`StackAwareConfig.wiener`).
 
     Returns
     -------
@@ -224,6 +225,7 @@ def aligned_average(images, alignment: Alignment, queries=None, ctfs=None, wiene
         Images that :func:`~cdae_lite.images.check_images` refuses.
     """
     x = torch.from_numpy(check_images(images))
+    wiener = StackAwareConfig.wiener if wiener is None else wiener
     c = None if ctfs is None else torch.as_tensor(np.asarray(ctfs, np.float32))
     if c is not None and c.shape != x.shape:
         raise ValueError(f"ctfs of shape {tuple(c.shape)} for images of shape {tuple(x.shape)}")
