@@ -210,7 +210,7 @@ def aligned_average(images, alignment: Alignment, queries=None, ctfs=None, wiene
         a plain mean would blur it.
     wiener : float, optional
         With ``ctfs``: the regulariser per image (larger: smoother where the CTFs are weak; default
-        :attr:`StackAwareConfig.wiener`).
+        ``StackAwareConfig().wiener``).
 
     Returns
     -------
