@@ -72,7 +72,7 @@ def recorded() -> dict:
 
 def run_variant(size: int, per_view: int) -> tuple[dict, dict, float]:
     """Run the quick protocol at ``size`` px with ``per_view`` images per view; (conclusions, the collapsed
-    outputs of each protein, seconds)."""
+    outputs of each protein, seconds, the epochs of pre-training and of fine-tuning per block)."""
     from cdae_lite import cluster, metrics, predict
     from cdae_lite.paper import CDAEExperiment
     from cdae_lite.paper.cdae import run_cdae
@@ -95,7 +95,7 @@ def run_variant(size: int, per_view: int) -> tuple[dict, dict, float]:
     seconds = time.perf_counter() - start
     psnr = _psnr(seed0["psnr"])
     return ({q: differences(psnr, f1, q) for q in tests}, {q: collapsed(seed0["psnr"], q) for q in tests},
-            seconds)
+            seconds, {"pretrain_epochs": exp.pretrain.epochs, "finetune_epochs": exp.finetune.train.epochs})
 
 
 def main():
@@ -110,12 +110,12 @@ def main():
     rows = []
     for v in a.variants:
         size, per_view = (int(t) for t in v.split(":"))
-        got, gone, seconds = run_variant(size, per_view)
+        got, gone, seconds, epochs = run_variant(size, per_view)
         for q, d in got.items():
             agree = [c for c in CONCLUSIONS if (d[c] > 0) == (ref[q][c] > 0)]
             rows.append({"variant": f"{size} px, {per_view}/view", "seconds": round(seconds),
                          "protein": q, **{c: round(d[c], 2) for c in CONCLUSIONS},
-                         "agrees with recorded": f"{len(agree)} of {len(CONCLUSIONS)}", "collapsed": gone[q]})
+                         "agrees with recorded": f"{len(agree)} of {len(CONCLUSIONS)}", "collapsed": gone[q], **epochs})
         print(f"{v}: {seconds:.0f} s", file=sys.stderr, flush=True)
     for q, d in ref.items():
         rows.append({"variant": "recorded cpu (64 px, 250/view)", "seconds": "", "protein": q,

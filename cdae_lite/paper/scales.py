@@ -70,3 +70,25 @@ def scale_verdicts(agree: pd.DataFrame) -> list[str]:
     elif len(agree) > 1:
         out.append(f"No larger scale agrees less often than {quick} on any conclusion.")
     return out
+
+
+def scale_settings_note(result: dict, exp) -> str:
+    """Whether the first scale of ``benchmarks/quick_scale.py`` ran with this build's quick epochs.
+
+    ``result``: ``results/cpu/quick_scale.json``; ``exp``: this build's
+    :class:`~cdae_lite.paper.configs.CDAEExperiment`. Records made before the benchmark wrote its
+    epochs (``pretrain_epochs``, ``finetune_epochs`` in each row) name only the commit they ran at.
+
+    >>> rows = [{"variant": "32 px, 100/view", "pretrain_epochs": 8, "finetune_epochs": 10}]
+    >>> from cdae_lite.paper import CDAEExperiment
+    >>> scale_settings_note({"rows": rows, "commit": "0123abcd"}, CDAEExperiment.quick())
+    "The benchmark's epochs: pre-training 8, fine-tuning 10 per block; this build's: 8 and 5, so its 32 px, 100/view row did not run this build's epochs."
+    """
+    first, ours = result["rows"][0], (exp.pretrain.epochs, exp.finetune.train.epochs)
+    if "finetune_epochs" not in first:
+        return (f"The benchmark ran the quick profile of commit {result['commit'][:8]}; its record names no epochs, so its "
+                f"{first['variant']} row is that commit's quick profile, which need not be this build's.")
+    theirs = (first["pretrain_epochs"], first["finetune_epochs"])
+    return (f"The benchmark's epochs: pre-training {theirs[0]}, fine-tuning {theirs[1]} per block; this build's: "
+            f"{ours[0]} and {ours[1]}" + (", the same." if theirs == ours else
+                                          f", so its {first['variant']} row did not run this build's epochs."))
