@@ -325,10 +325,15 @@ def scale_signs(table: pd.DataFrame, positive: str) -> str:
     'Where the cascade gained most: 32 px on 2 of 2 proteins (adk, cxcr4); 64 px on 1 of 2 (cxcr4).'
     >>> scale_signs(t.where(t < 1), "the cascade gained most")
     'Where the cascade gained most: 32 px on 1 of 1 proteins (cxcr4), 1 not counted (blank); 64 px on 0 of 1, 1 not counted (blank).'
+    >>> scale_signs(t.where(t > 5), "the cascade gained most")
+    'Where the cascade gained most: 32 px: no protein counted (all 2 blank); 64 px: no protein counted (all 2 blank).'
     """
     parts = []
     for i, (v, row) in enumerate(table.iterrows()):
         up, blank = [str(p) for p, x in row.items() if x > 0], int(row.isna().sum())
+        if blank == len(row):
+            parts.append(f"{v}: no protein counted (all {blank} blank)")
+            continue
         parts.append(f"{v} on {len(up)} of {len(row) - blank}" + (" proteins" if i == 0 else "")
                      + (f" ({', '.join(up)})" if up else "") + (f", {blank} not counted (blank)" if blank else ""))
     return f"Where {positive}: " + "; ".join(parts) + "."
