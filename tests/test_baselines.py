@@ -67,3 +67,20 @@ def test_ctf_aware_wiener_beats_the_plain_one_on_ctf_data():
 def test_bad_sigma(stack):
     with pytest.raises(ValueError, match="sigma"):
         baselines.TV().denoise(stack.noisy[0.1][:2], sigma=-1.0)
+
+
+def test_table1_runs_a_filter_listed_twice_with_the_same_settings_once(stack, monkeypatch):
+    from types import SimpleNamespace
+
+    from cdae_lite.paper.baselines import table1
+
+    calls = []
+    real = baselines.Gaussian.denoise
+    monkeypatch.setattr(baselines.Gaussian, "denoise", lambda self, x, sigma=None: calls.append(self.sigma_px) or
+                        real(self, x, sigma=sigma))
+    methods = {"G": baselines.Gaussian(1.0), "G again": baselines.Gaussian(1.0), "G2": baselines.Gaussian(2.0)}
+    rows, outputs, runtime = table1(SimpleNamespace(n_eval=4), {"p": stack}, {"p": methods})
+    assert sorted(calls) == [1.0, 2.0]  # the same settings once, other settings run
+    assert outputs["p"]["G again"] is outputs["p"]["G"] and runtime["G again"] == runtime["G"]
+    assert [r["method"] for r in rows] == ["raw", "G", "G again", "G2", "BM3D (estimated sigma)"]
+    assert not np.array_equal(outputs["p"]["G2"], outputs["p"]["G"])

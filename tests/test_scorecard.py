@@ -28,11 +28,11 @@ def test_verdicts_are_worded_from_the_signs():
 def test_a_collapsed_output_gets_no_verdict_and_no_data_is_said():
     measured, verdict = sc.word({"a": 1.0, "b": 3.0}, "dB", collapsed=["b"])
     assert measured == "a +1.00, b +3.00 collapsed (dB)"
-    assert verdict == "favoured where judged (1 of 2); no verdict on b (collapsed)"  # favoured everywhere, yet no "holds"
+    assert verdict == "favoured where judged (1 of 1); no verdict on b (collapsed)"  # favoured everywhere, yet no "holds"
     assert sc.word({"a": 1.0}, "dB", collapsed=["a"])[1] == "collapsed (no verdict)"
-    assert sc.word({"a": 0.02, "b": 2.0}, "dB", collapsed=["b"])[1] == "tied where judged (0 of 2); no verdict on b (collapsed)"
+    assert sc.word({"a": 0.02, "b": 2.0}, "dB", collapsed=["b"])[1] == "tied where judged (0 of 1); no verdict on b (collapsed)"
     # symmetric: a collapsed protein keeps a claim from failing as it keeps it from holding
-    assert sc.word({"a": -1.0, "b": 2.0}, "dB", collapsed=["b"])[1] == "against where judged (0 of 2); no verdict on b (collapsed)"
+    assert sc.word({"a": -1.0, "b": 2.0}, "dB", collapsed=["b"])[1] == "against where judged (0 of 1); no verdict on b (collapsed)"
     assert sc.word({"a": 1.0}, "dB", collapsed=None)[1] == f"holds ({sc.NO_FIDELITY})"
     assert sc.word({"a": 1.0}, "dB", collapsed=[])[1] == "holds"
 
@@ -70,7 +70,7 @@ def test_a_collapsed_method_that_would_have_won_cannot_make_a_claim_hold(tmp_pat
                 "quick")
     card = sc.score_claims(sc.remembered("quick"), profiles=()).set_index("claim")
     row = card.loc["The pre-trained cascade denoises better than a single DAE"]
-    assert row["verdict"] == "favoured where judged (2 of 3); no verdict on cxcr4 (collapsed)"
+    assert row["verdict"] == "favoured where judged (2 of 2); no verdict on cxcr4 (collapsed)"
     assert "cxcr4 +5.00 collapsed" in row["measured"]
     assert card.loc["Fine-tuned CDAE beats BM3D", "verdict"] == "collapsed (no verdict)"
     every = card.loc["Fine-tuned CDAE beats every other method of Table 1"]
@@ -134,8 +134,8 @@ def test_the_summary_counts_verdicts_and_names_the_scales_without_view_fidelity(
     assert lines[4] == ("Claims with a verdict at one scale and none at another (a collapsed output there): y.")
     partial = card.assign(verdict=["fails; no verdict on adk (collapsed)", "holds", "fails", "mixed (1 of 2)"])
     assert sc.verdict_summary(partial)[0].startswith("quick: 1 of 2 claims hold, 1 fail,")  # 'fails;' is a fail
-    judged = card.assign(verdict=["favoured where judged (1 of 3); no verdict on a, b (collapsed)",
-                                  "against where judged (0 of 3); no verdict on a (collapsed)", "holds", "holds"])
+    judged = card.assign(verdict=["favoured where judged (1 of 1); no verdict on a, b (collapsed)",
+                                  "against where judged (0 of 2); no verdict on a (collapsed)", "holds", "holds"])
     assert sc.verdict_summary(judged)[0] == (
         "quick: 0 of 2 claims hold, 0 fail, 1 are favoured, 1 contradicted and 0 tied on every protein where judged (the "
         "others collapsed), 0 are mixed, 0 have no verdict (a collapsed output), 0 not measured.")
@@ -162,7 +162,7 @@ def test_beyond_the_paper_rows(tmp_path, monkeypatch):
     (tmp_path / "cpu" / "general.json").write_text(json.dumps({"metrics": {"margins_db": margins, "rows": rows}}))
     extra = bp.beyond_the_paper("cpu").set_index("what")
     assert extra.loc["general denoiser (paper preset) beats a tuned BM3D", "verdict"] == \
-        "favoured where judged (1 of 2); no verdict on apo (collapsed)"
+        "favoured where judged (1 of 1); no verdict on apo (collapsed)"
     assert extra.loc["general CDAE (paper preset) beats a tuned BM3D", "verdict"] == "fails"
 
 
@@ -201,7 +201,7 @@ def test_the_clustering_claim_gives_no_verdict_where_the_denoised_views_collapse
     largest = pd.DataFrame({p: {"k-means (raw)": 0.9, "CDAE + k-means": 0.3} for p in PROTEINS})
     sc.remember("ch5", {"f1": f1, "largest": largest, "collapsed": flags(**{"CDAE + k-means": ["adk"]})}, "quick")
     card = sc.score_claims(sc.remembered("quick"), profiles=()).set_index("claim")
-    assert card.loc[claim, "verdict"] == "favoured where judged (2 of 3); no verdict on adk (collapsed)"
+    assert card.loc[claim, "verdict"] == "favoured where judged (2 of 2); no verdict on adk (collapsed)"
     # the 5wth claim is about adk's clustering by CDAE: no verdict either where its views collapsed
     assert card.filter(like="Only CDAE", axis=0)["verdict"].iloc[0] == "collapsed (no verdict)"
     # the recorded side reads the view fidelity that run_clustering keeps per protein
@@ -211,7 +211,7 @@ def test_the_clustering_claim_gives_no_verdict_where_the_denoised_views_collapse
     vf = {p: {"view_accuracy": 0.9, "view_margin": 0.1, "collapsed": p == "cxcr4"} for p in PROTEINS}
     (tmp_path / "cpu" / "clustering.json").write_text(json.dumps({"metrics": {"table2": table2, "view_fidelity": vf}}))
     row = sc.score_claims(None, profiles=("cpu",)).set_index("claim").loc[claim]
-    assert row["verdict"] == "favoured where judged (2 of 3); no verdict on cxcr4 (collapsed)"
+    assert row["verdict"] == "favoured where judged (2 of 2); no verdict on cxcr4 (collapsed)"
 
 
 def test_the_realistic_classification_rows_count_each_case_once():

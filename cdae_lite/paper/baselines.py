@@ -39,11 +39,20 @@ def tuned_classical(bx: BaselineExperiment, train: SimulatedStack) -> tuple[dict
     return methods, pd.concat(tables, ignore_index=True)
 
 
+def _same_filter(a, b) -> bool:
+    """Whether two denoisers are the same classical filter with the same settings (one output serves both)."""
+    from cdae_lite.denoise.baselines import Baseline
+
+    return type(a) is type(b) and isinstance(a, Baseline) and a.params() == b.params()
+
+
 def table1(bx: BaselineExperiment, tests: dict, methods_for: dict) -> tuple[list[dict], dict, dict]:
     """Every method on the same evenly spread ``bx.n_eval`` images of each test protein.
 
     ``methods_for[protein]`` maps method names to denoisers. Returns ``(rows, outputs, runtime)``:
-    scores per (protein, method), the denoised images, and seconds per image per method.
+    scores per (protein, method), the denoised images, and seconds per image per method. A classical
+    filter listed twice with the same settings (BM3D tuned to the textbook factor 1 and "BM3D (factor 1)")
+    is run once and its output scored under both names.
     """
     from cdae_lite.denoise import baselines
 
@@ -52,12 +61,15 @@ def table1(bx: BaselineExperiment, tests: dict, methods_for: dict) -> tuple[list
         idx = evenly_spaced(len(s), bx.n_eval)
         x, c, lab = s.noisy[min(s.noisy)][idx], s.clean[idx], s.labels[idx]
         sigma = s.noise_sigma()[idx]
-        outputs[name] = {}
+        outputs[name], done = {}, []  # done: (filter, output, seconds per image) of this protein's filters
         for m, d in {"raw": baselines.Identity(), **methods_for[name]}.items():
-            t = time.perf_counter()
-            out = d.denoise(x, sigma=sigma)
-            runtime.setdefault(m, []).append((time.perf_counter() - t) / len(x))
-            outputs[name][m] = out
+            same = next((o for o in done if _same_filter(o[0], d)), None)  # e.g. BM3D tuned to factor 1
+            if same is None:
+                t = time.perf_counter()
+                same = (d, d.denoise(x, sigma=sigma), (time.perf_counter() - t) / len(x))
+                done += [same] if isinstance(d, baselines.Baseline) else []
+            out = outputs[name][m] = same[1]
+            runtime.setdefault(m, []).append(same[2])
             rows.append({"protein": name, "method": m, **score(out, c, lab)})
         out = baselines.BM3D().denoise(x)  # noise sigma estimated from each image
         outputs[name]["BM3D (estimated sigma)"] = out

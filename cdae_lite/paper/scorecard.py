@@ -227,14 +227,15 @@ def word(diffs: dict, unit: str, collapsed=()) -> tuple[str, str]:
     Proteins in ``collapsed`` are marked so and get no verdict: a claim holds only when it is favoured
     on every protein and no output collapsed, and fails only when it is favoured on none and no output
     collapsed ('collapsed (no verdict)' when every protein collapsed). Where some collapsed, the others
-    say 'favoured where judged', 'against where judged' or 'tied where judged' when they all agree, else 'mixed'. A difference that
+    say 'favoured where judged', 'against where judged' or 'tied where judged' when they all agree, else 'mixed';
+    '(n of m)' counts the proteins that favour the claim among the m judged. A difference that
     rounds to zero as the chapters' verdicts round (below 0.005 F1, 0.05 dB) does not favour the claim.
     ``collapsed=None`` means the tables carry no view fidelity: the verdict says so (:data:`NO_FIDELITY`).
 
     >>> word({"adk": 1.0, "apo": 2.0}, "dB", collapsed=["apo"])
-    ('adk +1.00, apo +2.00 collapsed (dB)', 'favoured where judged (1 of 2); no verdict on apo (collapsed)')
+    ('adk +1.00, apo +2.00 collapsed (dB)', 'favoured where judged (1 of 1); no verdict on apo (collapsed)')
     >>> word({"adk": -1.0, "apo": 2.0}, "dB", collapsed=["apo"])[1]
-    'against where judged (0 of 2); no verdict on apo (collapsed)'
+    'against where judged (0 of 1); no verdict on apo (collapsed)'
     >>> word({"adk": 1.0}, "dB", collapsed=None)[1]
     'holds (no view-fidelity data)'
     >>> word({"adk": 1.0, "apo": 0.04}, "dB")[1]
@@ -248,10 +249,10 @@ def word(diffs: dict, unit: str, collapsed=()) -> tuple[str, str]:
     up = sum(tie_sign(v, tie) > 0 for v in kept.values())  # a tie does not favour the claim
     down = sum(tie_sign(v, tie) < 0 for v in kept.values())
     verdict = ("collapsed (no verdict)" if not kept else "holds" if up == len(diffs) else "fails" if up == 0 and not gone
-               else f"favoured where judged ({up} of {len(diffs)})" if gone and up == len(kept)
-               else f"against where judged ({up} of {len(diffs)})" if gone and down == len(kept)
-               else f"tied where judged ({up} of {len(diffs)})" if gone and up == down == 0
-               else f"mixed ({up} of {len(diffs)})")  # a collapsed protein keeps a claim from holding and from failing
+               else f"favoured where judged ({up} of {len(kept)})" if gone and up == len(kept)
+               else f"against where judged ({up} of {len(kept)})" if gone and down == len(kept)
+               else f"tied where judged ({up} of {len(kept)})" if gone and up == down == 0
+               else f"mixed ({up} of {len(kept)})")  # a collapsed protein keeps a claim from holding and from failing
     verdict += (f"; no verdict on {', '.join(gone)} (collapsed)" if gone and kept else "") + \
         (f" ({NO_FIDELITY})" if collapsed is None else "")
     return f"{measured} ({unit})", verdict
