@@ -126,12 +126,12 @@ def run_method(method: str, x, truth, ctf, templates, k: int, seed: int, psi=Non
     """F1, seconds, EM iterations and images/s/iteration of one method; with ``pixel_size_A``, the mean FRC
     resolution (Angstrom) of its class averages at 0.5 and 0.143 (a view without a class: the box size)."""
     count = _Count()
-    logging.getLogger("cdae_lite.cluster.ml2d").addHandler(count)
-    logging.getLogger("cdae_lite.cluster.ml2d").setLevel(logging.INFO)
+    logging.getLogger("cdae_lite.cluster.em2d").addHandler(count)
+    logging.getLogger("cdae_lite.cluster.em2d").setLevel(logging.INFO)
     t0 = time.perf_counter()
     labels, averages = _classify(method, x, truth, ctf, templates, k, seed, psi)
     sec = time.perf_counter() - t0
-    logging.getLogger("cdae_lite.cluster.ml2d").removeHandler(count)
+    logging.getLogger("cdae_lite.cluster.em2d").removeHandler(count)
     out = {"f1": round(clustering_scores(truth, labels)["f1"], 3), "seconds": round(sec, 1),
            "iterations": count.n, "img/s/iter": round(len(x) * count.n / sec) if count.n else None}
     if pixel_size_A and averages is not None:

@@ -184,6 +184,8 @@ TESTED_THROUGH_USERS = {
                          "tests/test_distributed.py, tests/test_robustness.py, tests/test_denoise_relion.py",
     "cluster/fourier.py": "private correlations of cluster/ml2d.py and cluster/ceiling.py: tests/test_ml2d.py, "
                           "tests/test_ceiling.py",
+    "cluster/em2d.py": "the private EM steps of cluster/ml2d.py: tests/test_ml2d.py (the M-step's noise count, "
+                       "divergence, every run of ml2d_classify)",
 }
 # test files that check many modules at once, named for what they check
 CROSS_CUTTING = {

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from cdae_lite.cluster import kmeans, ml2d_classify, pca
-from cdae_lite.cluster import ml2d as ml2d_module
+from cdae_lite.cluster import em2d
 from cdae_lite.metrics import clustering_scores
 from cdae_lite.simulation import CTFParams, Projector, SimulationConfig, ctf_2d, euler_to_matrix, load_protein, simulate
 
@@ -66,7 +66,8 @@ def test_bad_input_is_one_line_value_error(stack):
              (lambda: ml2d_classify(nan, 2), "NaN"), (lambda: ml2d_classify(const, 2), "constant"),
              (lambda: ml2d_classify(x[:10], 2, ctf[:9]), "ctf must be"),
              (lambda: ml2d_classify(x[:10], 2, max_freq=0), "max_freq"),
-             (lambda: ml2d_classify(x[:10], 2, init="nope"), "init must be")]
+             (lambda: ml2d_classify(x[:10], 2, init="nope"), "init must be"),
+             (lambda: ml2d_classify(x[:10], 2, tau2_noise="nope"), "tau2_noise must be one of")]
     for call, match in cases:
         with pytest.raises(ValueError, match=match) as e:
             call()
@@ -75,10 +76,37 @@ def test_bad_input_is_one_line_value_error(stack):
 
 def test_divergence_stops_with_a_clear_error(stack, monkeypatch):
     x, _, ctf, _ = stack
-    real = ml2d_module._maximise
-    monkeypatch.setattr(ml2d_module, "_maximise", lambda *a, **kw: real(*a, **kw) * float("nan"))
+    real = em2d._maximise
+    monkeypatch.setattr(em2d, "_maximise", lambda *a, **kw: real(*a, **kw) * float("nan"))
     with pytest.raises(ValueError, match="diverged"):
         ml2d_classify(x[:40], 2, ctf[:40], n_iter=2)
+
+
+def test_the_noise_in_a_soft_average_is_counted_with_the_posteriors_squared():
+    """tau2 subtracts sigma2 sum(w^2 C^2) / sum(w C^2)^2: with spread posteriors (w^2 < w) less noise is
+    subtracted, so tau2 is larger and the Wiener average less shrunk; hard weights (w^2 = w) change nothing."""
+    band = em2d._Band(16, 0.5, 1.0, 1.0, "cpu")
+    gen = torch.Generator().manual_seed(0)
+    f = band.w.shape[0]
+    num = torch.complex(torch.randn(2, f, generator=gen), torch.randn(2, f, generator=gen)) * 3
+    den = torch.full((2, f), 4.0)
+    mask = torch.ones(16, 16)
+    args = (num, den, 1.0, 2, torch.zeros(1), band, mask, 2.0)
+    counted, hard, soft = em2d._maximise(*args), em2d._maximise(*args, den2=den), em2d._maximise(*args, den2=den / 3)
+    assert torch.equal(counted, hard)
+    assert (soft.norm() > 1.01 * counted.norm()).item(), (soft.norm(), counted.norm())
+
+
+def test_both_noise_counts_run_and_the_likelier_is_kept(stack):
+    x, _, ctf, _ = stack
+    opts = dict(n_iter=4, n_init=1, seed=2, init="random")
+    runs = {m: ml2d_classify(x[:80], 2, ctf[:80], tau2_noise=m, **opts) for m in ("counted", "posterior")}
+    both = ml2d_classify(x[:80], 2, ctf[:80], **opts)
+    kept = max(runs, key=lambda m: runs[m].loglik[-1])
+    assert runs["counted"].loglik != runs["posterior"].loglik  # the two runs differ, so the choice matters
+    assert both.tau2_noise == kept and both.loglik == runs[kept].loglik
+    assert np.array_equal(both.labels, runs[kept].labels) and np.array_equal(both.averages, runs[kept].averages)
+    assert ml2d_classify(x[:40], 2, ctf[:40], n_iter=2, n_init=1, hard=True).tau2_noise == "counted"  # one run
 
 
 def test_a_star_input_is_clustered_with_ml2d_and_each_images_ctf(tmp_path, capsys, monkeypatch):
@@ -100,10 +128,16 @@ def test_a_star_input_is_clustered_with_ml2d_and_each_images_ctf(tmp_path, capsy
 def test_a_denoiser_only_starts_ml2d_on_the_raw_images_and_the_likelier_run_is_kept(stack):
     from cdae_lite.cluster import ml2d_denoised_start
     x, truth, ctf, templates = stack
+    from cdae_lite.cluster import align_classify
+
     own = ml2d_classify(x, 4, ctf, n_iter=6, seed=0)
-    # a denoiser that destroys the views: its start is worse, so ML2D's own run is returned unchanged
-    blur = ml2d_denoised_start(x, 4, lambda a: np.tile(a.mean(0), (len(a), 1, 1)), ctf, n_iter=6, seed=0)
-    assert blur.loglik[-1] >= own.loglik[-1] and np.array_equal(blur.labels, own.labels)
+    # a denoiser that destroys the views gives a start of its own; whichever run ends likelier is returned
+    mean = lambda a: np.tile(a.mean(0), (len(a), 1, 1))  # noqa: E731
+    labels, _, angles = align_classify(mean(x), 4, seed=0)[:3]
+    started = ml2d_classify(x, 4, ctf, init=(labels, angles), n_iter=6, seed=0)
+    blur = ml2d_denoised_start(x, 4, mean, ctf, n_iter=6, seed=0)
+    kept = started if started.loglik[-1] > own.loglik[-1] else own
+    assert blur.loglik == kept.loglik and np.array_equal(blur.labels, kept.labels)
     # the identity as a "denoiser": the raw images start it (aligned), and the run kept is at least as likely
     oracle = ml2d_denoised_start(x, 4, lambda a: a + 0.0, ctf, n_iter=6, seed=0)
     assert oracle.loglik[-1] >= own.loglik[-1]
