@@ -24,6 +24,24 @@ METHODS = {"kmeans": "PCA + k-means (raw)", "kmeans-denoise": "PCA + k-means (ge
 BOUNDS = ("true-averages-split", "true-averages", "ceiling")
 #: Pairs (with denoising, without) whose F1 answers "does denoising first help?".
 DENOISING_PAIRS = (("kmeans-denoise", "kmeans"), ("ml2d-denoise", "ml2d"), ("ml2d-stack-aware", "ml2d"))
+#: Changes to ML2D's defaults since it was first recorded: (when, what), oldest first. A record made
+#: before one of them ran the earlier code (:func:`changes_since`).
+ML2D_CHANGES = (("2026-12-07T23:37:56+00:00", "ML2D runs EM with two counts of the noise in its soft averages and keeps "
+                 "the likelier run (tau2_noise='both', commit 23ea9e2); before, one count ('counted')"),)
+
+
+def changes_since(result: dict, changes=ML2D_CHANGES) -> list[str]:
+    """The changes to ML2D (:data:`ML2D_CHANGES`) made after ``result`` was created.
+
+    >>> changes_since({"created": "2026-12-07T02:09:21+00:00"}, (("2026-12-07T23:37:56+00:00", "x"),))
+    ['x']
+    >>> changes_since({"created": "2026-12-08T00:10:00+00:00"}, (("2026-12-07T23:37:56+00:00", "x"),))
+    []
+    """
+    from datetime import datetime
+
+    made = datetime.fromisoformat(result["created"])
+    return [what for when, what in changes if datetime.fromisoformat(when) > made]
 
 
 def stack_shape(result: dict) -> tuple[int, int]:
