@@ -109,6 +109,26 @@ def test_both_noise_counts_run_and_the_likelier_is_kept(stack):
     assert ml2d_classify(x[:40], 2, ctf[:40], n_iter=2, n_init=1, hard=True).tau2_noise == "counted"  # one run
 
 
+def test_a_coarse_pass_gives_one_more_start_and_the_likelier_run_is_kept(stack, monkeypatch):
+    from cdae_lite.cluster import ml2d as ml2d_module
+
+    x, _, ctf, _ = stack
+    opts = dict(n_iter=4, n_init=1, seed=2, init="random", tau2_noise="counted")
+    own = ml2d_classify(x[:80], 2, ctf[:80], coarse_start=False, **opts)
+    coarse = ml2d_classify(x[:80], 2, ctf[:80], coarse_start=False, **{**opts, "max_freq": 0.25})
+    fine = ml2d_classify(x[:80], 2, ctf[:80], coarse_start=False, **{**opts, "init": (coarse.labels, coarse.angles_deg)})
+    both = ml2d_classify(x[:80], 2, ctf[:80], **opts)
+    kept = fine if fine.loglik[-1] > own.loglik[-1] else own
+    assert own.loglik != fine.loglik  # the two runs differ, so the choice matters
+    assert both.loglik == kept.loglik and np.array_equal(both.labels, kept.labels)
+    runs = []
+    real = ml2d_module._ml2d_once
+    monkeypatch.setattr(ml2d_module, "_ml2d_once", lambda *a, **kw: runs.append(kw["max_freq"]) or real(*a, **kw))
+    ml2d_classify(x[:40], 2, ctf[:40], init=(own.labels[:40], own.angles_deg[:40]), n_iter=2, tau2_noise="counted")
+    ml2d_classify(x[:40], 2, ctf[:40], n_iter=2, n_init=1, max_freq=0.25, tau2_noise="counted")
+    assert runs == [0.5, 0.25]  # a given start, or a run already coarse, has no coarse pass
+
+
 def test_a_star_input_is_clustered_with_ml2d_and_each_images_ctf(tmp_path, capsys, monkeypatch):
     """A RELION STAR given as the input (not --star) carries its rows to the method choice and the CTF."""
     from cdae_lite.cli import main

@@ -43,6 +43,7 @@ from cdae_lite.runtime import progress
 log = logging.getLogger(__name__)
 
 TAU2_NOISE = ("both", "counted", "posterior")  # ml2d_classify's tau2_noise
+COARSE_FREQ, COARSE_ITER = 0.25, 10  # ml2d_classify's coarse pass: highest frequency (of Nyquist), iterations
 
 
 @dataclass
@@ -102,11 +103,36 @@ def _noise_counts(tau2_noise: str, hard: bool) -> tuple[str, ...]:
     return (tau2_noise,) if tau2_noise != "both" else ("counted",) if hard else ("counted", "posterior")
 
 
+def _ml2d_once(images, k: int, ctf, n_iter: int, n_angles: int, max_shift_px, shift_step_px: float,
+               max_freq: float, init, n_init: int, ctf_mode: str, mask_radius_px, tau2_fudge: float,
+               tau2_noise: str, update_priors: bool, hard: bool, tol: float, seed: int, device,
+               max_elements: int) -> ML2DResult:
+    """One classification from ``init`` (and ``n_init - 1`` random starts): :func:`ml2d_classify` without
+    its coarse pass."""
+    x, modes = _check_stack(images, k), _noise_counts(tau2_noise, hard)
+    _check_settings(n_init, n_iter, max_freq)
+    dev, s = torch.device(device or "cpu"), x.shape[-1]
+    band = _Band(s, max_freq, s / 24 if max_shift_px is None else max_shift_px, shift_step_px, dev)
+    xf, cf = _prepare(x, ctf, ctf_mode, band, dev)
+    radius = _particle_radius(xf, band) if mask_radius_px is None else float(mask_radius_px)
+    log.info("ML2D: %d images, %d classes, mask radius %.1f px, %d rotations, %d shifts", len(x), k, radius,
+             n_angles, len(band.shifts))
+    sigma2 = float(((xf.real**2 + xf.imag**2) * band.w).sum(1).mean() / band.w.sum())
+    ctx = dict(xf=xf, cf=cf, angles=torch.arange(n_angles, device=dev, dtype=torch.float32) * (360.0 / n_angles),
+               band=band, mask=_soft_mask(s, radius, dev), fudge=tau2_fudge, max_elements=max_elements,
+               update_priors=update_priors, hard=hard, n_iter=n_iter, tol=tol,
+               bar=progress(len(modes) * (n_iter + (n_init - 1) * min(n_iter, 5)), "ML2D", unit="iter"))
+    kept, state = _likeliest_noise_count(modes, x, k, init, n_init, n_iter, seed, sigma2, ctx)
+    ctx["bar"].close()
+    return replace(_result(state, band, k, n_angles), tau2_noise=kept)
+
+
 def ml2d_classify(images, k: int, ctf=None, n_iter: int = 20, n_angles: int = 36,
                   max_shift_px: float | None = None, shift_step_px: float = 1.0, max_freq: float = 0.5,
                   init="align", n_init: int = 3, ctf_mode: str = "full", mask_radius_px: float | None = None,
                   tau2_fudge: float = 2.0, tau2_noise: str = "both", update_priors: bool = False, hard: bool = False,
-                  tol: float = 0.001, seed: int = 0, device=None, max_elements: int = 1 << 22) -> ML2DResult:
+                  tol: float = 0.001, coarse_start: bool = True, seed: int = 0, device=None,
+                  max_elements: int = 1 << 22) -> ML2DResult:
     """Maximum-likelihood 2D classification: EM over classes, in-plane rotations and shifts (see the module).
 
     Parameters
@@ -148,6 +174,9 @@ def ml2d_classify(images, k: int, ctf=None, n_iter: int = 20, n_angles: int = 36
         Count each image only at its likeliest (class, rotation, shift) (cryoSPARC's "force max").
     tol : float
         Stop when fewer than this fraction of the labels change.
+    coarse_start : bool
+        With a string ``init``, EM also runs from a coarse pass (at most 10 iterations up to 0.25 of
+        Nyquist, refined at ``max_freq``); the likelier run is kept (no truth used).
     seed : int
         Seeds the starts (the same seed, device and number of threads give the same result).
     device : str or torch.device, optional
@@ -166,22 +195,15 @@ def ml2d_classify(images, k: int, ctf=None, n_iter: int = 20, n_angles: int = 36
         Bad images (one only, constant or non-finite), ``k`` out of range, a CTF of the wrong shape, a
         setting out of range, or a run whose log-likelihood or references become non-finite.
     """
-    x, modes = _check_stack(images, k), _noise_counts(tau2_noise, hard)
-    _check_settings(n_init, n_iter, max_freq)
-    dev, s = torch.device(device or "cpu"), x.shape[-1]
-    band = _Band(s, max_freq, s / 24 if max_shift_px is None else max_shift_px, shift_step_px, dev)
-    xf, cf = _prepare(x, ctf, ctf_mode, band, dev)
-    radius = _particle_radius(xf, band) if mask_radius_px is None else float(mask_radius_px)
-    log.info("ML2D: %d images, %d classes, mask radius %.1f px, %d rotations, %d shifts", len(x), k, radius,
-             n_angles, len(band.shifts))
-    sigma2 = float(((xf.real**2 + xf.imag**2) * band.w).sum(1).mean() / band.w.sum())
-    ctx = dict(xf=xf, cf=cf, angles=torch.arange(n_angles, device=dev, dtype=torch.float32) * (360.0 / n_angles),
-               band=band, mask=_soft_mask(s, radius, dev), fudge=tau2_fudge, max_elements=max_elements,
-               update_priors=update_priors, hard=hard, n_iter=n_iter, tol=tol,
-               bar=progress(len(modes) * (n_iter + (n_init - 1) * min(n_iter, 5)), "ML2D", unit="iter"))
-    kept, state = _likeliest_noise_count(modes, x, k, init, n_init, n_iter, seed, sigma2, ctx)
-    ctx["bar"].close()
-    return replace(_result(state, band, k, n_angles), tau2_noise=kept)
+    opts = {key: val for key, val in locals().items() if key not in ("images", "k", "ctf", "coarse_start")}
+    own = _ml2d_once(images, k, ctf, **opts)
+    if not (coarse_start and isinstance(init, str) and max_freq > COARSE_FREQ):
+        return own
+    coarse = _ml2d_once(images, k, ctf, **{**opts, "max_freq": COARSE_FREQ, "n_iter": min(n_iter, COARSE_ITER)})
+    fine = _ml2d_once(images, k, ctf, **{**opts, "init": (coarse.labels, coarse.angles_deg), "n_init": 1})
+    log.info("ML2D: final log-likelihood %.1f from its own starts, %.1f from the coarse pass: kept %s",
+             own.loglik[-1], fine.loglik[-1], "the coarse pass" if fine.loglik[-1] > own.loglik[-1] else "its own")
+    return fine if fine.loglik[-1] > own.loglik[-1] else own
 
 
 def ml2d_denoised_start(images, k: int, denoise, ctf=None, seed: int = 0, device=None, **options) -> ML2DResult:

@@ -27,7 +27,9 @@ DENOISING_PAIRS = (("kmeans-denoise", "kmeans"), ("ml2d-denoise", "ml2d"), ("ml2
 #: Changes to ML2D's defaults since it was first recorded: (when, what), oldest first. A record made
 #: before one of them ran the earlier code (:func:`changes_since`).
 ML2D_CHANGES = (("2026-12-07T23:37:56+00:00", "ML2D runs EM with two counts of the noise in its soft averages and keeps "
-                 "the likelier run (tau2_noise='both', commit 23ea9e2); before, one count ('counted')"),)
+                 "the likelier run (tau2_noise='both', commit 23ea9e2); before, one count ('counted')"),
+                ("2026-12-08T00:37:42+00:00", "ML2D also runs EM from a coarse pass (10 iterations up to 0.25 of Nyquist, "
+                 "then refined) and keeps the likelier run (coarse_start=True)"))
 
 
 def changes_since(result: dict, changes=ML2D_CHANGES) -> list[str]:
