@@ -54,13 +54,17 @@ def _hard_sums(xf, cf, labels, a_idx, k: int, n_angles: int, phase=None):
     return num, den
 
 
-def _initial(x, xf, cf, k, angles, init, seed, band, mask, sigma2, fudge):
+def _initial(x, xf, cf, k, angles, init, seed, band, mask, sigma2, fudge, aligned: dict):
+    """First references from ``init``; ``aligned`` keeps each seed's alignment start, which every run of one
+    classification (both noise counts, the coarse pass) shares."""
     n, a = len(x), len(angles)
     if isinstance(init, str) and init == "random":  # RELION: averages of random subsets
         labels = np.random.default_rng(seed).permutation(n) % k
         a_idx = np.zeros(n, np.int64)
     elif isinstance(init, str) and init == "align":  # the alignment classification's labels and rotations
-        labels, _, ang = align_classify(x, k, n_iter=3, n_angles=a, seed=seed)
+        if seed not in aligned:
+            aligned[seed] = align_classify(x, k, n_iter=3, n_angles=a, seed=seed)[:3]
+        labels, _, ang = aligned[seed]
         a_idx = np.round(np.asarray(ang) / (360.0 / a)).astype(np.int64) % a
     elif isinstance(init, tuple) and len(init) == 2:  # given labels and rotations
         labels, a_idx = np.asarray(init[0], np.int64), np.round(np.asarray(init[1]) / (360.0 / a)).astype(np.int64) % a
@@ -72,8 +76,9 @@ def _initial(x, xf, cf, k, angles, init, seed, band, mask, sigma2, fudge):
     return _maximise(num, den, sigma2, k, angles, band, mask, fudge)
 
 
-def _em_step(xf, cf, refs, sigma2, log_prior, angles, band, max_elements, hard=False):
-    """One E-step and the sums of the M-step; returns a dict of the totals."""
+def _em_step(xf, cf, refs, sigma2, log_prior, angles, band, max_elements, hard=False, squared=False):
+    """One E-step and the sums of the M-step; returns a dict of the totals (``den2``, the CTF^2 weights with
+    the posteriors squared, only with ``squared`` and soft weights; else None)."""
     n, k, a = xf.shape[0], refs.shape[0], len(angles)
     rf = _rotated(refs, angles, band)
     t = len(band.shifts)
@@ -81,7 +86,8 @@ def _em_step(xf, cf, refs, sigma2, log_prior, angles, band, max_elements, hard=F
     dof = float(band.w.sum())
     num = torch.zeros(k * a, xf.shape[1], dtype=xf.dtype, device=xf.device)
     den = torch.zeros(k * a, xf.shape[1], device=xf.device)
-    den2 = torch.zeros(k * a, xf.shape[1], device=xf.device)  # with the posteriors squared (tau2's noise)
+    squared = squared and not hard  # hard weights: w^2 = w, so den2 would equal den
+    den2 = torch.zeros(k * a, xf.shape[1], device=xf.device) if squared else None  # tau2's noise, w^2
     out = {"ll": 0.0, "resid": 0.0, "post": [], "best": [], "fit": []}
     for s in range(0, n, batch):
         xb, cb = xf[s: s + batch], cf[s: s + batch]
@@ -100,12 +106,13 @@ def _em_step(xf, cf, refs, sigma2, log_prior, angles, band, max_elements, hard=F
         wt = w.reshape(-1, k * a).T
         num += torch.complex(wt @ q.real.reshape(-1, q.shape[-1]), wt @ q.imag.reshape(-1, q.shape[-1]))
         den += w.sum(1).T @ cb**2
-        den2 += (w**2).sum(1).T @ cb**2
+        if squared:
+            den2 += (w**2).sum(1).T @ cb**2
         out["post"].append(w.sum(1).reshape(len(xb), k, a).sum(2))
         out["best"].append(flat.argmax(1))
         out["fit"].append(flat.amax(1))
-    out.update(num=num, den=den, den2=den2, post=torch.cat(out["post"]), best=torch.cat(out["best"]), fit=torch.cat(out["fit"]),
-               dof=dof)
+    out.update(num=num, den=den, den2=den2, post=torch.cat(out["post"]), best=torch.cat(out["best"]),
+               fit=torch.cat(out["fit"]), dof=dof)
     return out
 
 
@@ -160,9 +167,8 @@ def _em(refs, sigma2: float, ctx: dict, iters: int, state: dict | None = None) -
     for _ in range(iters):
         it = len(st["history"])
         step = _em_step(xf, cf, st["refs"], st["sigma2"], st["log_prior"], angles, band, ctx["max_elements"],
-                        ctx["hard"])
-        refs = _maximise(step["num"], step["den"], st["sigma2"], k, angles, band, mask, ctx["fudge"],
-                         step["den2"] if ctx["tau2_noise"] == "posterior" else None)
+                        ctx["hard"], squared=ctx["tau2_noise"] == "posterior")
+        refs = _maximise(step["num"], step["den"], st["sigma2"], k, angles, band, mask, ctx["fudge"], step["den2"])
         _finite_or_raise(it, step, refs)
         st["history"].append(step["ll"])
         st["sigma2"] = max(step["resid"] / (n * step["dof"]), 1e-12)
@@ -196,7 +202,7 @@ def _best_start(x: np.ndarray, k: int, init, n_init: int, n_iter: int, seed: int
     likeliest on to ``n_iter`` iterations; a tuple ``init`` runs alone. Returns the final EM state."""
     starts = [init] + ["random"] * (n_init - 1) if isinstance(init, str) else [init]
     runs = [_em(_initial(x, ctx["xf"], ctx["cf"], k, ctx["angles"], st, seed + j, ctx["band"], ctx["mask"], sigma2,
-                         ctx["fudge"]), sigma2, ctx, min(n_iter, 5) if len(starts) > 1 else n_iter)
+                         ctx["fudge"], ctx["aligned"]), sigma2, ctx, min(n_iter, 5) if len(starts) > 1 else n_iter)
             for j, st in enumerate(starts)]
     state = max(runs, key=lambda r: r["history"][-1])
     if len(starts) > 1:
@@ -209,10 +215,7 @@ def _likeliest_noise_count(modes, x, k: int, init, n_init: int, n_iter: int, see
                            ctx: dict) -> tuple[str, dict]:
     """:func:`_best_start` once per way of counting tau2's noise in ``modes`` (``"counted"``,
     ``"posterior"``); ``(mode, final EM state)`` of the run with the highest final log-likelihood."""
-    runs = {}
-    for mode in modes:
-        ctx["tau2_noise"] = mode
-        runs[mode] = _best_start(x, k, init, n_init, n_iter, seed, sigma2, ctx)
+    runs = {mode: _best_start(x, k, init, n_init, n_iter, seed, sigma2, {**ctx, "tau2_noise": mode}) for mode in modes}
     kept = max(runs, key=lambda m: runs[m]["history"][-1])  # the first of equals
     if len(runs) > 1:
         log.info("ML2D: final log-likelihood %s: kept %s", ", ".join(f"{m} {r['history'][-1]:.1f}"

@@ -15,7 +15,9 @@ image's own CTF ``C_i``, plus white Gaussian noise of variance ``sigma2`` per Fo
   signal power per frequency ring (RELION's regularisation, ``tau2_fudge``), then masked by a soft
   circle. ``tau2`` is the power of the unregularised average minus its noise, counted either as if
   every posterior weight were a whole image or with the weights squared (the noise a soft-weighted
-  average holds); by default EM runs with each and the likelier run is kept (``tau2_noise``); ``sigma2`` is the expected residual power (and, with ``update_priors``, the class priors the
+  average holds); by default EM runs with each and also from a coarse pass (low frequencies first), and
+  the likeliest run is kept (``tau2_noise``, ``coarse_start``); ``sigma2`` is the expected residual
+  power (and, with ``update_priors``, the class priors the
   mean posteriors).
 * A class left (nearly) empty takes the worse-fitting half of the largest class, the usual remedy for
   two views merged into one class (not in the last 5 iterations).
@@ -106,9 +108,9 @@ def _noise_counts(tau2_noise: str, hard: bool) -> tuple[str, ...]:
 def _ml2d_once(images, k: int, ctf, n_iter: int, n_angles: int, max_shift_px, shift_step_px: float,
                max_freq: float, init, n_init: int, ctf_mode: str, mask_radius_px, tau2_fudge: float,
                tau2_noise: str, update_priors: bool, hard: bool, tol: float, seed: int, device,
-               max_elements: int) -> ML2DResult:
+               max_elements: int, aligned: dict) -> ML2DResult:
     """One classification from ``init`` (and ``n_init - 1`` random starts): :func:`ml2d_classify` without
-    its coarse pass."""
+    its coarse pass. ``aligned`` keeps the alignment starts for the calls of one classification."""
     x, modes = _check_stack(images, k), _noise_counts(tau2_noise, hard)
     _check_settings(n_init, n_iter, max_freq)
     dev, s = torch.device(device or "cpu"), x.shape[-1]
@@ -120,7 +122,7 @@ def _ml2d_once(images, k: int, ctf, n_iter: int, n_angles: int, max_shift_px, sh
     sigma2 = float(((xf.real**2 + xf.imag**2) * band.w).sum(1).mean() / band.w.sum())
     ctx = dict(xf=xf, cf=cf, angles=torch.arange(n_angles, device=dev, dtype=torch.float32) * (360.0 / n_angles),
                band=band, mask=_soft_mask(s, radius, dev), fudge=tau2_fudge, max_elements=max_elements,
-               update_priors=update_priors, hard=hard, n_iter=n_iter, tol=tol,
+               update_priors=update_priors, hard=hard, n_iter=n_iter, tol=tol, aligned=aligned,
                bar=progress(len(modes) * (n_iter + (n_init - 1) * min(n_iter, 5)), "ML2D", unit="iter"))
     kept, state = _likeliest_noise_count(modes, x, k, init, n_init, n_iter, seed, sigma2, ctx)
     ctx["bar"].close()
@@ -196,14 +198,22 @@ def ml2d_classify(images, k: int, ctf=None, n_iter: int = 20, n_angles: int = 36
         setting out of range, or a run whose log-likelihood or references become non-finite.
     """
     opts = {key: val for key, val in locals().items() if key not in ("images", "k", "ctf", "coarse_start")}
+    opts["aligned"] = {}  # the alignment start, computed once for every run below
     own = _ml2d_once(images, k, ctf, **opts)
     if not (coarse_start and isinstance(init, str) and max_freq > COARSE_FREQ):
         return own
     coarse = _ml2d_once(images, k, ctf, **{**opts, "max_freq": COARSE_FREQ, "n_iter": min(n_iter, COARSE_ITER)})
     fine = _ml2d_once(images, k, ctf, **{**opts, "init": (coarse.labels, coarse.angles_deg), "n_init": 1})
-    log.info("ML2D: final log-likelihood %.1f from its own starts, %.1f from the coarse pass: kept %s",
-             own.loglik[-1], fine.loglik[-1], "the coarse pass" if fine.loglik[-1] > own.loglik[-1] else "its own")
-    return fine if fine.loglik[-1] > own.loglik[-1] else own
+    return _likelier(own, fine, "the coarse pass")
+
+
+def _likelier(own: ML2DResult, other: ML2DResult, name: str) -> ML2DResult:
+    """The run with the higher final log-likelihood (``own`` on a tie); ``name`` says in the log what
+    started ``other``."""
+    keep = other if other.loglik[-1] > own.loglik[-1] else own
+    log.info("ML2D: final log-likelihood %.1f from its own starts, %.1f from %s: kept %s", own.loglik[-1],
+             other.loglik[-1], name, name if keep is other else "its own")
+    return keep
 
 
 def ml2d_denoised_start(images, k: int, denoise, ctf=None, seed: int = 0, device=None, **options) -> ML2DResult:
@@ -252,7 +262,4 @@ def ml2d_denoised_start(images, k: int, denoise, ctf=None, seed: int = 0, device
                          f"for {x.shape}")
     labels, _, angles = align_classify(d, k, seed=seed)[:3]
     started = ml2d_classify(x, k, ctf, init=(labels, angles), seed=seed, device=device, **options)
-    keep = started if started.loglik[-1] > own.loglik[-1] else own
-    log.info("ML2D: the start from the denoised images ends at log-likelihood %.1f, ML2D's own starts at %.1f: "
-             "kept %s", started.loglik[-1], own.loglik[-1], "the denoised start" if keep is started else "its own")
-    return keep
+    return _likelier(own, started, "the denoised images' start")
