@@ -84,3 +84,22 @@ def test_table1_runs_a_filter_listed_twice_with_the_same_settings_once(stack, mo
     assert outputs["p"]["G again"] is outputs["p"]["G"] and runtime["G again"] == runtime["G"]
     assert [r["method"] for r in rows] == ["raw", "G", "G again", "G2", "BM3D (estimated sigma)"]
     assert not np.array_equal(outputs["p"]["G2"], outputs["p"]["G"])
+
+
+def test_table1_runs_every_trained_model_even_two_of_one_architecture(stack):
+    """The pre-trained and the fine-tuned CDAE have the same parameter count; each is run and scored."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from cdae_lite.denoise import autoencoder
+    from cdae_lite.paper.baselines import table1
+
+    torch.manual_seed(0)
+    a, b = autoencoder(), autoencoder()  # one architecture, two sets of weights
+    methods = {"A": baselines.Learned(a, "A"), "B": baselines.Learned(b, "B")}
+    assert methods["A"].params() == methods["B"].params()
+    rows, outputs, _ = table1(SimpleNamespace(n_eval=4), {"p": stack}, {"p": methods})
+    assert not np.array_equal(outputs["p"]["A"], outputs["p"]["B"])
+    scores = {r["method"]: r["psnr_mean"] for r in rows}
+    assert scores["A"] != scores["B"]

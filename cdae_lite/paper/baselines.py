@@ -40,10 +40,14 @@ def tuned_classical(bx: BaselineExperiment, train: SimulatedStack) -> tuple[dict
 
 
 def _same_filter(a, b) -> bool:
-    """Whether two denoisers are the same classical filter with the same settings (one output serves both)."""
-    from cdae_lite.denoise.baselines import Baseline
+    """Whether two denoisers are the same classical filter with the same settings (one output serves both).
 
-    return type(a) is type(b) and isinstance(a, Baseline) and a.params() == b.params()
+    A trained model is never the same filter as another: its ``params()`` (the parameter count) do not tell
+    two models of one architecture apart, such as the pre-trained and the fine-tuned CDAE."""
+    from cdae_lite.denoise.baselines import Baseline, Learned
+
+    classical = isinstance(a, Baseline) and not isinstance(a, Learned)
+    return classical and type(a) is type(b) and a.params() == b.params()
 
 
 def table1(bx: BaselineExperiment, tests: dict, methods_for: dict) -> tuple[list[dict], dict, dict]:
