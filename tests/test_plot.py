@@ -82,17 +82,14 @@ def test_the_figure_bank_pastes_every_computed_caption_its_chapter_keeps():
 def test_no_chapter_lays_out_more_panels_per_row_than_a_gallery_allows():
     """A chapter's own ``plt.subplots(rows, cols)`` keeps to plot.MAX_COLUMNS columns, as plot.gallery does
     (issue 33: 8 or 10 panels per row made the titles unreadable)."""
-    import json
     import re
     from pathlib import Path
-
-    from cdae_lite.plot import MAX_COLUMNS
 
     wide = []
     for path in sorted((Path(__file__).resolve().parents[1] / "book").glob("*.ipynb")):
         for cell in json.loads(path.read_text())["cells"]:
             src = "".join(cell["source"]) if cell["cell_type"] == "code" else ""
             for m in re.finditer(r"subplots\(\s*[^,()]+,\s*(\d+)\s*[,)]", src):
-                if int(m.group(1)) > MAX_COLUMNS:
+                if int(m.group(1)) > plot.MAX_COLUMNS:
                     wide.append(f"{path.name}: {m.group(0)}")
     assert not wide, wide
