@@ -13,7 +13,8 @@ the matched macro F1 (:func:`cdae_lite.metrics.clustering_scores`) of
 * ``ceiling``: :func:`cdae_lite.cluster.template_ceiling` with the true view templates (each image's CTF,
   all rotations and shifts): what perfect references give;
 * ``true-averages``: one E-step of ML2D against the CTF-weighted averages of the true classes at the true
-  in-plane angles: what the data themselves allow (the templates are clean, these averages are not);
+  in-plane angles, under ML2D's final mask (:func:`cdae_lite.cluster.ml2d.final_mask_radius`): what the data
+  themselves allow (the templates are clean, these averages are not);
 * ``true-averages-split``: the same bound without an image's own contribution to its class average: each
   half of the stack (alternate images of each view) is classified against the averages of the other half;
 * ``align``: :func:`cdae_lite.cluster.align_classify` (``cdae-lite cluster --method align``);
@@ -46,6 +47,7 @@ from _common import print_table, write_json
 
 from cdae_lite.cluster import (align_classify, class_averages, kmeans, ml2d_classify, ml2d_denoised_start, pca,
                                template_ceiling)
+from cdae_lite.cluster.ml2d import final_mask_radius
 from cdae_lite.denoise import load_denoiser, predict, stack_denoise
 from cdae_lite.metrics import class_average_resolution, clustering_scores
 from cdae_lite.simulation import (CTFParams, Projector, SimulationConfig, ctf_2d, distinct_views, euler_to_matrix,
@@ -79,6 +81,11 @@ def stack(protein: str, snr: float, views: int, per_view: int, size: int, seed: 
     return st.noisy[snr], st.labels, ctf, templates, m.rlnAnglePsi.to_numpy() % 360, float(st.pixel_size_A)
 
 
+def _true_averages_options(size: int) -> dict:
+    """ml2d_classify's settings for one E-step against the true classes' averages, made under ML2D's final mask."""
+    return dict(n_iter=1, n_init=1, tol=0, mask_radius_px=final_mask_radius(size, 0.0), final_mask_radius_px=0)
+
+
 def _split_bound(x, truth, ctf, psi, k: int, seed: int) -> np.ndarray:
     """Labels from the true classes' averages without an image's own contribution: the stack is split in two
     halves (alternate images of each view); each half is classified (:func:`template_ceiling`, its CTF, all
@@ -88,8 +95,8 @@ def _split_bound(x, truth, ctf, psi, k: int, seed: int) -> np.ndarray:
     for v in range(k):
         half[np.flatnonzero(truth == v)[::2]] = True
     for fold in (half, ~half):
-        ref = ml2d_classify(x[~fold], k, ctf[~fold], init=(truth[~fold], psi[~fold]), n_iter=1, n_init=1, tol=0,
-                            seed=seed).averages
+        ref = ml2d_classify(x[~fold], k, ctf[~fold], init=(truth[~fold], psi[~fold]), seed=seed,
+                            **_true_averages_options(x.shape[-1])).averages
         labels[fold] = template_ceiling(x[fold], ref, ctf[fold])
     return labels
 
@@ -99,7 +106,7 @@ def _classify(method: str, x, truth, ctf, templates, k: int, seed: int, psi=None
     if method == "ceiling":
         return template_ceiling(x, templates, ctf), None
     if method == "true-averages":  # one E-step against the Wiener averages of the true classes at the true angles
-        r = ml2d_classify(x, k, ctf, init=(truth, psi), n_iter=1, n_init=1, tol=0, seed=seed)
+        r = ml2d_classify(x, k, ctf, init=(truth, psi), seed=seed, **_true_averages_options(x.shape[-1]))
         return r.labels, r.averages
     if method == "true-averages-split":  # as true-averages, each half classified against the other half's averages
         return _split_bound(x, truth, ctf, psi, k, seed), None

@@ -67,7 +67,8 @@ def test_bad_input_is_one_line_value_error(stack):
              (lambda: ml2d_classify(x[:10], 2, ctf[:9]), "ctf must be"),
              (lambda: ml2d_classify(x[:10], 2, max_freq=0), "max_freq"),
              (lambda: ml2d_classify(x[:10], 2, init="nope"), "init must be"),
-             (lambda: ml2d_classify(x[:10], 2, tau2_noise="nope"), "tau2_noise must be one of")]
+             (lambda: ml2d_classify(x[:10], 2, tau2_noise="nope"), "tau2_noise must be one of"),
+             (lambda: ml2d_classify(x[:10], 2, final_mask_radius_px=-1), "final_mask_radius_px must be >= 0")]
     for call, match in cases:
         with pytest.raises(ValueError, match=match) as e:
             call()
@@ -115,7 +116,7 @@ def test_a_coarse_pass_gives_one_more_start_and_the_likelier_run_is_kept(stack, 
     x, _, ctf, _ = stack
     opts = dict(n_iter=4, n_init=1, seed=2, init="random", tau2_noise="counted")
     own = ml2d_classify(x[:80], 2, ctf[:80], coarse_start=False, **opts)
-    coarse = ml2d_classify(x[:80], 2, ctf[:80], coarse_start=False, **{**opts, "max_freq": 0.25})
+    coarse = ml2d_classify(x[:80], 2, ctf[:80], coarse_start=False, final_mask_radius_px=0, **{**opts, "max_freq": 0.25})
     fine = ml2d_classify(x[:80], 2, ctf[:80], coarse_start=False, **{**opts, "init": (coarse.labels, coarse.angles_deg)})
     both = ml2d_classify(x[:80], 2, ctf[:80], **opts)
     kept = fine if fine.loglik[-1] > own.loglik[-1] else own
@@ -127,6 +128,29 @@ def test_a_coarse_pass_gives_one_more_start_and_the_likelier_run_is_kept(stack, 
     ml2d_classify(x[:40], 2, ctf[:40], init=(own.labels[:40], own.angles_deg[:40]), n_iter=2, tau2_noise="counted")
     ml2d_classify(x[:40], 2, ctf[:40], n_iter=2, n_init=1, max_freq=0.25, tau2_noise="counted")
     assert runs == [0.5, 0.25]  # a given start, or a run already coarse, has no coarse pass
+
+
+def test_the_final_references_are_made_under_the_wide_mask_and_the_labels_come_from_them(stack, monkeypatch):
+    """EM searches under the particle's mask; two more iterations re-make the references under nearly the
+    whole box and classify against them. Off (0), the averages stay inside the search mask."""
+    from cdae_lite.cluster import ml2d as ml2d_module
+
+    x, _, ctf, _ = stack
+    opts = dict(n_iter=3, n_init=1, seed=2, tau2_noise="counted", coarse_start=False, mask_radius_px=6)
+    r = np.hypot(*(np.indices((32, 32)) - 16))
+    off = ml2d_classify(x[:80], 2, ctf[:80], final_mask_radius_px=0, **opts)
+    wide = ml2d_classify(x[:80], 2, ctf[:80], **opts)
+    assert np.abs(off.averages[:, r > 6 + 3]).max() == 0  # the soft edge ends 3 px outside the radius
+    assert np.abs(wide.averages[:, (r > 9) & (r < 16 - 6)]).max() > 0.01 * np.abs(wide.averages).max()
+    assert len(wide.loglik) == len(off.loglik) + 2  # two more E-steps; the last one gave the labels
+    assert ml2d_module.final_mask_radius(32, 6.0) == 10.0 and ml2d_module.final_mask_radius(32, 12.0) == 12.0
+    assert ml2d_module.final_mask_radius(32, 6.0, 8) == 8.0 and ml2d_module.final_mask_radius(32, 6.0, 0) is None
+    finals = []
+    real = ml2d_module._ml2d_once
+    monkeypatch.setattr(ml2d_module, "_ml2d_once",
+                        lambda *a, **kw: finals.append(kw["final_mask_radius_px"]) or real(*a, **kw))
+    ml2d_classify(x[:40], 2, ctf[:40], n_iter=2, n_init=1, tau2_noise="counted")
+    assert finals == [None, 0, None]  # its own run and the refinement of the coarse pass; the coarse pass is a start
 
 
 def test_a_star_input_is_clustered_with_ml2d_and_each_images_ctf(tmp_path, capsys, monkeypatch):

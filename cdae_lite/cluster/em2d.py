@@ -19,6 +19,8 @@ from cdae_lite.images import rotate_images
 
 log = logging.getLogger(__name__)
 
+FINAL_ITER = 2  # _final_step's iterations
+
 
 def _maximise(num, den, sigma2: float, k: int, angles, band: _Band, mask, fudge: float, den2=None) -> torch.Tensor:
     """References (k, s, s) from the numerators (k*A, F) and CTF^2 weights (k*A, F) of the rotated frames.
@@ -211,11 +213,22 @@ def _best_start(x: np.ndarray, k: int, init, n_init: int, n_iter: int, seed: int
     return state
 
 
+def _final_step(state: dict, ctx: dict, radius: float) -> dict:
+    """Two more iterations from a converged ``state`` with the references masked at ``radius`` (pixels): the
+    first re-makes them under that mask from the converged posteriors, the second classifies every image
+    against them (its labels, angles and shifts) and re-makes them once more (the averages returned)."""
+    wide = {**ctx, "mask": _soft_mask(ctx["band"].size, radius, ctx["xf"].device), "n_iter": 0, "tol": -1.0}
+    return _em(state["refs"], state["sigma2"], wide, FINAL_ITER, state)
+
+
 def _likeliest_noise_count(modes, x, k: int, init, n_init: int, n_iter: int, seed: int, sigma2: float,
-                           ctx: dict) -> tuple[str, dict]:
+                           ctx: dict, final_radius: float | None = None) -> tuple[str, dict]:
     """:func:`_best_start` once per way of counting tau2's noise in ``modes`` (``"counted"``,
-    ``"posterior"``); ``(mode, final EM state)`` of the run with the highest final log-likelihood."""
+    ``"posterior"``), each followed by :func:`_final_step` at ``final_radius`` (pixels) unless None;
+    ``(mode, final EM state)`` of the run with the highest final log-likelihood."""
     runs = {mode: _best_start(x, k, init, n_init, n_iter, seed, sigma2, {**ctx, "tau2_noise": mode}) for mode in modes}
+    if final_radius is not None:
+        runs = {mode: _final_step(st, {**ctx, "tau2_noise": mode}, final_radius) for mode, st in runs.items()}
     kept = max(runs, key=lambda m: runs[m]["history"][-1])  # the first of equals
     if len(runs) > 1:
         log.info("ML2D: final log-likelihood %s: kept %s", ", ".join(f"{m} {r['history'][-1]:.1f}"

@@ -29,7 +29,10 @@ DENOISING_PAIRS = (("kmeans-denoise", "kmeans"), ("ml2d-denoise", "ml2d"), ("ml2
 ML2D_CHANGES = (("2026-12-07T23:37:56+00:00", "ML2D runs EM with two counts of the noise in its soft averages and keeps "
                  "the likelier run (tau2_noise='both', commit 23ea9e2); before, one count ('counted')"),
                 ("2026-12-08T00:37:42+00:00", "ML2D also runs EM from a coarse pass (10 iterations up to 0.25 of Nyquist, "
-                 "then refined) and keeps the likelier run (coarse_start=True)"))
+                 "then refined) and keeps the likelier run (coarse_start=True)"),
+                ("2026-12-08T05:34:50+00:00", "ML2D makes its final references under a mask of nearly the whole box and "
+                 "classifies against them (final_mask_radius_px; EM still searches under the particle's mask); the "
+                 "true-class-average reference points use that mask too"))
 
 
 def changes_since(result: dict, changes=ML2D_CHANGES) -> list[str]:
