@@ -116,7 +116,8 @@ def test_a_coarse_pass_gives_one_more_start_and_the_likelier_run_is_kept(stack, 
     x, _, ctf, _ = stack
     opts = dict(n_iter=4, n_init=1, seed=2, init="random", tau2_noise="counted")
     own = ml2d_classify(x[:80], 2, ctf[:80], coarse_start=False, **opts)
-    coarse = ml2d_classify(x[:80], 2, ctf[:80], coarse_start=False, final_mask_radius_px=0, **{**opts, "max_freq": 0.25})
+    coarse = ml2d_classify(x[:80], 2, ctf[:80], coarse_start=False, final_mask_radius_px=0,  # a start only
+                           **{**opts, "max_freq": 0.25})
     fine = ml2d_classify(x[:80], 2, ctf[:80], coarse_start=False, **{**opts, "init": (coarse.labels, coarse.angles_deg)})
     both = ml2d_classify(x[:80], 2, ctf[:80], **opts)
     kept = fine if fine.loglik[-1] > own.loglik[-1] else own

@@ -23,8 +23,8 @@ image's own CTF ``C_i``, plus white Gaussian noise of variance ``sigma2`` per Fo
   two views merged into one class (not in the last 5 iterations).
 * The mask: EM runs with the references masked at the particle's radius (estimated from the stack), which
   keeps the background's noise out of the search; then two more iterations re-make the references under a
-  mask of nearly the whole box and classify every image against them (``final_mask_radius_px``). On the
-  validation stacks (seeds 1 and 3) the tight mask found the classes and the wide one classified better.
+  mask of nearly the whole box and classify every image against them (``final_mask_radius_px``; chosen on
+  the validation seeds 1 and 3 of ``benchmarks/ml2d.py``).
 
 CTF: with ``ctf_mode="full"`` (default) the references are multiplied by each image's CTF in the
 likelihood and averaged with CTF weights (equivalent to phase-flipped images with ``|C_i|``);
@@ -169,9 +169,9 @@ def final_mask_radius(size: int, radius: float, final_mask_radius_px: float | No
 def ml2d_classify(images, k: int, ctf=None, n_iter: int = 20, n_angles: int = 36,
                   max_shift_px: float | None = None, shift_step_px: float = 1.0, max_freq: float = 0.5,
                   init="align", n_init: int = 3, ctf_mode: str = "full", mask_radius_px: float | None = None,
-                  final_mask_radius_px: float | None = None, tau2_fudge: float = 2.0, tau2_noise: str = "both", update_priors: bool = False, hard: bool = False,
-                  tol: float = 0.001, coarse_start: bool = True, seed: int = 0, device=None,
-                  max_elements: int = 1 << 22) -> ML2DResult:
+                  final_mask_radius_px: float | None = None, tau2_fudge: float = 2.0, tau2_noise: str = "both",
+                  update_priors: bool = False, hard: bool = False, tol: float = 0.001, coarse_start: bool = True,
+                  seed: int = 0, device=None, max_elements: int = 1 << 22) -> ML2DResult:
     """Maximum-likelihood 2D classification: EM over classes, in-plane rotations and shifts (see the module).
 
     Parameters
@@ -203,10 +203,8 @@ def ml2d_classify(images, k: int, ctf=None, n_iter: int = 20, n_angles: int = 36
         The references' soft circular mask during EM, pixels (default: where the stack's pixel variance
         exceeds the background's, plus 2).
     final_mask_radius_px : float, optional
-        After EM, the references are re-made from its posteriors under this wider mask and every image is
-        classified against them (two more iterations; the labels, angles, shifts and averages returned come
-        from them): pixels, default :func:`final_mask_radius` (nearly the whole box); 0: no final step.
-        The tight mask keeps the noise out of the search; the final classification uses all of the signal.
+        After EM, two more iterations re-make the references under this mask (pixels; default
+        :func:`final_mask_radius`, nearly the whole box; 0: none) and give the labels, angles, shifts and averages.
     tau2_fudge : float
         RELION's regularisation parameter T.
     tau2_noise : str

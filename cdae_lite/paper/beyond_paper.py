@@ -18,8 +18,9 @@ from cdae_lite.paper.tables import F1_TIE, collapsed_proteins, pivot, tie_sign
 def _variant_rows(profile: str) -> list[dict]:
     """The recorded cascade variants (chapter 2.6) against BM3D with its factor tuned, on the same images."""
     rows = []
-    for name, label in (("cdae_no_output_dropout", "fine-tuned cascade without dropout before the output"),
-                        ("cdae_no_output_dropout_better_targets", "the same, fine-tuned on chapter 3.4's better targets")):
+    variant_label = "fine-tuned cascade without dropout before the output"
+    for name, label in (("cdae_no_output_dropout", variant_label),
+                        ("cdae_no_output_dropout_better_targets", f"{variant_label}, on chapter 3.4's better targets")):
         variant = load_result(name, profile)
         ft = [r for r in variant["metrics"]["per_seed"] if r.get("finetuned")] if variant is not None else []
         p = seed_mean([pivot(r["psnr"]) for r in ft]) if ft else None
