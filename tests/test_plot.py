@@ -1,4 +1,6 @@
 import json
+import re
+from pathlib import Path
 
 import matplotlib
 
@@ -8,6 +10,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from cdae_lite import plot  # noqa: E402
+
+BOOK = Path(__file__).resolve().parents[1] / "book"
 
 
 def test_book_figures_are_drawn_at_150_dpi_or_more(tmp_path):
@@ -66,14 +70,11 @@ def test_keep_stores_the_caption_its_cell_built(monkeypatch):
 def test_the_figure_bank_pastes_every_computed_caption_its_chapter_keeps():
     # a caption written into book/figure_bank.md by hand can describe another figure (1.4's "three defoci"
     # under a plot of two); a computed one is pasted from the chapter that drew the figure
-    import re
-    from pathlib import Path
-    book = Path(__file__).resolve().parents[1] / "book"
-    bank = (book / "figure_bank.md").read_text()
+    bank = (BOOK / "figure_bank.md").read_text()
     pasted = re.findall(r"\{glue:text\}`([\w.]+)::([\w-]+)-caption:s`", bank)
     assert len(pasted) >= 4
     for notebook, key in pasted:
-        code = "".join("".join(c["source"]) for c in json.loads((book / notebook).read_text())["cells"]
+        code = "".join("".join(c["source"]) for c in json.loads((BOOK / notebook).read_text())["cells"]
                        if c["cell_type"] == "code")
         kept = re.search(rf'plot\.keep\(fig, "{key}",(\s*#[^\n]*)?\s*caption=', code)
         assert kept, f"{notebook} keeps no caption for {key}"
@@ -82,11 +83,8 @@ def test_the_figure_bank_pastes_every_computed_caption_its_chapter_keeps():
 def test_no_chapter_lays_out_more_panels_per_row_than_a_gallery_allows():
     """A chapter's own ``plt.subplots(rows, cols)`` keeps to plot.MAX_COLUMNS columns, as plot.gallery does
     (issue 33: 8 or 10 panels per row made the titles unreadable)."""
-    import re
-    from pathlib import Path
-
     wide = []
-    for path in sorted((Path(__file__).resolve().parents[1] / "book").glob("*.ipynb")):
+    for path in sorted(BOOK.glob("*.ipynb")):
         for cell in json.loads(path.read_text())["cells"]:
             src = "".join(cell["source"]) if cell["cell_type"] == "code" else ""
             for m in re.finditer(r"subplots\(\s*[^,()]+,\s*(\d+)\s*[,)]", src):

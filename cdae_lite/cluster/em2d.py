@@ -217,6 +217,7 @@ def _final_step(state: dict, ctx: dict, radius: float) -> dict:
     """Two more iterations from a converged ``state`` with the references masked at ``radius`` (pixels): the
     first re-makes them under that mask from the converged posteriors, the second classifies every image
     against them (its labels, angles and shifts) and re-makes them once more (the averages returned)."""
+    # n_iter 0: no class is reseeded (_em reseeds only before its last 5 iterations); tol -1: both iterations run
     wide = {**ctx, "mask": _soft_mask(ctx["band"].size, radius, ctx["xf"].device), "n_iter": 0, "tol": -1.0}
     return _em(state["refs"], state["sigma2"], wide, FINAL_ITER, state)
 
@@ -226,9 +227,12 @@ def _likeliest_noise_count(modes, x, k: int, init, n_init: int, n_iter: int, see
     """:func:`_best_start` once per way of counting tau2's noise in ``modes`` (``"counted"``,
     ``"posterior"``), each followed by :func:`_final_step` at ``final_radius`` (pixels) unless None;
     ``(mode, final EM state)`` of the run with the highest final log-likelihood."""
-    runs = {mode: _best_start(x, k, init, n_init, n_iter, seed, sigma2, {**ctx, "tau2_noise": mode}) for mode in modes}
-    if final_radius is not None:
-        runs = {mode: _final_step(st, {**ctx, "tau2_noise": mode}, final_radius) for mode, st in runs.items()}
+    runs = {}
+    for mode in modes:
+        mode_ctx = {**ctx, "tau2_noise": mode}
+        runs[mode] = _best_start(x, k, init, n_init, n_iter, seed, sigma2, mode_ctx)
+        if final_radius is not None:
+            runs[mode] = _final_step(runs[mode], mode_ctx, final_radius)
     kept = max(runs, key=lambda m: runs[m]["history"][-1])  # the first of equals
     if len(runs) > 1:
         log.info("ML2D: final log-likelihood %s: kept %s", ", ".join(f"{m} {r['history'][-1]:.1f}"
